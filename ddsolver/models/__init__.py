@@ -1,0 +1,7 @@
+"""Physics: activations, Gaussian integrals, data laws and their reduced V/U kernels."""
+
+from .activations import Activation as Activation
+from .activations import paper_ramp as paper_ramp
+from .initial import GaussianInitial as GaussianInitial
+from .isotropic import Factorisation as Factorisation
+from .isotropic import IsotropicGaussians as IsotropicGaussians

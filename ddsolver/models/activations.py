@@ -1,0 +1,187 @@
+r"""Activation functions σ and their derivatives.
+
+An :class:`Activation` is an immutable description (kind and parameters) that
+evaluates in NumPy and hands the compiled kernels an integer ``code`` and a
+``params`` array, so a single kernel serves every activation:
+
+===========  ========================================================  ===========
+kind         σ(t)                                                      parameters
+===========  ========================================================  ===========
+``ramp``     s1 for t ≤ t1, s2 for t ≥ t2, linear in between           t1, t2, s1, s2
+``relu``     max(t, 0)                                                 —
+``erf``      erf(t)                                                    —
+``tanh``     tanh(t)                                                   —
+``sigmoid``  1 / (1 + e^{−t})                                          —
+===========  ========================================================  ===========
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from .._jit import jit
+
+RAMP, RELU, ERF, TANH, SIGMOID = 0, 1, 2, 3, 4
+
+KIND_CODES = {"ramp": RAMP, "relu": RELU, "erf": ERF, "tanh": TANH, "sigmoid": SIGMOID}
+PARAMETER_NAMES = {
+    "ramp": ("t1", "t2", "s1", "s2"),
+    "relu": (),
+    "erf": (),
+    "tanh": (),
+    "sigmoid": (),
+}
+#: Default parameters of the ramp: the activation of Mei, Montanari & Nguyen (2018), Fig. 1.
+RAMP_DEFAULTS = {"t1": 0.5, "t2": 1.5, "s1": -2.5, "s2": 7.5}
+#: Activations whose Gaussian integrals are in closed form; the others use quadrature.
+CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf"})
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation function σ, identified by ``kind`` and its parameters.
+
+    Parameters
+    ----------
+    kind : str
+        One of ``ramp``, ``relu``, ``erf``, ``tanh``, ``sigmoid``.
+    params : tuple of float
+        The parameters in the order of :data:`PARAMETER_NAMES` (empty but for the ramp).
+    """
+
+    kind: str
+    params: tuple[float, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.kind not in KIND_CODES:
+            raise ValueError(
+                f"activation kind {self.kind!r} is not known; allowed: {sorted(KIND_CODES)}"
+            )
+        expected = PARAMETER_NAMES[self.kind]
+        if len(self.params) != len(expected):
+            raise ValueError(
+                f"activation {self.kind!r} takes parameters {expected}, got {self.params}"
+            )
+        if self.kind == "ramp":
+            t1, t2, _, _ = self.params
+            if not t1 < t2:
+                raise ValueError(f"ramp activation needs t1 < t2, got t1={t1}, t2={t2}")
+
+    @classmethod
+    def from_mapping(cls, table: dict) -> Activation:
+        """Build from a config table such as ``{"kind": "ramp", "t1": 0.5, ...}``."""
+        table = dict(table)
+        kind = table.pop("kind", None)
+        if kind not in KIND_CODES:
+            raise ValueError(
+                f"activation kind {kind!r} is not known; allowed: {sorted(KIND_CODES)}"
+            )
+        names = PARAMETER_NAMES[kind]
+        defaults = RAMP_DEFAULTS if kind == "ramp" else {}
+        unknown = set(table) - set(names)
+        if unknown:
+            raise ValueError(
+                f"activation {kind!r} has no parameter(s) {sorted(unknown)}; allowed: {list(names)}"
+            )
+        return cls(kind, tuple(float(table.get(n, defaults[n])) for n in names))
+
+    @property
+    def code(self) -> int:
+        """Integer code used by the compiled kernels."""
+        return KIND_CODES[self.kind]
+
+    @property
+    def param_array(self) -> np.ndarray:
+        """Parameters as a float64 array (length ≥ 1, for the kernels)."""
+        return np.array(self.params if self.params else (0.0,), dtype=np.float64)
+
+    @property
+    def has_closed_form(self) -> bool:
+        """Whether its Gaussian integrals are evaluated in closed form."""
+        return self.kind in CLOSED_FORM_KINDS
+
+    def as_mapping(self) -> dict:
+        """The config table that rebuilds this activation."""
+        return {
+            "kind": self.kind,
+            **dict(zip(PARAMETER_NAMES[self.kind], self.params, strict=True)),
+        }
+
+    def __call__(self, t):
+        """σ(t), elementwise (NumPy)."""
+        t = np.asarray(t, dtype=float)
+        if self.kind == "ramp":
+            t1, t2, s1, s2 = self.params
+            return s1 + (s2 - s1) / (t2 - t1) * (np.clip(t, t1, t2) - t1)
+        if self.kind == "relu":
+            return np.maximum(t, 0.0)
+        if self.kind == "erf":
+            return special.erf(t)
+        if self.kind == "tanh":
+            return np.tanh(t)
+        return special.expit(t)
+
+    def derivative(self, t):
+        """σ'(t), elementwise (NumPy); 0 at the kinks of ramp and ReLU."""
+        t = np.asarray(t, dtype=float)
+        if self.kind == "ramp":
+            t1, t2, s1, s2 = self.params
+            return np.where((t > t1) & (t < t2), (s2 - s1) / (t2 - t1), 0.0)
+        if self.kind == "relu":
+            return np.where(t > 0, 1.0, 0.0)
+        if self.kind == "erf":
+            return 2.0 / math.sqrt(math.pi) * np.exp(-t * t)
+        if self.kind == "tanh":
+            return 1.0 - np.tanh(t) ** 2
+        e = special.expit(t)
+        return e * (1.0 - e)
+
+
+def paper_ramp() -> Activation:
+    """The ramp of Mei, Montanari & Nguyen (2018): t1 = 0.5, t2 = 1.5, s1 = −2.5, s2 = 7.5."""
+    return Activation("ramp", tuple(RAMP_DEFAULTS[n] for n in PARAMETER_NAMES["ramp"]))
+
+
+@jit
+def act_value(code, params, t):
+    """σ(t) for the activation with integer ``code`` and ``params`` (compiled)."""
+    if code == RAMP:
+        t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
+        if t <= t1:
+            return s1
+        if t >= t2:
+            return s2
+        return s1 + (s2 - s1) / (t2 - t1) * (t - t1)
+    if code == RELU:
+        return t if t > 0.0 else 0.0
+    if code == ERF:
+        return math.erf(t)
+    if code == TANH:
+        return math.tanh(t)
+    if t >= 0.0:
+        return 1.0 / (1.0 + math.exp(-t))
+    e = math.exp(t)
+    return e / (1.0 + e)
+
+
+@jit
+def act_derivative(code, params, t):
+    """σ'(t) (compiled twin of :meth:`Activation.derivative`)."""
+    if code == RAMP:
+        t1, t2 = params[0], params[1]
+        if t1 < t < t2:
+            return (params[3] - params[2]) / (t2 - t1)
+        return 0.0
+    if code == RELU:
+        return 1.0 if t > 0.0 else 0.0
+    if code == ERF:
+        return 1.1283791670955126 * math.exp(-t * t)
+    if code == TANH:
+        th = math.tanh(t)
+        return 1.0 - th * th
+    e = act_value(SIGMOID, params, t)
+    return e * (1.0 - e)

@@ -1,0 +1,138 @@
+r"""Normalised Hermite coefficients of a scaled activation (for Mehler expansions).
+
+With h_k = He_k / √k! (orthonormal under N(0, 1)) and G ~ N(0, 1),
+
+    f̂_k(a) = E[σ(aG) h_k(G)],       K(a, b, c) = Σ_k c^k f̂_k(a) f̂_k(b)     (Mehler).
+
+Ramp and ReLU are exact (Stein's identity: the k-th coefficient is E f^{(k)}(G),
+and f'' is a sum of Dirac masses at the kinks):
+
+    ramp, k ≥ 2:  f̂_k(a) = slope · a · [h_{k−2}(u₁)φ(u₁) − h_{k−2}(u₂)φ(u₂)] / √(k(k−1)),
+                  u_i = t_i / a.
+
+Other activations use composite Gauss–Legendre quadrature on [−12, 12]
+(:data:`PANELS` panels of 8 nodes), accurate to ~1e-13 for smooth σ at
+scales up to about 20.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from .activations import Activation
+from .integrals import mean
+
+PANELS = 600
+_HALF_WIDTH = 12.0
+_U_CUTOFF = 40.0  # φ(40) underflows; coefficients there are exactly 0 in double precision
+
+
+def normalised_hermite(x: np.ndarray, kmax: int) -> np.ndarray:
+    """h_k(x) = He_k(x)/√k! for k = 0..kmax, by the stable three-term recurrence.
+
+    Returns
+    -------
+    (len(x), kmax + 1) float64
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.empty((*x.shape, kmax + 1))
+    out[..., 0] = 1.0
+    if kmax >= 1:
+        out[..., 1] = x
+    for k in range(1, kmax):
+        out[..., k + 1] = (x * out[..., k] - math.sqrt(k) * out[..., k - 1]) / math.sqrt(k + 1)
+    return out
+
+
+def _kink_terms(u: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """φ(u)h_n(u) for n = 0..kmax and φ(u)[h_n(u) + u√(n+1) h_{n+1}(u)] (its a-derivative part)."""
+    far = np.abs(u) > _U_CUTOFF
+    uu = np.where(far, 0.0, u)
+    h = normalised_hermite(uu, kmax + 1)
+    phi = np.where(far, 0.0, np.exp(-0.5 * uu * uu) / math.sqrt(2 * math.pi))[..., None]
+    n = np.arange(kmax + 1)
+    g = phi * h[..., : kmax + 1]
+    dg = phi * (h[..., : kmax + 1] + uu[..., None] * np.sqrt(n + 1.0) * h[..., 1 : kmax + 2])
+    return g, dg
+
+
+def _kinked_coefficients(activation: Activation, a: np.ndarray, kmax: int):
+    if activation.kind == "ramp":
+        t1, t2, s1, s2 = activation.params
+        kinks, signs, slope = (t1, t2), (1.0, -1.0), (s2 - s1) / (t2 - t1)
+    else:  # relu
+        kinks, signs, slope = (0.0,), (1.0,), 1.0
+    m = a.shape[0]
+    coef = np.zeros((m, kmax + 1))
+    dcoef = np.zeros((m, kmax + 1))
+    pos = a > 0
+    ap = np.where(pos, a, 1.0)
+    k = np.arange(2, kmax + 1)
+    norm = 1.0 / np.sqrt(k * (k - 1.0))
+    first = np.zeros(m)
+    dfirst = np.zeros(m)
+    for t, e in zip(kinks, signs, strict=True):
+        u = t / ap
+        g, dg = _kink_terms(u, kmax)
+        coef[:, 2:] += e * ap[:, None] * g[:, : kmax - 1] * norm
+        dcoef[:, 2:] += e * dg[:, : kmax - 1] * norm
+        cdf = special.ndtr(u)
+        pdf = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
+        first -= e * ap * cdf  # Σ e_i (−Φ(u_i)) a
+        dfirst -= e * (cdf - u * pdf)
+        dcoef[:, 0] += e * pdf
+    if activation.kind == "relu":
+        first += ap  # a (1 − Φ(0)) for the single kink
+        dfirst += 1.0
+    coef[:, 0] = mean(activation, 0.0, a)
+    coef[:, 1] = slope * first
+    dcoef[:, 1] = slope * dfirst
+    dcoef[:, 0] *= slope
+    coef[:, 2:] *= slope
+    dcoef[:, 2:] *= slope
+    coef[~pos, 1:] = 0.0
+    dcoef[~pos] = np.nan_to_num(dcoef[~pos])
+    return coef, dcoef
+
+
+def _quadrature_rule() -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(8)
+    edges = np.linspace(-_HALF_WIDTH, _HALF_WIDTH, PANELS + 1)
+    half = 0.5 * np.diff(edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    nodes = (mid[:, None] + half[:, None] * x[None, :]).ravel()
+    weights = (half[:, None] * w[None, :]).ravel()
+    weights = weights * np.exp(-0.5 * nodes**2) / math.sqrt(2 * math.pi)
+    return nodes, weights
+
+
+def hermite_coefficients(
+    activation: Activation, scales: np.ndarray, kmax: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """f̂_k(a) and d f̂_k/da for k = 0..kmax at every scale a ≥ 0.
+
+    Parameters
+    ----------
+    activation : Activation
+    scales : (M,) float64, the scales a ≥ 0
+    kmax : int, highest degree
+
+    Returns
+    -------
+    coef, dcoef : (M, kmax + 1) float64
+    """
+    a = np.asarray(scales, dtype=float).ravel()
+    if np.any(a < 0):
+        raise ValueError("scales must be non-negative")
+    if activation.kind in ("ramp", "relu"):
+        coef, dcoef = _kinked_coefficients(activation, a, max(kmax, 2))
+        return coef[:, : kmax + 1], dcoef[:, : kmax + 1]
+    nodes, weights = _quadrature_rule()
+    basis = normalised_hermite(nodes, kmax) * weights[:, None]  # (Q, K)
+    arg = a[:, None] * nodes[None, :]
+    coef = activation(arg) @ basis
+    dcoef = (activation.derivative(arg) * nodes[None, :]) @ basis
+    return coef, dcoef

@@ -1,0 +1,90 @@
+r"""Initial laws in reduced coordinates.
+
+``gaussian``: w ~ N(0, κ²/d · I_d), so r = |w| = (κ/√d) χ_d, with
+
+    P(r ≤ x) = P(χ²_d ≤ d x²/κ²) = γ(d/2, d x²/(2κ²)) / Γ(d/2),
+
+and for d = ∞ the point mass at r = κ. With a second layer the weight a is
+independent of w: a point mass at ``a_mean`` (``a_std = 0``) or N(a_mean, a_std²).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+
+@dataclass(frozen=True)
+class GaussianInitial:
+    """w ~ N(0, scale²/d · I_d) (and a ~ N(a_mean, a_std²) when there is a second layer).
+
+    Parameters
+    ----------
+    scale : float
+        κ > 0.
+    dimension : float
+        d (an int, or ``math.inf``).
+    a_mean, a_std : float
+        Law of the second-layer weight (ignored without a second layer).
+    """
+
+    scale: float
+    dimension: float
+    a_mean: float = 1.0
+    a_std: float = 0.0
+
+    @property
+    def is_point_mass(self) -> bool:
+        """True when the radial law is a Dirac mass (d = ∞)."""
+        return math.isinf(self.dimension)
+
+    def radial_cdf(self, r: np.ndarray) -> np.ndarray:
+        """P(|w| ≤ r), shape of ``r``."""
+        r = np.asarray(r, dtype=float)
+        if self.is_point_mass:
+            return np.where(r >= self.scale, 1.0, 0.0)
+        d = self.dimension
+        return special.gammainc(0.5 * d, 0.5 * d * np.maximum(r, 0.0) ** 2 / self.scale**2)
+
+    def radial_quadrature(self, nodes: int = 80) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes r and probability weights with Σ w f(r) ≈ E f(|w|) (Gauss–Laguerre in r²).
+
+        Exact for f polynomial in r² of degree < 2·nodes; for d = ∞ a single node at κ.
+        """
+        if self.is_point_mass:
+            return np.array([self.scale]), np.array([1.0])
+        d = self.dimension
+        x, w = special.roots_genlaguerre(nodes, 0.5 * d - 1.0)
+        return self.scale * np.sqrt(2.0 * x / d), w / w.sum()
+
+    def a_cdf(self, a: np.ndarray) -> np.ndarray:
+        """P(a' ≤ a) for the second-layer weight."""
+        a = np.asarray(a, dtype=float)
+        if self.a_std == 0.0:
+            return np.where(a >= self.a_mean, 1.0, 0.0)
+        return special.ndtr((a - self.a_mean) / self.a_std)
+
+    def a_quadrature(self, nodes: int = 40) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes and probability weights for the second-layer weight."""
+        if self.a_std == 0.0:
+            return np.array([self.a_mean]), np.array([1.0])
+        x, w = np.polynomial.hermite_e.hermegauss(nodes)
+        return self.a_mean + self.a_std * x, w / w.sum()
+
+    def quadrature(self, second_layer: bool, nodes: int = 80) -> tuple[np.ndarray, np.ndarray]:
+        """Product rule in the reduced coordinates ((r,) or (a, r)).
+
+        Returns
+        -------
+        points : (Q, 1) or (Q, 2) float64
+        weights : (Q,) float64, summing to 1
+        """
+        r, wr = self.radial_quadrature(nodes)
+        if not second_layer:
+            return r[:, None], wr
+        a, wa = self.a_quadrature()
+        aa, rr = np.meshgrid(a, r, indexing="ij")
+        return np.column_stack([aa.ravel(), rr.ravel()]), np.outer(wa, wr).ravel()

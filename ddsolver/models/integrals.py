@@ -1,0 +1,334 @@
+r"""Gaussian integrals of an activation σ: univariate means and bivariate moments.
+
+For standard normals Z₁, Z₂ with correlation c and scales a, b ≥ 0:
+
+* mean:           q(μ, s) = E σ(μ + s G)
+* pair moment:    K(a, b, c) = E[σ(a Z₁) σ(b Z₂)]
+* derivatives:    ∂K/∂a = a E[σ''(X)σ(Y)] + b c E[σ'(X)σ'(Y)]    (Price's theorem)
+                  ∂K/∂c = a b E[σ'(X)σ'(Y)],          with X = aZ₁, Y = bZ₂
+
+Closed forms (MATH.md §4): the ramp through Φ₂ and the biased-ReLU moment M,
+ReLU by the arc-cosine kernel, erf by Williams' arcsine. For the other
+activations (tanh, sigmoid) a tensor Gauss–Hermite rule after the rotation
+Z₂ = cZ₁ + √(1 − c²) Z₃ with :data:`GH_NODES` nodes per axis (:data:`GH_NODES_1D`
+for the mean). Gauss–Hermite converges at a rate set by the distance of the
+poles of tanh(a·) from the real axis, π/(2a): the pair moment is accurate to
+about 1e-9 for scales up to 1.5 and 1e-5 at scale 2.5 (measured by the tests);
+the mean to 1e-10 up to scale 3.
+
+Compiled kernels take the activation's integer ``code`` and ``params`` array
+(:class:`~ddsolver.models.activations.Activation`). NumPy twins carry ``_ref``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, jit_parallel
+from .activations import ERF, RAMP, RELU, Activation, act_derivative, act_value
+from .gaussian import (
+    TWO_PI,
+    biased_relu_product,
+    biased_relu_product_ref,
+    bvn_cdf,
+    bvn_cdf_ref,
+    norm_cdf_ref,
+    norm_pdf,
+    norm_pdf_ref,
+    relu_mean,
+    relu_mean_ref,
+)
+
+#: Gauss–Hermite nodes per axis of the 2-D rule for activations without a closed form.
+GH_NODES = 80
+#: Gauss–Hermite nodes of the 1-D rule (the mean), where more nodes cost little.
+GH_NODES_1D = 240
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(GH_NODES)
+_GH_W = _GH_W / _GH_W.sum()
+_GH1_X, _GH1_W = np.polynomial.hermite_e.hermegauss(GH_NODES_1D)
+_GH1_W = _GH1_W / _GH1_W.sum()
+TINY_SCALE = 1e-300
+
+
+# ============================================================================ compiled kernels
+
+
+@jit
+def gaussian_mean(code, params, mu, s):
+    """q(μ, s) = E σ(μ + s G), G ~ N(0, 1), s ≥ 0."""
+    if code == RAMP:
+        t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
+        slope = (s2 - s1) / (t2 - t1)
+        return s1 + slope * (relu_mean(mu - t1, s) - relu_mean(mu - t2, s))
+    if code == RELU:
+        return relu_mean(mu, s)
+    if code == ERF:
+        return math.erf(mu / math.sqrt(1.0 + 2.0 * s * s))
+    acc = 0.0
+    for i in range(_GH1_X.shape[0]):
+        acc += _GH1_W[i] * act_value(code, params, mu + s * _GH1_X[i])
+    return acc
+
+
+@jit
+def _ramp_pair_moment(params, a, b, c):
+    t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
+    slope = (s2 - s1) / (t2 - t1)
+    if a <= TINY_SCALE:
+        return act_value(RAMP, params, 0.0) * gaussian_mean(RAMP, params, 0.0, b)
+    if b <= TINY_SCALE:
+        return act_value(RAMP, params, 0.0) * gaussian_mean(RAMP, params, 0.0, a)
+    px = relu_mean(-t1, a) - relu_mean(-t2, a)
+    py = relu_mean(-t1, b) - relu_mean(-t2, b)
+    cross = (
+        biased_relu_product(-t1 / a, -t1 / b, c)
+        - biased_relu_product(-t1 / a, -t2 / b, c)
+        - biased_relu_product(-t2 / a, -t1 / b, c)
+        + biased_relu_product(-t2 / a, -t2 / b, c)
+    )
+    return s1 * s1 + s1 * slope * (px + py) + slope * slope * a * b * cross
+
+
+@jit
+def _ramp_derivative_product(params, a, b, c):
+    """E[σ'(aZ₁) σ'(bZ₂)] for the ramp: slope² P(t1 < X < t2, t1 < Y < t2)."""
+    t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
+    slope = (s2 - s1) / (t2 - t1)
+    a = max(a, TINY_SCALE)
+    b = max(b, TINY_SCALE)
+    u1, u2, v1, v2 = t1 / a, t2 / a, t1 / b, t2 / b
+    prob = bvn_cdf(u2, v2, c) - bvn_cdf(u1, v2, c) - bvn_cdf(u2, v1, c) + bvn_cdf(u1, v1, c)
+    return slope * slope * max(prob, 0.0)
+
+
+@jit
+def _gh_pair_moment(code, params, a, b, c):
+    c = min(1.0, max(-1.0, c))
+    s = math.sqrt((1.0 - c) * (1.0 + c))
+    acc = 0.0
+    n = _GH_X.shape[0]
+    for i in range(n):
+        fa = act_value(code, params, a * _GH_X[i])
+        inner = 0.0
+        for j in range(n):
+            inner += _GH_W[j] * act_value(code, params, b * (c * _GH_X[i] + s * _GH_X[j]))
+        acc += _GH_W[i] * fa * inner
+    return acc
+
+
+@jit
+def pair_moment(code, params, a, b, c):
+    """K(a, b, c) = E[σ(aZ₁) σ(bZ₂)], corr(Z₁, Z₂) = c, a, b ≥ 0."""
+    c = min(1.0, max(-1.0, c))
+    if code == RAMP:
+        return _ramp_pair_moment(params, a, b, c)
+    if code == RELU:
+        return a * b / TWO_PI * (math.sqrt((1.0 - c) * (1.0 + c)) + (math.pi - math.acos(c)) * c)
+    if code == ERF:
+        z = 2.0 * a * b * c / math.sqrt((1.0 + 2.0 * a * a) * (1.0 + 2.0 * b * b))
+        return 2.0 / math.pi * math.asin(min(1.0, max(-1.0, z)))
+    return _gh_pair_moment(code, params, a, b, c)
+
+
+@jit
+def derivative_product(code, params, a, b, c):
+    """E[σ'(aZ₁) σ'(bZ₂)], so that ∂K/∂c = a b · derivative_product."""
+    c = min(1.0, max(-1.0, c))
+    if code == RAMP:
+        return _ramp_derivative_product(params, a, b, c)
+    if code == RELU:
+        return 0.25 + math.asin(c) / TWO_PI
+    if code == ERF:
+        det = 1.0 + 2.0 * a * a + 2.0 * b * b + 4.0 * a * a * b * b * (1.0 - c * c)
+        return 4.0 / math.pi / math.sqrt(det)
+    s = math.sqrt((1.0 - c) * (1.0 + c))
+    acc = 0.0
+    n = _GH_X.shape[0]
+    for i in range(n):
+        fa = act_derivative(code, params, a * _GH_X[i])
+        inner = 0.0
+        for j in range(n):
+            inner += _GH_W[j] * act_derivative(code, params, b * (c * _GH_X[i] + s * _GH_X[j]))
+        acc += _GH_W[i] * fa * inner
+    return acc
+
+
+@jit
+def pair_moment_da(code, params, a, b, c):
+    """∂K/∂a (a, b, c) = E[Z₁ σ'(aZ₁) σ(bZ₂)]."""
+    c = min(1.0, max(-1.0, c))
+    if code == RAMP:
+        t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
+        slope = (s2 - s1) / (t2 - t1)
+        a_ = max(a, TINY_SCALE)
+        u1, u2 = t1 / a_, t2 / a_
+        s = math.sqrt((1.0 - c) * (1.0 + c))
+        # a E[σ''(X) σ(Y)]: σ'' = slope (δ_{t1} − δ_{t2}); Y | X = t ~ N(c b t / a, b² s²)
+        second = slope * (
+            norm_pdf(u1) * gaussian_mean(RAMP, params, c * b * u1, b * s)
+            - norm_pdf(u2) * gaussian_mean(RAMP, params, c * b * u2, b * s)
+        )
+        return second + b * c * _ramp_derivative_product(params, a, b, c)
+    if code == RELU:
+        return b / TWO_PI * (math.sqrt((1.0 - c) * (1.0 + c)) + (math.pi - math.acos(c)) * c)
+    if code == ERF:
+        ra = 1.0 + 2.0 * a * a
+        root = math.sqrt(ra * (1.0 + 2.0 * b * b))
+        z = 2.0 * a * b * c / root
+        dz = 2.0 * b * c / (root * ra)
+        return 2.0 / math.pi * dz / math.sqrt(max(1.0 - z * z, 1e-300))
+    s = math.sqrt((1.0 - c) * (1.0 + c))
+    acc = 0.0
+    n = _GH_X.shape[0]
+    for i in range(n):
+        fa = _GH_X[i] * act_derivative(code, params, a * _GH_X[i])
+        inner = 0.0
+        for j in range(n):
+            inner += _GH_W[j] * act_value(code, params, b * (c * _GH_X[i] + s * _GH_X[j]))
+        acc += _GH_W[i] * fa * inner
+    return acc
+
+
+@jit_parallel
+def pair_moment_matrix(code, params, a, b, c, out):
+    """out[i, j] = K(a[i], b[j], c[i, j]) (parallel over rows).
+
+    Parameters
+    ----------
+    a : (n,) float64
+    b : (m,) float64
+    c : (n, m) float64 correlations
+    out : (n, m) float64, written in place
+    """
+    for i in prange(a.shape[0]):
+        for j in range(b.shape[0]):
+            out[i, j] = pair_moment(code, params, a[i], b[j], c[i, j])
+
+
+# ============================================================ convenience (NumPy API)
+
+
+def _vectorise(kernel, activation: Activation, *args) -> np.ndarray:
+    arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in args))
+    out = np.empty(arrays[0].shape)
+    flat = [x.ravel() for x in arrays]
+    code, params = activation.code, activation.param_array
+    res = out.reshape(-1)
+    for i in range(res.shape[0]):
+        res[i] = kernel(code, params, *(x[i] for x in flat))
+    return out
+
+
+def mean(activation: Activation, mu, s) -> np.ndarray:
+    """E σ(μ + sG), broadcast over ``mu`` and ``s``."""
+    return _vectorise(gaussian_mean, activation, mu, s)
+
+
+def pair(activation: Activation, a, b, c) -> np.ndarray:
+    """K(a, b, c) = E[σ(aZ₁)σ(bZ₂)], broadcast over the arguments."""
+    return _vectorise(pair_moment, activation, a, b, c)
+
+
+def pair_da(activation: Activation, a, b, c) -> np.ndarray:
+    """∂K/∂a, broadcast over the arguments."""
+    return _vectorise(pair_moment_da, activation, a, b, c)
+
+
+def pair_dc(activation: Activation, a, b, c) -> np.ndarray:
+    """∂K/∂c = a b E[σ'(aZ₁)σ'(bZ₂)], broadcast over the arguments."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a * b * _vectorise(derivative_product, activation, a, b, c)
+
+
+# ============================================================================ NumPy twins
+
+
+def gaussian_mean_ref(activation: Activation, mu, s):
+    """NumPy twin of :func:`gaussian_mean`."""
+    mu, s = np.broadcast_arrays(np.asarray(mu, float), np.asarray(s, float))
+    if activation.kind == "ramp":
+        t1, t2, s1, s2 = activation.params
+        slope = (s2 - s1) / (t2 - t1)
+        return s1 + slope * (relu_mean_ref(mu - t1, s) - relu_mean_ref(mu - t2, s))
+    if activation.kind == "relu":
+        return relu_mean_ref(mu, s)
+    if activation.kind == "erf":
+        from scipy.special import erf
+
+        return erf(mu / np.sqrt(1 + 2 * s * s))
+    return activation(mu[..., None] + s[..., None] * _GH1_X) @ _GH1_W
+
+
+def pair_moment_ref(activation: Activation, a, b, c):
+    """NumPy twin of :func:`pair_moment` (scales > 0)."""
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, float) for x in (a, b, c)))
+    c = np.clip(c, -1.0, 1.0)
+    if activation.kind == "ramp":
+        t1, t2, s1, s2 = activation.params
+        slope = (s2 - s1) / (t2 - t1)
+        px = relu_mean_ref(-t1, a) - relu_mean_ref(-t2, a)
+        py = relu_mean_ref(-t1, b) - relu_mean_ref(-t2, b)
+        m = biased_relu_product_ref
+        cross = (
+            m(-t1 / a, -t1 / b, c)
+            - m(-t1 / a, -t2 / b, c)
+            - m(-t2 / a, -t1 / b, c)
+            + m(-t2 / a, -t2 / b, c)
+        )
+        return s1 * s1 + s1 * slope * (px + py) + slope**2 * a * b * cross
+    if activation.kind == "relu":
+        return a * b / TWO_PI * (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c)
+    if activation.kind == "erf":
+        return 2 / np.pi * np.arcsin(2 * a * b * c / np.sqrt((1 + 2 * a * a) * (1 + 2 * b * b)))
+    s = np.sqrt(1 - c * c)
+    x1 = _GH_X[:, None]
+    x3 = _GH_X[None, :]
+    w = _GH_W[:, None] * _GH_W[None, :]
+    out = np.empty(a.shape)
+    for idx in np.ndindex(a.shape):
+        vals = activation(a[idx] * x1) * activation(b[idx] * (c[idx] * x1 + s[idx] * x3))
+        out[idx] = np.sum(w * vals)
+    return out
+
+
+def pair_moment_da_ref(activation: Activation, a, b, c):
+    """NumPy twin of :func:`pair_moment_da` for the ramp (the case with the longest formula)."""
+    if activation.kind != "ramp":
+        raise NotImplementedError("the twin covers the ramp; other kinds are checked by quadrature")
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, float) for x in (a, b, c)))
+    t1, t2, s1, s2 = activation.params
+    slope = (s2 - s1) / (t2 - t1)
+    s = np.sqrt(1 - c * c)
+    u1, u2, v1, v2 = t1 / a, t2 / a, t1 / b, t2 / b
+    second = slope * (
+        norm_pdf_ref(u1) * gaussian_mean_ref(activation, c * b * u1, b * s)
+        - norm_pdf_ref(u2) * gaussian_mean_ref(activation, c * b * u2, b * s)
+    )
+    prob = (
+        bvn_cdf_ref(u2, v2, c)
+        - bvn_cdf_ref(u1, v2, c)
+        - bvn_cdf_ref(u2, v1, c)
+        + bvn_cdf_ref(u1, v1, c)
+    )
+    return second + b * c * slope**2 * prob
+
+
+__all__ = [
+    "GH_NODES",
+    "derivative_product",
+    "gaussian_mean",
+    "gaussian_mean_ref",
+    "mean",
+    "norm_cdf_ref",
+    "pair",
+    "pair_da",
+    "pair_dc",
+    "pair_moment",
+    "pair_moment_da",
+    "pair_moment_da_ref",
+    "pair_moment_matrix",
+    "pair_moment_ref",
+]

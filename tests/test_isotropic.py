@@ -1,0 +1,199 @@
+"""The isotropic Gaussian problem: reduced quantities against the full d-dimensional model."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ddsolver.models import integrals as I
+from ddsolver.models.activations import Activation, paper_ramp
+from ddsolver.models.angular import sample_cosines
+from ddsolver.models.initial import GaussianInitial
+from ddsolver.models.isotropic import IsotropicGaussians
+
+SE_FACTOR = 4.0  # Monte-Carlo checks pass within 4 standard errors
+PATH_TOL = 1e-12  # Mehler factorisation against angular quadrature (both ~1e-14 accurate)
+FD_STEP = 1e-6
+FD_TOL = 1e-7
+DELTA = 0.8
+PAPER_RISK_D40 = 1.7044817079144  # R(ρ₀), paper setting; converged to 1e-15 in the node count
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return IsotropicGaussians(paper_ramp(), 40, DELTA)
+
+
+def sample_data(d, n, rng, delta=DELTA):
+    y = rng.choice([-1.0, 1.0], size=n)
+    x = rng.standard_normal((n, d)) * (1 + delta * y)[:, None]
+    return x, y
+
+
+def pair_at_angle(d, r1, r2, cos, rng):
+    """Two vectors in R^d with the given radii and cosine."""
+    u = rng.standard_normal(d)
+    u /= np.linalg.norm(u)
+    v = rng.standard_normal(d)
+    v -= (v @ u) * u
+    v /= np.linalg.norm(v)
+    return r1 * u, r2 * (cos * u + math.sqrt(1 - cos * cos) * v)
+
+
+def test_potential_against_full_dimensional_monte_carlo(paper, rng):
+    d = 40
+    for r in (0.3, 1.1, 2.5):
+        w = rng.standard_normal(d)
+        w *= r / np.linalg.norm(w)
+        est, se = paper.population_potential_mc(w, 400_000, rng)
+        v, _ = paper.radial_potential(np.array([r]))
+        assert abs(v[0] - est) < SE_FACTOR * se
+
+
+def test_interaction_at_given_angle_against_full_dimensional_monte_carlo(paper, rng):
+    d, n = 40, 400_000
+    act = paper.activation
+    for r1, r2, cos in [(0.5, 1.4, 0.3), (2.0, 1.0, -0.6)]:
+        w1, w2 = pair_at_angle(d, r1, r2, cos, rng)
+        x, _ = sample_data(d, n, rng)
+        vals = act(x @ w1) * act(x @ w2)
+        exact = 0.5 * sum(
+            I.pair(act, (1 + s * DELTA) * r1, (1 + s * DELTA) * r2, cos) for s in (1, -1)
+        )
+        assert abs(vals.mean() - exact) < SE_FACTOR * vals.std() / math.sqrt(n)
+
+
+def test_averaged_interaction_against_random_directions(paper, rng):
+    """ū_d(r, r') = E over uniformly random directions of the exact pair moment."""
+    act = paper.activation
+    c = sample_cosines(40, 200_000, rng)
+    for r1, r2 in [(0.4, 1.6), (1.2, 1.2), (2.5, 0.9)]:
+        vals = 0.5 * sum(
+            I.pair(act, (1 + s * DELTA) * r1, (1 + s * DELTA) * r2, c) for s in (1, -1)
+        )
+        u = paper.radial_interaction(np.array([r1]), np.array([r2]))[0, 0]
+        assert abs(vals.mean() - u) < SE_FACTOR * vals.std() / math.sqrt(c.size)
+
+
+def test_mehler_and_quadrature_paths_agree():
+    mehler = IsotropicGaussians(paper_ramp(), 40, DELTA)
+    quad = IsotropicGaussians(paper_ramp(), 40, DELTA, tolerance=0.0)  # forces angular quadrature
+    assert mehler.uses_mehler and not quad.uses_mehler
+    r = np.linspace(0.02, 4.0, 9)
+    np.testing.assert_allclose(
+        mehler.radial_interaction(r, r), quad.radial_interaction(r, r), atol=PATH_TOL
+    )
+    np.testing.assert_allclose(
+        mehler.radial_interaction(r, r, derivative=True),
+        quad.radial_interaction(r, r, derivative=True),
+        atol=1e-11,
+    )
+    assert mehler.radial_factors(r).error_bound <= 1e-13
+
+
+def test_large_dimension_approaches_product_form():
+    r = np.linspace(0.1, 3.0, 12)
+    inf = IsotropicGaussians(paper_ramp(), math.inf, DELTA)
+    q = inf.mean_activation(r)
+    product = 0.5 * (np.outer(q[0], q[0]) + np.outer(q[1], q[1]))
+    np.testing.assert_allclose(inf.radial_interaction(r, r), product, atol=1e-14)
+    assert inf.radial_factors(r).rank == 2
+    gaps = [
+        np.abs(IsotropicGaussians(paper_ramp(), d, DELTA).radial_interaction(r, r) - product).max()
+        for d in (40, 160, 640)
+    ]
+    # the leading correction is E[c²] f̂₂ f̂₂ = O(1/d): a factor 4 in d divides the gap by ≈ 4
+    assert gaps[0] > gaps[1] > gaps[2]
+    assert 3.5 < gaps[0] / gaps[1] < 4.5 and 3.5 < gaps[1] / gaps[2] < 4.5
+
+
+def test_self_interaction_is_the_second_moment(paper, rng):
+    r = np.array([0.7, 1.9])
+    act = paper.activation
+    g = rng.standard_normal(400_000)
+    for ri, val in zip(r, paper.radial_self(r), strict=True):
+        samples = 0.5 * (act((1 + DELTA) * ri * g) ** 2 + act((1 - DELTA) * ri * g) ** 2)
+        assert abs(samples.mean() - val) < SE_FACTOR * samples.std() / math.sqrt(g.size)
+
+
+def test_radial_derivatives_are_finite_differences(paper):
+    r = np.array([0.3, 1.0, 2.2])
+    h = FD_STEP
+    _, dv = paper.radial_potential(r)
+    fd = (paper.radial_potential(r + h)[0] - paper.radial_potential(r - h)[0]) / (2 * h)
+    np.testing.assert_allclose(dv, fd, atol=FD_TOL)
+    du = paper.radial_interaction(r, r, derivative=True)
+    fd = (paper.radial_interaction(r + h, r) - paper.radial_interaction(r - h, r)) / (2 * h)
+    np.testing.assert_allclose(du, fd, atol=FD_TOL)
+    fac = paper.radial_factors(r)
+    fd = (paper.radial_factors(r + h).values - paper.radial_factors(r - h).values) / (2 * h)
+    np.testing.assert_allclose(fac.gradients[:, :, 0], fd, atol=FD_TOL)
+
+
+def test_initial_radial_law_is_the_scaled_chi_law(rng):
+    d, kappa = 40, 0.8
+    law = GaussianInitial(kappa, d)
+    r = np.linalg.norm(rng.standard_normal((200_000, d)) * kappa / math.sqrt(d), axis=1)
+    for x in (0.6, 0.8, 0.95):
+        p = law.radial_cdf(x)
+        assert abs((r <= x).mean() - p) < SE_FACTOR * math.sqrt(p * (1 - p) / r.size)
+    nodes, weights = law.radial_quadrature(60)
+    assert weights.sum() == pytest.approx(1.0, abs=1e-14)
+    # E r² = κ², E r⁴ = κ⁴(1 + 2/d): exact for the Gauss–Laguerre rule
+    assert weights @ nodes**2 == pytest.approx(kappa**2, rel=1e-13)
+    assert weights @ nodes**4 == pytest.approx(kappa**4 * (1 + 2 / d), rel=1e-13)
+
+
+def test_paper_initial_risk_value(paper):
+    points, weights = GaussianInitial(0.8, 40).quadrature(second_layer=False, nodes=80)
+    assert paper.risk(points, weights) == pytest.approx(PAPER_RISK_D40, abs=1e-12)
+
+
+@pytest.mark.parametrize("second_layer", [False, True])
+def test_finite_n_risk_against_full_dimensional_networks(rng, second_layer):
+    """E R_N over networks of N i.i.d. neurons = R(ρ₀) + (1/N)(∫U(θ,θ)dρ₀ − ∫∫U dρ₀dρ₀)."""
+    d, kappa, neurons, nets, samples = 40, 0.8, 25, 120, 20_000
+    law = GaussianInitial(kappa, d, a_mean=0.5, a_std=0.4)
+    problem = IsotropicGaussians(paper_ramp(), d, DELTA, second_layer=second_layer)
+    points, weights = law.quadrature(second_layer, nodes=60)
+    predicted = problem.risk_finite_n(points, weights, neurons)
+    act = problem.activation
+    per_net = np.empty(nets)
+    for i in range(nets):
+        w = rng.standard_normal((d, neurons)) * kappa / math.sqrt(d)
+        a = law.a_mean + law.a_std * rng.standard_normal(neurons) if second_layer else 1.0
+        x, y = sample_data(d, samples, rng)
+        yhat = (act(x @ w) * a).mean(axis=1)
+        per_net[i] = np.mean((y - yhat) ** 2)
+    se = per_net.std(ddof=1) / math.sqrt(nets)
+    assert abs(per_net.mean() - predicted) < SE_FACTOR * se
+    # the 1/N term is resolved: without it the estimate would be many standard errors away
+    assert abs(problem.risk(points, weights) - predicted) > 3 * SE_FACTOR * se
+
+
+def test_second_layer_reduces_to_first_layer_at_unit_weight():
+    one = IsotropicGaussians(paper_ramp(), 40, DELTA)
+    two = IsotropicGaussians(paper_ramp(), 40, DELTA, second_layer=True)
+    r = np.array([0.4, 1.3])
+    pts2 = np.column_stack([np.ones(2), r])
+    np.testing.assert_allclose(two.interaction_matrix(pts2), one.interaction_matrix(r[:, None]))
+    v2, g2 = two.potential(pts2)
+    v1, g1 = one.potential(r[:, None])
+    np.testing.assert_allclose(v2, v1)
+    np.testing.assert_allclose(g2[:, 1], g1[:, 0])
+    fac = two.interaction_factors(np.column_stack([[2.0, -1.0], r]))
+    approx = (fac.values * fac.weights) @ fac.values.T
+    np.testing.assert_allclose(
+        approx, two.interaction_matrix(np.column_stack([[2.0, -1.0], r])), atol=1e-12
+    )
+    assert two.entropy_dimension == 41
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [({"delta": 1.2}, "delta"), ({"dimension": 1}, "dimension"), ({"dimension": 2.5}, "dimension")],
+)
+def test_bad_parameters_are_refused(kwargs, needle):
+    base = {"activation": Activation("relu"), "dimension": 40, "delta": 0.5}
+    with pytest.raises(ValueError, match=needle):
+        IsotropicGaussians(**{**base, **kwargs})
