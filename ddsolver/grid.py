@@ -1,0 +1,130 @@
+r"""Cell-centred tensor-product grids over the reduced coordinates.
+
+A :class:`TensorGrid` is immutable: a tuple of :class:`Axis` objects, each with its
+cell edges (uniform or stretched). Densities on the grid are arrays of shape
+``grid.shape`` holding p at the cell centres (with respect to Lebesgue measure in the
+reduced coordinates); cell masses are ``p * grid.volumes``.
+
+Internally the solvers see every grid as three-dimensional, ``grid.shape3``, with
+trailing axes of length one, so one compiled kernel serves 1, 2 and 3 coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One coordinate axis: a name and increasing cell edges.
+
+    Parameters
+    ----------
+    name : str
+    edges : (n + 1,) float64, strictly increasing
+    """
+
+    name: str
+    edges: np.ndarray
+
+    def __post_init__(self) -> None:
+        edges = np.asarray(self.edges, dtype=float)
+        if edges.ndim != 1 or edges.size < 3 or not np.all(np.diff(edges) > 0):
+            raise ValueError(f"axis {self.name!r}: edges must be ≥ 3 strictly increasing values")
+        edges.setflags(write=False)
+        object.__setattr__(self, "edges", edges)
+
+    @classmethod
+    def uniform(cls, name: str, lower: float, upper: float, cells: int) -> Axis:
+        """``cells`` equal cells on [lower, upper]."""
+        return cls(name, np.linspace(lower, upper, cells + 1))
+
+    @classmethod
+    def stretched(cls, name: str, lower: float, upper: float, cells: int, stretch: float) -> Axis:
+        r"""Cells refined towards ``lower``: x = lower + (upper − lower)·sinh(βs)/sinh(β).
+
+        ``stretch`` β > 0 sets the ratio of the last to the first width (≈ cosh β);
+        β = 0 is uniform.
+        """
+        if stretch == 0.0:
+            return cls.uniform(name, lower, upper, cells)
+        s = np.linspace(0.0, 1.0, cells + 1)
+        return cls(name, lower + (upper - lower) * np.sinh(stretch * s) / np.sinh(stretch))
+
+    @property
+    def cells(self) -> int:
+        """Number of cells n."""
+        return self.edges.size - 1
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Cell centres, shape (n,)."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def widths(self) -> np.ndarray:
+        """Cell widths, shape (n,)."""
+        return np.diff(self.edges)
+
+    @property
+    def centre_distances(self) -> np.ndarray:
+        """Distances between neighbouring centres (interior faces), shape (n − 1,)."""
+        return np.diff(self.centres)
+
+
+@dataclass(frozen=True)
+class TensorGrid:
+    """A tensor product of 1 to 3 axes."""
+
+    axes: tuple[Axis, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.axes) <= 3:
+            raise ValueError(f"a grid has 1 to 3 axes, got {len(self.axes)}")
+        object.__setattr__(self, "axes", tuple(self.axes))
+
+    @property
+    def ndim(self) -> int:
+        """Number of coordinates."""
+        return len(self.axes)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Coordinate names."""
+        return tuple(a.name for a in self.axes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Cells per axis."""
+        return tuple(a.cells for a in self.axes)
+
+    @property
+    def shape3(self) -> tuple[int, int, int]:
+        """Shape padded to three axes with trailing ones (what the kernels see)."""
+        return (*self.shape, *(1,) * (3 - self.ndim))
+
+    @property
+    def size(self) -> int:
+        """Total number of cells M."""
+        return int(np.prod(self.shape))
+
+    @property
+    def volumes(self) -> np.ndarray:
+        """Cell volumes (Lebesgue in the reduced coordinates), shape ``grid.shape``."""
+        vol = np.ones(self.shape)
+        for k, axis in enumerate(self.axes):
+            vol = vol * axis.widths.reshape([-1 if i == k else 1 for i in range(self.ndim)])
+        return vol
+
+    def points(self) -> np.ndarray:
+        """Cell centres as an (M, ndim) array in C order of ``grid.shape``."""
+        mesh = np.meshgrid(*(a.centres for a in self.axes), indexing="ij")
+        return np.column_stack([m.ravel() for m in mesh])
+
+    def padded(self, values_per_axis: str) -> list[np.ndarray]:
+        """``widths`` or ``centre_distances`` per axis, padded to three axes (length-1 dummies)."""
+        out = [getattr(a, values_per_axis) for a in self.axes]
+        dummy = np.ones(1) if values_per_axis == "widths" else np.ones(0)
+        return out + [dummy] * (3 - self.ndim)

@@ -1,0 +1,1 @@
+"""Discrete operators on tensor grids: transport/diffusion fluxes and the nonlocal term."""

@@ -1,0 +1,129 @@
+r"""The nonlocal term (U ρ)(z_i) = Σ_j U(z_i, z_j) m_j on a fixed set of M points.
+
+Three interchangeable representations (:class:`Interaction`):
+
+``lowrank``   U ≈ Φ diag(w) Φᵀ with Φ of shape (M, K): one apply is O(M·K). From the
+              problem's own factorisation (Mehler series, rigorous error bound) or, when the
+              problem has none, a truncated eigendecomposition of the matrix (the bound is
+              the sum of the discarded |eigenvalues|).
+``matrix``    U precomputed once (M, M) and applied by BLAS: O(M²) per apply, M² memory.
+``onthefly``  U_ij = Σ_k w_k Φ_ik Φ_jk evaluated pair by pair in a parallel kernel: O(M²K)
+              per apply, no M² memory (a check of the other two, and the way to
+              evaluate a kernel known only pointwise).
+
+The default (``auto``) is the factorisation when it exists with a bound ≤ 1e-12,
+else the matrix up to :data:`MAX_MATRIX_CELLS`, else the eigen-factorisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, jit_parallel
+
+LOWRANK, MATRIX, ONTHEFLY = 0, 1, 2
+MODES = {"lowrank": LOWRANK, "matrix": MATRIX, "onthefly": ONTHEFLY}
+MAX_MATRIX_CELLS = 8000
+EXACT_FACTOR_BOUND = 1e-12
+EIGEN_RELATIVE_CUTOFF = 1e-14
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """A representation of U on M points (see module docstring).
+
+    Attributes
+    ----------
+    mode : str
+    factors : (M, K) float64 (empty (M, 0) for ``matrix``)
+    weights : (K,) float64
+    matrix : (M, M) float64 for ``matrix``, else (0, 0)
+    error_bound : float, bound on |U_ij − representation_ij|
+    """
+
+    mode: str
+    factors: np.ndarray
+    weights: np.ndarray
+    matrix: np.ndarray
+    error_bound: float
+
+    @property
+    def code(self) -> int:
+        """Integer mode for the kernels."""
+        return MODES[self.mode]
+
+    def apply(self, masses: np.ndarray) -> np.ndarray:
+        """(U m)_i for masses (M,), shape (M,)."""
+        out = np.empty(masses.shape[0])
+        apply_interaction(self.code, self.factors, self.weights, self.matrix, masses, out)
+        return out
+
+
+def build_interaction(problem, points: np.ndarray, mode: str = "auto") -> Interaction:
+    """Build the representation of U(z_i, z_j) for ``problem`` on ``points`` (M, n)."""
+    if mode not in (*MODES, "auto"):
+        raise ValueError(f"interaction mode {mode!r}; allowed: {['auto', *MODES]}")
+    m = points.shape[0]
+    factorised = getattr(problem, "uses_mehler", True)
+    empty = np.zeros((0, 0))
+    if factorised:
+        fac = problem.interaction_factors(points)
+        if mode == "auto":
+            small = fac.error_bound <= EXACT_FACTOR_BOUND or m > MAX_MATRIX_CELLS
+            mode = "lowrank" if small else "matrix"
+        if mode in ("lowrank", "onthefly"):
+            return Interaction(
+                mode, np.ascontiguousarray(fac.values), fac.weights.copy(), empty, fac.error_bound
+            )
+        mat = (fac.values * fac.weights) @ fac.values.T
+        return Interaction("matrix", np.zeros((m, 0)), np.zeros(0), mat, fac.error_bound)
+    if mode == "onthefly":
+        raise ValueError(
+            "interaction 'onthefly' needs a factorised kernel; this problem's kernel is "
+            "evaluated by angular quadrature — use 'matrix' or 'lowrank'"
+        )
+    mat = problem.interaction_matrix(points)
+    if mode == "matrix" or (mode == "auto" and m <= MAX_MATRIX_CELLS):
+        return Interaction("matrix", np.zeros((m, 0)), np.zeros(0), mat, 0.0)
+    vals, vecs = np.linalg.eigh(0.5 * (mat + mat.T))
+    keep = np.abs(vals) > EIGEN_RELATIVE_CUTOFF * np.abs(vals).max()
+    bound = float(np.abs(vals[~keep]).sum())
+    return Interaction(
+        "lowrank", np.ascontiguousarray(vecs[:, keep]), vals[keep].copy(), empty, bound
+    )
+
+
+@jit_parallel
+def _pairwise_apply(factors, weights, masses, out):
+    m, k = factors.shape
+    for i in prange(m):
+        acc = 0.0
+        for j in range(m):
+            uij = 0.0
+            for q in range(k):
+                uij += weights[q] * factors[i, q] * factors[j, q]
+            acc += uij * masses[j]
+        out[i] = acc
+
+
+@jit
+def apply_interaction(mode, factors, weights, matrix, masses, out):
+    """out = U m in the chosen representation (compiled)."""
+    if mode == LOWRANK:
+        coeff = (factors.T @ masses) * weights
+        out[:] = factors @ coeff
+    elif mode == MATRIX:
+        out[:] = matrix @ masses
+    else:
+        _pairwise_apply(factors, weights, masses, out)
+
+
+def apply_interaction_ref(interaction: Interaction, masses: np.ndarray) -> np.ndarray:
+    """NumPy twin of :func:`apply_interaction`: the dense matrix, however it is stored."""
+    if interaction.mode == "matrix":
+        return interaction.matrix @ masses
+    dense = (interaction.factors * interaction.weights) @ interaction.factors.T
+    return dense @ masses

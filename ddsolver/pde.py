@@ -1,0 +1,214 @@
+r"""The distributional dynamics discretised on a grid of reduced coordinates.
+
+    ∂_t p = ∇·( 2ξ(t) p ∇[ Ψ(z; p) + (λ/2)|θ(z)|² − c L(z) ] ) + ∇·( 2ξ(t) ε ∇p ),
+    Ψ(z; p) = V(z) + ∫U(z, z') p(z') dz',
+
+with L = log of the volume element of R^D in reduced coordinates
+(e.g. (d − 1) log r), ε = τ/D and c = ε for finite D. For the radial d → ∞ limit the
+noise becomes the deterministic entropic drift: ε = 0 and c = τ (L = log r), i.e. the
+velocity 2ξτ/r of DESIGN.md §2.
+
+The free energy that the flow dissipates (dF/dt ≤ 0 for ξ > 0) is
+
+    F = ½R(p) + (λ/2)∫|θ|² p + ε ∫ p (log p − L)      (finite D),
+    F = ½R(p) + (λ/2)∫|θ|² p − τ ∫ p log r           (d = ∞, up to a constant).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .grid import TensorGrid
+from .operators.interaction import Interaction, build_interaction
+from .operators.transport import LIMITERS
+from .schedules import Schedule
+from .steppers import ORDERS, advance, evaluate_rhs
+
+QUANTILES = (0.1, 0.5, 0.9)
+
+
+@dataclass
+class GridDD:
+    """A reduced problem on a grid with its dynamics parameters, ready to integrate.
+
+    Parameters
+    ----------
+    problem : reduced problem (e.g. :class:`~ddsolver.models.IsotropicGaussians`)
+    grid : TensorGrid whose axis names match ``problem.coordinate_names``
+    schedule : Schedule, ξ(t)
+    tau, lam : float, temperature and ℓ2 penalty
+    interaction : str, ``auto``, ``lowrank``, ``matrix`` or ``onthefly``
+    order : int, Runge–Kutta order (1, 2, 3)
+    cfl : float in (0, 1], fraction of the positivity step bound
+    limiter : str, slope limiter of the τ = 0 upwind flux: ``mc`` (default), ``minmod``,
+        or ``none`` (first order)
+    dt_max : float, cap on the step
+    rtol, atol : float, embedded error control (rtol = 0: CFL only)
+    """
+
+    problem: object
+    grid: TensorGrid
+    schedule: Schedule = field(default_factory=lambda: Schedule("constant"))
+    tau: float = 0.0
+    lam: float = 0.0
+    interaction: str = "auto"
+    order: int = 3
+    cfl: float = 0.5
+    limiter: str = "mc"
+    dt_max: float = math.inf
+    rtol: float = 0.0
+    atol: float = 1e-10
+
+    def __post_init__(self) -> None:
+        if self.grid.names != tuple(self.problem.coordinate_names):
+            raise ValueError(
+                f"grid axes {self.grid.names} do not match the problem's coordinates "
+                f"{tuple(self.problem.coordinate_names)}"
+            )
+        if self.order not in ORDERS:
+            raise ValueError(f"order {self.order}; allowed: {ORDERS}")
+        if self.limiter not in LIMITERS:
+            raise ValueError(f"limiter {self.limiter!r}; allowed: {sorted(LIMITERS)}")
+        if not 0 < self.cfl <= 1:
+            raise ValueError(f"cfl must lie in (0, 1], got {self.cfl}")
+        if self.tau < 0 or self.lam < 0:
+            raise ValueError("tau and lam must be ≥ 0")
+        points = self.grid.points()
+        self.points = points
+        self.volumes = self.grid.volumes.ravel()
+        self.potential, _ = self.problem.potential(points)
+        self.squared_norm = self.problem.squared_norm(points)
+        self.self_interaction = self.problem.self_interaction(points)
+        dim = self.problem.entropy_dimension
+        finite = not math.isinf(dim)
+        self.eps = self.tau / dim if finite else 0.0
+        self.reference_coefficient = self.eps if finite else self.tau
+        self.log_reference = (
+            self.problem.log_reference_density(points)
+            if self.reference_coefficient > 0
+            else np.zeros(points.shape[0])
+        )
+        self.base = (
+            self.potential
+            + 0.5 * self.lam * self.squared_norm
+            - self.reference_coefficient * self.log_reference
+        )
+        self.operator: Interaction = build_interaction(self.problem, points, self.interaction)
+        self._scratch = [np.empty(points.shape[0]) for _ in range(3)]
+
+    # ------------------------------------------------------------------ kernels
+
+    def kernel_arguments(self) -> tuple:
+        """The tuple of arrays and scalars that the compiled right-hand side takes."""
+        w = self.grid.padded("widths")
+        h = self.grid.padded("centre_distances")
+        op = self.operator
+        return (
+            self.volumes.reshape(self.grid.shape3),
+            self.base,
+            op.code,
+            op.factors,
+            op.weights,
+            op.matrix,
+            *w,
+            *h,
+            self.eps,
+            LIMITERS[self.limiter],
+            self.schedule.code,
+            self.schedule.params,
+            *self._scratch,
+        )
+
+    def rhs(self, p: np.ndarray, t: float) -> np.ndarray:
+        """dp/dt for a density of shape ``grid.shape``."""
+        p3 = np.ascontiguousarray(p, dtype=float).reshape(self.grid.shape3)
+        out = np.empty_like(p3)
+        rate = np.empty_like(p3)
+        evaluate_rhs(p3, t, self.kernel_arguments(), out, rate)
+        return out.reshape(self.grid.shape)
+
+    def advance(self, p3, t, t_stop, dt_limit=math.inf, max_steps=10**9):
+        """Integrate the padded density ``p3`` in place; see :func:`ddsolver.steppers.advance`."""
+        return advance(
+            p3,
+            t,
+            t_stop,
+            dt_limit,
+            max_steps,
+            self.order,
+            self.cfl,
+            self.dt_max,
+            self.rtol,
+            self.atol,
+            self.kernel_arguments(),
+        )
+
+    # ------------------------------------------------------------------ initial data
+
+    def initial_density(self, law) -> np.ndarray:
+        """Cell-averaged density of an initial law with exact cell masses (shape ``grid.shape``)."""
+        names = self.grid.names
+        masses = np.ones(())
+        for axis in self.grid.axes:
+            cdf = law.radial_cdf(axis.edges) if axis.name == "r" else law.a_cdf(axis.edges)
+            masses = np.multiply.outer(masses, np.diff(cdf))
+        lost = 1.0 - masses.sum()
+        if lost > 1e-9:
+            raise ValueError(
+                f"the grid {dict(zip(names, (a.edges[[0, -1]] for a in self.grid.axes), strict=True))}"
+                f" misses {lost:.3g} of the initial mass; enlarge it"
+            )
+        return masses / masses.sum() / self.grid.volumes
+
+    # ------------------------------------------------------------------ observables
+
+    def observables(self, p: np.ndarray, neurons: int) -> dict[str, float]:
+        """Risk, 1/N-corrected risk, free energy, mass and coordinate statistics of p."""
+        m = (np.asarray(p).reshape(-1)) * self.volumes
+        upsi = self.operator.apply(m)
+        double = float(m @ upsi)
+        risk = 1.0 + 2.0 * float(m @ self.potential) + double
+        out = {
+            "risk": risk,
+            "risk_finite_n": risk + (float(m @ self.self_interaction) - double) / neurons,
+            "mass": float(m.sum()),
+            "free_energy": self._free_energy(m, p, risk),
+            "boundary_mass": self._boundary_mass(m),
+        }
+        mass = m.reshape(self.grid.shape)
+        for k, axis in enumerate(self.grid.axes):
+            marginal = mass.sum(axis=tuple(i for i in range(self.grid.ndim) if i != k))
+            total = marginal.sum()
+            out[f"mean_{axis.name}"] = float(marginal @ axis.centres / total)
+            cdf = np.concatenate([[0.0], np.cumsum(marginal) / total])
+            for q in QUANTILES:
+                out[f"q{int(round(100 * q)):02d}_{axis.name}"] = float(
+                    np.interp(q, cdf, axis.edges)
+                )
+        return out
+
+    def _free_energy(self, m, p, risk) -> float:
+        f = 0.5 * risk + 0.5 * self.lam * float(m @ self.squared_norm)
+        if self.tau == 0:
+            return f
+        if self.eps > 0:
+            pos = m > 0
+            dens = np.asarray(p).reshape(-1)[pos]
+            return f + self.eps * float(m[pos] @ (np.log(dens) - self.log_reference[pos]))
+        return f - self.tau * float(m @ self.log_reference)
+
+    def _boundary_mass(self, m) -> float:
+        """Mass in the outermost cells (the far edge of r, both edges of other axes)."""
+        mass = m.reshape(self.grid.shape)
+        touched = np.zeros(self.grid.shape, dtype=bool)
+        for k, axis in enumerate(self.grid.axes):
+            idx = [slice(None)] * self.grid.ndim
+            idx[k] = -1
+            touched[tuple(idx)] = True
+            if axis.name != "r":
+                idx[k] = 0
+                touched[tuple(idx)] = True
+        return float(mass[touched].sum())
