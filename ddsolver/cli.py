@@ -1,0 +1,192 @@
+"""Command line: ``ddsolver run|info|plot`` (see ``ddsolver --help``).
+
+Exit status: 0 success, 1 failed run, 2 bad config or bad arguments (one line on stderr
+naming the key, the value and what is allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+EPILOG = """examples:
+  ddsolver run grids/quickstart.toml                 solve the PDE, write quickstart.h5
+  ddsolver run grids/isotropic_d40.toml --set time.t_end=5 -o short.h5
+  ddsolver run grids/isotropic_d40.toml -o run.h5 --resume   continue a stopped run
+  ddsolver info run.h5                               status, config and contents
+  ddsolver plot run.h5 -o figures/                   density, risk and free energy
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # exit 2 with one line, as for a bad config
+        self.exit(EXIT_BAD_INPUT, f"ddsolver: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ddsolver",
+        description="Solve the mean-field distributional dynamics of two-layer neural networks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ddsolver {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
+
+    run = sub.add_parser(
+        "run",
+        help="solve the PDE of a config and write HDF5 snapshots",
+        description="Solve the PDE described by CONFIG (TOML) and write "
+        "snapshots, observables and a checkpoint to OUT.h5.",
+    )
+    run.add_argument(
+        "config", metavar="CONFIG", help="experiment file (TOML), e.g. grids/quickstart.toml"
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.h5",
+        help="output file (default: output.path, or CONFIG with .h5 in the current directory)",
+    )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a dotted config key, e.g. --set problem.delta=0.6 (repeatable)",
+    )
+    run.add_argument(
+        "--resume", action="store_true", help="continue OUT.h5 from its last checkpoint"
+    )
+    run.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    info = sub.add_parser("info", help="show status, config and contents of an output file")
+    info.add_argument("file", metavar="FILE.h5")
+
+    plot = sub.add_parser("plot", help="figures of an output file: density, risk, free energy")
+    plot.add_argument("file", metavar="FILE.h5")
+    plot.add_argument(
+        "-o",
+        "--output",
+        metavar="FIG_DIR",
+        help="directory for the figures (default: FILE_figures next to FILE.h5)",
+    )
+    plot.add_argument("--no-animation", action="store_true", help="skip the animated GIF")
+    return parser
+
+
+def _output_path(args, cfg) -> Path:
+    if args.output:
+        return Path(args.output)
+    if cfg["output"]["path"]:
+        return Path(cfg["output"]["path"])
+    return Path(Path(args.config).stem + ".h5")
+
+
+def _run(args) -> int:
+    import tomllib
+
+    from . import io
+    from .integrate import run_grid
+
+    cfg = load_config(args.config, args.overrides)
+    out = _output_path(args, cfg)
+    if args.resume:
+        if not out.exists():
+            raise ConfigError("--resume", str(out), "no such output file to resume")
+        stored = tomllib.loads(io.read_attrs(out)["config"])
+        for table in ("problem", "initial", "dynamics", "sgd", "discretisation", "grid", "solver"):
+            if stored.get(table) != tomllib.loads(_toml(cfg)).get(table):
+                raise ConfigError(
+                    f"{table}",
+                    "(differs from the file)",
+                    f"--resume needs the config {out} was written with; "
+                    f"only time.t_end and output.* may change",
+                )
+    elif out.exists() and not args.force:
+        raise ConfigError(
+            "-o", str(out), "exists; pass --force to overwrite or --resume to continue"
+        )
+    result = run_grid(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
+    print(
+        f"{out}: {result.status} at t = {result.t:g} ({result.steps} steps, {result.wall_seconds:.1f} s)"
+    )
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _toml(cfg) -> str:
+    from .config import to_toml
+
+    return to_toml(cfg)
+
+
+def _info(args) -> int:
+    import h5py
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError("FILE", str(path), "no such file")
+    with h5py.File(path, "r") as f:
+        attrs = dict(f.attrs)
+        print(f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}")
+        print(f"ddsolver {attrs.get('ddsolver_version')}, created {attrs.get('created', '?')}")
+        if "observables/time" in f and f["observables/time"].shape[0]:
+            t = f["observables/time"][()]
+            risk = f["observables/risk"][()]
+            print(f"reached t = {t[-1]:g}; risk {risk[0]:.6g} -> {risk[-1]:.6g}")
+
+        def show(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                print(f"  /{name}  {obj.shape} {obj.dtype}")
+
+        f.visititems(show)
+        print("config:")
+        print("  " + str(attrs.get("config", "")).replace("\n", "\n  "))
+    return EXIT_OK
+
+
+def _plot(args) -> int:
+    from .plotting import plot_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError("FILE", str(path), "no such file")
+    out = Path(args.output) if args.output else path.with_name(path.stem + "_figures")
+    for written in plot_file(path, out, animation=not args.no_animation):
+        print(written)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ddsolver`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    handlers = {"run": _run, "info": _info, "plot": _plot}
+    try:
+        return handlers[args.verb](args)
+    except ConfigError as exc:
+        print(f"ddsolver: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileExistsError, FileNotFoundError) as exc:
+        print(f"ddsolver: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("ddsolver: interrupted; resume with --resume", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,396 @@
+r"""Experiment configuration: TOML in, validated nested dict out, nothing ever evaluated.
+
+:data:`SCHEMA` lists every key with its type, default and allowed values; it is also the
+reference table of the README. :func:`load_config` reads a file, applies ``--set``
+overrides and validates *everything* before any compute. A mistake raises
+:class:`ConfigError` naming the key, the value and what is allowed (unknown keys get a
+"did you mean" suggestion).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key has a bad value: ``key``, ``value`` and what is ``allowed``."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"config key '{key}' = {value!r}: {allowed}")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: ``kind`` is float, int, bool, str, int_list, float_list, or 'any'."""
+
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    allow_inf: bool = False
+    nullable: bool = False
+
+    def describe(self) -> str:
+        """What is allowed, in words."""
+        if self.choices:
+            return "allowed: " + ", ".join(repr(c) for c in self.choices)
+        words = {
+            "float": "a number",
+            "int": "an integer",
+            "bool": "true or false",
+            "str": "a string",
+            "int_list": "a list of integers",
+            "float_list": "a list of numbers",
+        }[self.kind]
+        if self.low is not None or self.high is not None:
+            lo = "(" if self.low_open else "["
+            hi = ")" if self.high_open else "]"
+            low = "-inf" if self.low is None else f"{self.low:g}"
+            high = "inf" if self.high is None else f"{self.high:g}"
+            words += f" in {lo}{low}, {high}{hi}"
+        if self.allow_inf:
+            words += ' or "inf"'
+        return "must be " + words
+
+
+def _f(default, doc, **kw) -> Key:
+    return Key("float", default, doc, **kw)
+
+
+def _i(default, doc, **kw) -> Key:
+    return Key("int", default, doc, **kw)
+
+
+ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid")
+SCHEDULE_KINDS = ("constant", "power", "piecewise")
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "problem": {
+        "kind": Key(
+            "str", "isotropic_gaussians", "data law and network", choices=("isotropic_gaussians",)
+        ),
+        "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=2, allow_inf=True),
+        "delta": _f(
+            0.8, "Δ: x | y ~ N(0, (1 + yΔ)² I_d)", low=0, high=1, low_open=True, high_open=True
+        ),
+        "second_layer": Key("bool", False, "θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
+    },
+    "problem.activation": {
+        "kind": Key("str", "ramp", "activation σ", choices=ACTIVATION_KINDS),
+        "t1": _f(0.5, "ramp: σ = s1 for t ≤ t1"),
+        "t2": _f(1.5, "ramp: σ = s2 for t ≥ t2"),
+        "s1": _f(-2.5, "ramp: lower level"),
+        "s2": _f(7.5, "ramp: upper level"),
+    },
+    "initial": {
+        "kind": Key("str", "gaussian", "initial law", choices=("gaussian",)),
+        "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
+        "a_mean": _f(1.0, "second layer: mean of a"),
+        "a_std": _f(0.0, "second layer: standard deviation of a (0: point mass)", low=0),
+    },
+    "dynamics": {
+        "xi": Key("any", 1.0, "step-size schedule ξ(t): a number, or a table (see dynamics.xi.*)"),
+        "tau": _f(0.0, "temperature τ", low=0),
+        "lam": _f(0.0, "ℓ2 penalty λ", low=0),
+    },
+    "dynamics.xi": {
+        "kind": Key("str", "constant", "schedule kind", choices=SCHEDULE_KINDS),
+        "value": _f(1.0, "constant value, or prefactor of the power law", low=0, low_open=True),
+        "t0": _f(1.0, "power law: ξ = value·(t + t0)^(−alpha)", low=0, low_open=True),
+        "alpha": _f(0.0, "power law exponent", low=0),
+        "times": Key("float_list", [0.0], "piecewise: start times (first is 0)"),
+        "values": Key("float_list", [1.0], "piecewise: values from each start time"),
+    },
+    "time": {
+        "t_end": _f(10.0, "final time", low=0, low_open=True),
+        "save_every": _f(0.1, "interval between density snapshots", low=0, low_open=True),
+        "observe_every": _f(0.0, "interval between observables (0: save_every / 10)", low=0),
+    },
+    "sgd": {
+        "neurons": _i(800, "N, also used by risk_finite_n", low=1),
+        "eps": _f(1e-4, "ε: SGD step k ↔ time t = kε", low=0, low_open=True),
+        "seeds": Key("int_list", [0], "random seeds, one run each"),
+        "batch": _i(1, "samples per SGD step", low=1),
+    },
+    "discretisation": {
+        "method": Key(
+            "str",
+            "grid",
+            "grid (Eulerian finite volumes) or particles",
+            choices=("grid", "particles"),
+        ),
+    },
+    "grid": {
+        "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True),
+        "r_cells": _i(800, "cells on the radial axis", low=3),
+        "r_stretch": _f(0.0, "refinement towards r = 0 (0: uniform)", low=0),
+        "a_min": _f(-3.0, "second layer: lower edge of the a axis"),
+        "a_max": _f(3.0, "second layer: upper edge of the a axis"),
+        "a_cells": _i(96, "second layer: cells on the a axis", low=3),
+        "boundary_mass_max": _f(
+            1e-4, "fail when this much mass sits in the outermost cells", low=0, low_open=True
+        ),
+    },
+    "solver": {
+        "order": Key("int", 3, "SSP Runge–Kutta order", choices=(1, 2, 3)),
+        "cfl": _f(0.5, "fraction of the positivity step bound", low=0, high=1, low_open=True),
+        "limiter": Key("str", "mc", "slope limiter (τ = 0)", choices=("mc", "minmod", "none")),
+        "interaction": Key(
+            "str", "auto", "nonlocal term", choices=("auto", "lowrank", "matrix", "onthefly")
+        ),
+        "rtol": _f(0.0, "embedded error control (order 3; 0: CFL only)", low=0),
+        "atol": _f(1e-10, "absolute tolerance of the error control", low=0, low_open=True),
+        "dt_max": _f(math.inf, "cap on the time step", low=0, low_open=True, allow_inf=True),
+    },
+    "output": {
+        "path": Key("str", "", "output file (default: the config's name with .h5)"),
+    },
+}
+TABLES = {"problem.activation", "dynamics.xi"}
+
+
+def _check_value(key: str, spec: Key, value: Any) -> Any:
+    kind = spec.kind
+    if kind == "any":
+        return value
+    if spec.allow_inf and isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    if spec.allow_inf and isinstance(value, float) and value == math.inf:
+        return math.inf
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(key, value, spec.describe())
+        return value
+    if kind == "str":
+        if not isinstance(value, str):
+            raise ConfigError(key, value, spec.describe())
+    elif kind in ("int", "float"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = ok or (kind == "float" and isinstance(value, float))
+        if not ok:
+            raise ConfigError(key, value, spec.describe())
+        if kind == "float":
+            value = float(value)
+            if math.isnan(value) or (math.isinf(value) and not spec.allow_inf):
+                raise ConfigError(key, value, spec.describe())
+    elif kind in ("int_list", "float_list"):
+        item_ok = (
+            (lambda v: isinstance(v, int) and not isinstance(v, bool))
+            if kind == "int_list"
+            else (
+                lambda v: (
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                )
+            )
+        )
+        if not isinstance(value, list) or not value or not all(item_ok(v) for v in value):
+            raise ConfigError(key, value, spec.describe() + " (non-empty)")
+        return [float(v) for v in value] if kind == "float_list" else list(value)
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(key, value, spec.describe())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        too_low = spec.low is not None and (
+            value < spec.low or (spec.low_open and value == spec.low)
+        )
+        too_high = spec.high is not None and (
+            value > spec.high or (spec.high_open and value == spec.high)
+        )
+        if too_low or too_high:
+            raise ConfigError(key, value, spec.describe())
+    return value
+
+
+def _all_keys() -> list[str]:
+    return [f"{t}.{k}" for t, keys in SCHEMA.items() for k in keys]
+
+
+def _unknown(key: str, value: Any) -> ConfigError:
+    close = difflib.get_close_matches(key, _all_keys() + list(SCHEMA), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else "see the README's config table"
+    return ConfigError(key, value, f"unknown key; {hint}")
+
+
+def validate(raw: dict) -> dict:
+    """Fill defaults and validate every key; returns the resolved config (a new dict)."""
+    resolved: dict[str, Any] = {}
+    raw = copy.deepcopy(raw)
+    for top, value in raw.items():
+        if top not in {t.split(".")[0] for t in SCHEMA}:
+            raise _unknown(top, value)
+        if not isinstance(value, dict):
+            raise ConfigError(top, value, "must be a table ([" + top + "])")
+    for table, keys in SCHEMA.items():
+        parts = table.split(".")
+        node: Any = raw
+        for part in parts:
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if table == "dynamics.xi" and not isinstance(node, dict):
+            continue  # a plain number, checked below
+        if not isinstance(node, dict):
+            raise ConfigError(table, node, "must be a table")
+        out = resolved
+        for part in parts:
+            out = out.setdefault(part, {})
+        for name, value in node.items():
+            full = f"{table}.{name}"
+            if name in keys:
+                out[name] = _check_value(full, keys[name], value)
+            elif f"{table}.{name}" not in TABLES:
+                raise _unknown(full, value)
+        for name, spec in keys.items():
+            if name not in out and not (table == "dynamics" and name == "xi"):
+                out[name] = copy.deepcopy(spec.default)
+    _check_cross(raw, resolved)
+    return resolved
+
+
+def _check_cross(raw: dict, cfg: dict) -> None:
+    """Relations between keys, and tables whose meaning depends on a kind."""
+    xi = raw.get("dynamics", {}).get("xi", 1.0)
+    if isinstance(xi, dict):
+        cfg["dynamics"]["xi"] = {k: v for k, v in cfg["dynamics"]["xi"].items()}
+        sched = cfg["dynamics"]["xi"]
+        if sched["kind"] == "piecewise":
+            times, values = sched["times"], sched["values"]
+            if times[0] != 0.0 or any(b <= a for a, b in zip(times, times[1:], strict=False)):
+                raise ConfigError("dynamics.xi.times", times, "must start at 0 and increase")
+            if len(values) != len(times) or min(values) <= 0:
+                raise ConfigError("dynamics.xi.values", values, "one value > 0 per entry of times")
+    else:
+        cfg["dynamics"]["xi"] = _check_value(
+            "dynamics.xi", Key("float", 1.0, "", low=0, low_open=True), xi
+        )
+    act = cfg["problem"]["activation"]
+    given = raw.get("problem", {}).get("activation", {})
+    if act["kind"] != "ramp":
+        extra = [k for k in ("t1", "t2", "s1", "s2") if k in given]
+        if extra:
+            raise ConfigError(
+                f"problem.activation.{extra[0]}",
+                given[extra[0]],
+                f"only the ramp takes t1, t2, s1, s2 (kind is {act['kind']!r})",
+            )
+        cfg["problem"]["activation"] = {"kind": act["kind"]}
+    elif not act["t1"] < act["t2"]:
+        raise ConfigError("problem.activation.t2", act["t2"], f"must exceed t1 = {act['t1']}")
+    grid = cfg["grid"]
+    if not grid["a_min"] < grid["a_max"]:
+        raise ConfigError("grid.a_max", grid["a_max"], f"must exceed grid.a_min = {grid['a_min']}")
+    time = cfg["time"]
+    if time["save_every"] > time["t_end"]:
+        raise ConfigError(
+            "time.save_every", time["save_every"], f"must not exceed time.t_end = {time['t_end']}"
+        )
+    if time["observe_every"] > time["save_every"]:
+        raise ConfigError(
+            "time.observe_every",
+            time["observe_every"],
+            f"must not exceed time.save_every = {time['save_every']}",
+        )
+    if cfg["solver"]["rtol"] > 0 and cfg["solver"]["order"] != 3:
+        raise ConfigError(
+            "solver.rtol", cfg["solver"]["rtol"], "error control needs solver.order = 3"
+        )
+    if cfg["discretisation"]["method"] == "particles":
+        raise ConfigError(
+            "discretisation.method",
+            "particles",
+            "the particle solver is not part of this version; allowed: 'grid'",
+        )
+    if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
+        raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value); VALUE is read as a TOML value, else as a plain string."""
+    if "=" not in text:
+        raise ConfigError(text, None, "--set takes KEY=VALUE, e.g. --set problem.delta=0.6")
+    key, value = (s.strip() for s in text.split("=", 1))
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key, parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Set dotted keys in a copy of the raw config."""
+    raw = copy.deepcopy(raw)
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key.split(".")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(key, value, f"'{part}' is not a table")
+        node[parts[-1]] = value
+    return raw
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file; a syntax error becomes a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("CONFIG", str(path), "no such file")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("CONFIG", str(path), f"not valid TOML ({exc})") from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """Read, override and validate a config file; returns the resolved config."""
+    return validate(apply_overrides(read_toml(path), overrides or []))
+
+
+def to_toml(cfg: dict) -> str:
+    """Serialise a resolved config (tables of scalars and lists) as TOML text."""
+
+    def scalar(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float):
+            if math.isinf(v):
+                return "inf" if v > 0 else "-inf"
+            return repr(v)
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, list):
+            return "[" + ", ".join(scalar(x) for x in v) + "]"
+        raise TypeError(f"cannot write {v!r} to TOML")
+
+    lines: list[str] = []
+
+    def table(name: str, node: dict) -> None:
+        plain = {k: v for k, v in node.items() if not isinstance(v, dict)}
+        subs = {k: v for k, v in node.items() if isinstance(v, dict)}
+        if plain:
+            lines.append(f"[{name}]")
+            lines.extend(f"{k} = {scalar(v)}" for k, v in plain.items())
+            lines.append("")
+        for k, v in subs.items():
+            table(f"{name}.{k}", v)
+
+    for name, node in cfg.items():
+        table(name, node)
+    return "\n".join(lines)
+
+
+def dimension_value(cfg: dict) -> float:
+    """problem.dimension as a float (``math.inf`` for "inf")."""
+    return float(cfg["problem"]["dimension"])

@@ -1,0 +1,71 @@
+"""Build the objects of an experiment from a resolved config (config → models → grid → pde)."""
+
+from __future__ import annotations
+
+import math
+
+from .config import dimension_value
+from .grid import Axis, TensorGrid
+from .models import Activation, GaussianInitial, IsotropicGaussians
+from .pde import GridDD
+from .schedules import Schedule
+
+
+def build_problem(cfg: dict) -> IsotropicGaussians:
+    """The reduced problem named by ``[problem]``."""
+    p = cfg["problem"]
+    return IsotropicGaussians(
+        Activation.from_mapping(p["activation"]),
+        dimension_value(cfg),
+        p["delta"],
+        second_layer=p["second_layer"],
+    )
+
+
+def build_initial(cfg: dict) -> GaussianInitial:
+    """The initial law named by ``[initial]``."""
+    i = cfg["initial"]
+    return GaussianInitial(i["scale"], dimension_value(cfg), i["a_mean"], i["a_std"])
+
+
+def build_schedule(cfg: dict) -> Schedule:
+    """ξ(t) from ``dynamics.xi`` (a number or a table)."""
+    xi = cfg["dynamics"]["xi"]
+    if not isinstance(xi, dict):
+        return Schedule("constant", value=float(xi))
+    return Schedule(
+        xi["kind"],
+        value=xi["value"],
+        t0=xi["t0"],
+        alpha=xi["alpha"],
+        times=tuple(xi["times"]),
+        values=tuple(xi["values"]),
+    )
+
+
+def build_grid(cfg: dict) -> TensorGrid:
+    """The tensor grid over (r,) or (a, r) from ``[grid]``."""
+    g = cfg["grid"]
+    r = Axis.stretched("r", 0.0, g["r_max"], g["r_cells"], g["r_stretch"])
+    if cfg["problem"]["second_layer"]:
+        return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
+    return TensorGrid((r,))
+
+
+def build_grid_dd(cfg: dict) -> GridDD:
+    """The discretised dynamics of the config, ready to integrate."""
+    s = cfg["solver"]
+    return GridDD(
+        build_problem(cfg),
+        build_grid(cfg),
+        build_schedule(cfg),
+        tau=cfg["dynamics"]["tau"],
+        lam=cfg["dynamics"]["lam"],
+        interaction=s["interaction"],
+        order=s["order"],
+        cfl=s["cfl"],
+        limiter=s["limiter"],
+        dt_max=s["dt_max"] if math.isfinite(s["dt_max"]) else math.inf,
+        rtol=s["rtol"],
+        atol=s["atol"],
+    )

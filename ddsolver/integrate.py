@@ -1,0 +1,183 @@
+r"""The one time loop: integrate a grid DD between stop points, observe, save, checkpoint.
+
+Stop points are the multiples of ``time.observe_every`` and ``time.save_every`` up to
+``time.t_end`` (computed as k·Δ, never accumulated). Between stops, the compiled stepper
+runs (:func:`ddsolver.steppers.advance`); at observation stops the observables are
+computed; at save stops the snapshot, the buffered observables and a checkpoint go to the
+HDF5 file. The checkpoint is the complete solver state (density, t, controller state), so
+a resumed run repeats the uninterrupted run's steps exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time as clock
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .config import to_toml
+from .experiment import build_grid_dd, build_initial
+from .steppers import STATUS_MESSAGES, STATUS_OK
+
+log = logging.getLogger("ddsolver")
+PROGRESS_MIN_SECONDS = 3.0
+STEPS_PER_CALL = 5000
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of :func:`run_grid`: ``status`` is "finished" or "failed: <reason>"."""
+
+    path: Path
+    status: str
+    t: float
+    steps: int
+    wall_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the run finished."""
+        return self.status == "finished"
+
+
+def stop_times(
+    t_end: float, save_every: float, observe_every: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted stop times and a mask of those that are save points (t = 0 included)."""
+    obs = observe_every if observe_every > 0 else save_every / 10.0
+
+    def grid(step):
+        n = int(math.floor(t_end / step * (1 + 1e-12)))
+        times = step * np.arange(n + 1)
+        return times if math.isclose(times[-1], t_end, rel_tol=1e-12) else np.append(times, t_end)
+
+    saves = grid(save_every)
+    merged = np.unique(np.concatenate([grid(obs), saves]))
+    keep = np.concatenate([[True], np.diff(merged) > 1e-12 * max(1.0, t_end)])
+    merged = merged[keep]
+    is_save = np.isclose(merged[:, None], saves[None, :], rtol=0, atol=1e-12 * max(1.0, t_end)).any(
+        1
+    )
+    return merged, is_save
+
+
+class _Progress:
+    """tqdm bar over simulated time, shown on a terminal for runs longer than a few seconds."""
+
+    def __init__(self, t0: float, t_end: float, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.t0, self.t_end, self.bar, self.start = t0, t_end, None, clock.monotonic()
+
+    def update(self, t: float, dt: float) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if clock.monotonic() - self.start < PROGRESS_MIN_SECONDS:
+                return
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.t_end,
+                initial=self.t0,
+                unit="t",
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| t={n:.3f}/{total:g} [{elapsed}<{remaining}{postfix}]",
+            )
+        self.bar.n = t
+        self.bar.set_postfix_str(f"dt={dt:.2e}", refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_grid(
+    cfg: dict, path: str | Path, resume: bool = False, force: bool = False, quiet: bool = False
+) -> RunResult:
+    """Solve the DD of a resolved config on its grid and write the HDF5 file ``path``."""
+    path = Path(path)
+    started = clock.monotonic()
+    config_text = to_toml(cfg)
+    system = build_grid_dd(cfg)
+    grid = system.grid
+    neurons = cfg["sgd"]["neurons"]
+    names = list(system.observables(np.full(grid.shape, 1.0 / grid.volumes.sum()), neurons))
+    names.append("dt")
+    times, is_save = stop_times(
+        cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
+    )
+    boundary_max = cfg["grid"]["boundary_mass_max"]
+
+    checkpoint = io.read_checkpoint(path) if resume else None
+    if checkpoint is None:
+        if resume and not path.exists():
+            raise FileNotFoundError(f"--resume: {path} does not exist")
+        if not (resume and path.exists()):
+            io.create_run_file(path, config_text, "pde", grid, names, force=force)
+        p = system.initial_density(build_initial(cfg))
+        t, dt_limit, steps, k0 = 0.0, math.inf, 0, 0
+        first = {**system.observables(p, neurons), "time": 0.0, "dt": np.nan}
+        io.append(path, [first], [(0.0, p)], (p, {"t": 0.0, "dt_limit": dt_limit, "steps": 0}))
+    else:
+        p, state = checkpoint
+        t, dt_limit, steps = state["t"], state["dt_limit"], int(state["steps"])
+        k0 = int(np.searchsorted(times, t - 1e-12 * max(1.0, t)))
+        log.info("resuming %s at t = %g (%d steps)", path, t, steps)
+    p3 = np.ascontiguousarray(p, dtype=float).reshape(grid.shape3).copy()
+
+    progress = _Progress(t, cfg["time"]["t_end"], quiet)
+    pending: list[dict] = []
+    status = "finished"
+    last_dt = np.nan
+    try:
+        for k in range(k0 + 1, len(times)):
+            target = times[k]
+            while t < target:
+                t, dt_limit, n, _, code, last = system.advance(
+                    p3, t, target, dt_limit, STEPS_PER_CALL
+                )
+                steps += n
+                last_dt = last if n else last_dt
+                progress.update(t, last_dt)
+                if code != STATUS_OK:
+                    status = f"failed: {STATUS_MESSAGES[code]} at t = {t:.6g}"
+                    break
+            if status != "finished":
+                break
+            p = p3.reshape(grid.shape)
+            obs = {**system.observables(p, neurons), "time": target, "dt": last_dt}
+            pending.append(obs)
+            if obs["boundary_mass"] > boundary_max:
+                status = (
+                    f"failed: mass {obs['boundary_mass']:.3g} reached the edge of the grid "
+                    f"at t = {target:.6g} (enlarge grid.r_max / grid.a_min, a_max)"
+                )
+            if not math.isfinite(obs["risk"]):
+                status = f"failed: non-finite risk at t = {target:.6g}"
+            if is_save[k] or status != "finished":
+                snap = [(target, p.copy())] if is_save[k] and status == "finished" else []
+                ckpt = (
+                    (p, {"t": t, "dt_limit": dt_limit, "steps": steps})
+                    if status == "finished"
+                    else None
+                )
+                io.append(path, pending, snap, ckpt)
+                pending = []
+            if status != "finished":
+                break
+        if pending:
+            io.append(path, pending, [], None)
+    finally:
+        progress.close()
+    io.set_status(path, status)
+    wall = clock.monotonic() - started
+    (log.info if status == "finished" else log.error)(
+        "%s: %s after %d steps, %.2f s", path, status, steps, wall
+    )
+    return RunResult(path, status, t, steps, wall)

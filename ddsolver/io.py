@@ -1,0 +1,169 @@
+r"""HDF5 files written by ddsolver (the one home of h5py).
+
+Layout (CONTRACT.md, extended)::
+
+    /                         attrs: config (resolved TOML), ddsolver_version, status
+                              ("running", "finished" or "failed: <reason>"), kind ("pde"|"sgd"),
+                              versions (JSON: python, numpy, scipy, numba, h5py), created
+    /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units
+    /grid/<name>/centres      (n,)
+    /snapshots/time           (n_s,)
+    /snapshots/density        (n_s, *grid) density p in the reduced coordinates
+                              (w.r.t. d<name>…; cell mass = p × cell volume)
+    /observables/time         (n_o,)
+    /observables/<name>       (n_o,) risk, risk_finite_n, free_energy, mass, boundary_mass,
+                              mean_<coord>, q10_<coord>, q50_<coord>, q90_<coord>, dt
+    /checkpoint/density       (2, *grid) double buffer of the solver state
+    /checkpoint/state         (6,) [t, dt_limit, slot, n_snapshots, n_observables, steps]
+
+Robustness: the file is opened, appended to, flushed and closed at every save point, so
+it is closed — and consistent — while the solver computes; a process killed at any
+moment leaves a readable file. The checkpoint is written to the inactive slot first
+and then activated by one small write of ``state``; resume truncates the series to the
+counts recorded there.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ._version import __version__
+
+STATE_FIELDS = ("t", "dt_limit", "slot", "n_snapshots", "n_observables", "steps")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the interpreter and the numerical stack."""
+    import numba
+    import scipy
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "h5py": h5py.__version__,
+        "ddsolver": __version__,
+    }
+
+
+def _series(group: h5py.Group, name: str, shape: tuple[int, ...] = ()) -> None:
+    chunk = (max(1, min(1024, 2**20 // max(1, int(np.prod(shape)) * 8))), *shape)
+    group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), chunks=chunk, dtype="f8")
+
+
+def create_run_file(
+    path: str | Path, config_text: str, kind: str, grid, observable_names, force: bool = False
+) -> None:
+    """Create the output file of a grid run (refuses to overwrite unless ``force``)."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
+    with h5py.File(path, "w") as f:
+        f.attrs["config"] = config_text
+        f.attrs["ddsolver_version"] = __version__
+        f.attrs["status"] = "running"
+        f.attrs["kind"] = kind
+        f.attrs["versions"] = json.dumps(versions())
+        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        g = f.create_group("grid")
+        for axis in grid.axes:
+            a = g.create_group(axis.name)
+            a.create_dataset("edges", data=axis.edges)
+            a.create_dataset("centres", data=axis.centres)
+            a.attrs["units"] = "dimensionless (reduced coordinate)"
+        s = f.create_group("snapshots")
+        _series(s, "time")
+        _series(s, "density", grid.shape)
+        s["density"].attrs["description"] = "density p per unit volume of the reduced coordinates"
+        o = f.create_group("observables")
+        for name in ("time", *observable_names):
+            _series(o, name)
+        c = f.create_group("checkpoint")
+        c.create_dataset("density", shape=(2, *grid.shape), dtype="f8")
+        c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
+        c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
+
+
+def append(
+    path: str | Path,
+    observations: list[dict],
+    snapshots: list[tuple[float, np.ndarray]],
+    checkpoint: tuple[np.ndarray, dict] | None,
+) -> None:
+    """Append observables and snapshots, then write the checkpoint; flush and close."""
+    with h5py.File(path, "r+") as f:
+        obs = f["observables"]
+        if observations:
+            n = obs["time"].shape[0]
+            for name in obs:
+                ds = obs[name]
+                ds.resize(n + len(observations), axis=0)
+                ds[n:] = [o.get(name, np.nan) for o in observations]
+        snaps = f["snapshots"]
+        if snapshots:
+            n = snaps["time"].shape[0]
+            for name in ("time", "density"):
+                snaps[name].resize(n + len(snapshots), axis=0)
+            snaps["time"][n:] = [t for t, _ in snapshots]
+            snaps["density"][n:] = np.stack([p for _, p in snapshots])
+        if checkpoint is not None:
+            density, state = checkpoint
+            old = f["checkpoint/state"][:]
+            slot = 0 if np.isnan(old[2]) or int(old[2]) == 1 else 1
+            f["checkpoint/density"][slot] = density
+            f.flush()
+            state = {
+                **state,
+                "slot": slot,
+                "n_snapshots": snaps["time"].shape[0],
+                "n_observables": obs["time"].shape[0],
+            }
+            f["checkpoint/state"][:] = [float(state[k]) for k in STATE_FIELDS]
+        f.flush()
+
+
+def set_status(path: str | Path, status: str) -> None:
+    """Record the run's status attribute."""
+    with h5py.File(path, "r+") as f:
+        f.attrs["status"] = status
+
+
+def read_checkpoint(path: str | Path) -> tuple[np.ndarray, dict] | None:
+    """The last checkpoint (density, state) or None; truncates series written after it."""
+    with h5py.File(path, "r+") as f:
+        raw = f["checkpoint/state"][:]
+        if np.isnan(raw[0]):
+            return None
+        state = dict(zip(STATE_FIELDS, raw.tolist(), strict=True))
+        for group, count in (("snapshots", "n_snapshots"), ("observables", "n_observables")):
+            for ds in f[group].values():
+                if ds.shape[0] > state[count]:
+                    ds.resize(int(state[count]), axis=0)
+        density = f["checkpoint/density"][int(state["slot"])]
+        f.attrs["status"] = "running"
+    return density, state
+
+
+def read_attrs(path: str | Path) -> dict:
+    """Root attributes of a ddsolver file."""
+    with h5py.File(path, "r") as f:
+        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
+def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
+    """All datasets of a group (``observables`` or ``snapshots``) as arrays."""
+    with h5py.File(path, "r") as f:
+        return {name: ds[()] for name, ds in f[group].items()}
+
+
+def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
+    """Edges and centres of each reduced coordinate."""
+    with h5py.File(path, "r") as f:
+        return {name: {k: g[k][()] for k in g} for name, g in f["grid"].items()}

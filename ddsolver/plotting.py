@@ -1,0 +1,136 @@
+"""Figures of a ddsolver output file (the one home of matplotlib).
+
+* ``density.png`` — 1-D: heat map of the density over (coordinate, t) with a log colour
+  scale; 2-D: the density at six snapshot times.
+* ``risk.png`` — risk R(ρ_t), the 1/N-corrected risk, and the free energy against t.
+* ``density.gif`` — animation of the density over the snapshots (Pillow writer).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
+    """Write the figures of ``path`` into ``out_dir``; returns the files written."""
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    obs = io.read_series(path, "observables")
+    snaps = io.read_series(path, "snapshots")
+    grid = io.read_grid(path)
+    written = [_risk_figure(plt, obs, out_dir / "risk.png")]
+    names = list(grid)
+    if snaps["time"].size:
+        written.append(_density_figure(plt, snaps, grid, names, out_dir / "density.png"))
+        if animation and snaps["time"].size > 1:
+            written.append(_animation(plt, snaps, grid, names, out_dir / "density.gif"))
+    return written
+
+
+def _risk_figure(plt, obs, target: Path) -> Path:
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    t = obs["time"]
+    ax1.plot(t, obs["risk"], label="R(ρ_t)")
+    if "risk_finite_n" in obs:
+        ax1.plot(t, obs["risk_finite_n"], "--", label="R(ρ_t) + 1/N correction")
+    ax1.set_xlabel("time t")
+    ax1.set_ylabel("population risk")
+    ax1.legend()
+    ax1.grid(alpha=0.3)
+    if "free_energy" in obs:
+        ax2.plot(t, obs["free_energy"], color="C2")
+        ax2.set_ylabel("free energy F(ρ_t)")
+    ax2.set_xlabel("time t")
+    ax2.grid(alpha=0.3)
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
+    return target
+
+
+def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
+    from matplotlib.colors import LogNorm
+
+    dens = snaps["density"]
+    t = snaps["time"]
+    if len(names) == 1:
+        edges = grid[names[0]]["edges"]
+        fig, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+        positive = dens[dens > 0]
+        vmax = positive.max() if positive.size else 1.0
+        t_edges = (
+            np.concatenate([[t[0]], 0.5 * (t[1:] + t[:-1]), [t[-1]]]) if t.size > 1 else [0, 1]
+        )
+        mesh = ax.pcolormesh(
+            t_edges,
+            edges,
+            np.maximum(dens, vmax * 1e-6).T,
+            norm=LogNorm(vmin=vmax * 1e-6, vmax=vmax),
+            shading="flat",
+        )
+        fig.colorbar(mesh, ax=ax, label=f"density p({names[0]}, t)")
+        ax.set_xlabel("time t")
+        ax.set_ylabel(f"{names[0]}")
+    else:
+        picks = np.unique(np.linspace(0, t.size - 1, min(6, t.size)).astype(int))
+        fig, axes = plt.subplots(
+            1, len(picks), figsize=(3.2 * len(picks), 3.2), constrained_layout=True, squeeze=False
+        )
+        x, y = grid[names[0]]["edges"], grid[names[1]]["edges"]
+        for ax, i in zip(axes[0], picks, strict=True):
+            d = dens[i] if dens[i].ndim == 2 else dens[i].sum(axis=tuple(range(2, dens[i].ndim)))
+            ax.pcolormesh(x, y, d.T, shading="flat")
+            ax.set_title(f"t = {t[i]:g}")
+            ax.set_xlabel(names[0])
+            ax.set_ylabel(names[1])
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
+    return target
+
+
+def _animation(plt, snaps, grid, names, target: Path) -> Path:
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    dens, t = snaps["density"], snaps["time"]
+    frames = np.unique(np.linspace(0, t.size - 1, min(60, t.size)).astype(int))
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    if len(names) == 1:
+        c = grid[names[0]]["centres"]
+        (line,) = ax.plot(c, dens[0])
+        ax.set_xlim(c[0], c[-1])
+        ax.set_ylim(0, 1.05 * dens.max())
+        ax.set_xlabel(names[0])
+        ax.set_ylabel("density")
+
+        def draw(i):
+            line.set_ydata(dens[i])
+            ax.set_title(f"t = {t[i]:.3g}")
+            return (line,)
+    else:
+        x, y = grid[names[0]]["edges"], grid[names[1]]["edges"]
+        img = ax.pcolormesh(x, y, dens[0].T, shading="flat", vmin=0, vmax=dens.max())
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+
+        def draw(i):
+            img.set_array(dens[i].T.ravel())
+            ax.set_title(f"t = {t[i]:.3g}")
+            return (img,)
+
+    anim = FuncAnimation(fig, draw, frames=frames, blit=False)
+    anim.save(target, writer=PillowWriter(fps=10))
+    plt.close(fig)
+    return target
