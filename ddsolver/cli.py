@@ -118,9 +118,8 @@ def _run(args) -> int:
             "-o", str(out), "exists; pass --force to overwrite or --resume to continue"
         )
     result = run_grid(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
-    print(
-        f"{out}: {result.status} at t = {result.t:g} ({result.steps} steps, {result.wall_seconds:.1f} s)"
-    )
+    summary = f"{result.steps} steps, {result.wall_seconds:.1f} s"
+    print(f"{out}: {result.status} at t = {result.t:g} ({summary})")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

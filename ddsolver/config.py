@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass
@@ -132,6 +133,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "grid": {
+        "r_min": _f(
+            0.0,
+            "inner edge of the radial axis (> 0 avoids the stiff entropic drift near 0 when τ > 0)",
+            low=0,
+        ),
         "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True),
         "r_cells": _i(800, "cells on the radial axis", low=3),
         "r_stretch": _f(0.0, "refinement towards r = 0 (0: uniform)", low=0),
@@ -263,7 +269,7 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         sched = cfg["dynamics"]["xi"]
         if sched["kind"] == "piecewise":
             times, values = sched["times"], sched["values"]
-            if times[0] != 0.0 or any(b <= a for a, b in zip(times, times[1:], strict=False)):
+            if times[0] != 0.0 or any(b <= a for a, b in itertools.pairwise(times)):
                 raise ConfigError("dynamics.xi.times", times, "must start at 0 and increase")
             if len(values) != len(times) or min(values) <= 0:
                 raise ConfigError("dynamics.xi.values", values, "one value > 0 per entry of times")
@@ -285,6 +291,8 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     elif not act["t1"] < act["t2"]:
         raise ConfigError("problem.activation.t2", act["t2"], f"must exceed t1 = {act['t1']}")
     grid = cfg["grid"]
+    if not grid["r_min"] < grid["r_max"]:
+        raise ConfigError("grid.r_max", grid["r_max"], f"must exceed grid.r_min = {grid['r_min']}")
     if not grid["a_min"] < grid["a_max"]:
         raise ConfigError("grid.a_max", grid["a_max"], f"must exceed grid.a_min = {grid['a_min']}")
     time = cfg["time"]

@@ -46,7 +46,7 @@ def build_schedule(cfg: dict) -> Schedule:
 def build_grid(cfg: dict) -> TensorGrid:
     """The tensor grid over (r,) or (a, r) from ``[grid]``."""
     g = cfg["grid"]
-    r = Axis.stretched("r", 0.0, g["r_max"], g["r_cells"], g["r_stretch"])
+    r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])
     if cfg["problem"]["second_layer"]:
         return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
     return TensorGrid((r,))

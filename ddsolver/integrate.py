@@ -52,7 +52,7 @@ def stop_times(
     obs = observe_every if observe_every > 0 else save_every / 10.0
 
     def grid(step):
-        n = int(math.floor(t_end / step * (1 + 1e-12)))
+        n = math.floor(t_end / step * (1 + 1e-12))
         times = step * np.arange(n + 1)
         return times if math.isclose(times[-1], t_end, rel_tol=1e-12) else np.append(times, t_end)
 

@@ -150,17 +150,13 @@ class GridDD:
 
     def initial_density(self, law) -> np.ndarray:
         """Cell-averaged density of an initial law with exact cell masses (shape ``grid.shape``)."""
-        names = self.grid.names
         masses = np.ones(())
         for axis in self.grid.axes:
-            cdf = law.radial_cdf(axis.edges) if axis.name == "r" else law.a_cdf(axis.edges)
-            masses = np.multiply.outer(masses, np.diff(cdf))
+            masses = np.multiply.outer(masses, np.diff(law.axis_cdf(axis.name, axis.edges)))
         lost = 1.0 - masses.sum()
         if lost > 1e-9:
-            raise ValueError(
-                f"the grid {dict(zip(names, (a.edges[[0, -1]] for a in self.grid.axes), strict=True))}"
-                f" misses {lost:.3g} of the initial mass; enlarge it"
-            )
+            extent = {a.name: a.edges[[0, -1]].tolist() for a in self.grid.axes}
+            raise ValueError(f"the grid {extent} misses {lost:.3g} of the initial mass; enlarge it")
         return masses / masses.sum() / self.grid.volumes
 
     # ------------------------------------------------------------------ observables
@@ -185,9 +181,7 @@ class GridDD:
             out[f"mean_{axis.name}"] = float(marginal @ axis.centres / total)
             cdf = np.concatenate([[0.0], np.cumsum(marginal) / total])
             for q in QUANTILES:
-                out[f"q{int(round(100 * q)):02d}_{axis.name}"] = float(
-                    np.interp(q, cdf, axis.edges)
-                )
+                out[f"q{round(100 * q):02d}_{axis.name}"] = float(np.interp(q, cdf, axis.edges))
         return out
 
     def _free_energy(self, m, p, risk) -> float:

@@ -67,6 +67,14 @@ class GaussianInitial:
             return np.where(a >= self.a_mean, 1.0, 0.0)
         return special.ndtr((a - self.a_mean) / self.a_std)
 
+    def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
+        """CDF of the reduced coordinate ``name`` ("r" or "a") at ``edges``."""
+        if name == "r":
+            return self.radial_cdf(edges)
+        if name == "a":
+            return self.a_cdf(edges)
+        raise ValueError(f"the Gaussian initial law has no coordinate {name!r}")
+
     def a_quadrature(self, nodes: int = 40) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and probability weights for the second-layer weight."""
         if self.a_std == 0.0:

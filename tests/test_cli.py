@@ -1,0 +1,234 @@
+"""The command line as a user drives it: bad configs, runs, kills, resumes, faults."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from ddsolver import cli
+from ddsolver.config import load_config
+from ddsolver.integrate import run_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+GRIDS = sorted((ROOT / "grids").glob("*.toml"))
+
+
+def ddsolver(*args, cwd=None, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "ddsolver", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def write(tmp_path, text, name="c.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+SMALL = """
+[problem]
+dimension = 40
+delta = 0.8
+[time]
+t_end = 0.4
+save_every = 0.2
+[grid]
+r_max = 3.0
+r_cells = 60
+"""
+
+BAD_CONFIGS = [
+    ("[problem]\ndelta = 1.5\n", "problem.delta"),
+    ("[problem]\ndelta = 0.0\n", "problem.delta"),
+    ("[problem]\ndelt = 0.5\n", "did you mean 'problem.delta'"),
+    ("[problme]\ndelta = 0.5\n", "did you mean 'problem'"),
+    ("[problem]\ndimension = 1\n", "problem.dimension"),
+    ("[problem]\ndimension = 4.5\n", "problem.dimension"),
+    ('[problem]\nkind = "teacher"\n', "problem.kind"),
+    ('[problem.activation]\nkind = "swish"\n', "problem.activation.kind"),
+    ('[problem.activation]\nkind = "ramp"\nt1 = 2.0\nt2 = 1.0\n', "problem.activation.t2"),
+    ('[problem.activation]\nkind = "relu"\nt1 = 0.5\n', "problem.activation.t1"),
+    ("[dynamics]\ntau = -1.0\n", "dynamics.tau"),
+    ('[dynamics]\nlam = "big"\n', "dynamics.lam"),
+    ("[dynamics]\nxi = 0.0\n", "dynamics.xi"),
+    (
+        '[dynamics.xi]\nkind = "piecewise"\ntimes = [1.0, 2.0]\nvalues = [1.0, 0.5]\n',
+        "dynamics.xi.times",
+    ),
+    ("[time]\nt_end = -2.0\n", "time.t_end"),
+    ("[time]\nt_end = 1.0\nsave_every = 2.0\n", "time.save_every"),
+    ("[initial]\nscale = 0.0\n", "initial.scale"),
+    ("[sgd]\nneurons = 0\n", "sgd.neurons"),
+    ("[sgd]\nseeds = [1, 1]\n", "sgd.seeds"),
+    ("[grid]\nr_cells = 2\n", "grid.r_cells"),
+    ("[grid]\nr_cells = 100.5\n", "grid.r_cells"),
+    ("[solver]\norder = 4\n", "solver.order"),
+    ("[solver]\ncfl = 1.5\n", "solver.cfl"),
+    ('[solver]\ninteraction = "fast"\n', "solver.interaction"),
+    ('[problem]\nsecond_layer = "yes"\n', "problem.second_layer"),
+    ("[problem\ndelta = 0.5\n", "not valid TOML"),
+    ("problem = 3\n", "problem"),
+]
+
+
+@pytest.mark.parametrize(("text", "needle"), BAD_CONFIGS, ids=[b[1] for b in BAD_CONFIGS])
+def test_bad_config_is_refused_before_compute(tmp_path, text, needle):
+    result = ddsolver("run", write(tmp_path, text), "-o", tmp_path / "out.h5")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr
+    assert not (tmp_path / "out.h5").exists()
+
+
+def test_bad_override_and_arguments(tmp_path):
+    cfg = write(tmp_path, SMALL)
+    bad = ddsolver("run", cfg, "--set", "problem.delta=2", "-o", tmp_path / "o.h5")
+    assert bad.returncode == 2 and "problem.delta" in bad.stderr
+    assert ddsolver("run", tmp_path / "missing.toml").returncode == 2
+    assert ddsolver("frobnicate").returncode == 2
+    assert "resume" in ddsolver("run", "--help").stdout
+
+
+def test_run_info_plot_and_overwrite(tmp_path):
+    cfg = write(tmp_path, SMALL)
+    out = tmp_path / "run.h5"
+    first = ddsolver("run", cfg, "-o", out, "--set", "problem.delta=0.6")
+    assert first.returncode == 0, first.stderr
+    with h5py.File(out) as f:
+        assert f.attrs["status"] == "finished"
+        assert "delta = 0.6" in f.attrs["config"]
+        assert f["snapshots/time"][()].tolist() == pytest.approx([0.0, 0.2, 0.4])
+        assert f["snapshots/density"].shape == (3, 60)
+        assert f["observables/risk"].shape == f["observables/time"].shape == (21,)  # every 0.02
+    again = ddsolver("run", cfg, "-o", out)
+    assert again.returncode == 2 and "--force" in again.stderr
+    assert ddsolver("run", cfg, "-o", out, "--force").returncode == 0
+    info = ddsolver("info", out)
+    assert (
+        info.returncode == 0 and "finished" in info.stdout and "/snapshots/density" in info.stdout
+    )
+    plot = ddsolver("plot", out, "-o", tmp_path / "figs")
+    assert plot.returncode == 0, plot.stderr
+    assert {p.name for p in (tmp_path / "figs").iterdir()} == {
+        "risk.png",
+        "density.png",
+        "density.gif",
+    }
+
+
+def test_resume_against_a_different_config_is_refused(tmp_path):
+    cfg = write(tmp_path, SMALL)
+    out = tmp_path / "run.h5"
+    assert ddsolver("run", cfg, "-o", out).returncode == 0
+    other = ddsolver("run", cfg, "-o", out, "--resume", "--set", "problem.delta=0.5")
+    assert other.returncode == 2 and "resume" in other.stderr
+
+
+KILL_CONFIG = """
+[problem]
+dimension = 40
+delta = 0.8
+[time]
+t_end = 10.0
+save_every = 0.25
+[grid]
+r_max = 6.0
+r_cells = 1600
+"""
+
+
+def test_sigkill_leaves_a_readable_file_and_resume_is_bitwise(tmp_path):
+    cfg = write(tmp_path, KILL_CONFIG)
+    full = tmp_path / "full.h5"
+    assert ddsolver("run", cfg, "-o", full).returncode == 0  # also warms numba's cache
+    start = time.monotonic()
+    assert ddsolver("run", cfg, "-o", tmp_path / "timing.h5").returncode == 0
+    duration = time.monotonic() - start
+    killed = tmp_path / "killed.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not killed.exists() and proc.poll() is None:  # start-up: imports, set-up
+        time.sleep(0.01)
+    started = 0.5  # measured import and set-up time before the file appears
+    time.sleep(random.Random(os.getpid()).uniform(0.0, 0.9 * max(duration - started, 0.1)))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with h5py.File(killed, "r") as f:  # readable, with whatever was saved
+        assert f.attrs["status"] in ("running", "finished")
+        saved = f["snapshots/time"].shape[0]
+        assert f["snapshots/density"].shape[0] == saved
+    resumed = ddsolver("run", cfg, "-o", killed, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    with h5py.File(full) as a, h5py.File(killed) as b:
+        assert b.attrs["status"] == "finished"
+        for name in (
+            "snapshots/time",
+            "snapshots/density",
+            "observables/time",
+            "observables/risk",
+            "observables/free_energy",
+            "checkpoint/state",
+        ):
+            if name == "checkpoint/state":
+                continue  # the slot index depends on how many checkpoints each file saw
+            np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+
+
+def test_nan_gives_failed_status_and_keeps_snapshots(tmp_path, monkeypatch):
+    from ddsolver.pde import GridDD
+
+    original = GridDD.advance
+
+    def poisoned(self, p3, t, t_stop, dt_limit=float("inf"), max_steps=10**9):
+        if t >= 0.3:
+            p3[0, 0, 0] = np.nan
+        return original(self, p3, t, t_stop, dt_limit, max_steps)
+
+    monkeypatch.setattr(GridDD, "advance", poisoned)
+    out = tmp_path / "nan.h5"
+    code = cli.main(["run", str(write(tmp_path, SMALL)), "-o", str(out), "-q"])
+    assert code == 1
+    with h5py.File(out) as f:
+        assert f.attrs["status"].startswith("failed: non-finite density")
+        assert f["snapshots/time"][()].tolist() == pytest.approx([0.0, 0.2])
+        assert np.all(np.isfinite(f["snapshots/density"][()]))
+
+
+def test_mass_reaching_the_edge_fails_the_run(tmp_path):
+    cfg = load_config(write(tmp_path, SMALL), ["grid.r_max=1.4", "time.t_end=2.0"])
+    result = run_grid(cfg, tmp_path / "edge.h5", quiet=True)
+    assert result.status.startswith("failed: mass") and "r_max" in result.status
+
+
+@pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
+def test_every_ready_experiment_runs_coarsened(tmp_path, path):
+    overrides = [
+        "time.t_end=0.1",
+        "time.save_every=0.05",
+        "time.observe_every=0.05",
+        "grid.r_cells=120",
+    ]
+    cfg = load_config(path, overrides)
+    if cfg["problem"]["second_layer"]:
+        cfg["grid"]["a_cells"] = 16
+    result = run_grid(cfg, tmp_path / "out.h5", quiet=True)
+    assert result.ok, result.status
+
+
+def test_python_dash_m_help():
+    result = ddsolver("--help")
+    assert result.returncode == 0 and "run" in result.stdout and "plot" in result.stdout

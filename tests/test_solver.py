@@ -1,0 +1,264 @@
+"""The grid solver: kernels against twins, convergence orders, Gibbs states, energy identities."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+import ddsolver as dd
+from ddsolver.grid import Axis, TensorGrid
+from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
+from ddsolver.operators.interaction import apply_interaction_ref, build_interaction
+from ddsolver.operators.transport import LIMITERS, flux_divergence, flux_divergence_ref
+from ddsolver.pde import GridDD
+from ddsolver.schedules import Schedule
+
+RATE_TOL = 0.15  # measured order within ±0.15 of the nominal one on the finest levels
+TWIN_TOL = 1e-13
+MASS_TOL = 1e-12  # mass conservation: round-off of O(M) additions
+ROUNDOFF_NEGATIVE = 1e-14  # p may dip below 0 by round-off of the RK convex combination
+
+
+def cell_averages(edges, mean, var):
+    return np.diff(special.ndtr((edges - mean) / np.sqrt(var))) / np.diff(edges)
+
+
+def observed_orders(errors):
+    errors = np.asarray(errors)
+    return np.log2(errors[:-1] / errors[1:])
+
+
+@pytest.mark.parametrize("shape", [(40,), (12, 9), (5, 6, 7)])
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+@pytest.mark.parametrize("limiter", sorted(LIMITERS))
+def test_flux_kernel_matches_numpy_twin(shape, eps, limiter, rng):
+    p = rng.random(shape)
+    phi = rng.random(shape)
+    edges = [np.cumsum(np.r_[0, rng.uniform(0.5, 1.5, n)]) for n in shape]
+    widths = [np.diff(e) for e in edges]
+    dists = [np.diff(0.5 * (e[1:] + e[:-1])) for e in edges]
+    ref, ref_rate = flux_divergence_ref(p, phi, widths, dists, 2.0, eps, LIMITERS[limiter])
+    shape3 = shape + (1,) * (3 - len(shape))
+    out, rate = np.empty(shape3), np.empty(shape3)
+    w3 = widths + [np.ones(1)] * (3 - len(shape))
+    h3 = dists + [np.ones(0)] * (3 - len(shape))
+    flux_divergence(
+        p.reshape(shape3), phi.reshape(shape3), *w3, *h3, 2.0, eps, LIMITERS[limiter], out, rate
+    )
+    np.testing.assert_allclose(out.reshape(shape), ref, atol=TWIN_TOL)
+    np.testing.assert_allclose(rate.reshape(shape), ref_rate, atol=TWIN_TOL)
+    volumes = np.prod(np.meshgrid(*widths, indexing="ij"), axis=0)
+    assert abs((out.reshape(shape) * volumes).sum()) < TWIN_TOL * p.size
+
+
+def test_interaction_representations_agree(rng):
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    points = np.sort(rng.uniform(0.01, 5, 300))[:, None]
+    masses = rng.random(300)
+    reps = {
+        mode: build_interaction(problem, points, mode) for mode in ("lowrank", "matrix", "onthefly")
+    }
+    exact = problem.interaction_matrix(points) @ masses
+    for mode, rep in reps.items():
+        bound = rep.error_bound * masses.sum() + 1e-12 * np.abs(exact).max()
+        np.testing.assert_allclose(rep.apply(masses), exact, atol=bound, err_msg=mode)
+        np.testing.assert_allclose(
+            rep.apply(masses), apply_interaction_ref(rep, masses), atol=1e-11
+        )
+    assert reps["lowrank"].factors.shape[1] == 66  # 2 (J + 1) with J = 32 at d = 40
+
+
+def test_eigen_factorisation_for_small_dimension(monkeypatch, rng):
+    """Without a Mehler series (small d) the low rank comes from the matrix's eigenvalues."""
+    import ddsolver.operators.interaction as inter
+
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 6, 0.8)
+    assert not problem.uses_mehler
+    points = np.linspace(0.05, 3, 60)[:, None]
+    monkeypatch.setattr(inter, "MAX_MATRIX_CELLS", 10)
+    rep = build_interaction(problem, points, "auto")
+    assert rep.mode == "lowrank" and rep.factors.shape[1] < 60
+    masses = rng.random(60)
+    exact = problem.interaction_matrix(points) @ masses
+    np.testing.assert_allclose(
+        rep.apply(masses), exact, atol=rep.error_bound * masses.sum() + 1e-10
+    )
+    with pytest.raises(ValueError, match="onthefly"):
+        build_interaction(problem, points, "onthefly")
+
+
+def ou_error(n, tau, limiter="mc", t_end=0.5, ndim=1, schedule=None, order=3):
+    problem = HarmonicProblem(ndim, stiffness=1.0, centre=0.3)
+    grid = TensorGrid(tuple(Axis.uniform(name, -4, 4, n) for name in problem.coordinate_names))
+    system = GridDD(
+        problem, grid, schedule or Schedule("constant"), tau=tau, limiter=limiter, order=order
+    )
+    law = GaussianLaw((-0.5, 0.2, 0.0)[:ndim], (0.5, 0.4, 0.6)[:ndim])
+    p3 = system.initial_density(law).reshape(grid.shape3).copy()
+    system.advance(p3, 0.0, t_end)
+    elapsed = t_end if schedule is None else schedule_integral(schedule, t_end)
+    mean, var = problem.gaussian_moments(
+        np.array(law.means), np.array(law.stds) ** 2, elapsed, 1.0, tau
+    )
+    exact = np.ones(())
+    for k, axis in enumerate(grid.axes):
+        exact = np.multiply.outer(exact, cell_averages(axis.edges, mean[k], var[k]))
+    return float(np.abs(p3.reshape(grid.shape) - exact).ravel() @ grid.volumes.ravel())
+
+
+def schedule_integral(schedule, t):
+    x, w = np.polynomial.legendre.leggauss(40)
+    s = 0.5 * t * (x + 1)
+    return 0.5 * t * sum(wi * schedule(si) for wi, si in zip(w, s, strict=True))
+
+
+def test_ou_with_noise_converges_at_second_order_1d():
+    errors = [ou_error(n, tau=0.3) for n in (100, 200, 400, 800)]
+    rates = observed_orders(errors)
+    assert abs(rates[-1] - 2.0) < RATE_TOL and abs(rates[-2] - 2.0) < RATE_TOL, rates
+    assert errors[-1] < 5e-5, errors
+
+
+def test_ou_with_noise_converges_at_second_order_2d():
+    errors = [ou_error(n, tau=0.3, ndim=2) for n in (24, 48, 96, 192)]
+    rates = observed_orders(errors)
+    assert abs(rates[-1] - 2.0) < RATE_TOL and abs(rates[-2] - 2.0) < RATE_TOL, rates
+    assert errors[-1] < 1e-3, errors
+
+
+def test_transport_along_characteristics_converges():
+    """τ = 0, V quadratic: the bump contracts along z(t) = c + (z₀ − c)e^{−2t}."""
+    errors = [ou_error(n, tau=0.0) for n in (100, 200, 400, 800)]
+    rates = observed_orders(errors)
+    # limited MUSCL: second order away from the peak, where the limiter clips (measured 1.94)
+    assert abs(rates[-1] - 2.0) < RATE_TOL, rates
+    assert errors[-1] < 1e-3, errors
+
+
+def test_time_dependent_step_schedule_is_a_time_change():
+    power = Schedule("power", value=1.5, t0=0.5, alpha=0.5)
+    assert ou_error(400, tau=0.3, schedule=power) < 2e-4
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_steppers_reach_their_declared_order(order):
+    """Error against a fine-step reference on the same grid; dt scales with cfl."""
+    problem = HarmonicProblem(1, stiffness=1.0)
+    grid = TensorGrid((Axis.uniform("x", -4, 4, 60),))
+    law = GaussianLaw((-0.5,), (0.5,))
+
+    def solve(cfl, o):
+        system = GridDD(problem, grid, tau=0.0, cfl=cfl, order=o, limiter="none")
+        p3 = system.initial_density(law).reshape(grid.shape3).copy()
+        system.advance(p3, 0.0, 0.5)
+        return p3.ravel()
+
+    reference = solve(0.01, 3)
+    errors = [np.abs(solve(c, order) - reference).sum() for c in (0.4, 0.2, 0.1)]
+    rates = observed_orders(errors)
+    assert abs(rates[-1] - order) < RATE_TOL + 0.1 * (order == 3), (order, rates)
+
+
+def run_to(system, law, t_end, stops=1):
+    p3 = system.initial_density(law).reshape(system.grid.shape3).copy()
+    t = 0.0
+    history = [system.observables(p3.reshape(system.grid.shape), 100)]
+    for target in np.linspace(0, t_end, stops + 1)[1:]:
+        t, _, _, _, status, _ = system.advance(p3, t, target)
+        assert status == 0
+        history.append(system.observables(p3.reshape(system.grid.shape), 100))
+        assert p3.min() >= -ROUNDOFF_NEGATIVE * p3.max()
+    return p3.reshape(system.grid.shape), history
+
+
+def test_discrete_gibbs_state_is_the_steady_state_without_interaction():
+    problem = HarmonicProblem(1, stiffness=2.0, centre=0.2, entropy_dimension=2.0)
+    grid = TensorGrid((Axis.stretched("x", -3, 3, 120, 0.0),))
+    system = GridDD(problem, grid, tau=0.4)
+    p, history = run_to(system, GaussianLaw((-1.0,), (0.3,)), 30.0, stops=30)
+    gibbs = np.exp(-system.base / system.eps)
+    gibbs /= gibbs @ system.volumes
+    np.testing.assert_allclose(p, gibbs, atol=1e-10)
+    # the continuous Gibbs state N(c, τ/(Dk)) to discretisation accuracy
+    exact = cell_averages(grid.axes[0].edges, 0.2, 0.4 / 2.0 / 2.0)
+    assert np.abs(p - exact) @ system.volumes < 2e-3
+    assert abs(history[-1]["mass"] - 1) < MASS_TOL
+    free = [h["free_energy"] for h in history]
+    assert np.all(np.diff(free) <= 1e-13), np.diff(free).max()
+
+
+def test_self_consistent_gibbs_state_with_interaction():
+    """τ > 0 with U ≠ 0 (isotropic, d = 40, λ > 0): p ∝ exp(L − (D/τ)(Ψ(p) + λr²/2))."""
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    # the reference measure r^39 keeps the density off r < 0.2, where the entropic drift
+    # ε(d − 1)/r would make explicit steps tiny
+    grid = TensorGrid((Axis.uniform("r", 0.2, 3.2, 300),))
+    system = GridDD(problem, grid, tau=2.0, lam=1.0)
+    p, history = run_to(system, dd.GaussianInitial(0.8, 40), 15.0, stops=15)
+    masses = p * system.volumes
+    psi = system.potential + system.operator.apply(masses) + 0.5 * system.lam * system.squared_norm
+    log_gibbs = system.log_reference - psi / system.eps
+    gibbs = np.exp(log_gibbs - log_gibbs.max())
+    gibbs /= gibbs @ system.volumes
+    assert np.abs(p - gibbs) @ system.volumes < 1e-8
+    free = [h["free_energy"] for h in history]
+    assert np.all(np.diff(free) <= 1e-12)
+
+
+def test_energy_identity_and_positivity_on_the_paper_example():
+    """τ = λ = 0: dR/dt = −4ξ ∫ |∂_r Ψ|² dρ; mass exact, density ≥ 0, F = R/2 decreasing."""
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    grid = TensorGrid((Axis.uniform("r", 0, 5, 1600),))
+    system = GridDD(problem, grid)
+    law = dd.GaussianInitial(0.8, 40)
+    p, history = run_to(system, law, 1.0, stops=10)
+    masses = p * system.volumes
+    factors = problem.radial_factors(grid.axes[0].centres)
+    _, dv = problem.radial_potential(grid.axes[0].centres)
+    dpsi = dv + (factors.gradients[:, :, 0] * factors.weights) @ (factors.values.T @ masses)
+    dissipation = 4.0 * masses @ dpsi**2
+    h = 1e-3
+    p3 = p.reshape(grid.shape3).copy()
+    system.advance(p3, 1.0, 1.0 + h)
+    forward = system.observables(p3.reshape(grid.shape), 1)["risk"]
+    slope = (forward - history[-1]["risk"]) / h
+    assert slope == pytest.approx(-dissipation, rel=1e-2)
+    risks = [o["risk"] for o in history]
+    assert np.all(np.diff(risks) < 0)
+    assert all(abs(o["mass"] - 1) < MASS_TOL for o in history)
+    assert history[0]["risk"] == pytest.approx(
+        1.7044817079144, abs=2e-4
+    )  # midpoint rule, h = 1/320
+
+
+def test_d_infinity_noise_is_the_entropic_drift():
+    """d = ∞, τ > 0: transport with potential Ψ − τ log r; F = R/2 − τ∫log r dρ decreases."""
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), math.inf, 0.8)
+    grid = TensorGrid((Axis.uniform("r", 0, 4, 400),))
+    system = GridDD(problem, grid, tau=0.05)
+    assert system.eps == 0 and system.reference_coefficient == 0.05
+    law = dd.GaussianInitial(0.8, 40)  # a spread start, so that the density is not a point
+    _, history = run_to(system, law, 2.0, stops=20)
+    free = [h["free_energy"] for h in history]
+    assert np.all(np.diff(free) < 1e-12)
+
+
+def test_second_layer_grid_runs_and_dissipates():
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, second_layer=True)
+    grid = TensorGrid((Axis.uniform("a", -1, 3, 40), Axis.uniform("r", 0, 4, 80)))
+    system = GridDD(problem, grid)
+    _, history = run_to(system, dd.GaussianInitial(0.8, 40, a_mean=1.0, a_std=0.3), 0.5, stops=5)
+    risks = [h["risk"] for h in history]
+    assert np.all(np.diff(risks) < 0)
+    assert all(abs(h["mass"] - 1) < MASS_TOL for h in history)
+
+
+def test_grid_and_problem_coordinates_must_match():
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    with pytest.raises(ValueError, match="do not match"):
+        GridDD(problem, TensorGrid((Axis.uniform("x", 0, 1, 10),)))
+    with pytest.raises(ValueError, match="misses"):
+        GridDD(problem, TensorGrid((Axis.uniform("r", 0, 0.5, 10),))).initial_density(
+            dd.GaussianInitial(0.8, 40)
+        )
