@@ -53,6 +53,7 @@ class Key:
             "str": "a string",
             "int_list": "a list of integers",
             "float_list": "a list of numbers",
+            "any": "a number or a table",
         }[self.kind]
         if self.low is not None or self.high is not None:
             lo = "(" if self.low_open else "["
@@ -397,6 +398,24 @@ def to_toml(cfg: dict) -> str:
     for name, node in cfg.items():
         table(name, node)
     return "\n".join(lines)
+
+
+def schema_markdown() -> str:
+    """The table of every config key (key, default, allowed, meaning) for the README."""
+    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for table, keys in SCHEMA.items():
+        for name, spec in keys.items():
+            default = spec.default
+            if isinstance(default, bool):
+                default = str(default).lower()
+            elif isinstance(default, str):
+                default = f'"{default}"'
+            elif isinstance(default, float) and math.isinf(default):
+                default = "inf"
+            allowed = spec.describe().removeprefix("must be ").removeprefix("allowed: ")
+            doc = spec.doc.replace("|", "\\|")
+            rows.append(f"| `{table}.{name}` | `{default}` | {allowed} | {doc} |")
+    return "\n".join(rows)
 
 
 def dimension_value(cfg: dict) -> float:

@@ -232,3 +232,9 @@ def test_every_ready_experiment_runs_coarsened(tmp_path, path):
 def test_python_dash_m_help():
     result = ddsolver("--help")
     assert result.returncode == 0 and "run" in result.stdout and "plot" in result.stdout
+
+
+def test_readme_lists_every_config_key():
+    from ddsolver.config import schema_markdown
+
+    assert schema_markdown() in (ROOT / "README.md").read_text()

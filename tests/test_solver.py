@@ -262,3 +262,25 @@ def test_grid_and_problem_coordinates_must_match():
         GridDD(problem, TensorGrid((Axis.uniform("r", 0, 0.5, 10),))).initial_density(
             dd.GaussianInitial(0.8, 40)
         )
+
+
+def test_embedded_error_control_bounds_the_time_error():
+    """With rtol > 0 the Heun/SSPRK3 pair shrinks steps until the local error meets rtol."""
+    problem = HarmonicProblem(1, stiffness=1.0)
+    grid = TensorGrid((Axis.uniform("x", -4, 4, 200),))
+    law = GaussianLaw((-0.5,), (0.5,))
+
+    def solve(**kwargs):
+        system = GridDD(problem, grid, tau=0.0, limiter="none", **kwargs)
+        p3 = system.initial_density(law).reshape(grid.shape3).copy()
+        _, _, steps, rejected, status, _ = system.advance(p3, 0.0, 1.0)
+        assert status == 0
+        return p3.ravel(), steps, rejected
+
+    reference, _, _ = solve(cfl=0.02)
+    plain, plain_steps, _ = solve(cfl=1.0)
+    controlled, steps, _ = solve(cfl=1.0, rtol=1e-9, atol=1e-12)
+    plain_error = np.abs(plain - reference).max()
+    controlled_error = np.abs(controlled - reference).max()
+    assert steps > plain_steps
+    assert controlled_error < 0.1 * plain_error, (controlled_error, plain_error)
