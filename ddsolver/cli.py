@@ -1,4 +1,4 @@
-"""Command line: ``ddsolver run|info|plot`` (see ``ddsolver --help``).
+"""Command line: ``ddsolver run|sgd|compare|info|plot`` (see ``ddsolver --help``).
 
 Exit status: 0 success, 1 failed run, 2 bad config or bad arguments (one line on stderr
 naming the key, the value and what is allowed).
@@ -20,6 +20,8 @@ EPILOG = """examples:
   ddsolver run grids/quickstart.toml                 solve the PDE, write quickstart.h5
   ddsolver run grids/isotropic_d40.toml --set time.t_end=5 -o short.h5
   ddsolver run grids/isotropic_d40.toml -o run.h5 --resume   continue a stopped run
+  ddsolver sgd grids/isotropic_d40.toml -o sgd.h5    finite-N SGD, seeds of sgd.seeds
+  ddsolver compare run.h5 sgd.h5 -o report/          risk, densities and W1: PDE vs SGD
   ddsolver info run.h5                               status, config and contents
   ddsolver plot run.h5 -o figures/                   density, risk and free energy
 """
@@ -69,6 +71,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    sgd = sub.add_parser(
+        "sgd",
+        help="finite-width SGD for the problem of a config (several seeds)",
+        description="Run online SGD with sgd.neurons neurons in the full input "
+        "dimension, one run per seed in sgd.seeds, recording the exact risk and "
+        "the neurons' reduced coordinates.",
+    )
+    sgd.add_argument("config", metavar="CONFIG", help="experiment file (TOML)")
+    sgd.add_argument(
+        "-o", "--output", metavar="OUT.h5", help="output file (default: CONFIG_sgd.h5)"
+    )
+    sgd.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a dotted config key (repeatable)",
+    )
+    sgd.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
+
+    compare = sub.add_parser(
+        "compare",
+        help="report PDE against SGD: risk, densities, W1",
+        description="Compare a PDE run with an SGD run of the same problem: "
+        "report.json and figures in REPORT_DIR.",
+    )
+    compare.add_argument("pde", metavar="PDE.h5")
+    compare.add_argument("sgd", metavar="SGD.h5")
+    compare.add_argument(
+        "-o", "--output", metavar="REPORT_DIR", help="default: PDE_vs_SGD next to PDE.h5"
+    )
 
     info = sub.add_parser("info", help="show status, config and contents of an output file")
     info.add_argument("file", metavar="FILE.h5")
@@ -123,6 +158,41 @@ def _run(args) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _sgd(args) -> int:
+    from .particles.run import run_sgd
+
+    cfg = load_config(args.config, args.overrides)
+    if cfg["problem"]["dimension"] == float("inf"):
+        raise ConfigError("problem.dimension", "inf", "SGD needs a finite dimension")
+    if cfg["initial"]["dimension"] not in (0, cfg["problem"]["dimension"]):
+        raise ConfigError(
+            "initial.dimension",
+            cfg["initial"]["dimension"],
+            "SGD draws its initial weights in problem.dimension; use 0",
+        )
+    out = Path(args.output) if args.output else Path(Path(args.config).stem + "_sgd.h5")
+    if out.exists() and not args.force:
+        raise ConfigError("-o", str(out), "exists; pass --force to overwrite")
+    result = run_sgd(cfg, out, force=args.force)
+    print(f"{out}: {result.status} at t = {result.t:g} ({result.wall_seconds:.1f} s)")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _compare(args) -> int:
+    from .compare import write_report
+
+    for name in (args.pde, args.sgd):
+        if not Path(name).is_file():
+            raise ConfigError("FILE", name, "no such file")
+    pde = Path(args.pde)
+    out = (
+        Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
+    )
+    for written in write_report(pde, args.sgd, out):
+        print(written)
+    return EXIT_OK
+
+
 def _toml(cfg) -> str:
     from .config import to_toml
 
@@ -173,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    handlers = {"run": _run, "info": _info, "plot": _plot}
+    handlers = {"run": _run, "sgd": _sgd, "compare": _compare, "info": _info, "plot": _plot}
     try:
         return handlers[args.verb](args)
     except ConfigError as exc:

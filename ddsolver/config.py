@@ -98,6 +98,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "initial": {
         "kind": Key("str", "gaussian", "initial law", choices=("gaussian",)),
         "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
+        "dimension": _i(
+            0,
+            "d of the initial law (0: problem.dimension), e.g. 40 with the d = ∞ kernel",
+            low=0,
+            allow_inf=True,
+        ),
         "a_mean": _f(1.0, "second layer: mean of a"),
         "a_std": _f(0.0, "second layer: standard deviation of a (0: point mass)", low=0),
     },
@@ -124,6 +130,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "eps": _f(1e-4, "ε: SGD step k ↔ time t = kε", low=0, low_open=True),
         "seeds": Key("int_list", [0], "random seeds, one run each"),
         "batch": _i(1, "samples per SGD step", low=1),
+        "observe_every": _f(
+            0.0, "interval between exact-risk evaluations (0: time.save_every)", low=0
+        ),
     },
     "discretisation": {
         "method": Key(
@@ -291,6 +300,8 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         cfg["problem"]["activation"] = {"kind": act["kind"]}
     elif not act["t1"] < act["t2"]:
         raise ConfigError("problem.activation.t2", act["t2"], f"must exceed t1 = {act['t1']}")
+    if cfg["initial"]["dimension"] == 1:
+        raise ConfigError("initial.dimension", 1, 'must be 0 (problem.dimension), ≥ 2 or "inf"')
     grid = cfg["grid"]
     if not grid["r_min"] < grid["r_max"]:
         raise ConfigError("grid.r_max", grid["r_max"], f"must exceed grid.r_min = {grid['r_min']}")

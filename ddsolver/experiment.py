@@ -25,7 +25,8 @@ def build_problem(cfg: dict) -> IsotropicGaussians:
 def build_initial(cfg: dict) -> GaussianInitial:
     """The initial law named by ``[initial]``."""
     i = cfg["initial"]
-    return GaussianInitial(i["scale"], dimension_value(cfg), i["a_mean"], i["a_std"])
+    dimension = float(i["dimension"]) if i["dimension"] else dimension_value(cfg)
+    return GaussianInitial(i["scale"], dimension, i["a_mean"], i["a_std"])
 
 
 def build_schedule(cfg: dict) -> Schedule:

@@ -123,7 +123,8 @@ def run_grid(
         p = system.initial_density(build_initial(cfg))
         t, dt_limit, steps, k0 = 0.0, math.inf, 0, 0
         first = {**system.observables(p, neurons), "time": 0.0, "dt": np.nan}
-        io.append(path, [first], [(0.0, p)], (p, {"t": 0.0, "dt_limit": dt_limit, "steps": 0}))
+        ckpt = (p, {"t": 0.0, "dt_limit": dt_limit, "steps": 0})
+        io.append(path, [first], [(0.0, {"density": p})], ckpt)
     else:
         p, state = checkpoint
         t, dt_limit, steps = state["t"], state["dt_limit"], int(state["steps"])
@@ -161,7 +162,8 @@ def run_grid(
             if not math.isfinite(obs["risk"]):
                 status = f"failed: non-finite risk at t = {target:.6g}"
             if is_save[k] or status != "finished":
-                snap = [(target, p.copy())] if is_save[k] and status == "finished" else []
+                keep = is_save[k] and status == "finished"
+                snap = [(target, {"density": p.copy()})] if keep else []
                 ckpt = (
                     (p, {"t": t, "dt_limit": dt_limit, "steps": steps})
                     if status == "finished"

@@ -58,6 +58,15 @@ def _series(group: h5py.Group, name: str, shape: tuple[int, ...] = ()) -> None:
     group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), chunks=chunk, dtype="f8")
 
 
+def _root_attrs(f: h5py.File, config_text: str, kind: str) -> None:
+    f.attrs["config"] = config_text
+    f.attrs["ddsolver_version"] = __version__
+    f.attrs["status"] = "running"
+    f.attrs["kind"] = kind
+    f.attrs["versions"] = json.dumps(versions())
+    f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 def create_run_file(
     path: str | Path, config_text: str, kind: str, grid, observable_names, force: bool = False
 ) -> None:
@@ -66,12 +75,7 @@ def create_run_file(
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
     with h5py.File(path, "w") as f:
-        f.attrs["config"] = config_text
-        f.attrs["ddsolver_version"] = __version__
-        f.attrs["status"] = "running"
-        f.attrs["kind"] = kind
-        f.attrs["versions"] = json.dumps(versions())
-        f.attrs["created"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        _root_attrs(f, config_text, kind)
         g = f.create_group("grid")
         for axis in grid.axes:
             a = g.create_group(axis.name)
@@ -94,10 +98,13 @@ def create_run_file(
 def append(
     path: str | Path,
     observations: list[dict],
-    snapshots: list[tuple[float, np.ndarray]],
+    snapshots: list[tuple[float, dict]],
     checkpoint: tuple[np.ndarray, dict] | None,
 ) -> None:
-    """Append observables and snapshots, then write the checkpoint; flush and close."""
+    """Append observables and snapshots, then write the checkpoint; flush and close.
+
+    ``snapshots`` is a list of (t, {dataset name: array}) for the datasets of /snapshots.
+    """
     with h5py.File(path, "r+") as f:
         obs = f["observables"]
         if observations:
@@ -109,10 +116,11 @@ def append(
         snaps = f["snapshots"]
         if snapshots:
             n = snaps["time"].shape[0]
-            for name in ("time", "density"):
+            for name in snaps:
                 snaps[name].resize(n + len(snapshots), axis=0)
             snaps["time"][n:] = [t for t, _ in snapshots]
-            snaps["density"][n:] = np.stack([p for _, p in snapshots])
+            for name in snapshots[0][1]:
+                snaps[name][n:] = np.stack([fields[name] for _, fields in snapshots])
         if checkpoint is not None:
             density, state = checkpoint
             old = f["checkpoint/state"][:]
@@ -127,6 +135,35 @@ def append(
             }
             f["checkpoint/state"][:] = [float(state[k]) for k in STATE_FIELDS]
         f.flush()
+
+
+def create_sgd_file(
+    path: str | Path,
+    config_text: str,
+    seeds: list[int],
+    neurons: int,
+    coordinates: tuple[str, ...],
+    observable_names,
+    force: bool = False,
+) -> None:
+    """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, N])."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; use --force to overwrite")
+    n_seeds = len(seeds)
+    with h5py.File(path, "w") as f:
+        _root_attrs(f, config_text, "sgd")
+        f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
+        s = f.create_group("snapshots")
+        _series(s, "time")
+        for name in coordinates:
+            _series(s, name, (n_seeds, neurons))
+            s[name].attrs["description"] = f"reduced coordinate {name} of every neuron, per seed"
+        o = f.create_group("observables")
+        _series(o, "time")
+        for name in observable_names:
+            _series(o, name, (n_seeds,))
+        o["risk"].attrs["description"] = "exact population risk R_N(θ) per seed"
 
 
 def set_status(path: str | Path, status: str) -> None:

@@ -134,3 +134,78 @@ def _animation(plt, snaps, grid, names, target: Path) -> Path:
     anim.save(target, writer=PillowWriter(fps=10))
     plt.close(fig)
     return target
+
+
+def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[Path]:
+    """risk_comparison.png, density_vs_sgd.png and wasserstein.png of a comparison report."""
+    plt = _pyplot()
+    out = []
+    risk = report["risk"]
+    t = np.asarray(risk["time"])
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    ax.plot(t, risk["pde"], label="PDE R(ρ_t)")
+    ax.plot(t, risk["pde_finite_n"], "--", label=f"PDE + 1/N (N = {report['neurons']})")
+    mean, std = np.asarray(risk["sgd_mean"]), np.asarray(risk["sgd_std"])
+    ax.plot(
+        t,
+        mean,
+        "k.",
+        ms=3,
+        label=f"SGD mean of {len(report['seeds'])} seeds (ε = {report['eps']:g})",
+    )
+    ax.fill_between(t, risk["sgd_min"], risk["sgd_max"], color="k", alpha=0.15, label="SGD min–max")
+    ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
+    ax.set_xlabel("time t")
+    ax.set_ylabel("population risk")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    out.append(out_dir / "risk_comparison.png")
+    fig.savefig(out[-1], dpi=120)
+    plt.close(fig)
+
+    psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
+    grid = io.read_grid(pde_path)
+    times = report["wasserstein1"]["time"]
+    if times:
+        name = list(grid)[-1]
+        picks = [
+            times[i]
+            for i in np.unique(np.linspace(0, len(times) - 1, min(4, len(times))).astype(int))
+        ]
+        fig, axes = plt.subplots(
+            1, len(picks), figsize=(3.6 * len(picks), 3.4), constrained_layout=True, squeeze=False
+        )
+        edges = grid[name]["edges"]
+        axis = list(grid).index(name)
+        for ax, ts in zip(axes[0], picks, strict=True):
+            i = int(np.argmin(np.abs(psnap["time"] - ts)))
+            j = int(np.argmin(np.abs(ssnap["time"] - ts)))
+            dens = psnap["density"][i]
+            other = tuple(k for k in range(dens.ndim) if k != axis)
+            vol = np.ones(())
+            for g in grid.values():
+                vol = np.multiply.outer(vol, np.diff(g["edges"]))
+            marginal = (dens * vol).sum(axis=other) / np.diff(edges)
+            samples = ssnap[name][j].ravel()
+            ax.hist(samples, bins=60, density=True, color="0.6", label="SGD neurons")
+            ax.plot(grid[name]["centres"], marginal, "C0", label="PDE")
+            ax.set_title(f"t = {ts:g}")
+            ax.set_xlabel(name)
+        axes[0][0].set_ylabel("density")
+        axes[0][0].legend()
+        out.append(out_dir / "density_vs_sgd.png")
+        fig.savefig(out[-1], dpi=120)
+        plt.close(fig)
+        fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+        for key, values in report["wasserstein1"].items():
+            if key != "time":
+                ax.plot(times, values, "o-", ms=3, label=f"W1 in {key}")
+        ax.set_xlabel("time t")
+        ax.set_ylabel("Wasserstein-1 distance")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        out.append(out_dir / "wasserstein.png")
+        fig.savefig(out[-1], dpi=120)
+        plt.close(fig)
+    return out

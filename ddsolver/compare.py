@@ -1,0 +1,159 @@
+r"""PDE against SGD: risk curves, densities against neuron histograms, Wasserstein-1.
+
+:func:`compare_files` reads a PDE run and an SGD run of the same problem and returns the
+report (a JSON-ready dict); :func:`write_report` also draws the figures.
+
+* Risk at the SGD observation times: R(ρ_t), R(ρ_t) + 1/N correction (interpolated from the
+  PDE's finer observation grid), SGD mean, standard deviation, min and max over seeds, and
+  the gap SGD mean − corrected PDE.
+* At snapshot times present in both files: W1 between the PDE marginal density of each
+  reduced coordinate and the pooled empirical law of the neurons (all seeds),
+  W1 = ∫ |F_PDE(x) − F_SGD(x)| dx, computed exactly for the piecewise-linear PDE cdf and
+  the step SGD cdf.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .config import ConfigError
+
+#: Config tables that must agree for a comparison to mean anything.
+PROBLEM_TABLES = ("problem", "initial", "dynamics")
+TIME_MATCH = 1e-9
+
+
+def _flatten(table: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in table.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def check_same_problem(pde_config: dict, sgd_config: dict) -> None:
+    """Raise ConfigError naming the first key where the two problems differ."""
+    for table in PROBLEM_TABLES:
+        a = _flatten(pde_config.get(table, {}), table + ".")
+        b = _flatten(sgd_config.get(table, {}), table + ".")
+        for key in sorted(set(a) | set(b)):
+            if key == "initial.dimension":
+                continue
+            if a.get(key) != b.get(key):
+                raise ConfigError(
+                    key,
+                    f"PDE {a.get(key)!r}, SGD {b.get(key)!r}",
+                    "the two files describe different problems",
+                )
+
+
+def wasserstein1(edges: np.ndarray, cell_masses: np.ndarray, samples: np.ndarray) -> float:
+    """W1 between a piecewise-constant density (cell masses on ``edges``) and samples."""
+    masses = np.asarray(cell_masses, float) / np.sum(cell_masses)
+    xs = np.sort(np.asarray(samples, float).ravel())
+    nodes = np.union1d(edges, xs)
+    nodes = nodes[(nodes >= min(edges[0], xs[0])) & (nodes <= max(edges[-1], xs[-1]))]
+    cdf_edges = np.concatenate([[0.0], np.cumsum(masses)])
+    f_pde = np.interp(nodes, edges, cdf_edges, left=0.0, right=1.0)
+    f_sgd = np.searchsorted(xs, nodes, side="right") / xs.size  # right-continuous step
+    total = 0.0
+    for i in range(nodes.size - 1):
+        h = nodes[i + 1] - nodes[i]
+        a = f_pde[i] - f_sgd[i]  # F_SGD is constant on [x_i, x_{i+1})
+        b = f_pde[i + 1] - f_sgd[i]
+        if a * b >= 0:
+            total += 0.5 * h * (abs(a) + abs(b))
+        else:  # the linear part crosses the step: two triangles
+            total += 0.5 * h * (a * a + b * b) / (abs(a) + abs(b))
+    return float(total)
+
+
+def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
+    """The comparison report of a PDE file and an SGD file (JSON-ready dict)."""
+    pa, sa = io.read_attrs(pde_path), io.read_attrs(sgd_path)
+    if pa.get("kind") != "pde" or sa.get("kind") != "sgd":
+        raise ConfigError(
+            "FILES",
+            f"{pa.get('kind')}, {sa.get('kind')}",
+            "expected a PDE file (ddsolver run) then an SGD file (ddsolver sgd)",
+        )
+    pcfg, scfg = tomllib.loads(pa["config"]), tomllib.loads(sa["config"])
+    check_same_problem(pcfg, scfg)
+    neurons = scfg["sgd"]["neurons"]
+    pobs, sobs = io.read_series(pde_path, "observables"), io.read_series(sgd_path, "observables")
+    t = sobs["time"]
+    inside = t <= pobs["time"][-1] + TIME_MATCH
+    t = t[inside]
+    sgd_risk = sobs["risk"][inside]
+    pde_risk = np.interp(t, pobs["time"], pobs["risk"])
+    pde_corrected = pde_risk + (np.interp(t, pobs["time"], pobs["risk_finite_n"]) - pde_risk) * (
+        pcfg["sgd"]["neurons"] / neurons
+    )
+    mean = sgd_risk.mean(axis=1)
+    gap = mean - pde_corrected
+    report = {
+        "pde_file": str(pde_path),
+        "sgd_file": str(sgd_path),
+        "neurons": neurons,
+        "eps": scfg["sgd"]["eps"],
+        "seeds": scfg["sgd"]["seeds"],
+        "risk": {
+            "time": t.tolist(),
+            "pde": pde_risk.tolist(),
+            "pde_finite_n": pde_corrected.tolist(),
+            "sgd_mean": mean.tolist(),
+            "sgd_std": sgd_risk.std(axis=1, ddof=min(1, sgd_risk.shape[1] - 1)).tolist(),
+            "sgd_min": sgd_risk.min(axis=1).tolist(),
+            "sgd_max": sgd_risk.max(axis=1).tolist(),
+            "gap": gap.tolist(),
+        },
+        "max_abs_gap": float(np.abs(gap).max()),
+        "time_of_max_gap": float(t[np.abs(gap).argmax()]),
+        "pde_status": pa.get("status"),
+        "sgd_status": sa.get("status"),
+    }
+    psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
+    grid = io.read_grid(pde_path)
+    w1: dict[str, list] = {"time": []}
+    for k, ts in enumerate(ssnap["time"]):
+        match = np.nonzero(np.abs(psnap["time"] - ts) < TIME_MATCH * max(1.0, ts))[0]
+        if not match.size:
+            continue
+        dens = psnap["density"][match[0]]
+        w1["time"].append(float(ts))
+        cell = dens * _volumes(grid)
+        for axis, name in enumerate(grid):
+            marginal = cell.sum(axis=tuple(i for i in range(dens.ndim) if i != axis))
+            w1.setdefault(name, []).append(
+                wasserstein1(grid[name]["edges"], marginal, ssnap[name][k])
+            )
+    report["wasserstein1"] = w1
+    report["max_wasserstein1"] = {n: float(max(v)) for n, v in w1.items() if n != "time" and v}
+    return report
+
+
+def _volumes(grid: dict) -> np.ndarray:
+    vol = np.ones(())
+    for g in grid.values():
+        vol = np.multiply.outer(vol, np.diff(g["edges"]))
+    return vol
+
+
+def write_report(pde_path: str | Path, sgd_path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write report.json and the figures into ``out_dir``; returns the files written."""
+    from .plotting import comparison_figures
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = compare_files(pde_path, sgd_path)
+    target = out_dir / "report.json"
+    target.write_text(json.dumps(report, indent=1))
+    return [target, *comparison_figures(pde_path, sgd_path, report, out_dir)]

@@ -1,0 +1,135 @@
+r"""One-pass online SGD of a two-layer network in the full input dimension d.
+
+Network ŷ(x) = (1/N) Σᵢ aᵢ σ(<wᵢ, x>) with wᵢ ∈ R^d (and aᵢ = 1 unless the second layer is
+trained). Data: the isotropic Gaussian law, y = ±1, x = (1 + yΔ) g, g ~ N(0, I_d), a fresh
+sample every step. Step k (time t = kε, s_k = εξ(kε)), over a mini-batch of B samples:
+
+    θᵢ ← (1 − 2λs_k) θᵢ + 2 s_k (1/B) Σ_b (y_b − ŷ(x_b)) ∇_θ σ*(x_b; θᵢ) + √(4 s_k τ / D) gᵢ,
+
+with ∇_w σ* = aᵢ σ'(<wᵢ, x>) x, ∂_a σ* = σ(<wᵢ, x>), D = d (+1 with a second layer),
+gᵢ ~ N(0, I_D). This is DESIGN.md §1 verbatim; the DD is its N → ∞, ε → 0 limit with
+velocity −2ξ∇Ψ_λ and diffusion 2ξ(τ/D)Δ.
+
+Random numbers come from the ``np.random.Generator`` passed in, so a run is reproducible
+from its seed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import jit
+from ..models.activations import act_derivative, act_value
+from ..schedules import schedule_value
+
+
+@jit
+def sgd_steps(
+    w, a, train_a, code, params, delta, eps, scode, sparams, lam, tau, batch, k_start, k_stop, rng
+):
+    """Advance the network in place from step k_start to k_stop (exclusive).
+
+    Parameters
+    ----------
+    w : (N, d) float64, first-layer weights (updated in place)
+    a : (N,) float64, second-layer weights (updated in place when ``train_a``)
+    code, params : the activation's kernel encoding
+    delta : float, Δ of the isotropic data law
+    eps : float, ε (time per step)
+    scode, sparams : the encoded schedule ξ(t)
+    lam, tau : float, ℓ2 penalty and temperature
+    batch : int, samples per step
+    rng : np.random.Generator
+    """
+    n, d = w.shape
+    dim = d + 1 if train_a else d
+    x = np.empty((batch, d))
+    y = np.empty(batch)
+    pre = np.empty((batch, n))
+    resid = np.empty(batch)
+    grad_w = np.empty(d)
+    for k in range(k_start, k_stop):
+        s = eps * schedule_value(scode, sparams, k * eps)
+        for b in range(batch):
+            label = 1.0 if rng.random() < 0.5 else -1.0
+            scale = 1.0 + label * delta
+            for j in range(d):
+                x[b, j] = scale * rng.standard_normal()
+            y[b] = label
+        for b in range(batch):
+            yhat = 0.0
+            for i in range(n):
+                h = 0.0
+                for j in range(d):
+                    h += w[i, j] * x[b, j]
+                pre[b, i] = h
+                yhat += a[i] * act_value(code, params, h)
+            resid[b] = y[b] - yhat / n
+        shrink = 1.0 - 2.0 * lam * s
+        noise = math.sqrt(4.0 * s * tau / dim) if tau > 0.0 else 0.0
+        coef = 2.0 * s / batch
+        for i in range(n):
+            for j in range(d):
+                grad_w[j] = 0.0
+            grad_a = 0.0
+            for b in range(batch):
+                g = resid[b] * a[i] * act_derivative(code, params, pre[b, i])
+                for j in range(d):
+                    grad_w[j] += g * x[b, j]
+                if train_a:
+                    grad_a += resid[b] * act_value(code, params, pre[b, i])
+            for j in range(d):
+                w[i, j] = shrink * w[i, j] + coef * grad_w[j]
+                if noise > 0.0:
+                    w[i, j] += noise * rng.standard_normal()
+            if train_a:
+                a[i] = shrink * a[i] + coef * grad_a
+                if noise > 0.0:
+                    a[i] += noise * rng.standard_normal()
+
+
+def sgd_steps_ref(
+    w, a, train_a, activation, delta, eps, schedule, lam, tau, batch, k_start, k_stop, rng
+):
+    """NumPy twin of :func:`sgd_steps`, drawing the random numbers in the same order."""
+    n, d = w.shape
+    dim = d + 1 if train_a else d
+    for k in range(k_start, k_stop):
+        s = eps * schedule(k * eps)
+        x = np.empty((batch, d))
+        y = np.empty(batch)
+        for b in range(batch):
+            y[b] = 1.0 if rng.random() < 0.5 else -1.0
+            x[b] = (1.0 + y[b] * delta) * rng.standard_normal(d)
+        pre = x @ w.T  # (B, N)
+        resid = y - activation(pre) @ a / n
+        grad_w = (resid[:, None] * activation.derivative(pre) * a).T @ x  # (N, d)
+        grad_a = (resid[:, None] * activation(pre)).sum(0)
+        shrink = 1.0 - 2.0 * lam * s
+        noise = math.sqrt(4.0 * s * tau / dim) if tau > 0 else 0.0
+        for i in range(n):
+            w[i] = shrink * w[i] + 2.0 * s / batch * grad_w[i]
+            if noise > 0:
+                w[i] += noise * rng.standard_normal(d)
+            if train_a:
+                a[i] = shrink * a[i] + 2.0 * s / batch * grad_a[i]
+                if noise > 0:
+                    a[i] += noise * rng.standard_normal()
+
+
+def initial_network(
+    neurons: int,
+    dimension: int,
+    scale: float,
+    a_mean: float,
+    a_std: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """w ~ N(0, κ²/d I_d) and a ~ N(a_mean, a_std²) (a = a_mean when a_std = 0)."""
+    w = rng.standard_normal((neurons, dimension)) * (scale / math.sqrt(dimension))
+    a = np.full(neurons, float(a_mean))
+    if a_std > 0:
+        a += a_std * rng.standard_normal(neurons)
+    return w, a
