@@ -1,0 +1,223 @@
+"""Finite-width SGD: kernel twins, exact risk, the noise convention, time mapping, reports."""
+
+import json
+import math
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from scipy import stats
+
+import ddsolver as dd
+from ddsolver.compare import compare_files, wasserstein1
+from ddsolver.config import ConfigError, validate
+from ddsolver.experiment import build_grid_dd, build_initial
+from ddsolver.models.activations import Activation
+from ddsolver.particles.risk import exact_risk, exact_risk_ref, monte_carlo_risk
+from ddsolver.particles.run import run_sgd
+from ddsolver.particles.sgd import initial_network, sgd_steps, sgd_steps_ref
+from ddsolver.schedules import Schedule
+
+SE_FACTOR = 4.0  # Monte-Carlo checks pass within 4 standard errors
+
+
+def test_sgd_kernel_matches_numpy_twin():
+    act = dd.paper_ramp()
+    sched = Schedule("power", value=1.0, t0=0.5, alpha=0.25)
+    w1, a1 = initial_network(20, 10, 0.8, 1.0, 0.3, np.random.default_rng(1))
+    w2, a2 = w1.copy(), a1.copy()
+    sgd_steps(
+        w1,
+        a1,
+        True,
+        act.code,
+        act.param_array,
+        0.8,
+        1e-3,
+        sched.code,
+        sched.params,
+        0.1,
+        0.2,
+        3,
+        0,
+        60,
+        np.random.default_rng(7),
+    )
+    sgd_steps_ref(w2, a2, True, act, 0.8, 1e-3, sched, 0.1, 0.2, 3, 0, 60, np.random.default_rng(7))
+    np.testing.assert_allclose(w1, w2, atol=1e-13)
+    np.testing.assert_allclose(a1, a2, atol=1e-13)
+
+
+@pytest.mark.parametrize("second_layer", [False, True])
+def test_exact_risk_matches_closed_form_twin(second_layer, rng):
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, second_layer=second_layer)
+    w, a = initial_network(120, 40, 0.8, 0.7, 0.5, rng)
+    w[:30] *= rng.uniform(0.2, 5.0, (30, 1))  # a spread of radii
+    w[1] = 1.7 * w[0] + 0.02 * w[2]  # a nearly parallel pair (closed-form branch)
+    a_arg = a if second_layer else None
+    assert exact_risk(problem, w, a_arg) == pytest.approx(
+        exact_risk_ref(problem, w, a_arg), abs=1e-12
+    )
+
+
+def test_exact_risk_against_monte_carlo_test_set(rng):
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    for scale in (0.8, 3.0):
+        w, _ = initial_network(60, 40, scale, 1.0, 0.0, rng)
+        w[::3] *= 0.1
+        mean, se = monte_carlo_risk(problem, w, None, 400_000, rng)
+        assert abs(exact_risk(problem, w) - mean) < SE_FACTOR * se
+
+
+@pytest.mark.parametrize("second_layer", [False, True])
+def test_noise_convention_gives_the_gibbs_variance(second_layer):
+    """σ ≡ 0 leaves the noisy SGD an OU process whose stationary variance per coordinate is
+    τ/(λD) — the Gibbs state ∝ exp(−(D/τ)(λ/2)|θ|²) of the PDE, with D = d (+ 1)."""
+    zero = Activation("ramp", (0.5, 1.5, 0.0, 0.0))
+    d, n, eps, lam, tau = 10, 400, 1e-3, 1.0, 0.3
+    rng = np.random.default_rng(3)
+    w, a = initial_network(n, d, 0.8, 0.0, 1.0, rng)
+    sched = Schedule("constant")
+    sgd_steps(
+        w,
+        a,
+        second_layer,
+        zero.code,
+        zero.param_array,
+        0.8,
+        eps,
+        sched.code,
+        sched.params,
+        lam,
+        tau,
+        1,
+        0,
+        6000,
+        rng,
+    )
+    dim = d + 1 if second_layer else d
+    expected = tau / (lam * dim) / (1 - lam * eps)  # exact for the discrete-time recursion
+    samples = np.concatenate([w.ravel(), a]) if second_layer else w.ravel()
+    var = samples.var()
+    se = var * math.sqrt(2.0 / samples.size)
+    assert abs(var - expected) < SE_FACTOR * se, (var, expected)
+
+
+def test_time_mapping_and_step_factor_follow_the_pde():
+    """Mean |w| of 2000 neurons against the PDE at t = 0.25 and 0.5 (t = kε, step 2s(y − ŷ)∇σ*).
+
+    Over this window the PDE moves the mean radius by ≈ 0.45; a factor 2 in the step or in
+    the time mapping would move it by ≈ 0.2 or ≈ 0.8.
+    """
+    cfg = validate(
+        {
+            "time": {"t_end": 0.5, "save_every": 0.25},
+            "sgd": {"neurons": 2000, "eps": 5e-5, "seeds": [0]},
+            "grid": {"r_max": 3.0, "r_cells": 600},
+        }
+    )
+    system = build_grid_dd(cfg)
+    p3 = system.initial_density(build_initial(cfg)).reshape(system.grid.shape3).copy()
+    problem = system.problem
+    act = problem.activation
+    rng = np.random.default_rng(11)
+    w, a = initial_network(2000, 40, 0.8, 1.0, 0.0, rng)
+    sched = Schedule("constant")
+    t, k = 0.0, 0
+    for target in (0.25, 0.5):
+        t, *_ = system.advance(p3, t, target)
+        pde_mean = system.observables(p3.reshape(system.grid.shape), 2000)["mean_r"]
+        k_next = round(target / 5e-5)
+        sgd_steps(
+            w,
+            a,
+            False,
+            act.code,
+            act.param_array,
+            0.8,
+            5e-5,
+            sched.code,
+            sched.params,
+            0.0,
+            0.0,
+            1,
+            k,
+            k_next,
+            rng,
+        )
+        k = k_next
+        assert abs(np.linalg.norm(w, axis=1).mean() - pde_mean) < 0.02, (target, pde_mean)
+
+
+def test_wasserstein1_against_scipy():
+    rng = np.random.default_rng(5)
+    edges = np.linspace(0, 4, 401)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    masses = np.exp(-((centres - 1.5) ** 2) / 0.3)
+    samples = rng.normal(1.7, 0.4, 3000)
+    ours = wasserstein1(edges, masses, samples)
+    fine = (
+        np.repeat(centres, 1) + (rng.random((200, centres.size)) - 0.5) * 0.01
+    )  # uniform in cells
+    ref = stats.wasserstein_distance(fine.ravel(), samples, np.tile(masses, 200), None)
+    assert ours == pytest.approx(ref, abs=2e-3)
+    assert wasserstein1(edges, masses, samples) > 0.15  # the shift of 0.2 is seen
+
+
+@pytest.fixture(scope="module")
+def pde_and_sgd(tmp_path_factory):
+    from ddsolver.integrate import run_grid
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    cfg = validate(
+        {
+            "time": {"t_end": 0.5, "save_every": 0.25},
+            "sgd": {"neurons": 300, "eps": 1e-4, "seeds": [0, 1, 2]},
+            "grid": {"r_max": 3.0, "r_cells": 300},
+        }
+    )
+    run_grid(cfg, tmp / "pde.h5", quiet=True)
+    run_sgd(cfg, tmp / "sgd.h5")
+    return tmp, cfg
+
+
+def test_sgd_file_layout_and_reproducibility(pde_and_sgd):
+    tmp, cfg = pde_and_sgd
+    with h5py.File(tmp / "sgd.h5") as f:
+        assert f.attrs["status"] == "finished" and f.attrs["kind"] == "sgd"
+        assert f["observables/risk"].shape == (3, 3)  # 3 times x 3 seeds
+        assert f["snapshots/r"].shape == (3, 3, 300)
+        first = f["observables/risk"][()]
+    run_sgd(cfg, tmp / "again.h5")
+    with h5py.File(tmp / "again.h5") as f:
+        np.testing.assert_array_equal(f["observables/risk"][()], first)
+
+
+def test_compare_report_and_refusal(pde_and_sgd, tmp_path):
+    tmp, cfg = pde_and_sgd
+    report = compare_files(tmp / "pde.h5", tmp / "sgd.h5")
+    assert report["risk"]["time"] == pytest.approx([0.0, 0.25, 0.5])
+    assert report["max_abs_gap"] < 0.03  # N = 300 at t ≤ 0.5
+    assert report["wasserstein1"]["time"] == pytest.approx([0.0, 0.25, 0.5])
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ddsolver",
+            "compare",
+            tmp / "pde.h5",
+            tmp / "sgd.h5",
+            "-o",
+            tmp_path / "rep",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "rep" / "report.json").read_text())["neurons"] == 300
+    other = {**cfg, "problem": {**cfg["problem"], "delta": 0.6}}
+    run_sgd(validate(other), tmp_path / "other.h5")
+    with pytest.raises(ConfigError, match=r"problem\.delta"):
+        compare_files(tmp / "pde.h5", tmp_path / "other.h5")
