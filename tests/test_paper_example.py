@@ -35,3 +35,20 @@ def test_two_resolutions_agree_and_the_mass_splits():
     risks = np.array([o["risk"] for o in fine])
     assert np.all(np.diff(risks) < 0)
     assert all(abs(o["mass"] - 1) < 1e-12 for o in fine)
+
+
+@pytest.mark.slow
+def test_sgd_follows_the_pde_with_the_finite_n_term(tmp_path):
+    """N = 800, ε = 2.5e-5, three seeds, t ∈ [0, 10]: the issue's 0.02 on the risk, and the
+    neuron histograms within W1 = 0.05 of the PDE density (measured: 0.018 and 0.022)."""
+    from ddsolver.compare import compare_files
+    from ddsolver.integrate import run_grid
+    from ddsolver.particles.run import run_sgd
+
+    overrides = ["time.t_end=10", "sgd.eps=2.5e-5", "sgd.observe_every=0.25", "sgd.seeds=[0, 1, 2]"]
+    cfg = load_config("grids/isotropic_d40.toml", overrides)
+    assert run_grid(cfg, tmp_path / "pde.h5", quiet=True).ok
+    assert run_sgd(cfg, tmp_path / "sgd.h5").ok
+    report = compare_files(tmp_path / "pde.h5", tmp_path / "sgd.h5")
+    assert report["max_abs_gap"] < 0.02, report["max_abs_gap"]
+    assert report["max_wasserstein1"]["r"] < 0.05
