@@ -129,7 +129,7 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
             continue
         dens = psnap["density"][match[0]]
         w1["time"].append(float(ts))
-        cell = dens * _volumes(grid)
+        cell = dens * io.grid_volumes(grid)
         for axis, name in enumerate(grid):
             marginal = cell.sum(axis=tuple(i for i in range(dens.ndim) if i != axis))
             w1.setdefault(name, []).append(
@@ -138,13 +138,6 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
     report["wasserstein1"] = w1
     report["max_wasserstein1"] = {n: float(max(v)) for n, v in w1.items() if n != "time" and v}
     return report
-
-
-def _volumes(grid: dict) -> np.ndarray:
-    vol = np.ones(())
-    for g in grid.values():
-        vol = np.multiply.outer(vol, np.diff(g["edges"]))
-    return vol
 
 
 def write_report(pde_path: str | Path, sgd_path: str | Path, out_dir: str | Path) -> list[Path]:

@@ -200,6 +200,14 @@ def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
         return {name: ds[()] for name, ds in f[group].items()}
 
 
+def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
+    """Cell volumes of a grid as returned by :func:`read_grid`, shape (n_1, …, n_k)."""
+    vol = np.ones(())
+    for axis in grid.values():
+        vol = np.multiply.outer(vol, np.diff(axis["edges"]))
+    return vol
+
+
 def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Edges and centres of each reduced coordinate."""
     with h5py.File(path, "r") as f:

@@ -15,6 +15,19 @@ import numpy as np
 from . import io
 
 
+def _save(plt, fig, target: Path) -> Path:
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
+    return target
+
+
+def _decorate(ax, xlabel: str, ylabel: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    ax.grid(alpha=0.3)
+
+
 def _pyplot():
     import matplotlib
 
@@ -47,18 +60,13 @@ def _risk_figure(plt, obs, target: Path) -> Path:
     ax1.plot(t, obs["risk"], label="R(ρ_t)")
     if "risk_finite_n" in obs:
         ax1.plot(t, obs["risk_finite_n"], "--", label="R(ρ_t) + 1/N correction")
-    ax1.set_xlabel("time t")
-    ax1.set_ylabel("population risk")
-    ax1.legend()
-    ax1.grid(alpha=0.3)
+    _decorate(ax1, "time t", "population risk")
     if "free_energy" in obs:
         ax2.plot(t, obs["free_energy"], color="C2")
         ax2.set_ylabel("free energy F(ρ_t)")
     ax2.set_xlabel("time t")
     ax2.grid(alpha=0.3)
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
-    return target
+    return _save(plt, fig, target)
 
 
 def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
@@ -96,9 +104,7 @@ def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
             ax.set_title(f"t = {t[i]:g}")
             ax.set_xlabel(names[0])
             ax.set_ylabel(names[1])
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
-    return target
+    return _save(plt, fig, target)
 
 
 def _animation(plt, snaps, grid, names, target: Path) -> Path:
@@ -155,14 +161,9 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     )
     ax.fill_between(t, risk["sgd_min"], risk["sgd_max"], color="k", alpha=0.15, label="SGD min–max")
     ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
-    ax.set_xlabel("time t")
-    ax.set_ylabel("population risk")
     ax.set_yscale("log")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    out.append(out_dir / "risk_comparison.png")
-    fig.savefig(out[-1], dpi=120)
-    plt.close(fig)
+    _decorate(ax, "time t", "population risk")
+    out.append(_save(plt, fig, out_dir / "risk_comparison.png"))
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -178,14 +179,12 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         )
         edges = grid[name]["edges"]
         axis = list(grid).index(name)
+        vol = io.grid_volumes(grid)
         for ax, ts in zip(axes[0], picks, strict=True):
             i = int(np.argmin(np.abs(psnap["time"] - ts)))
             j = int(np.argmin(np.abs(ssnap["time"] - ts)))
             dens = psnap["density"][i]
             other = tuple(k for k in range(dens.ndim) if k != axis)
-            vol = np.ones(())
-            for g in grid.values():
-                vol = np.multiply.outer(vol, np.diff(g["edges"]))
             marginal = (dens * vol).sum(axis=other) / np.diff(edges)
             samples = ssnap[name][j].ravel()
             ax.hist(samples, bins=60, density=True, color="0.6", label="SGD neurons")
@@ -194,18 +193,11 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
             ax.set_xlabel(name)
         axes[0][0].set_ylabel("density")
         axes[0][0].legend()
-        out.append(out_dir / "density_vs_sgd.png")
-        fig.savefig(out[-1], dpi=120)
-        plt.close(fig)
+        out.append(_save(plt, fig, out_dir / "density_vs_sgd.png"))
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
         for key, values in report["wasserstein1"].items():
             if key != "time":
                 ax.plot(times, values, "o-", ms=3, label=f"W1 in {key}")
-        ax.set_xlabel("time t")
-        ax.set_ylabel("Wasserstein-1 distance")
-        ax.legend()
-        ax.grid(alpha=0.3)
-        out.append(out_dir / "wasserstein.png")
-        fig.savefig(out[-1], dpi=120)
-        plt.close(fig)
+        _decorate(ax, "time t", "Wasserstein-1 distance")
+        out.append(_save(plt, fig, out_dir / "wasserstein.png"))
     return out
