@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ._jit import compile_lock
 from .config import to_toml
 from .experiment import build_grid_dd, build_initial
 from .steppers import STATUS_MESSAGES, STATUS_OK
@@ -97,12 +98,32 @@ class _Progress:
             self.bar.close()
 
 
+def warm_up_grid() -> None:
+    """Compile (or load) every kernel of a grid run, with the argument types of a real run."""
+    from .grid import Axis, TensorGrid
+    from .models import Activation, GaussianInitial, IsotropicGaussians
+    from .pde import GridDD
+
+    with compile_lock():
+        r = np.array([0.5, 1.0])
+        for kind in ("tanh", "ramp"):
+            problem = IsotropicGaussians(Activation.from_mapping({"kind": kind}), 40, 0.5)
+            problem.radial_potential(r)
+            problem.radial_self(r)
+        small_d = IsotropicGaussians(Activation.from_mapping({"kind": "ramp"}), 3, 0.5)
+        small_d.radial_interaction(r, r)
+        system = GridDD(problem, TensorGrid((Axis.uniform("r", 0.0, 3.0, 8),)), tau=0.1)
+        p3 = system.initial_density(GaussianInitial(0.8, 40)).reshape(system.grid.shape3).copy()
+        system.advance(p3, 0.0, 1e-3, math.inf, 2)
+
+
 def run_grid(
     cfg: dict, path: str | Path, resume: bool = False, force: bool = False, quiet: bool = False
 ) -> RunResult:
     """Solve the DD of a resolved config on its grid and write the HDF5 file ``path``."""
     path = Path(path)
     started = clock.monotonic()
+    warm_up_grid()
     config_text = to_toml(cfg)
     system = build_grid_dd(cfg)
     grid = system.grid

@@ -52,3 +52,36 @@ def test_sgd_follows_the_pde_with_the_finite_n_term(tmp_path):
     report = compare_files(tmp_path / "pde.h5", tmp_path / "sgd.h5")
     assert report["max_abs_gap"] < 0.02, report["max_abs_gap"]
     assert report["max_wasserstein1"]["r"] < 0.05
+
+
+@pytest.mark.slow
+def test_concurrent_cold_starts_share_the_numba_cache(tmp_path):
+    """Three processes compiling into one empty cache at once all finish, with equal results
+    (numba's unlocked cache writes once left an entry that crashed later runs)."""
+    import os
+    import subprocess
+    import sys
+
+    import h5py
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ddsolver",
+                "run",
+                "grids/quickstart.toml",
+                "-o",
+                str(tmp_path / f"{i}.h5"),
+                "-q",
+            ],
+            env=env,
+        )
+        for i in range(3)
+    ]
+    assert [p.wait(timeout=600) for p in procs] == [0, 0, 0]
+    first = h5py.File(tmp_path / "0.h5")["snapshots/density"][()]
+    for i in (1, 2):
+        assert (h5py.File(tmp_path / f"{i}.h5")["snapshots/density"][()] == first).all()

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import io
+from .._jit import compile_lock
 from ..config import to_toml
 from ..experiment import build_problem, build_schedule
 from ..integrate import RunResult, stop_times
@@ -27,12 +28,44 @@ from .sgd import initial_network, sgd_steps
 log = logging.getLogger("ddsolver")
 
 
+def warm_up_sgd() -> None:
+    """Compile (or load) the SGD and exact-risk kernels with the types of a real run."""
+    from ..models import IsotropicGaussians, paper_ramp
+    from ..schedules import Schedule
+
+    with compile_lock():
+        problem = IsotropicGaussians(paper_ramp(), 4, 0.5)
+        rng = np.random.default_rng(0)
+        w, a = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
+        sched = Schedule("constant")
+        act = problem.activation
+        sgd_steps(
+            w,
+            a,
+            False,
+            act.code,
+            act.param_array,
+            0.5,
+            1e-3,
+            sched.code,
+            sched.params,
+            0.0,
+            0.0,
+            1,
+            np.int64(0),
+            np.int64(1),
+            rng,
+        )
+        exact_risk(problem, w, None)
+
+
 def run_sgd(
     cfg: dict, path: str | Path, force: bool = False, threads: int | None = None
 ) -> RunResult:
     """Run SGD for every seed of ``cfg`` and write the HDF5 file ``path``."""
     started = clock.monotonic()
     path = Path(path)
+    warm_up_sgd()
     problem = build_problem(cfg)
     if math.isinf(problem.dimension):
         raise ValueError("SGD needs a finite problem.dimension")
