@@ -75,6 +75,20 @@ class GaussianInitial:
             return self.a_cdf(edges)
         raise ValueError(f"the Gaussian initial law has no coordinate {name!r}")
 
+    def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
+        """Inverse cdf of the reduced coordinate ``name`` at the given probabilities."""
+        q = np.asarray(probabilities, dtype=float)
+        if name == "r":
+            if self.is_point_mass:
+                return np.full(q.shape, self.scale)
+            d = self.dimension
+            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * d, q) / d)
+        if name == "a":
+            if self.a_std == 0.0:
+                return np.full(q.shape, self.a_mean)
+            return self.a_mean + self.a_std * special.ndtri(q)
+        raise ValueError(f"the Gaussian initial law has no coordinate {name!r}")
+
     def a_quadrature(self, nodes: int = 40) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and probability weights for the second-layer weight."""
         if self.a_std == 0.0:

@@ -301,6 +301,14 @@ class IsotropicGaussians:
         log_sphere = math.log(2.0) + 0.5 * d * math.log(math.pi) - special.gammaln(0.5 * d)
         return (d - 1.0) * np.log(r) + log_sphere
 
+    def log_reference_gradient(self, points: np.ndarray) -> np.ndarray:
+        """∇ of :meth:`log_reference_density`: (d − 1)/r in r (1/r for d = ∞), 0 in a. (M, n)."""
+        _, r = self._split(points)
+        out = np.zeros((r.size, len(self.coordinate_names)))
+        factor = 1.0 if math.isinf(self.dimension) else self.dimension - 1.0
+        out[:, -1] = factor / r
+        return out
+
     # ------------------------------------------------------------------ risk
 
     def risk(self, points: np.ndarray, weights: np.ndarray) -> float:
