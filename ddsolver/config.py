@@ -142,6 +142,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
             choices=("grid", "particles"),
         ),
     },
+    "particles": {
+        "r_count": _i(1000, "particles along r (quantile midpoints of the initial law)", low=1),
+        "a_count": _i(16, "second layer: particles along a", low=1),
+        "rtol": _f(
+            1e-6, "relative error tolerance of the particle time stepper", low=0, low_open=True
+        ),
+        "atol": _f(
+            1e-9, "absolute error tolerance of the particle time stepper", low=0, low_open=True
+        ),
+    },
     "grid": {
         "r_min": _f(
             0.0,
@@ -322,11 +332,13 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         raise ConfigError(
             "solver.rtol", cfg["solver"]["rtol"], "error control needs solver.order = 3"
         )
-    if cfg["discretisation"]["method"] == "particles":
+    particles = cfg["discretisation"]["method"] == "particles"
+    if particles and cfg["dynamics"]["tau"] > 0 and cfg["problem"]["dimension"] != math.inf:
         raise ConfigError(
-            "discretisation.method",
-            "particles",
-            "the particle solver is not part of this version; allowed: 'grid'",
+            "dynamics.tau",
+            cfg["dynamics"]["tau"],
+            'particles with noise need problem.dimension = "inf" (the finite-d blob term is '
+            'not implemented); use discretisation.method = "grid"',
         )
     if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
         raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")

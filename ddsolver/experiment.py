@@ -6,6 +6,7 @@ import math
 
 from .config import dimension_value
 from .grid import Axis, TensorGrid
+from .lagrangian import ParticleDD
 from .models import Activation, GaussianInitial, IsotropicGaussians
 from .pde import GridDD
 from .schedules import Schedule
@@ -51,6 +52,32 @@ def build_grid(cfg: dict) -> TensorGrid:
     if cfg["problem"]["second_layer"]:
         return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
     return TensorGrid((r,))
+
+
+def build_system(cfg: dict):
+    """The discretised dynamics named by ``discretisation.method``."""
+    if cfg["discretisation"]["method"] == "particles":
+        return build_particle_dd(cfg)
+    return build_grid_dd(cfg)
+
+
+def build_particle_dd(cfg: dict) -> ParticleDD:
+    """Particles per ``[particles]``; densities are estimated on the config's grid."""
+    part = cfg["particles"]
+    grid = build_grid(cfg)
+    counts = (
+        (part["a_count"], part["r_count"]) if cfg["problem"]["second_layer"] else (part["r_count"],)
+    )
+    return ParticleDD(
+        build_problem(cfg),
+        grid,
+        counts,
+        build_schedule(cfg),
+        tau=cfg["dynamics"]["tau"],
+        lam=cfg["dynamics"]["lam"],
+        rtol=part["rtol"],
+        atol=part["atol"],
+    )
 
 
 def build_grid_dd(cfg: dict) -> GridDD:

@@ -22,7 +22,7 @@ import numpy as np
 from . import io
 from ._jit import compile_lock
 from .config import to_toml
-from .experiment import build_grid_dd, build_initial
+from .experiment import build_initial, build_system
 from .steppers import STATUS_MESSAGES, STATUS_OK
 
 log = logging.getLogger("ddsolver")
@@ -120,16 +120,19 @@ def warm_up_grid() -> None:
 def run_grid(
     cfg: dict, path: str | Path, resume: bool = False, force: bool = False, quiet: bool = False
 ) -> RunResult:
-    """Solve the DD of a resolved config on its grid and write the HDF5 file ``path``."""
+    """Solve the DD of a resolved config and write the HDF5 file ``path``.
+
+    ``discretisation.method`` selects the grid (:class:`~ddsolver.pde.GridDD`) or the
+    particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
+    """
     path = Path(path)
     started = clock.monotonic()
     warm_up_grid()
     config_text = to_toml(cfg)
-    system = build_grid_dd(cfg)
+    system = build_system(cfg)
     grid = system.grid
     neurons = cfg["sgd"]["neurons"]
-    names = list(system.observables(np.full(grid.shape, 1.0 / grid.volumes.sum()), neurons))
-    names.append("dt")
+    law = build_initial(cfg)
     times, is_save = stop_times(
         cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
     )
@@ -139,19 +142,28 @@ def run_grid(
     if checkpoint is None:
         if resume and not path.exists():
             raise FileNotFoundError(f"--resume: {path} does not exist")
+        state = system.initial_state(law)
+        first = {**system.observables(state, neurons), "time": 0.0, "dt": np.nan}
         if not (resume and path.exists()):
-            io.create_run_file(path, config_text, "pde", grid, names, force=force)
-        p = system.initial_density(build_initial(cfg))
+            io.create_run_file(
+                path,
+                config_text,
+                "pde",
+                grid,
+                [name for name in first if name != "time"],
+                system.snapshot_shapes,
+                system.state_shape,
+                force=force,
+            )
         t, dt_limit, steps, k0 = 0.0, math.inf, 0, 0
-        first = {**system.observables(p, neurons), "time": 0.0, "dt": np.nan}
-        ckpt = (p, {"t": 0.0, "dt_limit": dt_limit, "steps": 0})
-        io.append(path, [first], [(0.0, {"density": p})], ckpt)
+        ckpt = (state.reshape(system.state_shape), {"t": 0.0, "dt_limit": dt_limit, "steps": 0})
+        io.append(path, [first], [(0.0, system.snapshot_fields(state))], ckpt)
     else:
-        p, state = checkpoint
-        t, dt_limit, steps = state["t"], state["dt_limit"], int(state["steps"])
+        stored, saved = checkpoint
+        state = system.state_from(stored)
+        t, dt_limit, steps = saved["t"], saved["dt_limit"], int(saved["steps"])
         k0 = int(np.searchsorted(times, t - 1e-12 * max(1.0, t)))
         log.info("resuming %s at t = %g (%d steps)", path, t, steps)
-    p3 = np.ascontiguousarray(p, dtype=float).reshape(grid.shape3).copy()
 
     progress = _Progress(t, cfg["time"]["t_end"], quiet)
     pending: list[dict] = []
@@ -162,7 +174,7 @@ def run_grid(
             target = times[k]
             while t < target:
                 t, dt_limit, n, _, code, last = system.advance(
-                    p3, t, target, dt_limit, STEPS_PER_CALL
+                    state, t, target, dt_limit, STEPS_PER_CALL
                 )
                 steps += n
                 last_dt = last if n else last_dt
@@ -172,8 +184,7 @@ def run_grid(
                     break
             if status != "finished":
                 break
-            p = p3.reshape(grid.shape)
-            obs = {**system.observables(p, neurons), "time": target, "dt": last_dt}
+            obs = {**system.observables(state, neurons), "time": target, "dt": last_dt}
             pending.append(obs)
             if obs["boundary_mass"] > boundary_max:
                 status = (
@@ -184,9 +195,12 @@ def run_grid(
                 status = f"failed: non-finite risk at t = {target:.6g}"
             if is_save[k] or status != "finished":
                 keep = is_save[k] and status == "finished"
-                snap = [(target, {"density": p.copy()})] if keep else []
+                snap = [(target, system.snapshot_fields(state))] if keep else []
                 ckpt = (
-                    (p, {"t": t, "dt_limit": dt_limit, "steps": steps})
+                    (
+                        state.reshape(system.state_shape),
+                        {"t": t, "dt_limit": dt_limit, "steps": steps},
+                    )
                     if status == "finished"
                     else None
                 )

@@ -68,9 +68,16 @@ def _root_attrs(f: h5py.File, config_text: str, kind: str) -> None:
 
 
 def create_run_file(
-    path: str | Path, config_text: str, kind: str, grid, observable_names, force: bool = False
+    path: str | Path,
+    config_text: str,
+    kind: str,
+    grid,
+    observable_names,
+    snapshot_shapes: dict[str, tuple[int, ...]],
+    state_shape: tuple[int, ...],
+    force: bool = False,
 ) -> None:
-    """Create the output file of a grid run (refuses to overwrite unless ``force``)."""
+    """Create the output file of a PDE run (refuses to overwrite unless ``force``)."""
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
@@ -84,13 +91,16 @@ def create_run_file(
             a.attrs["units"] = "dimensionless (reduced coordinate)"
         s = f.create_group("snapshots")
         _series(s, "time")
-        _series(s, "density", grid.shape)
+        for name, shape in snapshot_shapes.items():
+            _series(s, name, shape)
         s["density"].attrs["description"] = "density p per unit volume of the reduced coordinates"
+        if "particles" in s:
+            s["particles"].attrs["description"] = "particle positions (M, n), equal masses 1/M"
         o = f.create_group("observables")
         for name in ("time", *observable_names):
             _series(o, name)
         c = f.create_group("checkpoint")
-        c.create_dataset("density", shape=(2, *grid.shape), dtype="f8")
+        c.create_dataset("density", shape=(2, *state_shape), dtype="f8")
         c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
         c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
 

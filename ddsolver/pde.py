@@ -146,6 +146,30 @@ class GridDD:
             self.kernel_arguments(),
         )
 
+    # ------------------------------------------------------------------ state (run-loop API)
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        """Shape of a checkpointed state: the grid's."""
+        return self.grid.shape
+
+    @property
+    def snapshot_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Datasets of /snapshots besides time, with their shapes."""
+        return {"density": self.grid.shape}
+
+    def initial_state(self, law) -> np.ndarray:
+        """The initial density, padded to three axes for the kernels."""
+        return self.state_from(self.initial_density(law))
+
+    def state_from(self, stored: np.ndarray) -> np.ndarray:
+        """A working (padded, contiguous) copy of a stored state."""
+        return np.ascontiguousarray(stored, dtype=float).reshape(self.grid.shape3).copy()
+
+    def snapshot_fields(self, state: np.ndarray) -> dict[str, np.ndarray]:
+        """What a snapshot stores: the density on the grid."""
+        return {"density": state.reshape(self.grid.shape).copy()}
+
     # ------------------------------------------------------------------ initial data
 
     def initial_density(self, law) -> np.ndarray:

@@ -84,3 +84,16 @@ def test_even_moments_against_sampled_directions(rng):
     for j, m in enumerate(even_moments(d, 3)[1:], start=1):
         x = c ** (2 * j)
         assert abs(x.mean() - m) < SE_FACTOR * x.std() / math.sqrt(x.size)
+
+
+@pytest.mark.parametrize("act", [paper_ramp(), Activation("relu")], ids=lambda a: a.kind)
+def test_compiled_even_tables_match_numpy_coefficients(act):
+    """Compiled Mehler tables (what the solvers use) against the NumPy ones, a → 0 included."""
+    from ddsolver.models.isotropic import IsotropicGaussians
+
+    problem = IsotropicGaussians(act, math.inf, 0.8)
+    a = np.array([0.0, 1e-9, 0.01, 0.3, 1.2, 5.0, 30.0])
+    vals, grads = problem._even_coefficients(a, 40)
+    f, df = hermite_coefficients(act, a, 80)
+    np.testing.assert_allclose(vals, f[:, ::2], atol=1e-14)
+    np.testing.assert_allclose(grads, df[:, ::2], atol=1e-14)

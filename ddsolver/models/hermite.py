@@ -22,6 +22,7 @@ import math
 import numpy as np
 from scipy import special
 
+from .._jit import jit
 from .activations import Activation
 from .integrals import mean
 
@@ -75,14 +76,17 @@ def _kinked_coefficients(activation: Activation, a: np.ndarray, kmax: int):
     first = np.zeros(m)
     dfirst = np.zeros(m)
     for t, e in zip(kinks, signs, strict=True):
-        u = t / ap
+        # a → 0: u = t/a → ±∞ (no contribution) unless the kink sits at t = 0
+        with np.errstate(invalid="ignore"):
+            u = np.where(pos, t / ap, 0.0 if t == 0 else np.inf)
         g, dg = _kink_terms(u, kmax)
         coef[:, 2:] += e * ap[:, None] * g[:, : kmax - 1] * norm
         dcoef[:, 2:] += e * dg[:, : kmax - 1] * norm
         cdf = special.ndtr(u)
         pdf = np.exp(-0.5 * u * u) / math.sqrt(2 * math.pi)
         first -= e * ap * cdf  # Σ e_i (−Φ(u_i)) a
-        dfirst -= e * (cdf - u * pdf)
+        finite = np.isfinite(u)
+        dfirst -= e * (cdf - np.where(finite, u, 0.0) * pdf)
         dcoef[:, 0] += e * pdf
     if activation.kind == "relu":
         first += ap  # a (1 − Φ(0)) for the single kink
@@ -136,3 +140,48 @@ def hermite_coefficients(
     coef = activation(arg) @ basis
     dcoef = (activation.derivative(arg) * nodes[None, :]) @ basis
     return coef, dcoef
+
+
+@jit
+def kinked_even_tables(kinks, signs, slope, level0, scales, order, vals, grads):
+    """f̂_{2j}(a) and d f̂_{2j}/da, j = 0..order, for a ramp/ReLU-like activation (compiled).
+
+    Parameters
+    ----------
+    kinks, signs : (n_k,) kink positions t and their signs e (σ'' = slope Σ e δ_t)
+    slope : float
+    level0 : (M,) f̂_0 = E σ(aG) at each scale (computed by the caller)
+    scales : (M,) a ≥ 0
+    order : int, J
+    vals, grads : (M, J + 1) float64, written in place
+    """
+    kmax = 2 * order
+    for m in range(scales.shape[0]):
+        a = scales[m]
+        vals[m, 0] = level0[m]
+        grads[m, 0] = 0.0
+        for j in range(1, order + 1):
+            vals[m, j] = 0.0
+            grads[m, j] = 0.0
+        h = np.empty(kmax + 1)
+        for q in range(kinks.shape[0]):
+            if a > 0.0:
+                u = kinks[q] / a
+            elif kinks[q] == 0.0:
+                u = 0.0  # the a → 0 limit of a kink at the origin
+            else:
+                continue
+            if abs(u) > _U_CUTOFF:
+                continue
+            phi = math.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+            grads[m, 0] += slope * signs[q] * phi
+            h[0] = 1.0
+            if kmax >= 1:
+                h[1] = u
+            for n in range(1, kmax):
+                h[n + 1] = (u * h[n] - math.sqrt(n) * h[n - 1]) / math.sqrt(n + 1.0)
+            for j in range(1, order + 1):
+                k = 2 * j
+                norm = slope * signs[q] / math.sqrt(k * (k - 1.0))
+                vals[m, j] += norm * a * phi * h[k - 2]
+                grads[m, j] += norm * phi * (h[k - 2] + u * math.sqrt(k - 1.0) * h[k - 1])

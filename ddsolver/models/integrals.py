@@ -211,36 +211,60 @@ def pair_moment_matrix(code, params, a, b, c, out):
 # ============================================================ convenience (NumPy API)
 
 
-def _vectorise(kernel, activation: Activation, *args) -> np.ndarray:
+PAIR, PAIR_DA, DERIVATIVE_PRODUCT = 0, 1, 2
+
+
+@jit_parallel
+def _mean_loop(code, params, mu, s, out):
+    for i in prange(out.shape[0]):
+        out[i] = gaussian_mean(code, params, mu[i], s[i])
+
+
+@jit_parallel
+def _pair_loop(which, code, params, a, b, c, out):
+    for i in prange(out.shape[0]):
+        if which == PAIR:
+            out[i] = pair_moment(code, params, a[i], b[i], c[i])
+        elif which == PAIR_DA:
+            out[i] = pair_moment_da(code, params, a[i], b[i], c[i])
+        else:
+            out[i] = derivative_product(code, params, a[i], b[i], c[i])
+
+
+def _flat(*args) -> tuple[tuple[int, ...], list[np.ndarray]]:
     arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in args))
-    out = np.empty(arrays[0].shape)
-    flat = [x.ravel() for x in arrays]
-    code, params = activation.code, activation.param_array
-    res = out.reshape(-1)
-    for i in range(res.shape[0]):
-        res[i] = kernel(code, params, *(x[i] for x in flat))
-    return out
+    return arrays[0].shape, [np.ascontiguousarray(x).ravel() for x in arrays]
 
 
 def mean(activation: Activation, mu, s) -> np.ndarray:
-    """E σ(μ + sG), broadcast over ``mu`` and ``s``."""
-    return _vectorise(gaussian_mean, activation, mu, s)
+    """E σ(μ + sG), broadcast over ``mu`` and ``s`` (compiled loop)."""
+    shape, (mu, s) = _flat(mu, s)
+    out = np.empty(mu.size)
+    _mean_loop(activation.code, activation.param_array, mu, s, out)
+    return out.reshape(shape)
+
+
+def _pair_family(which: int, activation: Activation, a, b, c) -> np.ndarray:
+    shape, (a, b, c) = _flat(a, b, c)
+    out = np.empty(a.size)
+    _pair_loop(which, activation.code, activation.param_array, a, b, c, out)
+    return out.reshape(shape)
 
 
 def pair(activation: Activation, a, b, c) -> np.ndarray:
     """K(a, b, c) = E[σ(aZ₁)σ(bZ₂)], broadcast over the arguments."""
-    return _vectorise(pair_moment, activation, a, b, c)
+    return _pair_family(PAIR, activation, a, b, c)
 
 
 def pair_da(activation: Activation, a, b, c) -> np.ndarray:
     """∂K/∂a, broadcast over the arguments."""
-    return _vectorise(pair_moment_da, activation, a, b, c)
+    return _pair_family(PAIR_DA, activation, a, b, c)
 
 
 def pair_dc(activation: Activation, a, b, c) -> np.ndarray:
     """∂K/∂c = a b E[σ'(aZ₁)σ'(bZ₂)], broadcast over the arguments."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return a * b * _vectorise(derivative_product, activation, a, b, c)
+    return a * b * _pair_family(DERIVATIVE_PRODUCT, activation, a, b, c)
 
 
 # ============================================================================ NumPy twins

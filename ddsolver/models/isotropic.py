@@ -34,7 +34,7 @@ from scipy import special
 from .._jit import jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, even_moments
-from .hermite import hermite_coefficients
+from .hermite import hermite_coefficients, kinked_even_tables
 from .integrals import mean, pair, pair_moment, pair_moment_da
 
 #: Highest Mehler order j (degree 2j) before falling back to angular quadrature.
@@ -172,8 +172,8 @@ class IsotropicGaussians:
         """v(r) and v'(r), each of shape (M,)."""
         r = np.asarray(r, dtype=float)
         ap, am = self.scales(r)
-        fp, dfp = hermite_coefficients(self.activation, ap, 0)
-        fm, dfm = hermite_coefficients(self.activation, am, 0)
+        fp, dfp = self._even_coefficients(ap, 0)
+        fm, dfm = self._even_coefficients(am, 0)
         v = -0.5 * (fp[:, 0] - fm[:, 0])
         dv = -0.5 * ((1 + self.delta) * dfp[:, 0] - (1 - self.delta) * dfm[:, 0])
         return v, dv
@@ -187,13 +187,12 @@ class IsotropicGaussians:
             )
         order = self._mehler_order
         r = np.asarray(r, dtype=float)
-        degrees = np.arange(0, 2 * order + 1, 2)
         weights = 0.5 * even_moments(self.dimension, order)
         values, grads = [], []
         for sign, a in zip((1.0, -1.0), self.scales(r), strict=True):
-            f, df = hermite_coefficients(self.activation, a, 2 * order)
-            values.append(f[:, degrees])
-            grads.append((1.0 + sign * self.delta) * df[:, degrees])
+            f, df = self._even_coefficients(a, order)
+            values.append(f)
+            grads.append((1.0 + sign * self.delta) * df)
         bound = 0.0
         if not math.isinf(self.dimension):
             bound = even_moments(self.dimension, order + 1)[-1] * self._second_moment_bound()
@@ -203,6 +202,23 @@ class IsotropicGaussians:
             weights=np.concatenate([weights, weights]),
             error_bound=float(bound),
         )
+
+    def _even_coefficients(self, a: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+        """f̂_{2j}(a), d f̂_{2j}/da for j ≤ order: compiled for ramp/ReLU, else by quadrature."""
+        act = self.activation
+        if act.kind not in ("ramp", "relu"):
+            f, df = hermite_coefficients(act, a, 2 * order)
+            return f[:, ::2], df[:, ::2]
+        if act.kind == "ramp":
+            t1, t2, s1, s2 = act.params
+            kinks, signs, slope = np.array([t1, t2]), np.array([1.0, -1.0]), (s2 - s1) / (t2 - t1)
+        else:
+            kinks, signs, slope = np.array([0.0]), np.array([1.0]), 1.0
+        a = np.ascontiguousarray(a, dtype=float)
+        vals = np.empty((a.size, order + 1))
+        grads = np.empty((a.size, order + 1))
+        kinked_even_tables(kinks, signs, slope, mean(act, 0.0, a), a, order, vals, grads)
+        return vals, grads
 
     def radial_interaction(
         self, r1: np.ndarray, r2: np.ndarray, derivative: bool = False
