@@ -154,7 +154,8 @@ def _run(args) -> int:
         )
     result = run_grid(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
     summary = f"{result.steps} steps, {result.wall_seconds:.1f} s"
-    print(f"{out}: {result.status} at t = {result.t:g} ({summary})")
+    reached = f" at t = {result.t:g}" if result.ok else ""  # a failure names its own time
+    print(f"{out}: {result.status}{reached} ({summary})")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
