@@ -151,6 +151,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "atol": _f(
             1e-9, "absolute error tolerance of the particle time stepper", low=0, low_open=True
         ),
+        "blob_width": _f(
+            0.0, "τ > 0, finite d: kernel width of the blob term (0: Silverman on ρ₀)", low=0
+        ),
     },
     "grid": {
         "r_min": _f(
@@ -331,14 +334,6 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     if cfg["solver"]["rtol"] > 0 and cfg["solver"]["order"] != 3:
         raise ConfigError(
             "solver.rtol", cfg["solver"]["rtol"], "error control needs solver.order = 3"
-        )
-    particles = cfg["discretisation"]["method"] == "particles"
-    if particles and cfg["dynamics"]["tau"] > 0 and cfg["problem"]["dimension"] != math.inf:
-        raise ConfigError(
-            "dynamics.tau",
-            cfg["dynamics"]["tau"],
-            'particles with noise need problem.dimension = "inf" (the finite-d blob term is '
-            'not implemented); use discretisation.method = "grid"',
         )
     if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
         raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .config import dimension_value
 from .grid import Axis, TensorGrid
 from .lagrangian import ParticleDD
@@ -64,19 +66,29 @@ def build_system(cfg: dict):
 def build_particle_dd(cfg: dict) -> ParticleDD:
     """Particles per ``[particles]``; densities are estimated on the config's grid."""
     part = cfg["particles"]
-    grid = build_grid(cfg)
-    counts = (
-        (part["a_count"], part["r_count"]) if cfg["problem"]["second_layer"] else (part["r_count"],)
-    )
+    second = cfg["problem"]["second_layer"]
+    counts = (part["a_count"], part["r_count"]) if second else (part["r_count"],)
+    problem, grid, law = build_problem(cfg), build_grid(cfg), build_initial(cfg)
+    widths = None
+    tau = cfg["dynamics"]["tau"]
+    if tau > 0 and not math.isinf(problem.entropy_dimension):
+        # fixed for the whole run (exact dissipation) and derived from the config alone,
+        # so that a resumed run uses the same width
+        probe = ParticleDD(problem, grid, counts)
+        width = part["blob_width"]
+        widths = (
+            np.full(len(counts), width) if width > 0 else probe.bandwidths(probe.initial_state(law))
+        )
     return ParticleDD(
-        build_problem(cfg),
+        problem,
         grid,
         counts,
         build_schedule(cfg),
-        tau=cfg["dynamics"]["tau"],
+        tau=tau,
         lam=cfg["dynamics"]["lam"],
         rtol=part["rtol"],
         atol=part["atol"],
+        blob_widths=widths,
     )
 
 

@@ -1,6 +1,7 @@
 r"""Cell-centred tensor-product grids over the reduced coordinates.
 
-A :class:`TensorGrid` is immutable: a tuple of :class:`Axis` objects, each with its
+A :class:`TensorGrid` is immutable: a tuple of 1 to 4 :class:`Axis` objects (the grid solver
+takes up to 3; a fourth serves the particle solver's density output), each with its
 cell edges (uniform or stretched). Densities on the grid are arrays of shape
 ``grid.shape`` holding p at the cell centres (with respect to Lebesgue measure in the
 reduced coordinates); cell masses are ``p * grid.volumes``.
@@ -81,8 +82,8 @@ class TensorGrid:
     axes: tuple[Axis, ...]
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.axes) <= 3:
-            raise ValueError(f"a grid has 1 to 3 axes, got {len(self.axes)}")
+        if not 1 <= len(self.axes) <= 4:
+            raise ValueError(f"a grid has 1 to 4 axes, got {len(self.axes)}")
         object.__setattr__(self, "axes", tuple(self.axes))
 
     @property
@@ -102,7 +103,9 @@ class TensorGrid:
 
     @property
     def shape3(self) -> tuple[int, int, int]:
-        """Shape padded to three axes with trailing ones (what the kernels see)."""
+        """Shape padded to three axes with trailing ones (what the grid kernels see)."""
+        if self.ndim > 3:
+            raise ValueError("the finite-volume kernels take at most 3 axes")
         return (*self.shape, *(1,) * (3 - self.ndim))
 
     @property

@@ -102,6 +102,7 @@ def warm_up_grid() -> None:
     """Compile (or load) every kernel of a grid run, with the argument types of a real run."""
     from .grid import Axis, TensorGrid
     from .models import Activation, GaussianInitial, IsotropicGaussians
+    from .operators.blob import blob_velocity
     from .pde import GridDD
 
     with compile_lock():
@@ -115,6 +116,8 @@ def warm_up_grid() -> None:
         system = GridDD(problem, TensorGrid((Axis.uniform("r", 0.0, 3.0, 8),)), tau=0.1)
         p3 = system.initial_density(GaussianInitial(0.8, 40)).reshape(system.grid.shape3).copy()
         system.advance(p3, 0.0, 1e-3, math.inf, 2)
+        blob = np.empty((3, 1))
+        blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), blob)
 
 
 def run_grid(

@@ -21,8 +21,11 @@ Silverman's rule h = 0.9 min(σ, IQR/1.34) M^{−1/5} per coordinate, with the k
 that would fall below r = 0 reflected back (no mass lost at the origin); cell masses are
 exact integrals of the kernels over the cells.
 
-Noise with a finite D (the diffusion (τ/D)Δ) needs a regularised score (blob) term that is
-not implemented: such configs are refused.
+Noise with a finite D (the diffusion (τ/D)Δ, ε = τ/D) is carried by the blob term of
+:mod:`ddsolver.operators.blob`: the velocity gains +2ξε·(−∇δE_h/δρ) and −2ξ(−ε∇L), which
+dissipates the regularised free energy F_h = ½R + (λ/2)∫|θ|² + ε Σ m_i (log (K_h*ρ)(z_i) − L(z_i))
+exactly. The kernel width h is fixed for the run (``blob_widths``; by default Silverman's
+rule on the initial particles), and the steady state is the Gibbs state up to O(h²).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from scipy import special
 
 from .grid import TensorGrid
+from .operators.blob import blob_velocity, regularised_log_density
 from .schedules import Schedule
 from .steppers import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 
@@ -67,6 +71,7 @@ class ParticleDD:
     rtol: float = 1e-8
     atol: float = 1e-10
     dt_max: float = math.inf
+    blob_widths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.grid.names != tuple(self.problem.coordinate_names):
@@ -77,11 +82,10 @@ class ParticleDD:
         if len(self.particles_per_axis) != self.grid.ndim:
             raise ValueError("one particle count per coordinate is needed")
         finite = not math.isinf(self.problem.entropy_dimension)
-        if self.tau > 0 and finite:
-            raise ValueError(
-                "particles with noise need problem.dimension = inf (the entropic "
-                "drift); the blob term for finite d is not implemented — use the grid"
-            )
+        self.eps = self.tau / self.problem.entropy_dimension if finite else 0.0
+        self.reference_coefficient = self.eps if finite else self.tau
+        if self.eps > 0 and self.blob_widths is None:
+            raise ValueError("noise with a finite dimension needs blob_widths (kernel widths)")
         if not getattr(self.problem, "uses_mehler", True):
             raise ValueError("particles need a factorised interaction (Mehler series or d = inf)")
         self.count = int(np.prod(self.particles_per_axis))
@@ -120,8 +124,13 @@ class ParticleDD:
         if self.lam:
             grad = grad + self.lam * z
         if self.tau > 0:
-            grad = grad - self.tau * self.problem.log_reference_gradient(z)
-        return -2.0 * self.schedule(t) * grad
+            grad = grad - self.reference_coefficient * self.problem.log_reference_gradient(z)
+        velocity = -2.0 * self.schedule(t) * grad
+        if self.eps > 0:
+            blob = np.empty_like(z)
+            blob_velocity(np.ascontiguousarray(z), self.masses, self.blob_widths, blob)
+            velocity += 2.0 * self.schedule(t) * self.eps * blob
+        return velocity
 
     def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9):
         """Integrate z (M, n) in place towards t_stop; same return tuple as the grid stepper."""
@@ -181,7 +190,7 @@ class ParticleDD:
                 cdf = cdf + 1.0 - special.ndtr((-e[None, :] - z[:, k : k + 1]) / h[k])
                 cdf = cdf - cdf[:, :1]
             per_axis.append(np.diff(cdf, axis=1))  # (M, n_k): kernel mass of particle i in cell k
-        axes = "abc"[: self.grid.ndim]
+        axes = "abcd"[: self.grid.ndim]
         spec = "m," + ",".join(f"m{c}" for c in axes) + "->" + axes
         return np.einsum(spec, self.masses, *per_axis) / self.grid.volumes
 
@@ -194,7 +203,10 @@ class ParticleDD:
         double = float(proj @ (fac.weights * proj))
         risk = 1.0 + 2.0 * float(m @ v) + double
         free = 0.5 * risk + 0.5 * self.lam * float(m @ self.problem.squared_norm(z))
-        if self.tau > 0:
+        if self.eps > 0:
+            log_rho = regularised_log_density(z, m, self.blob_widths)
+            free += self.eps * float(m @ (log_rho - self.problem.log_reference_density(z)))
+        elif self.tau > 0:
             free -= self.tau * float(m @ self.problem.log_reference_density(z))
         out = {
             "risk": risk,

@@ -68,6 +68,8 @@ class GridDD:
                 f"grid axes {self.grid.names} do not match the problem's coordinates "
                 f"{tuple(self.problem.coordinate_names)}"
             )
+        if self.grid.ndim > 3:
+            raise ValueError("the grid solver takes 1 to 3 coordinates; use particles for 4")
         if self.order not in ORDERS:
             raise ValueError(f"order {self.order}; allowed: {ORDERS}")
         if self.limiter not in LIMITERS:

@@ -8,7 +8,7 @@ import pytest
 from scipy import optimize
 
 import ddsolver as dd
-from ddsolver.config import load_config, validate
+from ddsolver.config import load_config
 from ddsolver.grid import Axis, TensorGrid
 from ddsolver.integrate import run_grid
 from ddsolver.lagrangian import ParticleDD
@@ -130,11 +130,31 @@ r_cells = 100
             np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
 
 
-def test_particles_with_finite_d_noise_are_refused():
-    from ddsolver.config import ConfigError
+def test_blob_kernel_matches_numpy_twin(rng):
+    from ddsolver.operators.blob import blob_velocity, blob_velocity_ref
 
-    with pytest.raises(ConfigError, match=r"dynamics\.tau"):
-        validate({"discretisation": {"method": "particles"}, "dynamics": {"tau": 0.1}})
+    z = rng.normal(size=(60, 2))
+    masses = np.full(60, 1 / 60)
+    widths = np.array([0.3, 0.5])
+    out = np.empty_like(z)
+    blob_velocity(z, masses, widths, out)
+    np.testing.assert_allclose(out, blob_velocity_ref(z, masses, widths), atol=1e-13)
+
+
+def test_noisy_particles_reach_the_grid_gibbs_state(tmp_path):
+    """τ = 2, λ = 1, d = 40 (grids/noisy.toml): the blob particles dissipate F_h and relax to
+    the state the grid reaches (measured: risk within 6e-5, mean r within 1e-4)."""
+    grid_cfg = load_config("grids/noisy.toml")
+    part_cfg = load_config(
+        "grids/noisy.toml", ['discretisation.method="particles"', "particles.r_count=200"]
+    )
+    assert run_grid(grid_cfg, tmp_path / "g.h5", quiet=True).ok
+    assert run_grid(part_cfg, tmp_path / "p.h5", quiet=True).ok
+    with h5py.File(tmp_path / "g.h5") as g, h5py.File(tmp_path / "p.h5") as p:
+        assert abs(g["observables/risk"][-1] - p["observables/risk"][-1]) < 1e-3
+        assert abs(g["observables/mean_r"][-1] - p["observables/mean_r"][-1]) < 1e-3
+        free = p["observables/free_energy"][()]
+        assert np.all(np.diff(free) < 0)
 
 
 @pytest.mark.slow
@@ -162,3 +182,23 @@ def test_paper_example_particles_against_grid_to_t10(tmp_path):
             )
         ]
         assert max(w1) < 0.01, w1
+
+
+def test_four_reduced_coordinates_follow_the_characteristics():
+    """n = 4 (beyond the grid solver): V = ½|z − c|², U = 0 moves every particle along
+    z(t) = c + (z₀ − c)e^{−2t}; the density estimate on a 4-D output grid keeps the mass."""
+    from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
+
+    problem = HarmonicProblem(4, stiffness=1.0, centre=0.3)
+    grid = TensorGrid(tuple(Axis.uniform(n, -3, 3, 12) for n in ("x", "y", "z", "w")))
+    system = ParticleDD(problem, grid, (3, 4, 2, 5), rtol=1e-10, atol=1e-12)
+    law = GaussianLaw((0.1, -0.2, 0.5, 0.0), (0.5, 0.4, 0.3, 0.6))
+    z0 = system.initial_state(law)
+    z = z0.copy()
+    system.advance(z, 0.0, 0.7)
+    np.testing.assert_allclose(z, 0.3 + (z0 - 0.3) * math.exp(-1.4), atol=1e-8)
+    dens = system.density(z)
+    assert dens.shape == (12, 12, 12, 12)
+    assert (dens * grid.volumes).sum() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(ValueError, match="1 to 3"):
+        GridDD(problem, grid)

@@ -1,6 +1,6 @@
 r"""Problems with known solutions, for convergence tests and benchmarks.
 
-:class:`HarmonicProblem`: θ = z ∈ R^n (n = 1..3, coordinates x, y, z), Lebesgue reference
+:class:`HarmonicProblem`: θ = z ∈ R^n (n = 1..4, coordinates x, y, z, w), Lebesgue reference
 measure (log_reference_density = 0), and
 
     V(z) = ½ k |z − c|²,     U(z, z') = coupling · g(z) g(z'),  g(z) = z₁,
@@ -23,7 +23,7 @@ from scipy import special
 
 from .isotropic import Factorisation
 
-NAMES = ("x", "y", "z")
+NAMES = ("x", "y", "z", "w")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,10 @@ class HarmonicProblem:
         """0: the reference measure is Lebesgue."""
         return np.zeros(np.asarray(points).shape[0])
 
+    def log_reference_gradient(self, points):
+        """0, shape (M, n)."""
+        return np.zeros(np.asarray(points).shape)
+
     def gaussian_moments(self, mean0, var0, t, xi, tau):
         """Mean and variance per coordinate at time t of the OU process (U = 0)."""
         rate = 2.0 * xi * self.stiffness
@@ -86,6 +90,11 @@ class GaussianLaw:
 
     means: tuple[float, ...]
     stds: tuple[float, ...]
+
+    def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
+        """Inverse cdf of coordinate ``name``."""
+        k = NAMES.index(name)
+        return self.means[k] + self.stds[k] * special.ndtri(np.asarray(probabilities, dtype=float))
 
     def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
         """P(z_k ≤ edge) for the coordinate called ``name``."""
