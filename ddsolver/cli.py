@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, load_config
+from .config import ConfigError, load_config, to_toml
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -140,8 +140,19 @@ def _run(args) -> int:
         if not out.exists():
             raise ConfigError("--resume", str(out), "no such output file to resume")
         stored = tomllib.loads(io.read_attrs(out)["config"])
-        for table in ("problem", "initial", "dynamics", "sgd", "discretisation", "grid", "solver"):
-            if stored.get(table) != tomllib.loads(_toml(cfg)).get(table):
+        current = tomllib.loads(to_toml(cfg))  # the same round trip the file's config made
+        tables = (
+            "problem",
+            "initial",
+            "dynamics",
+            "sgd",
+            "discretisation",
+            "particles",
+            "grid",
+            "solver",
+        )
+        for table in tables:
+            if stored.get(table) != current.get(table):
                 raise ConfigError(
                     f"{table}",
                     "(differs from the file)",
@@ -192,12 +203,6 @@ def _compare(args) -> int:
     for written in write_report(pde, args.sgd, out):
         print(written)
     return EXIT_OK
-
-
-def _toml(cfg) -> str:
-    from .config import to_toml
-
-    return to_toml(cfg)
 
 
 def _info(args) -> int:
