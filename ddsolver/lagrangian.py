@@ -137,11 +137,7 @@ class ParticleDD:
         steps = rejected = 0
         last = 0.0
         k1 = self.velocity(z, t)
-        dt = (
-            min(dt_limit, self.dt_max, 1e-3)
-            if not math.isfinite(dt_limit)
-            else min(dt_limit, self.dt_max)
-        )
+        dt = min(dt_limit if math.isfinite(dt_limit) else 1e-3, self.dt_max)  # first step: 1e-3
         while t < t_stop and steps < max_steps:
             h = min(dt, t_stop - t)
             final = h >= t_stop - t
@@ -166,7 +162,8 @@ class ParticleDD:
             t = t_stop if final else t + h
             last = h
             steps += 1
-            dt = min(h * min(5.0, factor), self.dt_max) if not final else max(dt, h)
+            if not final:  # a step cut short to hit t_stop keeps the proposal for the next one
+                dt = min(h * min(5.0, factor), self.dt_max)
         return t, dt, steps, rejected, STATUS_OK, last
 
     # ------------------------------------------------------------------ output
