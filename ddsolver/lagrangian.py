@@ -37,6 +37,7 @@ import numpy as np
 from scipy import special
 
 from .grid import TensorGrid
+from .models.risk import finite_width_correction, mean_field_risk
 from .operators.blob import blob_velocity, regularised_log_density
 from .schedules import Schedule
 from .steppers import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
@@ -198,7 +199,8 @@ class ParticleDD:
         fac = self.problem.interaction_factors(z)
         proj = fac.values.T @ m
         double = float(proj @ (fac.weights * proj))
-        risk = 1.0 + 2.0 * float(m @ v) + double
+        risk = mean_field_risk(self.problem.label_second_moment, float(m @ v), double)
+        mean_self = float(m @ self.problem.self_interaction(z))
         free = 0.5 * risk + 0.5 * self.lam * float(m @ self.problem.squared_norm(z))
         if self.eps > 0:
             log_rho = regularised_log_density(z, m, self.blob_widths)
@@ -207,8 +209,7 @@ class ParticleDD:
             free -= self.tau * float(m @ self.problem.log_reference_density(z))
         out = {
             "risk": risk,
-            "risk_finite_n": risk
-            + (float(m @ self.problem.self_interaction(z)) - double) / neurons,
+            "risk_finite_n": risk + finite_width_correction(mean_self, double, neurons),
             "mass": float(m.sum()),
             "free_energy": free,
             "boundary_mass": float(

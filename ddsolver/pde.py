@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .grid import TensorGrid
+from .models.risk import finite_width_correction, mean_field_risk
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
 from .schedules import Schedule
@@ -192,10 +193,11 @@ class GridDD:
         m = (np.asarray(p).reshape(-1)) * self.volumes
         upsi = self.operator.apply(m)
         double = float(m @ upsi)
-        risk = 1.0 + 2.0 * float(m @ self.potential) + double
+        risk = mean_field_risk(self.problem.label_second_moment, float(m @ self.potential), double)
+        correction = finite_width_correction(float(m @ self.self_interaction), double, neurons)
         out = {
             "risk": risk,
-            "risk_finite_n": risk + (float(m @ self.self_interaction) - double) / neurons,
+            "risk_finite_n": risk + correction,
             "mass": float(m.sum()),
             "free_energy": self._free_energy(m, p, risk),
             "boundary_mass": self._boundary_mass(m),

@@ -35,6 +35,8 @@ class HarmonicProblem:
     centre: float = 0.0
     coupling: float = 0.0
     entropy_dimension: float = 1.0
+    #: the constant of the "risk" observable, 1 + 2∫V + ∫∫U (there are no labels here)
+    label_second_moment: float = 1.0
 
     @property
     def coordinate_names(self) -> tuple[str, ...]:

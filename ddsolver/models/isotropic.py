@@ -36,6 +36,7 @@ from .activations import Activation
 from .angular import cosine_quadrature, even_moments
 from .hermite import hermite_coefficients, kinked_even_tables
 from .integrals import mean, pair, pair_moment, pair_moment_da
+from .risk import finite_width_correction, mean_field_risk
 
 #: Highest Mehler order j (degree 2j) before falling back to angular quadrature.
 MAX_MEHLER_ORDER = 150
@@ -134,6 +135,11 @@ class IsotropicGaussians:
     def entropy_dimension(self) -> float:
         """D, the dimension of θ (the noise is (τ/D)Δ per coordinate)."""
         return self.dimension + 1 if self.second_layer else self.dimension
+
+    @property
+    def label_second_moment(self) -> float:
+        """E y² = 1 for labels ±1."""
+        return LABEL_SECOND_MOMENT
 
     @property
     def radial_column(self) -> int:
@@ -331,15 +337,18 @@ class IsotropicGaussians:
         r"""R(ρ) = E y² + 2∫V dρ + ∫∫U dρ dρ for ρ = Σ_i weights[i] δ_{points[i]}."""
         w = np.asarray(weights, dtype=float)
         v, _ = self.potential(points)
-        return float(LABEL_SECOND_MOMENT + 2.0 * w @ v + w @ self.interaction_matrix(points) @ w)
+        double = float(w @ self.interaction_matrix(points) @ w)
+        return mean_field_risk(self.label_second_moment, float(w @ v), double)
 
     def risk_finite_n(self, points: np.ndarray, weights: np.ndarray, neurons: int) -> float:
         r"""R(ρ) + (1/N)(∫U(θ,θ)dρ − ∫∫U dρ dρ): the mean risk of N i.i.d. neurons from ρ."""
         w = np.asarray(weights, dtype=float)
         double = float(w @ self.interaction_matrix(points) @ w)
         v, _ = self.potential(points)
-        mf = LABEL_SECOND_MOMENT + 2.0 * float(w @ v) + double
-        return mf + (float(w @ self.self_interaction(points)) - double) / neurons
+        mean_self = float(w @ self.self_interaction(points))
+        return mean_field_risk(self.label_second_moment, float(w @ v), double) + (
+            finite_width_correction(mean_self, double, neurons)
+        )
 
     def population_potential_mc(
         self, w: np.ndarray, samples: int, rng: np.random.Generator

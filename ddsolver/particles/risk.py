@@ -17,6 +17,7 @@ from numba import prange
 from .._jit import jit_parallel
 from ..models.hermite import hermite_coefficients
 from ..models.integrals import pair_moment
+from ..models.risk import mean_field_risk
 
 SERIES_MAX_COSINE = 0.6
 SERIES_ORDER = 80
@@ -78,7 +79,7 @@ def exact_risk(problem, w: np.ndarray, a: np.ndarray | None = None) -> float:
         rows,
     )
     v, _ = problem.radial_potential(r)
-    return float(1.0 + 2.0 * (a @ v) / n + rows.sum() / n**2)
+    return mean_field_risk(problem.label_second_moment, (a @ v) / n, rows.sum() / n**2)
 
 
 def exact_risk_ref(problem, w: np.ndarray, a: np.ndarray | None = None) -> float:
@@ -96,7 +97,7 @@ def exact_risk_ref(problem, w: np.ndarray, a: np.ndarray | None = None) -> float
         + pair(problem.activation, sm[:, None], sm[None, :], c)
     )
     v, _ = problem.radial_potential(r)
-    return float(1.0 + 2.0 * (a @ v) / n + a @ u @ a / n**2)
+    return mean_field_risk(problem.label_second_moment, (a @ v) / n, a @ u @ a / n**2)
 
 
 def monte_carlo_risk(problem, w, a, samples: int, rng: np.random.Generator) -> tuple[float, float]:
