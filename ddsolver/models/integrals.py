@@ -233,7 +233,8 @@ def _pair_loop(which, code, params, a, b, c, out):
 
 def _flat(*args) -> tuple[tuple[int, ...], list[np.ndarray]]:
     arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in args))
-    return arrays[0].shape, [np.ascontiguousarray(x).ravel() for x in arrays]
+    # copies: a broadcast view handed to a kernel is flagged for future read-only semantics
+    return arrays[0].shape, [np.array(x, order="C").reshape(-1) for x in arrays]
 
 
 def mean(activation: Activation, mu, s) -> np.ndarray:
