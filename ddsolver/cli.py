@@ -194,8 +194,7 @@ def _compare(args) -> int:
     from .compare import write_report
 
     for name in (args.pde, args.sgd):
-        if not Path(name).is_file():
-            raise ConfigError("FILE", name, "no such file")
+        _existing(name)
     pde = Path(args.pde)
     out = (
         Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
@@ -205,12 +204,18 @@ def _compare(args) -> int:
     return EXIT_OK
 
 
+def _existing(name: str) -> Path:
+    """The path of an input file, or the one-line refusal (exit 2) when it is missing."""
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError("FILE", str(path), "no such file")
+    return path
+
+
 def _info(args) -> int:
     import h5py
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise ConfigError("FILE", str(path), "no such file")
+    path = _existing(args.file)
     with h5py.File(path, "r") as f:
         attrs = dict(f.attrs)
         print(f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}")
@@ -233,9 +238,7 @@ def _info(args) -> int:
 def _plot(args) -> int:
     from .plotting import plot_file
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise ConfigError("FILE", str(path), "no such file")
+    path = _existing(args.file)
     out = Path(args.output) if args.output else path.with_name(path.stem + "_figures")
     for written in plot_file(path, out, animation=not args.no_animation):
         print(written)

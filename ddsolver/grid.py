@@ -96,6 +96,13 @@ class TensorGrid:
         """Coordinate names."""
         return tuple(a.name for a in self.axes)
 
+    def require_names(self, names) -> None:
+        """Refuse a problem whose reduced coordinates are not this grid's axes, in order."""
+        if self.names != tuple(names):
+            raise ValueError(
+                f"grid axes {self.names} do not match the problem's coordinates {tuple(names)}"
+            )
+
     @property
     def shape(self) -> tuple[int, ...]:
         """Cells per axis."""

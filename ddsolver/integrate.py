@@ -114,8 +114,7 @@ def warm_up_grid() -> None:
         small_d = IsotropicGaussians(Activation.from_mapping({"kind": "ramp"}), 3, 0.5)
         small_d.radial_interaction(r, r)
         system = GridDD(problem, TensorGrid((Axis.uniform("r", 0.0, 3.0, 8),)), tau=0.1)
-        p3 = system.initial_density(GaussianInitial(0.8, 40)).reshape(system.grid.shape3).copy()
-        system.advance(p3, 0.0, 1e-3, math.inf, 2)
+        system.advance(system.initial_state(GaussianInitial(0.8, 40)), 0.0, 1e-3, math.inf, 2)
         blob = np.empty((3, 1))
         blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), blob)
 

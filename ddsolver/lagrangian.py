@@ -75,11 +75,7 @@ class ParticleDD:
     blob_widths: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.grid.names != tuple(self.problem.coordinate_names):
-            raise ValueError(
-                f"grid axes {self.grid.names} do not match the problem's "
-                f"coordinates {tuple(self.problem.coordinate_names)}"
-            )
+        self.grid.require_names(self.problem.coordinate_names)
         if len(self.particles_per_axis) != self.grid.ndim:
             raise ValueError("one particle count per coordinate is needed")
         finite = not math.isinf(self.problem.entropy_dimension)

@@ -64,11 +64,7 @@ class GridDD:
     atol: float = 1e-10
 
     def __post_init__(self) -> None:
-        if self.grid.names != tuple(self.problem.coordinate_names):
-            raise ValueError(
-                f"grid axes {self.grid.names} do not match the problem's coordinates "
-                f"{tuple(self.problem.coordinate_names)}"
-            )
+        self.grid.require_names(self.problem.coordinate_names)
         if self.grid.ndim > 3:
             raise ValueError("the grid solver takes 1 to 3 coordinates; use particles for 4")
         if self.order not in ORDERS:
