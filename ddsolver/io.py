@@ -36,6 +36,30 @@ import numpy as np
 from ._version import __version__
 
 STATE_FIELDS = ("t", "dt_limit", "slot", "n_snapshots", "n_observables", "steps")
+LOCK_WAIT_SECONDS = 60.0
+
+
+def open_file(path: str | Path, mode: str = "r") -> h5py.File:
+    """``h5py.File(path, mode)``, waiting while another process holds the file's HDF5 lock.
+
+    A run opens its file only for the moment of each save, and so does every reader here;
+    a reader that opens the file at that moment (``ddsolver info``, a notebook polling a
+    running file) then makes the other wait instead of failing. After
+    :data:`LOCK_WAIT_SECONDS` — a reader that keeps the file open — the error says so.
+    """
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise BlockingIOError(
+                    f"{path} has been held open by another process for {LOCK_WAIT_SECONDS:g} s "
+                    "(an h5py.File left open?); close it and resume"
+                ) from None
+            time.sleep(delay)
+            delay = min(0.2, 2 * delay)
 
 
 def versions() -> dict[str, str]:
@@ -81,7 +105,7 @@ def create_run_file(
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
-    with h5py.File(path, "w") as f:
+    with open_file(path, "w") as f:
         _root_attrs(f, config_text, kind)
         g = f.create_group("grid")
         for axis in grid.axes:
@@ -115,7 +139,7 @@ def append(
 
     ``snapshots`` is a list of (t, {dataset name: array}) for the datasets of /snapshots.
     """
-    with h5py.File(path, "r+") as f:
+    with open_file(path, "r+") as f:
         obs = f["observables"]
         if observations:
             n = obs["time"].shape[0]
@@ -161,7 +185,7 @@ def create_sgd_file(
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite")
     n_seeds = len(seeds)
-    with h5py.File(path, "w") as f:
+    with open_file(path, "w") as f:
         _root_attrs(f, config_text, "sgd")
         f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
         s = f.create_group("snapshots")
@@ -178,13 +202,19 @@ def create_sgd_file(
 
 def set_status(path: str | Path, status: str) -> None:
     """Record the run's status attribute."""
-    with h5py.File(path, "r+") as f:
+    with open_file(path, "r+") as f:
         f.attrs["status"] = status
+
+
+def set_attrs(path: str | Path, **attrs) -> None:
+    """Set root attributes of an existing file (e.g. ``wall_seconds`` after a run)."""
+    with open_file(path, "r+") as f:
+        f.attrs.update(attrs)
 
 
 def read_checkpoint(path: str | Path) -> tuple[np.ndarray, dict] | None:
     """The last checkpoint (density, state) or None; truncates series written after it."""
-    with h5py.File(path, "r+") as f:
+    with open_file(path, "r+") as f:
         raw = f["checkpoint/state"][:]
         if np.isnan(raw[0]):
             return None
@@ -200,13 +230,13 @@ def read_checkpoint(path: str | Path) -> tuple[np.ndarray, dict] | None:
 
 def read_attrs(path: str | Path) -> dict:
     """Root attributes of a ddsolver file."""
-    with h5py.File(path, "r") as f:
+    with open_file(path, "r") as f:
         return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
 def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
     """All datasets of a group (``observables`` or ``snapshots``) as arrays."""
-    with h5py.File(path, "r") as f:
+    with open_file(path, "r") as f:
         return {name: ds[()] for name, ds in f[group].items()}
 
 
@@ -220,5 +250,5 @@ def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
 
 def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Edges and centres of each reduced coordinate."""
-    with h5py.File(path, "r") as f:
+    with open_file(path, "r") as f:
         return {name: {k: g[k][()] for k in g} for name, g in f["grid"].items()}

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ddsolver import cli
+from ddsolver import cli, io
 from ddsolver.config import load_config
 from ddsolver.integrate import run_grid
 
@@ -238,3 +238,22 @@ def test_readme_lists_every_config_key():
     from ddsolver.config import schema_markdown
 
     assert schema_markdown() in (ROOT / "README.md").read_text()
+
+
+def test_a_reader_holding_the_file_open_makes_the_writer_wait_not_fail(tmp_path):
+    """HDF5 locks a file while any process has it open; the writer waits (io.open_file)."""
+    cfg = load_config(write(tmp_path, SMALL))
+    path = tmp_path / "held.h5"
+    assert run_grid(cfg, path, quiet=True).ok
+    hold = "import h5py, sys, time\nf = h5py.File(sys.argv[1], 'r')\nprint('open', flush=True)\n"
+    hold += "time.sleep(0.8)\nf.close()\n"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline().strip() == "open"
+    start = time.monotonic()
+    io.set_status(path, "finished, then touched")
+    waited = time.monotonic() - start
+    reader.wait()
+    assert io.read_attrs(path)["status"] == "finished, then touched"
+    assert waited > 0.3  # it did wait for the reader
