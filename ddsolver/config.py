@@ -351,19 +351,24 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, parsed
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Set dotted keys in a copy of the raw config."""
+def set_dotted(raw: dict, key: str, value: Any) -> dict:
+    """A copy of the raw config with the dotted ``key`` set to ``value``."""
     raw = copy.deepcopy(raw)
-    for text in overrides:
-        key, value = parse_override(text)
-        parts = key.split(".")
-        node = raw
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(key, value, f"'{part}' is not a table")
-        node[parts[-1]] = value
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(key, value, f"'{part}' is not a table")
+    node[parts[-1]] = copy.deepcopy(value)
     return raw
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Set the dotted keys of ``KEY=VALUE`` texts in a copy of the raw config."""
+    for text in overrides:
+        raw = set_dotted(raw, *parse_override(text))
+    return copy.deepcopy(raw)
 
 
 def read_toml(path: str | Path) -> dict:
