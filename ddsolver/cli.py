@@ -1,4 +1,4 @@
-"""Command line: ``ddsolver run|sgd|compare|info|plot`` (see ``ddsolver --help``).
+"""Command line: ``ddsolver run|sgd|compare|info|plot|sweep`` (see ``ddsolver --help``).
 
 Exit status: 0 success, 1 failed run, 2 bad config or bad arguments (one line on stderr
 naming the key, the value and what is allowed).
@@ -24,6 +24,8 @@ EPILOG = """examples:
   ddsolver compare run.h5 sgd.h5 -o report/          risk, densities and W1: PDE vs SGD
   ddsolver info run.h5                               status, config and contents
   ddsolver plot run.h5 -o figures/                   density, risk and free energy
+  ddsolver sweep grids/sweep_quickstart.toml         every point of a sweep, on Dask
+  ddsolver plot sweep_quickstart/summary.h5 --x problem.delta   a result against a swept key
 """
 
 
@@ -117,7 +119,54 @@ def _parser() -> argparse.ArgumentParser:
         help="directory for the figures (default: FILE_figures next to FILE.h5)",
     )
     plot.add_argument("--no-animation", action="store_true", help="skip the animated GIF")
+    plot.add_argument(
+        "--x", metavar="KEY", help="sweep summary: the swept key on the x axis (default: first)"
+    )
+    plot.add_argument(
+        "--y",
+        metavar="COLUMN",
+        help="sweep summary: the result to draw (default: risk_final, or sgd_risk_final)",
+    )
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run every point of a sweep file on dask.distributed",
+        description="Vary config keys over lists and ranges (crossed or zipped) and run "
+        "each point as a task: locally on a LocalCluster, or on the Dask cluster at "
+        "--scheduler. One HDF5 file per point, named by the hash of its config; finished "
+        "points are skipped on a restart; summary.csv and summary.h5 collect the results.",
+    )
+    sweep.add_argument(
+        "sweep", metavar="SWEEP", help="sweep file (TOML), e.g. grids/sweep_quickstart.toml"
+    )
+    sweep.add_argument(
+        "-o", "--output", metavar="DIR", help="output directory (default: SWEEP's name, here)"
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster)",
+    )
+    sweep.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="K",
+        help="local cluster: worker processes (default: min(points, cores))",
+    )
+    sweep.add_argument(
+        "--dry-run", action="store_true", help="list the points and their files; run nothing"
+    )
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, got {text!r}")
+    return value
 
 
 def _output_path(args, cfg) -> Path:
@@ -215,8 +264,10 @@ def _existing(name: str) -> Path:
 def _info(args) -> int:
     import h5py
 
+    from . import io
+
     path = _existing(args.file)
-    with h5py.File(path, "r") as f:
+    with io.open_file(path, "r") as f:
         attrs = dict(f.attrs)
         print(f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}")
         print(f"ddsolver {attrs.get('ddsolver_version')}, created {attrs.get('created', '?')}")
@@ -236,13 +287,47 @@ def _info(args) -> int:
 
 
 def _plot(args) -> int:
-    from .plotting import plot_file
+    from . import io
+    from .plotting import plot_file, plot_sweep
 
     path = _existing(args.file)
     out = Path(args.output) if args.output else path.with_name(path.stem + "_figures")
-    for written in plot_file(path, out, animation=not args.no_animation):
-        print(written)
+    if io.read_attrs(path).get("kind") == "sweep":
+        written = plot_sweep(path, out, args.x, args.y)
+    elif args.x or args.y:
+        raise ConfigError("--x/--y", args.x or args.y, "only for a sweep's summary.h5")
+    else:
+        written = plot_file(path, out, animation=not args.no_animation)
+    for target in written:
+        print(target)
     return EXIT_OK
+
+
+def _sweep(args) -> int:
+    from .sweeps import read_sweep
+
+    spec = read_sweep(args.sweep)
+    out = Path(args.output) if args.output else Path(Path(args.sweep).stem)
+    if args.dry_run:
+        from .sweeps.task import point_files
+
+        for point in spec.points():
+            where = point.error or ", ".join(
+                str(point_files(out, point.key)[verb]) for verb in spec.verbs
+            )
+            print(f"point {point.index} ({point.label}): {where}")
+        return EXIT_OK
+    from .sweeps.engine import run_sweep
+
+    result = run_sweep(spec, out, scheduler=args.scheduler, workers=args.workers)
+    for written in result.written:
+        print(written)
+    total, failed = len(result.rows), len(result.failed)
+    print(
+        f"{out}: {total - failed} of {total} points finished"
+        + (f", {failed} failed" if failed else "")
+    )
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,7 +337,14 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    handlers = {"run": _run, "sgd": _sgd, "compare": _compare, "info": _info, "plot": _plot}
+    handlers = {
+        "run": _run,
+        "sgd": _sgd,
+        "compare": _compare,
+        "info": _info,
+        "plot": _plot,
+        "sweep": _sweep,
+    }
     try:
         return handlers[args.verb](args)
     except ConfigError as exc:
@@ -261,8 +353,12 @@ def main(argv: list[str] | None = None) -> int:
     except (FileExistsError, FileNotFoundError) as exc:
         print(f"ddsolver: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BlockingIOError as exc:  # a file held open elsewhere past the wait (io.open_file)
+        print(f"ddsolver: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
-        print("ddsolver: interrupted; resume with --resume", file=sys.stderr)
+        again = "run the sweep again" if args.verb == "sweep" else "resume with --resume"
+        print(f"ddsolver: interrupted; {again}", file=sys.stderr)
         return EXIT_FAILED
 
 

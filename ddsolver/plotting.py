@@ -201,3 +201,46 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         _decorate(ax, "time t", "Wasserstein-1 distance")
         out.append(_save(plt, fig, out_dir / "wasserstein.png"))
     return out
+
+
+def plot_sweep(
+    path: str | Path, out_dir: str | Path, x: str | None = None, y: str | None = None
+) -> list[Path]:
+    """A result of a sweep's ``summary.h5`` against one swept key: ``<y>_vs_<x>.png``.
+
+    Points that differ in the other swept keys are drawn as separate lines, labelled by
+    those keys; points that did not finish are left out.
+    """
+    import json
+
+    from .config import ConfigError
+    from .sweeps.summary import read_summary
+
+    cols, attrs = read_summary(path)
+    params = json.loads(attrs["parameters"])
+    numeric = [p for p in params if cols[p].dtype.kind == "f"]
+    if x is None:
+        if not numeric:
+            raise ConfigError("--x", None, "no swept key has numeric values to put on an axis")
+        x = numeric[0]
+    elif x not in numeric:
+        raise ConfigError("--x", x, "allowed: " + ", ".join(repr(p) for p in numeric))
+    results = [c for c in json.loads(attrs["columns"]) if c not in params and c != "index"]
+    results = [c for c in results if cols[c].dtype.kind == "f"]
+    if y is None:
+        y = "risk_final" if np.isfinite(cols["risk_final"]).any() else "sgd_risk_final"
+    elif y not in results:
+        raise ConfigError("--y", y, "allowed: " + ", ".join(repr(c) for c in results))
+    done = cols["status"] == "finished"
+    others = [p for p in params if p != x]
+    labels = np.array([", ".join(f"{p}={cols[p][i]}" for p in others) for i in range(done.size)])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+    for label in dict.fromkeys(labels[done]):
+        pick = done & (labels == label)
+        order = np.argsort(cols[x][pick])
+        ax.plot(cols[x][pick][order], cols[y][pick][order], "o-", label=label or y)
+    _decorate(ax, x, y)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [_save(plt, fig, out_dir / f"{y}_vs_{x}.png")]

@@ -1,0 +1,147 @@
+"""One sweep point, run where a Dask worker puts it: ``run`` and/or ``sgd``, then its summary row.
+
+Everything here works on the files only, so the client never reads them: a worker on
+another machine needs the output directory at the same path (a shared file system),
+the client does not. A point whose files are finished with the same config is not run
+again; a PDE file left "running" by a killed sweep is resumed from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time as clock
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .. import io
+from ..config import to_toml
+
+FINISHED = "finished"
+
+
+def point_files(out_dir: str | Path, key: str) -> dict[str, Path]:
+    """The files of the point with hash ``key``: ``run`` (PDE) and ``sgd``."""
+    out_dir = Path(out_dir)
+    return {"run": out_dir / f"{key}.h5", "sgd": out_dir / f"{key}_sgd.h5"}
+
+
+def _stored(path: Path) -> tuple[str, str] | None:
+    """(status, config text) of an existing file, or None when it is missing or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        attrs = io.read_attrs(path)
+    except OSError:  # a file cut off before its header was written
+        return None
+    return str(attrs.get("status", "")), str(attrs.get("config", ""))
+
+
+def _set_threads(threads: int) -> None:
+    import numba
+
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+
+
+def run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float, bool]:
+    """Run one verb of a point unless its file is finished: (status, wall seconds, skipped)."""
+    text = to_toml(cfg)
+    stored = _stored(path)
+    if stored is not None and stored == (FINISHED, text):
+        return FINISHED, float(io.read_attrs(path).get("wall_seconds", math.nan)), True
+    started = clock.monotonic()
+    if verb == "run":
+        from ..integrate import run_grid
+
+        resume = stored is not None and stored[1] == text and stored[0] == "running"
+        if resume and io.read_checkpoint(path) is None:
+            resume = False
+        result = run_grid(cfg, path, resume=resume, force=not resume, quiet=True)
+    else:
+        from ..particles.run import run_sgd
+
+        result = run_sgd(cfg, path, force=True, threads=threads)
+    wall = clock.monotonic() - started
+    io.set_attrs(path, wall_seconds=wall)
+    return result.status, wall, False
+
+
+def summarise(
+    cfg: dict, files: dict[str, Path], verbs: tuple[str, ...], risk_times: list[float]
+) -> dict:
+    """Key results of a point's files (NaN where a verb was not run or stopped early)."""
+    row: dict[str, float] = {}
+    nan = math.nan
+    if "run" in verbs:
+        obs = io.read_series(files["run"], "observables")
+        t, risk = obs["time"], obs["risk"]
+        row.update(
+            t_reached=float(t[-1]) if t.size else nan,
+            risk_initial=float(risk[0]) if t.size else nan,
+            risk_final=float(risk[-1]) if t.size else nan,
+        )
+        for s in risk_times:
+            inside = t.size and t[0] <= s <= t[-1] * (1 + 1e-12)
+            row[f"risk_at_{s:g}"] = float(np.interp(s, t, risk)) if inside else nan
+    if "sgd" in verbs:
+        obs = io.read_series(files["sgd"], "observables")
+        risk = obs["risk"]
+        row["sgd_risk_final"] = float(risk[-1].mean()) if risk.shape[0] else nan
+        if "run" not in verbs:
+            row["t_reached"] = float(obs["time"][-1]) if risk.shape[0] else nan
+    if set(verbs) == {"run", "sgd"}:
+        from ..compare import compare_files
+
+        try:
+            row["pde_sgd_gap"] = compare_files(files["run"], files["sgd"])["max_abs_gap"]
+        except (ValueError, IndexError):  # no common times (a run stopped at t = 0)
+            row["pde_sgd_gap"] = nan
+    return row
+
+
+def run_point(
+    cfg: dict,
+    key: str,
+    out_dir: str,
+    verbs: tuple[str, ...],
+    risk_times: list[float],
+    threads_by_host: dict[str, int],
+) -> dict:
+    """Run a point's verbs and return its summary row; never raises (errors are reported).
+
+    ``threads_by_host`` maps a host to the Dask threads on it; the numba threads of this
+    point are the host's cores divided by that number, so a machine is not oversubscribed.
+    """
+    threads = _threads(threads_by_host)
+    _set_threads(threads)
+    files = point_files(out_dir, key)
+    report: dict = {"key": key, "status": FINISHED, "error": "", "skipped": True}
+    try:
+        for verb in verbs:
+            status, wall, skipped = run_verb(verb, cfg, files[verb], threads)
+            report[f"wall_{verb}_s"] = wall
+            report["skipped"] = report["skipped"] and skipped
+            if status != FINISHED:
+                report["status"] = "failed"
+                report["error"] = f"{verb}: {status}"
+                break
+        report.update(summarise(cfg, files, verbs, risk_times))
+    except Exception as exc:  # a point's failure must not stop the sweep
+        report["status"] = "failed"
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["traceback"] = traceback.format_exc()
+    report["files"] = {v: str(files[v]) for v in verbs}
+    return report
+
+
+def _threads(threads_by_host: dict[str, int]) -> int:
+    cores = os.cpu_count() or 1
+    try:
+        from distributed import get_worker
+
+        host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
+    except (ImportError, ValueError):  # not on a worker (a direct call)
+        return cores
+    return max(1, cores // max(1, threads_by_host.get(host, 1)))
