@@ -289,3 +289,31 @@ def test_a_point_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path):
     with h5py.File(target) as a, h5py.File(reference.path) as b:
         for name in ("observables/time", "observables/risk", "snapshots/density"):
             assert np.array_equal(a[name][()], b[name][()]), name
+
+
+def test_the_same_sweep_runs_on_an_existing_scheduler(tmp_path):
+    """--scheduler ADDRESS: the tasks go to that cluster; the files equal a local sweep's."""
+    from distributed import LocalCluster
+
+    path = sweep_file(tmp_path, '[axes]\n"problem.delta" = [0.6, 0.8]\n')
+    local = ddsolver("sweep", path, "-o", tmp_path / "local", "--workers", 1, cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    with LocalCluster(n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster:
+        remote = ddsolver(
+            "sweep",
+            path,
+            "-o",
+            tmp_path / "remote",
+            "--scheduler",
+            cluster.scheduler_address,
+            cwd=tmp_path,
+        )
+    assert remote.returncode == 0, remote.stderr
+    assert "2 of 2 points finished" in remote.stdout
+    names = sorted(p.name for p in (tmp_path / "local").glob("*.h5") if p.stem != "summary")
+    assert names == sorted(
+        p.name for p in (tmp_path / "remote").glob("*.h5") if p.stem != "summary"
+    )
+    for name in names:
+        with h5py.File(tmp_path / "local" / name) as a, h5py.File(tmp_path / "remote" / name) as b:
+            assert np.array_equal(a["observables/risk"][()], b["observables/risk"][()])
