@@ -208,6 +208,22 @@ class GridDD:
                 out[f"q{round(100 * q):02d}_{axis.name}"] = float(np.interp(q, cdf, axis.edges))
         return out
 
+    def gibbs_map(self, p: np.ndarray) -> np.ndarray:
+        r"""The Gibbs density of the potential that ``p`` creates, shape (n_cells,).
+
+        G(p) ∝ exp(log π − Ψ_λ(θ; p)/ε) with ε = τ/D and π the reference density of the
+        reduced coordinates, normalised on the grid. The stationary states of the noisy
+        DD are its fixed points, ρ* = G(ρ*) (self-consistent Gibbs states); ∫|p − G(p)|
+        measures how far ``p`` is from one. Needs τ > 0 and a finite dimension.
+        """
+        if self.eps <= 0:
+            raise ValueError("the Gibbs map needs tau > 0 and a finite entropy dimension")
+        m = np.asarray(p).reshape(-1) * self.volumes
+        psi = self.potential + self.operator.apply(m) + 0.5 * self.lam * self.squared_norm
+        log_gibbs = self.log_reference - psi / self.eps
+        gibbs = np.exp(log_gibbs - log_gibbs.max())
+        return gibbs / (gibbs @ self.volumes)
+
     def _free_energy(self, m, p, risk) -> float:
         f = 0.5 * risk + 0.5 * self.lam * float(m @ self.squared_norm)
         if self.tau == 0:
