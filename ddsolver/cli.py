@@ -24,8 +24,8 @@ EPILOG = """examples:
   ddsolver compare run.h5 sgd.h5 -o report/          risk, densities and W1: PDE vs SGD
   ddsolver info run.h5                               status, config and contents
   ddsolver plot run.h5 -o figures/                   density, risk and free energy
-  ddsolver sweep grids/sweep_quickstart.toml         every point of a sweep, on Dask
-  ddsolver plot sweep_quickstart/summary.h5 --x problem.delta   a result against a swept key
+  ddsolver sweep grids/sweeps/quickstart_delta.toml  every point of a sweep, on Dask
+  ddsolver plot quickstart_delta/summary.h5 --x problem.delta  a result vs a swept key
 """
 
 
@@ -137,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
         "points are skipped on a restart; summary.csv and summary.h5 collect the results.",
     )
     sweep.add_argument(
-        "sweep", metavar="SWEEP", help="sweep file (TOML), e.g. grids/sweep_quickstart.toml"
+        "sweep", metavar="SWEEP", help="sweep file (TOML), e.g. grids/sweeps/quickstart_delta.toml"
     )
     sweep.add_argument(
         "-o", "--output", metavar="DIR", help="output directory (default: SWEEP's name, here)"

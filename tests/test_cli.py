@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_runner import ddsolver
 
 from ddsolver import cli, io
 from ddsolver.config import load_config
@@ -18,16 +19,6 @@ from ddsolver.integrate import run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 GRIDS = sorted((ROOT / "grids").glob("*.toml"))
-
-
-def ddsolver(*args, cwd=None, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "ddsolver", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def write(tmp_path, text, name="c.toml"):

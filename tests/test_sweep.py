@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_runner import ddsolver
 
 from ddsolver import cli, io
 from ddsolver.compare import compare_files
@@ -43,16 +44,6 @@ def sweep_file(tmp_path, text, name="s.toml"):
     path = tmp_path / name
     path.write_text('base = "base.toml"\n' + text)
     return path
-
-
-def ddsolver(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "ddsolver", *map(str, args)],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def test_ranges_lists_cross_and_zip(tmp_path):
