@@ -202,3 +202,14 @@ def test_four_reduced_coordinates_follow_the_characteristics():
     assert (dens * grid.volumes).sum() == pytest.approx(1.0, abs=1e-6)
     with pytest.raises(ValueError, match="1 to 3"):
         GridDD(problem, grid)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3, 4])
+def test_density_tensor_sum_equals_the_direct_sum(ndim, rng):
+    from ddsolver.lagrangian import _tensor_sum
+
+    per_axis = [rng.random((40, n)) for n in (3, 4, 5, 6)[:ndim]]
+    masses = rng.random(40)
+    axes = "abcd"[:ndim]
+    direct = np.einsum("m," + ",".join(f"m{c}" for c in axes) + "->" + axes, masses, *per_axis)
+    np.testing.assert_allclose(_tensor_sum(masses, per_axis), direct.ravel(), rtol=1e-14)
