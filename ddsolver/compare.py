@@ -39,13 +39,27 @@ def _flatten(table: dict, prefix: str = "") -> dict:
     return out
 
 
+def _d_infinity_against(pde_config: dict, sgd_config: dict) -> bool:
+    """A d = ∞ kernel started from the initial law of the SGD's d (the papers' comparison)."""
+    pde_d = str(pde_config["problem"]["dimension"])
+    sgd_d = sgd_config["problem"]["dimension"]
+    return pde_d == "inf" and pde_config["initial"]["dimension"] == sgd_d
+
+
 def check_same_problem(pde_config: dict, sgd_config: dict) -> None:
-    """Raise ConfigError naming the first key where the two problems differ."""
+    """Raise ConfigError naming the first key where the two problems differ.
+
+    The one difference allowed: a PDE with the d = ∞ kernel (``problem.dimension = "inf"``)
+    started from the initial law of the SGD's dimension (``initial.dimension = d``).
+    """
+    skip = {"initial.dimension"}
+    if _d_infinity_against(pde_config, sgd_config):
+        skip.add("problem.dimension")
     for table in PROBLEM_TABLES:
         a = _flatten(pde_config.get(table, {}), table + ".")
         b = _flatten(sgd_config.get(table, {}), table + ".")
         for key in sorted(set(a) | set(b)):
-            if key == "initial.dimension":
+            if key in skip:
                 continue
             if a.get(key) != b.get(key):
                 raise ConfigError(
@@ -103,6 +117,7 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
         "pde_file": str(pde_path),
         "sgd_file": str(sgd_path),
         "neurons": neurons,
+        "pde_kernel_dimension": str(pcfg["problem"]["dimension"]),
         "eps": scfg["sgd"]["eps"],
         "seeds": scfg["sgd"]["seeds"],
         "risk": {

@@ -75,18 +75,32 @@ def _i(default, doc, **kw) -> Key:
 
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid")
+PROBLEM_KINDS = ("isotropic_gaussians", "anisotropic_gaussians")
+#: Largest density snapshot (cells) of a 4-D particle run: 24⁴ ≈ 3.3e5 is typical.
+MAX_DENSITY_CELLS = 2_000_000
+#: Most particles of a 4-D particle run (the velocity is O(M) per evaluation).
+MAX_PARTICLES = 200_000
+#: Output grid of the anisotropic problem where the config does not set it (the isotropic
+#: defaults would make a 4-D snapshot of 96 × 24 × 800 × 800 cells).
+ANISOTROPIC_GRID_DEFAULTS = {"r_cells": 24, "a_cells": 24}
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
 
 SCHEMA: dict[str, dict[str, Key]] = {
     "problem": {
         "kind": Key(
-            "str", "isotropic_gaussians", "data law and network", choices=("isotropic_gaussians",)
+            "str",
+            "isotropic_gaussians",
+            "data law and network (see the README's problem sections)",
+            choices=PROBLEM_KINDS,
         ),
         "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=2, allow_inf=True),
         "delta": _f(
             0.8, "Δ: x | y ~ N(0, (1 + yΔ)² I_d)", low=0, high=1, low_open=True, high_open=True
         ),
         "second_layer": Key("bool", False, "θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
+        "informative": _i(
+            10, "anisotropic: s₀, the coordinates whose variance carries the label", low=1
+        ),
     },
     "problem.activation": {
         "kind": Key("str", "ramp", "activation σ", choices=ACTIVATION_KINDS),
@@ -106,6 +120,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "a_mean": _f(1.0, "second layer: mean of a"),
         "a_std": _f(0.0, "second layer: standard deviation of a (0: point mass)", low=0),
+        "b_mean": _f(0.0, "anisotropic: mean of the bias b"),
+        "b_std": _f(0.0, "anisotropic: standard deviation of b (0: point mass)", low=0),
     },
     "dynamics": {
         "xi": Key("any", 1.0, "step-size schedule ξ(t): a number, or a table (see dynamics.xi.*)"),
@@ -144,7 +160,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "particles": {
         "r_count": _i(1000, "particles along r (quantile midpoints of the initial law)", low=1),
-        "a_count": _i(16, "second layer: particles along a", low=1),
+        "a_count": _i(16, "second layer (and anisotropic): particles along a", low=1),
+        "b_count": _i(1, "anisotropic: particles along b (r₁ and r₂ take r_count each)", low=1),
         "rtol": _f(
             1e-6, "relative error tolerance of the particle time stepper", low=0, low_open=True
         ),
@@ -167,6 +184,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "a_min": _f(-3.0, "second layer: lower edge of the a axis"),
         "a_max": _f(3.0, "second layer: upper edge of the a axis"),
         "a_cells": _i(96, "second layer: cells on the a axis", low=3),
+        "b_min": _f(-2.0, "anisotropic: lower edge of the b axis"),
+        "b_max": _f(2.0, "anisotropic: upper edge of the b axis"),
+        "b_cells": _i(24, "anisotropic: cells on the b axis (r₁, r₂ take r_cells each)", low=3),
         "boundary_mass_max": _f(
             1e-4, "fail when this much mass sits in the outermost cells", low=0, low_open=True
         ),
@@ -337,6 +357,86 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         )
     if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
         raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")
+    if cfg["problem"]["kind"] == "anisotropic_gaussians":
+        _check_anisotropic(raw, cfg)
+
+
+def _check_anisotropic(raw: dict, cfg: dict) -> None:
+    """The variable-selection problem: a ReLU neuron a·ReLU(<w, x> + b), no noise, particles."""
+    problem = cfg["problem"]
+    given = raw.get("problem", {})
+    kind = given.get("activation", {}).get("kind", "relu")
+    if kind != "relu":
+        raise ConfigError(
+            "problem.activation.kind", kind, "anisotropic_gaussians has σ = ReLU; use 'relu'"
+        )
+    problem["activation"] = {"kind": "relu"}
+    if problem["second_layer"]:
+        raise ConfigError(
+            "problem.second_layer",
+            True,
+            "anisotropic_gaussians always trains (a, b, w); leave second_layer false",
+        )
+    d = problem["dimension"]
+    if d != math.inf and not problem["informative"] < d:
+        raise ConfigError(
+            "problem.informative", problem["informative"], f"must be below problem.dimension = {d}"
+        )
+    if cfg["dynamics"]["tau"] > 0:
+        raise ConfigError(
+            "dynamics.tau", cfg["dynamics"]["tau"], "anisotropic_gaussians is solved with τ = 0"
+        )
+    method = raw.get("discretisation", {}).get("method", "particles")
+    if method != "particles":
+        raise ConfigError(
+            "discretisation.method",
+            method,
+            "anisotropic_gaussians has 4 reduced coordinates (a, b, r1, r2): use 'particles'",
+        )
+    cfg["discretisation"]["method"] = "particles"
+    initial_d = cfg["initial"]["dimension"] or d
+    if initial_d == math.inf:
+        raise ConfigError(
+            "initial.dimension",
+            cfg["initial"]["dimension"],
+            "the anisotropic initial law needs a finite d (|w₁| ~ κ√(s₀/d)); with "
+            'problem.dimension = "inf" set initial.dimension to the d of the data',
+        )
+    if not problem["informative"] < initial_d:
+        raise ConfigError(
+            "problem.informative",
+            problem["informative"],
+            f"must be below the initial law's d = {initial_d}",
+        )
+    grid, part = cfg["grid"], cfg["particles"]
+    given_grid, given_part = raw.get("grid", {}), raw.get("particles", {})
+    for key, value in ANISOTROPIC_GRID_DEFAULTS.items():
+        grid[key] = given_grid.get(key, value)
+    initial = cfg["initial"]
+    counts = {
+        "r_count": 8,
+        "a_count": 8 if initial["a_std"] > 0 else 1,
+        "b_count": 8 if initial["b_std"] > 0 else 1,
+    }
+    for key, value in counts.items():
+        part[key] = given_part.get(key, value)
+    if not grid["b_min"] < grid["b_max"]:
+        raise ConfigError("grid.b_max", grid["b_max"], f"must exceed grid.b_min = {grid['b_min']}")
+    cells = grid["a_cells"] * grid["b_cells"] * grid["r_cells"] ** 2
+    if cells > MAX_DENSITY_CELLS:
+        raise ConfigError(
+            "grid.r_cells",
+            grid["r_cells"],
+            f"the 4-D density snapshot would have {cells} cells (a × b × r × r, at most "
+            f"{MAX_DENSITY_CELLS}); use e.g. 24 cells per axis",
+        )
+    count = part["a_count"] * part["b_count"] * part["r_count"] ** 2
+    if count > MAX_PARTICLES:
+        raise ConfigError(
+            "particles.r_count",
+            part["r_count"],
+            f"a_count × b_count × r_count² = {count} particles (at most {MAX_PARTICLES})",
+        )
 
 
 def parse_override(text: str) -> tuple[str, Any]:

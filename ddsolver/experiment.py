@@ -6,17 +6,25 @@ import math
 
 import numpy as np
 
-from .config import dimension_value
+from .config import ConfigError, dimension_value
 from .grid import Axis, TensorGrid
 from .lagrangian import ParticleDD
-from .models import Activation, GaussianInitial, IsotropicGaussians
+from .models import (
+    Activation,
+    AnisotropicGaussians,
+    AnisotropicInitial,
+    GaussianInitial,
+    IsotropicGaussians,
+)
 from .pde import GridDD
 from .schedules import Schedule
 
 
-def build_problem(cfg: dict) -> IsotropicGaussians:
+def build_problem(cfg: dict) -> IsotropicGaussians | AnisotropicGaussians:
     """The reduced problem named by ``[problem]``."""
     p = cfg["problem"]
+    if p["kind"] == "anisotropic_gaussians":
+        return AnisotropicGaussians(p["delta"], p["informative"], dimension_value(cfg))
     return IsotropicGaussians(
         Activation.from_mapping(p["activation"]),
         dimension_value(cfg),
@@ -25,10 +33,20 @@ def build_problem(cfg: dict) -> IsotropicGaussians:
     )
 
 
-def build_initial(cfg: dict) -> GaussianInitial:
+def build_initial(cfg: dict) -> GaussianInitial | AnisotropicInitial:
     """The initial law named by ``[initial]``."""
     i = cfg["initial"]
     dimension = float(i["dimension"]) if i["dimension"] else dimension_value(cfg)
+    if cfg["problem"]["kind"] == "anisotropic_gaussians":
+        return AnisotropicInitial(
+            i["scale"],
+            dimension,
+            cfg["problem"]["informative"],
+            i["a_mean"],
+            i["a_std"],
+            i["b_mean"],
+            i["b_std"],
+        )
     return GaussianInitial(i["scale"], dimension, i["a_mean"], i["a_std"])
 
 
@@ -48,12 +66,33 @@ def build_schedule(cfg: dict) -> Schedule:
 
 
 def build_grid(cfg: dict) -> TensorGrid:
-    """The tensor grid over (r,) or (a, r) from ``[grid]``."""
+    """The tensor grid over (r,), (a, r) or (a, b, r1, r2) from ``[grid]``."""
     g = cfg["grid"]
+    if cfg["problem"]["kind"] == "anisotropic_gaussians":
+        radial = [Axis.uniform(n, g["r_min"], g["r_max"], g["r_cells"]) for n in ("r1", "r2")]
+        return TensorGrid(
+            (
+                Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]),
+                Axis.uniform("b", g["b_min"], g["b_max"], g["b_cells"]),
+                *radial,
+            )
+        )
     r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])
     if cfg["problem"]["second_layer"]:
         return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
     return TensorGrid((r,))
+
+
+def check_solvable(cfg: dict) -> None:
+    """Refuse, before any compute, a PDE the reduced kernels cannot solve (ConfigError)."""
+    p = cfg["problem"]
+    if p["kind"] == "anisotropic_gaussians" and math.isfinite(dimension_value(cfg)):
+        raise ConfigError(
+            "problem.dimension",
+            p["dimension"],
+            'the anisotropic PDE has the d = ∞ kernel only: set problem.dimension = "inf" '
+            f"and initial.dimension = {p['dimension']} (SGD keeps the finite d)",
+        )
 
 
 def build_system(cfg: dict):
@@ -68,6 +107,8 @@ def build_particle_dd(cfg: dict) -> ParticleDD:
     part = cfg["particles"]
     second = cfg["problem"]["second_layer"]
     counts = (part["a_count"], part["r_count"]) if second else (part["r_count"],)
+    if cfg["problem"]["kind"] == "anisotropic_gaussians":
+        counts = (part["a_count"], part["b_count"], part["r_count"], part["r_count"])
     problem, grid, law = build_problem(cfg), build_grid(cfg), build_initial(cfg)
     widths = None
     tau = cfg["dynamics"]["tau"]

@@ -22,7 +22,7 @@ import numpy as np
 from . import io
 from ._jit import compile_lock
 from .config import to_toml
-from .experiment import build_initial, build_system
+from .experiment import build_initial, build_system, check_solvable
 from .steppers import STATUS_MESSAGES, STATUS_OK
 
 log = logging.getLogger("ddsolver")
@@ -98,6 +98,17 @@ class _Progress:
             self.bar.close()
 
 
+def _edge_keys(grid) -> str:
+    """The config keys of the grid's edges, e.g. "grid.r_max" or "grid.a_min/a_max, …"."""
+    keys = []
+    for name in grid.names:
+        key = "r" if name.startswith("r") else name  # r1, r2 share the r keys
+        edge = f"grid.{key}_max" if key == "r" else f"grid.{key}_min/{key}_max"
+        if edge not in keys:
+            keys.append(edge)
+    return ", ".join(keys)
+
+
 def warm_up_grid() -> None:
     """Compile (or load) every kernel of a grid run, with the argument types of a real run."""
     from .grid import Axis, TensorGrid
@@ -127,6 +138,7 @@ def run_grid(
     ``discretisation.method`` selects the grid (:class:`~ddsolver.pde.GridDD`) or the
     particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
     """
+    check_solvable(cfg)
     path = Path(path)
     started = clock.monotonic()
     warm_up_grid()
@@ -191,7 +203,7 @@ def run_grid(
             if obs["boundary_mass"] > boundary_max:
                 status = (
                     f"failed: mass {obs['boundary_mass']:.3g} reached the edge of the grid "
-                    f"at t = {target:.6g} (enlarge grid.r_max / grid.a_min, a_max)"
+                    f"at t = {target:.6g} (enlarge the grid: {_edge_keys(grid)})"
                 )
             if not math.isfinite(obs["risk"]):
                 status = f"failed: non-finite risk at t = {target:.6g}"

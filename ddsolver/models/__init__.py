@@ -2,6 +2,8 @@
 
 from .activations import Activation as Activation
 from .activations import paper_ramp as paper_ramp
+from .anisotropic import AnisotropicGaussians as AnisotropicGaussians
+from .initial import AnisotropicInitial as AnisotropicInitial
 from .initial import GaussianInitial as GaussianInitial
 from .isotropic import Factorisation as Factorisation
 from .isotropic import IsotropicGaussians as IsotropicGaussians

@@ -110,3 +110,56 @@ class GaussianInitial:
         a, wa = self.a_quadrature()
         aa, rr = np.meshgrid(a, r, indexing="ij")
         return np.column_stack([aa.ravel(), rr.ravel()]), np.outer(wa, wr).ravel()
+
+
+@dataclass(frozen=True)
+class AnisotropicInitial:
+    """θ = (a, b, w): w ~ N(0, κ²/d I_d) split into blocks of s₀ and d − s₀ coordinates,
+    a ~ N(a_mean, a_std²), b ~ N(b_mean, b_std²), all independent.
+
+    Reduced coordinates: r₁ = |w₁| = (κ/√d) χ_{s₀} and r₂ = |w₂| = (κ/√d) χ_{d−s₀}
+    (``dimension`` must be finite: for d = ∞ with s₀ fixed, r₁ would vanish).
+    """
+
+    scale: float
+    dimension: float
+    informative: int
+    a_mean: float = 1.0
+    a_std: float = 0.0
+    b_mean: float = 0.0
+    b_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.dimension) and 1 <= self.informative < self.dimension):
+            raise ValueError(
+                f"the anisotropic initial law needs a finite d > s0 ≥ 1, got "
+                f"d = {self.dimension}, s0 = {self.informative}"
+            )
+
+    def _block(self, name: str) -> float:
+        return self.informative if name == "r1" else self.dimension - self.informative
+
+    def _normal(self, name: str) -> tuple[float, float]:
+        return (self.a_mean, self.a_std) if name == "a" else (self.b_mean, self.b_std)
+
+    def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
+        """CDF of the reduced coordinate ``name`` (a, b, r1, r2) at ``edges``."""
+        x = np.asarray(edges, dtype=float)
+        if name in ("a", "b"):
+            mean, std = self._normal(name)
+            return np.where(x >= mean, 1.0, 0.0) if std == 0 else special.ndtr((x - mean) / std)
+        if name in ("r1", "r2"):
+            k, d = self._block(name), self.dimension
+            return special.gammainc(0.5 * k, 0.5 * d * np.maximum(x, 0.0) ** 2 / self.scale**2)
+        raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")
+
+    def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
+        """Inverse cdf of the reduced coordinate ``name`` at the given probabilities."""
+        q = np.asarray(probabilities, dtype=float)
+        if name in ("a", "b"):
+            mean, std = self._normal(name)
+            return np.full(q.shape, mean) if std == 0 else mean + std * special.ndtri(q)
+        if name in ("r1", "r2"):
+            k, d = self._block(name), self.dimension
+            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * k, q) / d)
+        raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")

@@ -24,8 +24,14 @@ from ..experiment import build_problem, build_schedule
 from ..integrate import RunResult, stop_times
 from .risk import exact_risk
 from .sgd import initial_network, sgd_steps
+from .sgd_anisotropic import (
+    exact_risk_anisotropic,
+    initial_anisotropic_network,
+    relu_bias_sgd_steps,
+)
 
 log = logging.getLogger("ddsolver")
+ANISOTROPIC_WARM_UP = {"a_mean": 1.0, "a_std": 0.5, "b_mean": 0.0, "b_std": 0.5}
 
 
 def warm_up_sgd() -> None:
@@ -57,6 +63,114 @@ def warm_up_sgd() -> None:
             rng,
         )
         exact_risk(problem, w, None)
+        w, a, b = initial_anisotropic_network(3, 4, 0.8, {**ANISOTROPIC_WARM_UP}, rng)
+        relu_bias_sgd_steps(
+            w, a, b, 2, 0.5, 1e-3, sched.code, sched.params, 0.0, 1, np.int64(0), np.int64(1), rng
+        )
+        exact_risk_anisotropic(0.5, 2, a, b, w)
+
+
+class _IsotropicNetwork:
+    """N neurons σ(<w, x>) (or a σ(<w, x>)) trained on the isotropic problem; one seed."""
+
+    def __init__(self, cfg: dict, problem, rng: np.random.Generator):
+        init = cfg["initial"]
+        self.cfg, self.problem, self.rng = cfg, problem, rng
+        self.train_a = cfg["problem"]["second_layer"]
+        self.coords = ("a", "r") if self.train_a else ("r",)
+        self.w, self.a = initial_network(
+            cfg["sgd"]["neurons"],
+            int(problem.dimension),
+            init["scale"],
+            init["a_mean"],
+            init["a_std"],
+            rng,
+        )
+
+    def advance(self, schedule, k0: int, k1: int) -> None:
+        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        sgd_steps(
+            self.w,
+            self.a,
+            self.train_a,
+            act.code,
+            act.param_array,
+            self.problem.delta,
+            sgd["eps"],
+            schedule.code,
+            schedule.params,
+            dyn["lam"],
+            dyn["tau"],
+            sgd["batch"],
+            k0,
+            k1,
+            self.rng,
+        )
+
+    def finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.w)) and np.all(np.isfinite(self.a)))
+
+    def risk(self) -> float:
+        return exact_risk(self.problem, self.w, self.a if self.train_a else None)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        out = {"r": np.linalg.norm(self.w, axis=1)}
+        if self.train_a:
+            out["a"] = self.a.copy()
+        return out
+
+
+class _AnisotropicNetwork:
+    """N neurons a ReLU(<w, x> + b), all trained, on the anisotropic problem; one seed."""
+
+    coords = ("a", "b", "r1", "r2")
+
+    def __init__(self, cfg: dict, problem, rng: np.random.Generator):
+        self.cfg, self.problem, self.rng = cfg, problem, rng
+        self.w, self.a, self.b = initial_anisotropic_network(
+            cfg["sgd"]["neurons"],
+            int(problem.dimension),
+            cfg["initial"]["scale"],
+            cfg["initial"],
+            rng,
+        )
+
+    def advance(self, schedule, k0: int, k1: int) -> None:
+        sgd = self.cfg["sgd"]
+        relu_bias_sgd_steps(
+            self.w,
+            self.a,
+            self.b,
+            self.problem.informative,
+            self.problem.delta,
+            sgd["eps"],
+            schedule.code,
+            schedule.params,
+            self.cfg["dynamics"]["lam"],
+            sgd["batch"],
+            k0,
+            k1,
+            self.rng,
+        )
+
+    def finite(self) -> bool:
+        return bool(all(np.all(np.isfinite(v)) for v in (self.w, self.a, self.b)))
+
+    def risk(self) -> float:
+        p = self.problem
+        return exact_risk_anisotropic(p.delta, p.informative, self.a, self.b, self.w)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        s0 = self.problem.informative
+        return {
+            "a": self.a.copy(),
+            "b": self.b.copy(),
+            "r1": np.linalg.norm(self.w[:, :s0], axis=1),
+            "r2": np.linalg.norm(self.w[:, s0:], axis=1),
+        }
+
+
+NETWORKS = {"isotropic_gaussians": _IsotropicNetwork, "anisotropic_gaussians": _AnisotropicNetwork}
 
 
 def run_sgd(
@@ -73,46 +187,19 @@ def run_sgd(
     sgd = cfg["sgd"]
     eps, neurons, seeds = sgd["eps"], sgd["neurons"], list(sgd["seeds"])
     schedule = build_schedule(cfg)
-    dyn = cfg["dynamics"]
-    init = cfg["initial"]
-    train_a = cfg["problem"]["second_layer"]
-    coords = ("a", "r") if train_a else ("r",)
+    if cfg["initial"]["dimension"] not in (0, d):
+        raise ValueError(
+            "SGD draws w ~ N(0, κ²/d I_d) in the problem's dimension; "
+            "initial.dimension must be 0 or problem.dimension"
+        )
+    network = NETWORKS[cfg["problem"]["kind"]]
+    nets = [network(cfg, problem, np.random.default_rng(s)) for s in seeds]
+    coords = nets[0].coords
     observe = sgd["observe_every"] or cfg["time"]["save_every"]
     times, is_save = stop_times(cfg["time"]["t_end"], cfg["time"]["save_every"], observe)
     steps_at = np.rint(times / eps).astype(np.int64)
     obs_names = ["risk", *(f"mean_{c}" for c in coords)]
     io.create_sgd_file(path, to_toml(cfg), seeds, neurons, coords, obs_names, force=force)
-
-    rngs = [np.random.default_rng(s) for s in seeds]
-    if init["dimension"] not in (0, d):
-        raise ValueError(
-            "SGD draws w ~ N(0, κ²/d I_d) in the problem's dimension; "
-            "initial.dimension must be 0 or problem.dimension"
-        )
-    nets = [
-        initial_network(neurons, d, init["scale"], init["a_mean"], init["a_std"], g) for g in rngs
-    ]
-    act = problem.activation
-
-    def advance(index: int, k0: int, k1: int) -> None:
-        w, a = nets[index]
-        sgd_steps(
-            w,
-            a,
-            train_a,
-            act.code,
-            act.param_array,
-            problem.delta,
-            eps,
-            schedule.code,
-            schedule.params,
-            dyn["lam"],
-            dyn["tau"],
-            sgd["batch"],
-            k0,
-            k1,
-            rngs[index],
-        )
 
     status = "finished"
     with ThreadPoolExecutor(max_workers=threads or min(len(seeds), 8)) as pool:
@@ -120,18 +207,17 @@ def run_sgd(
             if k > 0:
                 list(
                     pool.map(
-                        lambda i, k=k: advance(i, steps_at[k - 1], steps_at[k]), range(len(seeds))
+                        lambda net, k=k: net.advance(schedule, steps_at[k - 1], steps_at[k]), nets
                     )
                 )
             risks, fields = [], {c: [] for c in coords}
-            for w, a in nets:
-                if not np.all(np.isfinite(w)):
+            for net in nets:
+                if not net.finite():
                     status = f"failed: non-finite weights at t = {t:.6g}"
                     break
-                risks.append(exact_risk(problem, w, a if train_a else None))
-                fields["r"].append(np.linalg.norm(w, axis=1))
-                if train_a:
-                    fields["a"].append(a.copy())
+                risks.append(net.risk())
+                for name, values in net.coordinates().items():
+                    fields[name].append(values)
             if status != "finished":
                 break
             obs = {"time": t, "risk": np.array(risks)}

@@ -1,0 +1,231 @@
+r"""Anisotropic Gaussians (Mei–Montanari–Nguyen's variable-selection example).
+
+Data: y = ±1 with probability ½, x | y ~ N(0, diag((1 + yΔ)² I_{s₀}, I_{d−s₀})): only the
+first s₀ coordinates carry the label. Neuron: σ*(x; θ) = a ReLU(<w, x> + b), θ = (a, b, w),
+w = (w₁ ∈ R^{s₀}, w₂ ∈ R^{d−s₀}).
+
+Given y = ±, <w, x> + b ~ N(b, S±²) with S±² = (1 ± Δ)² r₁² + r₂², r₁ = |w₁|, r₂ = |w₂|
+(MATH.md, "Anisotropic Gaussians"), so with m(b, S) = E(b + S G)₊ = b Φ(b/S) + S φ(b/S):
+
+    V(θ) = −(a/2) [m(b, S₊) − m(b, S₋)],
+    U(θ, θ') = (a a'/2) Σ± E[(b + Z±)₊ (b' + Z'±)₊],
+        Cov(Z±, Z'±) = (1 ± Δ)² <w₁, w₁'> + <w₂, w₂'>.
+
+:func:`network_potential` and :func:`network_interaction` evaluate these exactly for the
+neurons of a network in the full dimension (the exact risk of SGD).
+
+**Reduced coordinates** (a, b, r₁, r₂). For d → ∞ (s₀ and d − s₀ both large) the cosines
+between the blocks of two neurons vanish, the cross-covariance drops out and U has rank two,
+
+    U = Σ± ½ φ±(θ) φ±(θ'),   φ±(θ) = a m(b, S±),
+
+so R = ½(1 − M₊)² + ½(1 + M₋)² with M± = ∫ a m(b, S±) dρ. :class:`AnisotropicGaussians`
+is this d = ∞ kernel (the finite-d kernel, which averages over the two cosines, is not
+implemented); start it from the initial law of a finite d (``initial.dimension``) to compare
+with SGD in that dimension. θ has D = d + 2 coordinates; τ > 0 is not supported here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .._jit import jit
+from .gaussian import biased_relu_product, norm_cdf, norm_pdf, relu_mean
+from .isotropic import Factorisation
+from .risk import finite_width_correction, mean_field_risk
+
+COORDINATES = ("a", "b", "r1", "r2")
+
+
+def _relu_moments(b: np.ndarray, s: np.ndarray):
+    """m = E(b + SG)₊, Φ(b/S) = ∂m/∂b and φ(b/S) = ∂m/∂S (the S → 0 limits where S = 0)."""
+    positive = s > 0
+    safe = np.where(positive, s, 1.0)
+    z = b / safe
+    cdf = np.where(positive, special.ndtr(z), np.where(b > 0, 1.0, np.where(b < 0, 0.0, 0.5)))
+    pdf = np.where(positive, np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi), 0.0)
+    m = np.where(positive, b * cdf + s * pdf, np.maximum(b, 0.0))
+    return m, cdf, pdf
+
+
+def relu_square_mean(b: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """E(b + S G)₊² = (b² + S²) Φ(b/S) + b S φ(b/S) (S = 0: b₊²)."""
+    b, s = np.broadcast_arrays(np.asarray(b, float), np.asarray(s, float))
+    _, cdf, pdf = _relu_moments(b, s)
+    return np.where(s > 0, (b * b + s * s) * cdf + b * s * pdf, np.maximum(b, 0.0) ** 2)
+
+
+@dataclass(frozen=True)
+class AnisotropicGaussians:
+    """The variable-selection problem in reduced coordinates (a, b, r₁, r₂), d = ∞ kernel.
+
+    Parameters
+    ----------
+    delta : float
+        Δ ∈ (0, 1).
+    informative : int
+        s₀, the number of coordinates that carry the label (used by SGD and the initial law).
+    dimension : float
+        d of the data (SGD); the reduced kernel is the d = ∞ one whatever its value.
+    """
+
+    delta: float
+    informative: int
+    dimension: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.delta < 1.0:
+            raise ValueError(f"delta must lie in (0, 1), got {self.delta}")
+        if self.informative < 1 or (
+            math.isfinite(self.dimension) and self.informative >= self.dimension
+        ):
+            raise ValueError(
+                f"informative (s0) must satisfy 1 ≤ s0 < d, got {self.informative}, "
+                f"d = {self.dimension}"
+            )
+
+    coordinate_names = COORDINATES
+    entropy_dimension = math.inf  # τ > 0 is refused for this problem
+    label_second_moment = 1.0
+
+    # ------------------------------------------------------------------ reduced kernel
+
+    def _fields(self, points: np.ndarray):
+        z = np.asarray(points, dtype=float).reshape(-1, 4)
+        a, b, r1, r2 = z.T
+        out = []
+        for sign in (1.0, -1.0):
+            k2 = (1.0 + sign * self.delta) ** 2
+            s = np.sqrt(k2 * r1 * r1 + r2 * r2)
+            m, cdf, pdf = _relu_moments(b, s)
+            safe = np.where(s > 0, s, 1.0)
+            # ∂m/∂r₁ = φ(b/S) (1 ± Δ)² r₁/S, ∂m/∂r₂ = φ(b/S) r₂/S (bounded as S → 0)
+            out.append((s, m, cdf, pdf * k2 * r1 / safe, pdf * r2 / safe))
+        return a, b, r1, r2, out
+
+    def potential(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""V(θ) = −(a/2)[m(b, S₊) − m(b, S₋)] and ∇V in (a, b, r₁, r₂); shapes (M,), (M, 4)."""
+        a, _, _, _, ((_, mp, cp, p1, p2), (_, mm, cm, q1, q2)) = self._fields(points)
+        v = -0.5 * a * (mp - mm)
+        grad = np.column_stack(
+            [-0.5 * (mp - mm), -0.5 * a * (cp - cm), -0.5 * a * (p1 - q1), -0.5 * a * (p2 - q2)]
+        )
+        return v, grad
+
+    def interaction_factors(self, points: np.ndarray) -> Factorisation:
+        """U = ½ φ₊φ₊' + ½ φ₋φ₋' with φ± = a m(b, S±): exact for d = ∞ (rank 2)."""
+        a, _, _, _, signs = self._fields(points)
+        values = np.column_stack([a * m for (_, m, _, _, _) in signs])
+        gradients = np.stack(
+            [np.column_stack([m, a * c, a * g1, a * g2]) for (_, m, c, g1, g2) in signs], axis=1
+        )
+        return Factorisation(values, gradients, np.array([0.5, 0.5]), 0.0)
+
+    def interaction_matrix(
+        self, points1: np.ndarray, points2: np.ndarray | None = None
+    ) -> np.ndarray:
+        """U(z1[i], z2[j]) of the d = ∞ kernel, shape (M1, M2)."""
+        f1 = self.interaction_factors(points1)
+        f2 = f1 if points2 is None else self.interaction_factors(points2)
+        return (f1.values * f1.weights) @ f2.values.T
+
+    def self_interaction(self, points: np.ndarray) -> np.ndarray:
+        """U(θ, θ) = (a²/2) Σ± E(b + S± G)₊² (the same neuron: correlation one), shape (M,)."""
+        a, b, _, _, signs = self._fields(points)
+        return 0.5 * a * a * sum(relu_square_mean(b, s) for (s, _, _, _, _) in signs)
+
+    def squared_norm(self, points: np.ndarray) -> np.ndarray:
+        """|θ|² = a² + b² + r₁² + r₂², shape (M,)."""
+        z = np.asarray(points, dtype=float).reshape(-1, 4)
+        return np.sum(z * z, axis=1)
+
+    def log_reference_density(self, points: np.ndarray) -> np.ndarray:
+        """Zero: the problem is solved without noise (τ = 0)."""
+        return np.zeros(np.asarray(points).reshape(-1, 4).shape[0])
+
+    def log_reference_gradient(self, points: np.ndarray) -> np.ndarray:
+        """Zero (τ = 0 only), shape (M, 4)."""
+        return np.zeros(np.asarray(points, dtype=float).reshape(-1, 4).shape)
+
+    def risk(self, points: np.ndarray, weights: np.ndarray) -> float:
+        r"""R(ρ) for ρ = Σ_i weights[i] δ_{points[i]} (d = ∞ kernel)."""
+        w = np.asarray(weights, dtype=float)
+        v, _ = self.potential(points)
+        return mean_field_risk(1.0, float(w @ v), float(w @ self.interaction_matrix(points) @ w))
+
+    def risk_finite_n(self, points: np.ndarray, weights: np.ndarray, neurons: int) -> float:
+        """R(ρ) plus the mean 1/N term of N i.i.d. neurons drawn from ρ."""
+        w = np.asarray(weights, dtype=float)
+        double = float(w @ self.interaction_matrix(points) @ w)
+        mean_self = float(w @ self.self_interaction(points))
+        return self.risk(points, w) + finite_width_correction(mean_self, double, neurons)
+
+    # ------------------------------------------------------------------ full dimension
+
+    def data_mc(self, samples: int, dimension: int, rng: np.random.Generator):
+        """Samples (x (n, d), y (n,)) of the data law in the full dimension."""
+        y = rng.choice([-1.0, 1.0], size=samples)
+        x = rng.standard_normal((samples, dimension))
+        x[:, : self.informative] *= (1.0 + y * self.delta)[:, None]
+        return x, y
+
+
+def network_potential(delta: float, informative: int, a, b, w) -> np.ndarray:
+    """V(θᵢ) for the neurons of a network in the full dimension, shape (N,).
+
+    a, b : (N,);  w : (N, d), the first ``informative`` columns being the informative block.
+    """
+    r1 = np.linalg.norm(w[:, :informative], axis=1)
+    r2 = np.linalg.norm(w[:, informative:], axis=1)
+    problem = AnisotropicGaussians(delta, informative, math.inf)
+    v, _ = problem.potential(np.column_stack([a, b, r1, r2]))
+    return v
+
+
+def network_interaction(delta: float, informative: int, a, b, w) -> np.ndarray:
+    r"""U(θᵢ, θⱼ) for every pair of neurons, exactly in the full dimension, shape (N, N).
+
+    (a a'/2) Σ± S S' M(b/S, b'/S', c) with S² = (1 ± Δ)²|w₁|² + |w₂|², c the correlation of
+    the two pre-activations and M the biased-ReLU moment of MATH.md §4.2.
+    """
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    w1, w2 = w[:, :informative], w[:, informative:]
+    g1, g2 = w1 @ w1.T, w2 @ w2.T
+    out = np.zeros((a.size, a.size))
+    for sign in (1.0, -1.0):
+        cov = (1.0 + sign * delta) ** 2 * g1 + g2
+        s = np.sqrt(np.diag(cov))
+        out += 0.5 * _pair_relu_matrix(b, s, cov)
+    return out * np.outer(a, a)
+
+
+def _pair_relu_matrix(b: np.ndarray, s: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """E[(bᵢ + Zᵢ)₊ (bⱼ + Zⱼ)₊] for Z ~ N(0, cov), every pair, shape (N, N)."""
+    out = np.empty((b.size, b.size))
+    pair_relu_loop(np.ascontiguousarray(b), np.ascontiguousarray(s), np.ascontiguousarray(cov), out)
+    return out
+
+
+@jit
+def pair_relu_loop(b, s, cov, out):
+    """out[i, j] = E[(bᵢ + Zᵢ)₊ (bⱼ + Zⱼ)₊], Var Zᵢ = sᵢ², Cov = cov[i, j] (compiled, symmetric)."""
+    n = b.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            if i == j and s[i] > 0.0:  # E(b + sG)₊² in closed form (Φ₂ at c = 1 loses digits)
+                z = b[i] / s[i]
+                val = (b[i] * b[i] + s[i] * s[i]) * norm_cdf(z) + b[i] * s[i] * norm_pdf(z)
+            elif s[i] > 0.0 and s[j] > 0.0:
+                c = cov[i, j] / (s[i] * s[j])
+                val = s[i] * s[j] * biased_relu_product(b[i] / s[i], b[j] / s[j], c)
+            elif s[i] > 0.0:
+                val = max(b[j], 0.0) * relu_mean(b[i], s[i])
+            else:
+                val = max(b[i], 0.0) * relu_mean(b[j], s[j])
+            out[i, j] = val
+            out[j, i] = val
