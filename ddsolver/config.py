@@ -75,11 +75,15 @@ def _i(default, doc, **kw) -> Key:
 
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid")
-PROBLEM_KINDS = ("isotropic_gaussians", "anisotropic_gaussians")
+PROBLEM_KINDS = ("isotropic_gaussians", "anisotropic_gaussians", "teacher_student")
 #: Largest density snapshot (cells) of a 4-D particle run: 24⁴ ≈ 3.3e5 is typical.
 MAX_DENSITY_CELLS = 2_000_000
 #: Most particles of a 4-D particle run (the velocity is O(M) per evaluation).
 MAX_PARTICLES = 200_000
+#: Largest grid of a dense (matrix) kernel: 8000 cells are 512 MB of float64.
+MAX_DENSE_CELLS = 8000
+#: (u, v) grid of the teacher–student problem where the config does not set it.
+TEACHER_STUDENT_GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
 #: Output grid of the anisotropic problem where the config does not set it (the isotropic
 #: defaults would make a 4-D snapshot of 96 × 24 × 800 × 800 cells).
 ANISOTROPIC_GRID_DEFAULTS = {"r_cells": 24, "a_cells": 24}
@@ -98,6 +102,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
             0.8, "Δ: x | y ~ N(0, (1 + yΔ)² I_d)", low=0, high=1, low_open=True, high_open=True
         ),
         "second_layer": Key("bool", False, "θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
+        "teacher_norm": _f(
+            1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
+        ),
+        "label_noise": _f(0.0, "teacher–student: standard deviation of the label noise", low=0),
         "informative": _i(
             10, "anisotropic: s₀, the coordinates whose variance carries the label", low=1
         ),
@@ -184,6 +192,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "a_min": _f(-3.0, "second layer: lower edge of the a axis"),
         "a_max": _f(3.0, "second layer: upper edge of the a axis"),
         "a_cells": _i(96, "second layer: cells on the a axis", low=3),
+        "u_min": _f(-1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)"),
+        "u_max": _f(2.0, "teacher–student: upper edge of the u axis"),
+        "u_cells": _i(48, "teacher–student: cells on the u axis", low=3),
         "b_min": _f(-2.0, "anisotropic: lower edge of the b axis"),
         "b_max": _f(2.0, "anisotropic: upper edge of the b axis"),
         "b_cells": _i(24, "anisotropic: cells on the b axis (r₁, r₂ take r_cells each)", low=3),
@@ -359,6 +370,44 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")
     if cfg["problem"]["kind"] == "anisotropic_gaussians":
         _check_anisotropic(raw, cfg)
+    if cfg["problem"]["kind"] == "teacher_student":
+        _check_teacher_student(raw, cfg)
+
+
+def _check_teacher_student(raw: dict, cfg: dict) -> None:
+    """Teacher–student: a dense kernel on a (u, v) grid; the teacher shares σ."""
+    problem, grid = cfg["problem"], cfg["grid"]
+    if problem["second_layer"]:
+        raise ConfigError(
+            "problem.second_layer", True, "teacher_student trains w only (σ(<w, x>) students)"
+        )
+    if problem["dimension"] != math.inf and problem["dimension"] < 3:
+        raise ConfigError("problem.dimension", problem["dimension"], 'must be ≥ 3 or "inf"')
+    if cfg["discretisation"]["method"] != "grid":
+        raise ConfigError(
+            "discretisation.method",
+            cfg["discretisation"]["method"],
+            "teacher_student has a dense kernel (no factorisation for particles): use 'grid'",
+        )
+    given = raw.get("grid", {})
+    for key, value in TEACHER_STUDENT_GRID_DEFAULTS.items():
+        grid[key] = given.get(key, value)
+    if not grid["u_min"] < grid["u_max"]:
+        raise ConfigError("grid.u_max", grid["u_max"], f"must exceed grid.u_min = {grid['u_min']}")
+    cells = grid["u_cells"] * grid["r_cells"]
+    if cells > MAX_DENSE_CELLS:
+        raise ConfigError(
+            "grid.u_cells",
+            grid["u_cells"],
+            f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
+            f"{MAX_DENSE_CELLS} cells",
+        )
+    if cfg["dynamics"]["tau"] > 0 and grid["r_min"] == 0:
+        raise ConfigError(
+            "grid.r_min",
+            0.0,
+            "with τ > 0 the reference measure v^(d−2) needs the v axis to start above 0",
+        )
 
 
 def _check_anisotropic(raw: dict, cfg: dict) -> None:

@@ -15,16 +15,25 @@ from .models import (
     AnisotropicInitial,
     GaussianInitial,
     IsotropicGaussians,
+    TeacherStudent,
+    TeacherStudentInitial,
 )
 from .pde import GridDD
 from .schedules import Schedule
 
 
-def build_problem(cfg: dict) -> IsotropicGaussians | AnisotropicGaussians:
+def build_problem(cfg: dict) -> IsotropicGaussians | AnisotropicGaussians | TeacherStudent:
     """The reduced problem named by ``[problem]``."""
     p = cfg["problem"]
     if p["kind"] == "anisotropic_gaussians":
         return AnisotropicGaussians(p["delta"], p["informative"], dimension_value(cfg))
+    if p["kind"] == "teacher_student":
+        return TeacherStudent(
+            Activation.from_mapping(p["activation"]),
+            dimension_value(cfg),
+            p["teacher_norm"],
+            p["label_noise"],
+        )
     return IsotropicGaussians(
         Activation.from_mapping(p["activation"]),
         dimension_value(cfg),
@@ -33,7 +42,7 @@ def build_problem(cfg: dict) -> IsotropicGaussians | AnisotropicGaussians:
     )
 
 
-def build_initial(cfg: dict) -> GaussianInitial | AnisotropicInitial:
+def build_initial(cfg: dict) -> GaussianInitial | AnisotropicInitial | TeacherStudentInitial:
     """The initial law named by ``[initial]``."""
     i = cfg["initial"]
     dimension = float(i["dimension"]) if i["dimension"] else dimension_value(cfg)
@@ -47,6 +56,8 @@ def build_initial(cfg: dict) -> GaussianInitial | AnisotropicInitial:
             i["b_mean"],
             i["b_std"],
         )
+    if cfg["problem"]["kind"] == "teacher_student":
+        return TeacherStudentInitial(i["scale"], dimension)
     return GaussianInitial(i["scale"], dimension, i["a_mean"], i["a_std"])
 
 
@@ -75,6 +86,13 @@ def build_grid(cfg: dict) -> TensorGrid:
                 Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]),
                 Axis.uniform("b", g["b_min"], g["b_max"], g["b_cells"]),
                 *radial,
+            )
+        )
+    if cfg["problem"]["kind"] == "teacher_student":
+        return TensorGrid(
+            (
+                Axis.uniform("u", g["u_min"], g["u_max"], g["u_cells"]),
+                Axis.stretched("v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"]),
             )
         )
     r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])

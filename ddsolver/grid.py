@@ -16,6 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Coordinates that are norms (≥ 0, with the origin a natural edge, not a boundary).
+RADIAL_NAMES = frozenset({"r", "r1", "r2", "v"})
+
+
+def is_radial(name: str) -> bool:
+    """Whether the reduced coordinate ``name`` is a norm (r, r1, r2, v)."""
+    return name in RADIAL_NAMES
+
 
 @dataclass(frozen=True)
 class Axis:

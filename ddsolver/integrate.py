@@ -23,6 +23,7 @@ from . import io
 from ._jit import compile_lock
 from .config import to_toml
 from .experiment import build_initial, build_system, check_solvable
+from .grid import is_radial
 from .steppers import STATUS_MESSAGES, STATUS_OK
 
 log = logging.getLogger("ddsolver")
@@ -102,7 +103,7 @@ def _edge_keys(grid) -> str:
     """The config keys of the grid's edges, e.g. "grid.r_max" or "grid.a_min/a_max, …"."""
     keys = []
     for name in grid.names:
-        key = "r" if name.startswith("r") else name  # r1, r2 share the r keys
+        key = "r" if is_radial(name) else name  # r1, r2 and v take the r keys
         edge = f"grid.{key}_max" if key == "r" else f"grid.{key}_min/{key}_max"
         if edge not in keys:
             keys.append(edge)

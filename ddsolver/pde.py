@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .grid import TensorGrid
+from .grid import TensorGrid, is_radial
 from .models.risk import finite_width_correction, mean_field_risk
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
@@ -235,14 +235,14 @@ class GridDD:
         return f - self.tau * float(m @ self.log_reference)
 
     def _boundary_mass(self, m) -> float:
-        """Mass in the outermost cells (the far edge of r, both edges of other axes)."""
+        """Mass in the outermost cells (the far edge of a norm, both edges of other axes)."""
         mass = m.reshape(self.grid.shape)
         touched = np.zeros(self.grid.shape, dtype=bool)
         for k, axis in enumerate(self.grid.axes):
             idx = [slice(None)] * self.grid.ndim
             idx[k] = -1
             touched[tuple(idx)] = True
-            if axis.name != "r":
+            if not is_radial(axis.name):
                 idx[k] = 0
                 touched[tuple(idx)] = True
         return float(mass[touched].sum())

@@ -163,3 +163,43 @@ class AnisotropicInitial:
             k, d = self._block(name), self.dimension
             return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * k, q) / d)
         raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")
+
+
+@dataclass(frozen=True)
+class TeacherStudentInitial:
+    """w ~ N(0, κ²/d I_d) in the teacher–student coordinates: u = <w, e*> ~ N(0, κ²/d) and
+    v = |w − u e*| = (κ/√d) χ_{d−1}, independent; for d = ∞ the point (0, κ).
+    """
+
+    scale: float
+    dimension: float
+
+    def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
+        """CDF of the reduced coordinate ``name`` ("u" or "v") at ``edges``."""
+        x = np.asarray(edges, dtype=float)
+        d = self.dimension
+        if name == "u":
+            if math.isinf(d):
+                return np.where(x >= 0.0, 1.0, 0.0)
+            return special.ndtr(x * math.sqrt(d) / self.scale)
+        if name == "v":
+            if math.isinf(d):
+                return np.where(x >= self.scale, 1.0, 0.0)
+            return special.gammainc(
+                0.5 * (d - 1), 0.5 * d * np.maximum(x, 0.0) ** 2 / self.scale**2
+            )
+        raise ValueError(f"the teacher–student initial law has no coordinate {name!r}")
+
+    def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
+        """Inverse cdf of ``name`` at the given probabilities."""
+        q = np.asarray(probabilities, dtype=float)
+        d = self.dimension
+        if name == "u":
+            if math.isinf(d):
+                return np.zeros(q.shape)
+            return self.scale / math.sqrt(d) * special.ndtri(q)
+        if name == "v":
+            if math.isinf(d):
+                return np.full(q.shape, self.scale)
+            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * (d - 1), q) / d)
+        raise ValueError(f"the teacher–student initial law has no coordinate {name!r}")

@@ -22,6 +22,7 @@ from .._jit import compile_lock
 from ..config import to_toml
 from ..experiment import build_problem, build_schedule
 from ..integrate import RunResult, stop_times
+from ..models.teacher_student import network_risk
 from .risk import exact_risk
 from .sgd import initial_network, sgd_steps
 from .sgd_anisotropic import (
@@ -29,6 +30,7 @@ from .sgd_anisotropic import (
     initial_anisotropic_network,
     relu_bias_sgd_steps,
 )
+from .sgd_teacher import teacher_sgd_steps
 
 log = logging.getLogger("ddsolver")
 ANISOTROPIC_WARM_UP = {"a_mean": 1.0, "a_std": 0.5, "b_mean": 0.0, "b_std": 0.5}
@@ -68,6 +70,10 @@ def warm_up_sgd() -> None:
             w, a, b, 2, 0.5, 1e-3, sched.code, sched.params, 0.0, 1, np.int64(0), np.int64(1), rng
         )
         exact_risk_anisotropic(0.5, 2, a, b, w)
+        teacher_sgd_steps(
+            w, act.code, act.param_array, 1.0, 0.1, 1e-3, sched.code, sched.params, 0.0, 0.0, 1,
+            np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
 
 
 class _IsotropicNetwork:
@@ -170,7 +176,52 @@ class _AnisotropicNetwork:
         }
 
 
-NETWORKS = {"isotropic_gaussians": _IsotropicNetwork, "anisotropic_gaussians": _AnisotropicNetwork}
+class _TeacherStudentNetwork:
+    """N students σ(<w, x>) of the teacher σ(s* x₁) (+ label noise); one seed."""
+
+    coords = ("u", "v")
+
+    def __init__(self, cfg: dict, problem, rng: np.random.Generator):
+        self.cfg, self.problem, self.rng = cfg, problem, rng
+        init = cfg["initial"]
+        self.w, _ = initial_network(
+            cfg["sgd"]["neurons"], int(problem.dimension), init["scale"], 1.0, 0.0, rng
+        )
+
+    def advance(self, schedule, k0: int, k1: int) -> None:
+        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        teacher_sgd_steps(
+            self.w,
+            act.code,
+            act.param_array,
+            self.problem.teacher_norm,
+            self.problem.label_noise,
+            sgd["eps"],
+            schedule.code,
+            schedule.params,
+            dyn["lam"],
+            dyn["tau"],
+            sgd["batch"],
+            k0,
+            k1,
+            self.rng,
+        )
+
+    def finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.w)))
+
+    def risk(self) -> float:
+        return network_risk(self.problem, self.w)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        return {"u": self.w[:, 0].copy(), "v": np.linalg.norm(self.w[:, 1:], axis=1)}
+
+
+NETWORKS = {
+    "isotropic_gaussians": _IsotropicNetwork,
+    "anisotropic_gaussians": _AnisotropicNetwork,
+    "teacher_student": _TeacherStudentNetwork,
+}
 
 
 def run_sgd(

@@ -1,0 +1,91 @@
+r"""One-pass online SGD for teacher–student: x ~ N(0, I_d), y = σ(s* x₁) + ς g.
+
+The teacher direction is the first coordinate axis (by rotation invariance, no loss), so a
+neuron's reduced coordinates are u = w₁ and v = |(w₂, …, w_d)|. Step k (time t = kε,
+s_k = εξ(kε)), over a mini-batch of B samples:
+
+    wᵢ ← (1 − 2λs_k) wᵢ + 2 s_k (1/B) Σ_b (y_b − ŷ(x_b)) σ'(<wᵢ, x_b>) x_b + √(4 s_k τ/d) gᵢ,
+
+with ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of :mod:`ddsolver.particles.sgd` for this data
+law. Per sample the d coordinates of x are drawn first, then the label noise (when ς > 0).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._jit import jit
+from ..models.activations import act_derivative, act_value
+from ..schedules import schedule_value
+
+
+@jit
+def teacher_sgd_steps(
+    w, code, params, teacher_norm, label_noise, eps, scode, sparams, lam, tau, batch,
+    k_start, k_stop, rng,
+):  # fmt: skip
+    """Advance the students w (N, d) in place from step k_start to k_stop (exclusive)."""
+    n, d = w.shape
+    x = np.empty((batch, d))
+    y = np.empty(batch)
+    der = np.empty((batch, n))
+    resid = np.empty(batch)
+    grad = np.empty(d)
+    for k in range(k_start, k_stop):
+        s = eps * schedule_value(scode, sparams, k * eps)
+        for m in range(batch):
+            for j in range(d):
+                x[m, j] = rng.standard_normal()
+            y[m] = act_value(code, params, teacher_norm * x[m, 0])
+            if label_noise > 0.0:
+                y[m] += label_noise * rng.standard_normal()
+        for m in range(batch):
+            yhat = 0.0
+            for i in range(n):
+                h = 0.0
+                for j in range(d):
+                    h += w[i, j] * x[m, j]
+                yhat += act_value(code, params, h)
+                der[m, i] = act_derivative(code, params, h)
+            resid[m] = y[m] - yhat / n
+        shrink = 1.0 - 2.0 * lam * s
+        noise = math.sqrt(4.0 * s * tau / d) if tau > 0.0 else 0.0
+        coef = 2.0 * s / batch
+        for i in range(n):
+            for j in range(d):
+                grad[j] = 0.0
+            for m in range(batch):
+                g = resid[m] * der[m, i]
+                for j in range(d):
+                    grad[j] += g * x[m, j]
+            for j in range(d):
+                w[i, j] = shrink * w[i, j] + coef * grad[j]
+                if noise > 0.0:
+                    w[i, j] += noise * rng.standard_normal()
+
+
+def teacher_sgd_steps_ref(
+    w, activation, teacher_norm, label_noise, eps, schedule, lam, tau, batch, k_start, k_stop, rng
+):
+    """NumPy twin of :func:`teacher_sgd_steps`, drawing the random numbers in the same order."""
+    n, d = w.shape
+    for k in range(k_start, k_stop):
+        s = eps * schedule(k * eps)
+        x = np.empty((batch, d))
+        y = np.empty(batch)
+        for m in range(batch):
+            x[m] = rng.standard_normal(d)
+            y[m] = activation(teacher_norm * x[m, 0])
+            if label_noise > 0:
+                y[m] += label_noise * rng.standard_normal()
+        pre = x @ w.T
+        resid = y - activation(pre).sum(axis=1) / n
+        grad = (resid[:, None] * activation.derivative(pre)).T @ x
+        shrink = 1.0 - 2.0 * lam * s
+        noise = math.sqrt(4.0 * s * tau / d) if tau > 0 else 0.0
+        for i in range(n):
+            w[i] = shrink * w[i] + 2.0 * s / batch * grad[i]
+            if noise > 0:
+                w[i] += noise * rng.standard_normal(d)
