@@ -74,7 +74,7 @@ def _i(default, doc, **kw) -> Key:
     return Key("int", default, doc, **kw)
 
 
-ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid")
+ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
 PROBLEM_KINDS = ("isotropic_gaussians", "anisotropic_gaussians", "teacher_student")
 #: Largest density snapshot (cells) of a 4-D particle run: 24⁴ ≈ 3.3e5 is typical.
 MAX_DENSITY_CELLS = 2_000_000
@@ -116,6 +116,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "t2": _f(1.5, "ramp: σ = s2 for t ≥ t2"),
         "s1": _f(-2.5, "ramp: lower level"),
         "s2": _f(7.5, "ramp: upper level"),
+        "knots": Key(
+            "float_list", [0.5, 1.5], "piecewise: knots t_k, increasing (σ flat outside them)"
+        ),
+        "values": Key("float_list", [-2.5, 7.5], "piecewise: σ(t_k), one per knot"),
     },
     "initial": {
         "kind": Key("str", "gaussian", "initial law", choices=("gaussian",)),
@@ -331,19 +335,7 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         cfg["dynamics"]["xi"] = _check_value(
             "dynamics.xi", Key("float", 1.0, "", low=0, low_open=True), xi
         )
-    act = cfg["problem"]["activation"]
-    given = raw.get("problem", {}).get("activation", {})
-    if act["kind"] != "ramp":
-        extra = [k for k in ("t1", "t2", "s1", "s2") if k in given]
-        if extra:
-            raise ConfigError(
-                f"problem.activation.{extra[0]}",
-                given[extra[0]],
-                f"only the ramp takes t1, t2, s1, s2 (kind is {act['kind']!r})",
-            )
-        cfg["problem"]["activation"] = {"kind": act["kind"]}
-    elif not act["t1"] < act["t2"]:
-        raise ConfigError("problem.activation.t2", act["t2"], f"must exceed t1 = {act['t1']}")
+    _check_activation(raw, cfg)
     if cfg["initial"]["dimension"] == 1:
         raise ConfigError("initial.dimension", 1, 'must be 0 (problem.dimension), ≥ 2 or "inf"')
     grid = cfg["grid"]
@@ -486,6 +478,34 @@ def _check_anisotropic(raw: dict, cfg: dict) -> None:
             part["r_count"],
             f"a_count × b_count × r_count² = {count} particles (at most {MAX_PARTICLES})",
         )
+
+
+def _check_activation(raw: dict, cfg: dict) -> None:
+    """Each kind takes its own parameters: ramp t1, t2, s1, s2; piecewise knots, values."""
+    act = cfg["problem"]["activation"]
+    given = raw.get("problem", {}).get("activation", {})
+    own = {"ramp": ("t1", "t2", "s1", "s2"), "piecewise": ("knots", "values")}
+    for kind, names in own.items():
+        extra = [k for k in names if k in given]
+        if act["kind"] != kind and extra:
+            raise ConfigError(
+                f"problem.activation.{extra[0]}",
+                given[extra[0]],
+                f"only kind = {kind!r} takes {', '.join(names)} (kind is {act['kind']!r})",
+            )
+    if act["kind"] == "ramp":
+        if not act["t1"] < act["t2"]:
+            raise ConfigError("problem.activation.t2", act["t2"], f"must exceed t1 = {act['t1']}")
+        cfg["problem"]["activation"] = {k: act[k] for k in ("kind", *own["ramp"])}
+    elif act["kind"] == "piecewise":
+        knots, values = act["knots"], act["values"]
+        if len(knots) < 2 or any(b <= a for a, b in itertools.pairwise(knots)):
+            raise ConfigError("problem.activation.knots", knots, "≥ 2 knots, strictly increasing")
+        if len(values) != len(knots):
+            raise ConfigError("problem.activation.values", values, "one value per knot")
+        cfg["problem"]["activation"] = {"kind": "piecewise", "knots": knots, "values": values}
+    else:
+        cfg["problem"]["activation"] = {"kind": act["kind"]}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -14,7 +14,7 @@ import pytest
 from cli_runner import ddsolver
 
 from ddsolver import cli, io
-from ddsolver.config import load_config
+from ddsolver.config import ConfigError, load_config
 from ddsolver.integrate import run_grid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,3 +247,43 @@ def test_a_reader_holding_the_file_open_makes_the_writer_wait_not_fail(tmp_path)
     reader.wait()
     assert io.read_attrs(path)["status"] == "finished, then touched"
     assert waited > 0.3  # it did wait for the reader
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('kind = "piecewise"\nknots = [1.0, 0.5]\nvalues = [0.0, 1.0]', "problem.activation.knots"),
+        ('kind = "piecewise"\nknots = [0.0, 1.0]\nvalues = [1.0]', "problem.activation.values"),
+        ('kind = "ramp"\nknots = [0.0, 1.0]', "problem.activation.knots"),
+        ('kind = "piecewise"\nt1 = 0.2', "problem.activation.t1"),
+    ],
+)
+def test_piecewise_activation_keys_are_checked(tmp_path, text, key):
+    path = write(tmp_path, SMALL + "[problem.activation]\n" + text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.key == key
+
+
+def test_piecewise_activation_round_trips_through_the_config(tmp_path):
+    text = '[problem.activation]\nkind = "piecewise"\nknots = [0.25, 0.6, 1.8]\n'
+    cfg = load_config(write(tmp_path, SMALL + text + "values = [-2.5, -3.5, 7.5]\n"))
+    assert cfg["problem"]["activation"] == {
+        "kind": "piecewise",
+        "knots": [0.25, 0.6, 1.8],
+        "values": [-2.5, -3.5, 7.5],
+    }
+    assert run_grid(cfg, tmp_path / "pw.h5", quiet=True).ok
+
+
+def test_numba_cache_directory_is_named_by_the_source_hash(tmp_path):
+    """A kernel's cache must not outlive a change to a kernel it calls (numba tracks one file)."""
+    from ddsolver._jit import _source_stamp
+
+    probe = "import os, ddsolver.models; print(os.environ['NUMBA_CACHE_DIR'])"
+    for given in (tmp_path, tmp_path / "ddsolver-0123456789ab"):  # a parent's setting is reused
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(given)}
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        assert out.stdout.strip() == str(tmp_path / f"ddsolver-{_source_stamp()}")

@@ -11,6 +11,9 @@ from ddsolver.models.activations import Activation, paper_ramp
 from ddsolver.models.angular import cosine_quadrature, even_moments, sample_cosines
 from ddsolver.models.hermite import hermite_coefficients, normalised_hermite
 
+DIP = Activation.from_mapping(
+    {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
+)
 MEHLER_TOL = 1e-13  # |c| ≤ 0.6 with 200 terms: the series remainder is below 0.6^200
 FD_STEP = 1e-6
 FD_TOL = 1e-7
@@ -26,7 +29,7 @@ def test_normalised_hermite_is_orthonormal():
 
 @pytest.mark.parametrize(
     "act",
-    [paper_ramp(), Activation("relu"), Activation("erf"), Activation("tanh")],
+    [paper_ramp(), Activation("relu"), Activation("erf"), Activation("tanh"), DIP],
     ids=lambda a: a.kind,
 )
 def test_mehler_series_reproduces_pair_moment(act):
@@ -40,13 +43,14 @@ def test_mehler_series_reproduces_pair_moment(act):
         np.testing.assert_allclose(series, I.pair(act, a, b, c), atol=tol)
 
 
-@pytest.mark.parametrize("act", [paper_ramp(), Activation("sigmoid")], ids=lambda a: a.kind)
+@pytest.mark.parametrize("act", [paper_ramp(), Activation("sigmoid"), DIP], ids=lambda a: a.kind)
 def test_hermite_coefficients_against_quadrature(act):
     a = 1.7
     coef, _ = hermite_coefficients(act, np.array([a]), 12)
     for k in (0, 1, 2, 5, 12):
         hk = lambda z, k=k: normalised_hermite(np.array([z]), k)[0, k]  # noqa: E731
-        pts = [t / a for t in act.params[:2]] if act.kind == "ramp" else None
+        kinked = act.kind in ("ramp", "piecewise")
+        pts = [t / a for t in act.kink_structure()[0]] if kinked else None
         val, _ = integrate.quad(
             lambda z, hk=hk: act(a * z) * hk(z) * stats.norm.pdf(z),
             -40,
@@ -59,7 +63,7 @@ def test_hermite_coefficients_against_quadrature(act):
 
 
 @pytest.mark.parametrize(
-    "act", [paper_ramp(), Activation("relu"), Activation("erf")], ids=lambda a: a.kind
+    "act", [paper_ramp(), Activation("relu"), Activation("erf"), DIP], ids=lambda a: a.kind
 )
 def test_hermite_coefficient_derivatives(act):
     a = np.array([0.3, 0.9, 2.2])
@@ -86,7 +90,7 @@ def test_even_moments_against_sampled_directions(rng):
         assert abs(x.mean() - m) < SE_FACTOR * x.std() / math.sqrt(x.size)
 
 
-@pytest.mark.parametrize("act", [paper_ramp(), Activation("relu")], ids=lambda a: a.kind)
+@pytest.mark.parametrize("act", [paper_ramp(), Activation("relu"), DIP], ids=lambda a: a.kind)
 def test_compiled_even_tables_match_numpy_coefficients(act):
     """Compiled Mehler tables (what the solvers use) against the NumPy ones, a → 0 included."""
     from ddsolver.models.isotropic import IsotropicGaussians

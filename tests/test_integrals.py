@@ -9,7 +9,12 @@ from scipy import integrate, stats
 from ddsolver.models import integrals as I
 from ddsolver.models.activations import Activation, paper_ramp
 
-CLOSED = [paper_ramp(), Activation("relu"), Activation("erf")]
+#: A non-monotone piecewise-linear σ: the ramp with a dip (notebook 03's activation).
+DIP = Activation.from_mapping(
+    {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
+)
+CLOSED = [paper_ramp(), Activation("relu"), Activation("erf"), DIP]
+KINKED = ("ramp", "relu", "piecewise")
 QUADRATURE_ONLY = [Activation("tanh"), Activation("sigmoid")]
 CLOSED_FORM_REL_TOL = 1e-10  # the issue's accuracy target for closed forms against quadrature
 GH_TOL = 1e-8  # accuracy of the Gauss–Hermite fallback at scales ≤ 1.5 (2-D) and ≤ 3 (mean)
@@ -20,7 +25,7 @@ CASES = [(0.5, 1.2, 0.3), (2.0, 0.3, -0.9), (1.8, 1.8, 0.999), (0.2, 0.2, 0.1), 
 
 
 def mean_by_quadrature(act, mu, s):
-    kinks = [p for p in act.params[:2]] if act.kind == "ramp" else [0.0]
+    kinks = list(act.kink_structure()[0]) if act.kind in KINKED else [0.0]
     pts = [(k - mu) / s for k in kinks]
     val, _ = integrate.quad(
         lambda z: act(mu + s * z) * stats.norm.pdf(z),
@@ -37,7 +42,7 @@ def mean_by_quadrature(act, mu, s):
 def pair_by_quadrature(act, a, b, c):
     """K(a, b, c) = ∫ σ(a z) E[σ(b(cz + sZ₃))] φ(z) dz, both integrals adaptive quadrature."""
     s = math.sqrt(1 - c * c)
-    kinks = [p for p in act.params[:2]] if act.kind == "ramp" else [0.0]
+    kinks = list(act.kink_structure()[0]) if act.kind in KINKED else [0.0]
 
     def inner(z):
         return mean_by_quadrature(act, b * c * z, b * s)
@@ -125,8 +130,8 @@ def test_pair_derivatives_are_finite_differences(act, a, b, c):
     assert I.pair_dc(act, a, b, c) == pytest.approx(fd_c, abs=FD_TOL * max(1, abs(fd_c)))
 
 
-def test_ramp_derivative_matches_numpy_twin():
-    act = paper_ramp()
+@pytest.mark.parametrize("act", [paper_ramp(), DIP], ids=lambda a: a.kind)
+def test_kinked_derivative_matches_numpy_twin(act):
     a, b, c = (np.array(x) for x in zip(*CASES, strict=True))
     np.testing.assert_allclose(
         I.pair_da(act, a, b, c), I.pair_moment_da_ref(act, a, b, c), rtol=1e-12, atol=1e-13
@@ -141,3 +146,17 @@ def test_matrix_kernel_matches_scalar_kernel(rng):
     out = np.empty((7, 5))
     I.pair_moment_matrix(act.code, act.param_array, a, b, c, out)
     np.testing.assert_array_equal(out, I.pair(act, a[:, None], b[None, :], c))
+
+
+def test_two_knot_piecewise_is_the_ramp():
+    """The piecewise σ through (0.5, −2.5), (1.5, 7.5) is the paper's ramp: same integrals."""
+    twin = Activation.from_mapping(
+        {"kind": "piecewise", "knots": [0.5, 1.5], "values": [-2.5, 7.5]}
+    )
+    ramp = paper_ramp()
+    a, b, c = (np.array(x) for x in zip(*CASES, strict=True))
+    for family in (I.pair, I.pair_da, I.pair_dc):
+        np.testing.assert_allclose(
+            family(twin, a, b, c), family(ramp, a, b, c), rtol=1e-13, atol=1e-13
+        )
+    np.testing.assert_allclose(I.mean(twin, 0.2, a), I.mean(ramp, 0.2, a), rtol=1e-14)

@@ -23,8 +23,13 @@ from ddsolver.schedules import Schedule
 SE_FACTOR = 4.0  # Monte-Carlo checks pass within 4 standard errors
 
 
-def test_sgd_kernel_matches_numpy_twin():
-    act = dd.paper_ramp()
+DIP = Activation.from_mapping(
+    {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
+)
+
+
+@pytest.mark.parametrize("act", [dd.paper_ramp(), DIP], ids=lambda a: a.kind)
+def test_sgd_kernel_matches_numpy_twin(act):
     sched = Schedule("power", value=1.0, t0=0.5, alpha=0.25)
     w1, a1 = initial_network(20, 10, 0.8, 1.0, 0.3, np.random.default_rng(1))
     w2, a2 = w1.copy(), a1.copy()

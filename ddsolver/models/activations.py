@@ -12,7 +12,13 @@ kind         σ(t)                                                      paramete
 ``erf``      erf(t)                                                    —
 ``tanh``     tanh(t)                                                   —
 ``sigmoid``  1 / (1 + e^{−t})                                          —
+``piecewise`` linear through (t_k, s_k), flat outside [t_1, t_K]       knots, values
 ===========  ========================================================  ===========
+
+The piecewise-linear σ = s_1 + Σ_k β_k (t − t_k)₊ (β_k the jumps of the slope, Σβ_k = 0)
+generalises the ramp (two knots) and can be non-monotone; its Gaussian integrals are
+closed forms in the biased-ReLU moments, like the ramp's. Its kernel parameters are
+[K, t_1..t_K, s_1..s_K].
 """
 
 from __future__ import annotations
@@ -25,20 +31,28 @@ from scipy import special
 
 from .._jit import jit
 
-RAMP, RELU, ERF, TANH, SIGMOID = 0, 1, 2, 3, 4
+RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE = 0, 1, 2, 3, 4, 5
 
-KIND_CODES = {"ramp": RAMP, "relu": RELU, "erf": ERF, "tanh": TANH, "sigmoid": SIGMOID}
+KIND_CODES = {
+    "ramp": RAMP,
+    "relu": RELU,
+    "erf": ERF,
+    "tanh": TANH,
+    "sigmoid": SIGMOID,
+    "piecewise": PIECEWISE,
+}
 PARAMETER_NAMES = {
     "ramp": ("t1", "t2", "s1", "s2"),
     "relu": (),
     "erf": (),
     "tanh": (),
     "sigmoid": (),
+    "piecewise": ("knots", "values"),  # lists; stored as (K, *knots, *values)
 }
 #: Default parameters of the ramp: the activation of Mei, Montanari & Nguyen (2018), Fig. 1.
 RAMP_DEFAULTS = {"t1": 0.5, "t2": 1.5, "s1": -2.5, "s2": 7.5}
 #: Activations whose Gaussian integrals are in closed form; the others use quadrature.
-CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf"})
+CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,9 @@ class Activation:
             raise ValueError(
                 f"activation kind {self.kind!r} is not known; allowed: {sorted(KIND_CODES)}"
             )
+        if self.kind == "piecewise":
+            self._check_piecewise()
+            return
         expected = PARAMETER_NAMES[self.kind]
         if len(self.params) != len(expected):
             raise ValueError(
@@ -70,6 +87,42 @@ class Activation:
             t1, t2, _, _ = self.params
             if not t1 < t2:
                 raise ValueError(f"ramp activation needs t1 < t2, got t1={t1}, t2={t2}")
+
+    def _check_piecewise(self) -> None:
+        p = self.params
+        count = int(p[0]) if p else 0
+        knots = np.asarray(p[1 : 1 + count], dtype=float)
+        if count < 2 or len(p) != 1 + 2 * count or not np.all(np.isfinite(p)):
+            raise ValueError(
+                f"piecewise activation needs ≥ 2 knots and one value per knot, got {p}"
+            )
+        if not np.all(np.diff(knots) > 0):
+            raise ValueError(f"piecewise knots must increase strictly, got {knots.tolist()}")
+
+    @property
+    def knots(self) -> np.ndarray:
+        """Piecewise: the knots t_k, shape (K,)."""
+        count = int(self.params[0])
+        return np.array(self.params[1 : 1 + count])
+
+    @property
+    def values(self) -> np.ndarray:
+        """Piecewise: the values s_k = σ(t_k), shape (K,)."""
+        count = int(self.params[0])
+        return np.array(self.params[1 + count :])
+
+    def kink_structure(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """(kinks, signs, slope): σ'' = slope Σ signs_k δ(t − kinks_k) (ramp, ReLU, piecewise)."""
+        if self.kind == "ramp":
+            t1, t2, s1, s2 = self.params
+            return np.array([t1, t2]), np.array([1.0, -1.0]), (s2 - s1) / (t2 - t1)
+        if self.kind == "relu":
+            return np.array([0.0]), np.array([1.0]), 1.0
+        if self.kind == "piecewise":
+            slopes = np.diff(self.values) / np.diff(self.knots)
+            jumps = np.diff(np.concatenate([[0.0], slopes, [0.0]]))
+            return self.knots, jumps, 1.0
+        raise ValueError(f"activation {self.kind!r} has no kinks")
 
     @classmethod
     def from_mapping(cls, table: dict) -> Activation:
@@ -81,6 +134,17 @@ class Activation:
                 f"activation kind {kind!r} is not known; allowed: {sorted(KIND_CODES)}"
             )
         names = PARAMETER_NAMES[kind]
+        if kind == "piecewise":
+            unknown = set(table) - set(names)
+            if unknown or set(table) != set(names):
+                raise ValueError(
+                    f"activation 'piecewise' takes exactly {list(names)}, got {sorted(table)}"
+                )
+            knots = [float(x) for x in table["knots"]]
+            values = [float(x) for x in table["values"]]
+            if len(knots) != len(values):
+                raise ValueError("piecewise activation needs one value per knot")
+            return cls(kind, (float(len(knots)), *knots, *values))
         defaults = RAMP_DEFAULTS if kind == "ramp" else {}
         unknown = set(table) - set(names)
         if unknown:
@@ -106,6 +170,8 @@ class Activation:
 
     def as_mapping(self) -> dict:
         """The config table that rebuilds this activation."""
+        if self.kind == "piecewise":
+            return {"kind": self.kind, "knots": self.knots.tolist(), "values": self.values.tolist()}
         return {
             "kind": self.kind,
             **dict(zip(PARAMETER_NAMES[self.kind], self.params, strict=True)),
@@ -123,6 +189,8 @@ class Activation:
             return special.erf(t)
         if self.kind == "tanh":
             return np.tanh(t)
+        if self.kind == "piecewise":
+            return np.interp(t, self.knots, self.values)
         return special.expit(t)
 
     def derivative(self, t):
@@ -137,6 +205,12 @@ class Activation:
             return 2.0 / math.sqrt(math.pi) * np.exp(-t * t)
         if self.kind == "tanh":
             return 1.0 - np.tanh(t) ** 2
+        if self.kind == "piecewise":
+            knots = self.knots
+            slopes = np.diff(self.values) / np.diff(knots)
+            index = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, knots.size - 2)
+            inside = (t > knots[0]) & (t < knots[-1]) & ~np.isin(t, knots)
+            return np.where(inside, slopes[index], 0.0)
         e = special.expit(t)
         return e * (1.0 - e)
 
@@ -162,6 +236,16 @@ def act_value(code, params, t):
         return math.erf(t)
     if code == TANH:
         return math.tanh(t)
+    if code == PIECEWISE:
+        count = int(params[0])
+        if t <= params[1]:
+            return params[1 + count]
+        for k in range(1, count):
+            if t < params[1 + k]:
+                t0, t1 = params[k], params[1 + k]
+                s0, s1 = params[count + k], params[count + k + 1]
+                return s0 + (s1 - s0) / (t1 - t0) * (t - t0)
+        return params[2 * count]
     if t >= 0.0:
         return 1.0 / (1.0 + math.exp(-t))
     e = math.exp(t)
@@ -183,5 +267,11 @@ def act_derivative(code, params, t):
     if code == TANH:
         th = math.tanh(t)
         return 1.0 - th * th
+    if code == PIECEWISE:
+        count = int(params[0])
+        for k in range(1, count):
+            if params[k] < t < params[1 + k]:
+                return (params[count + k + 1] - params[count + k]) / (params[1 + k] - params[k])
+        return 0.0
     e = act_value(SIGMOID, params, t)
     return e * (1.0 - e)

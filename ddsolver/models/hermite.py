@@ -4,8 +4,8 @@ With h_k = He_k / √k! (orthonormal under N(0, 1)) and G ~ N(0, 1),
 
     f̂_k(a) = E[σ(aG) h_k(G)],       K(a, b, c) = Σ_k c^k f̂_k(a) f̂_k(b)     (Mehler).
 
-Ramp and ReLU are exact (Stein's identity: the k-th coefficient is E f^{(k)}(G),
-and f'' is a sum of Dirac masses at the kinks):
+Ramp, ReLU and the piecewise-linear σ are exact (Stein's identity: the k-th coefficient
+is E f^{(k)}(G), and f'' is a sum of Dirac masses at the kinks):
 
     ramp, k ≥ 2:  f̂_k(a) = slope · a · [h_{k−2}(u₁)φ(u₁) − h_{k−2}(u₂)φ(u₂)] / √(k(k−1)),
                   u_i = t_i / a.
@@ -27,6 +27,8 @@ from .activations import Activation
 from .integrals import mean
 
 PANELS = 600
+#: Piecewise-linear activations: exact coefficients from the kinks (Stein's identity).
+KINKED_KINDS = ("ramp", "relu", "piecewise")
 _HALF_WIDTH = 12.0
 _U_CUTOFF = 40.0  # φ(40) underflows; coefficients there are exactly 0 in double precision
 
@@ -61,11 +63,7 @@ def _kink_terms(u: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _kinked_coefficients(activation: Activation, a: np.ndarray, kmax: int):
-    if activation.kind == "ramp":
-        t1, t2, s1, s2 = activation.params
-        kinks, signs, slope = (t1, t2), (1.0, -1.0), (s2 - s1) / (t2 - t1)
-    else:  # relu
-        kinks, signs, slope = (0.0,), (1.0,), 1.0
+    kinks, signs, slope = activation.kink_structure()
     m = a.shape[0]
     coef = np.zeros((m, kmax + 1))
     dcoef = np.zeros((m, kmax + 1))
@@ -131,7 +129,7 @@ def hermite_coefficients(
     a = np.asarray(scales, dtype=float).ravel()
     if np.any(a < 0):
         raise ValueError("scales must be non-negative")
-    if activation.kind in ("ramp", "relu"):
+    if activation.kind in KINKED_KINDS:
         coef, dcoef = _kinked_coefficients(activation, a, max(kmax, 2))
         return coef[:, : kmax + 1], dcoef[:, : kmax + 1]
     nodes, weights = _quadrature_rule()

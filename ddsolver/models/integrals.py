@@ -28,7 +28,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, jit_parallel
-from .activations import ERF, RAMP, RELU, Activation, act_derivative, act_value
+from .activations import ERF, PIECEWISE, RAMP, RELU, Activation, act_derivative, act_value
 from .gaussian import (
     TWO_PI,
     biased_relu_product,
@@ -67,6 +67,12 @@ def gaussian_mean(code, params, mu, s):
         return relu_mean(mu, s)
     if code == ERF:
         return math.erf(mu / math.sqrt(1.0 + 2.0 * s * s))
+    if code == PIECEWISE:
+        count = int(params[0])
+        acc = params[1 + count]
+        for k in range(count):
+            acc += _piecewise_jump(params, k) * relu_mean(mu - params[1 + k], s)
+        return acc
     acc = 0.0
     for i in range(_GH1_X.shape[0]):
         acc += _GH1_W[i] * act_value(code, params, mu + s * _GH1_X[i])
@@ -105,6 +111,59 @@ def _ramp_derivative_product(params, a, b, c):
 
 
 @jit
+def _piecewise_slope(params, i):
+    """Slope of the piecewise σ on [t_i, t_{i+1}] (0 outside the knots)."""
+    count = int(params[0])
+    if i < 0 or i >= count - 1:
+        return 0.0
+    return (params[count + 2 + i] - params[count + 1 + i]) / (params[2 + i] - params[1 + i])
+
+
+@jit
+def _piecewise_jump(params, k):
+    """β_k: the jump of σ' at the knot t_k (σ = s_1 + Σ_k β_k (t − t_k)₊)."""
+    return _piecewise_slope(params, k) - _piecewise_slope(params, k - 1)
+
+
+@jit
+def _piecewise_pair_moment(params, a, b, c):
+    """K = s₁² + s₁ Σ β_k [E(aG − t_k)₊ + E(bG − t_k)₊] + a b Σ β_k β_l M(−t_k/a, −t_l/b, c)."""
+    count = int(params[0])
+    if a <= TINY_SCALE:
+        return act_value(PIECEWISE, params, 0.0) * gaussian_mean(PIECEWISE, params, 0.0, b)
+    if b <= TINY_SCALE:
+        return act_value(PIECEWISE, params, 0.0) * gaussian_mean(PIECEWISE, params, 0.0, a)
+    level = params[1 + count]
+    single = 0.0
+    cross = 0.0
+    for k in range(count):
+        bk = _piecewise_jump(params, k)
+        tk = params[1 + k]
+        single += bk * (relu_mean(-tk, a) + relu_mean(-tk, b))
+        for m in range(count):
+            cross += (
+                bk
+                * _piecewise_jump(params, m)
+                * biased_relu_product(-tk / a, -params[1 + m] / b, c)
+            )
+    return level * level + level * single + a * b * cross
+
+
+@jit
+def _piecewise_derivative_product(params, a, b, c):
+    """E[σ'(aZ₁) σ'(bZ₂)] = Σ β_k β_l P(aZ₁ > t_k, bZ₂ > t_l) = Σ β_k β_l Φ₂(−t_k/a, −t_l/b; c)."""
+    count = int(params[0])
+    a = max(a, TINY_SCALE)
+    b = max(b, TINY_SCALE)
+    acc = 0.0
+    for k in range(count):
+        for m in range(count):
+            prob = bvn_cdf(-params[1 + k] / a, -params[1 + m] / b, c)
+            acc += _piecewise_jump(params, k) * _piecewise_jump(params, m) * prob
+    return acc
+
+
+@jit
 def _gh_pair_moment(code, params, a, b, c):
     c = min(1.0, max(-1.0, c))
     s = math.sqrt((1.0 - c) * (1.0 + c))
@@ -130,6 +189,8 @@ def pair_moment(code, params, a, b, c):
     if code == ERF:
         z = 2.0 * a * b * c / math.sqrt((1.0 + 2.0 * a * a) * (1.0 + 2.0 * b * b))
         return 2.0 / math.pi * math.asin(min(1.0, max(-1.0, z)))
+    if code == PIECEWISE:
+        return _piecewise_pair_moment(params, a, b, c)
     return _gh_pair_moment(code, params, a, b, c)
 
 
@@ -144,6 +205,8 @@ def derivative_product(code, params, a, b, c):
     if code == ERF:
         det = 1.0 + 2.0 * a * a + 2.0 * b * b + 4.0 * a * a * b * b * (1.0 - c * c)
         return 4.0 / math.pi / math.sqrt(det)
+    if code == PIECEWISE:
+        return _piecewise_derivative_product(params, a, b, c)
     s = math.sqrt((1.0 - c) * (1.0 + c))
     acc = 0.0
     n = _GH_X.shape[0]
@@ -172,6 +235,17 @@ def pair_moment_da(code, params, a, b, c):
             - norm_pdf(u2) * gaussian_mean(RAMP, params, c * b * u2, b * s)
         )
         return second + b * c * _ramp_derivative_product(params, a, b, c)
+    if code == PIECEWISE:
+        count = int(params[0])
+        a_ = max(a, TINY_SCALE)
+        s = math.sqrt((1.0 - c) * (1.0 + c))
+        # a E[σ''(X) σ(Y)] with σ'' = Σ β_k δ_{t_k}; Y | X = t ~ N(c b t / a, b² s²)
+        second = 0.0
+        for k in range(count):
+            u = params[1 + k] / a_
+            mean_y = gaussian_mean(PIECEWISE, params, c * b * u, b * s)
+            second += _piecewise_jump(params, k) * norm_pdf(u) * mean_y
+        return second + b * c * _piecewise_derivative_product(params, a, b, c)
     if code == RELU:
         return b / TWO_PI * (math.sqrt((1.0 - c) * (1.0 + c)) + (math.pi - math.acos(c)) * c)
     if code == ERF:
@@ -284,6 +358,12 @@ def gaussian_mean_ref(activation: Activation, mu, s):
         from scipy.special import erf
 
         return erf(mu / np.sqrt(1 + 2 * s * s))
+    if activation.kind == "piecewise":
+        kinks, jumps, _ = activation.kink_structure()
+        out = np.full(mu.shape, activation.values[0])
+        for t, beta in zip(kinks, jumps, strict=True):
+            out = out + beta * relu_mean_ref(mu - t, s)
+        return out
     return activation(mu[..., None] + s[..., None] * _GH1_X) @ _GH1_W
 
 
@@ -308,6 +388,16 @@ def pair_moment_ref(activation: Activation, a, b, c):
         return a * b / TWO_PI * (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c)
     if activation.kind == "erf":
         return 2 / np.pi * np.arcsin(2 * a * b * c / np.sqrt((1 + 2 * a * a) * (1 + 2 * b * b)))
+    if activation.kind == "piecewise":
+        kinks, jumps, _ = activation.kink_structure()
+        level = activation.values[0]
+        out = np.full(a.shape, level * level)
+        for t, beta in zip(kinks, jumps, strict=True):
+            out = out + level * beta * (relu_mean_ref(-t, a) + relu_mean_ref(-t, b))
+            for t2, beta2 in zip(kinks, jumps, strict=True):
+                cross = biased_relu_product_ref(-t / a, -t2 / b, c)
+                out = out + beta * beta2 * a * b * cross
+        return out
     s = np.sqrt(1 - c * c)
     x1 = _GH_X[:, None]
     x3 = _GH_X[None, :]
@@ -320,9 +410,13 @@ def pair_moment_ref(activation: Activation, a, b, c):
 
 
 def pair_moment_da_ref(activation: Activation, a, b, c):
-    """NumPy twin of :func:`pair_moment_da` for the ramp (the case with the longest formula)."""
+    """NumPy twin of :func:`pair_moment_da` for the ramp and the piecewise-linear σ."""
+    if activation.kind == "piecewise":
+        return _piecewise_da_ref(activation, a, b, c)
     if activation.kind != "ramp":
-        raise NotImplementedError("the twin covers the ramp; other kinds are checked by quadrature")
+        raise NotImplementedError(
+            "the twin covers the kinked kinds; others are checked by quadrature"
+        )
     a, b, c = np.broadcast_arrays(*(np.asarray(x, float) for x in (a, b, c)))
     t1, t2, s1, s2 = activation.params
     slope = (s2 - s1) / (t2 - t1)
@@ -339,6 +433,20 @@ def pair_moment_da_ref(activation: Activation, a, b, c):
         + bvn_cdf_ref(u1, v1, c)
     )
     return second + b * c * slope**2 * prob
+
+
+def _piecewise_da_ref(activation: Activation, a, b, c):
+    a, b, c = np.broadcast_arrays(*(np.asarray(x, float) for x in (a, b, c)))
+    kinks, jumps, _ = activation.kink_structure()
+    s = np.sqrt(1 - c * c)
+    second = np.zeros(a.shape)
+    prob = np.zeros(a.shape)
+    for t, beta in zip(kinks, jumps, strict=True):
+        u = t / a
+        second = second + beta * norm_pdf_ref(u) * gaussian_mean_ref(activation, c * b * u, b * s)
+        for t2, beta2 in zip(kinks, jumps, strict=True):
+            prob = prob + beta * beta2 * bvn_cdf_ref(-u, -t2 / b, c)
+    return second + b * c * prob
 
 
 __all__ = [

@@ -34,7 +34,7 @@ from scipy import special
 from .._jit import jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, even_moments
-from .hermite import hermite_coefficients, kinked_even_tables
+from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_tables
 from .integrals import mean, pair, pair_moment, pair_moment_da
 from .risk import finite_width_correction, mean_field_risk
 
@@ -168,6 +168,8 @@ class IsotropicGaussians:
         if self.activation.kind == "ramp":
             _, _, s1, s2 = self.activation.params
             return max(s1 * s1, s2 * s2)
+        if self.activation.kind == "piecewise":
+            return float(np.max(self.activation.values**2))
         if self.activation.kind in ("erf", "tanh", "sigmoid"):
             return 1.0
         return math.inf  # ReLU is unbounded: the factorisation is exact only for d = ∞
@@ -212,14 +214,10 @@ class IsotropicGaussians:
     def _even_coefficients(self, a: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
         """f̂_{2j}(a), d f̂_{2j}/da for j ≤ order: compiled for ramp/ReLU, else by quadrature."""
         act = self.activation
-        if act.kind not in ("ramp", "relu"):
+        if act.kind not in KINKED_KINDS:
             f, df = hermite_coefficients(act, a, 2 * order)
             return f[:, ::2], df[:, ::2]
-        if act.kind == "ramp":
-            t1, t2, s1, s2 = act.params
-            kinks, signs, slope = np.array([t1, t2]), np.array([1.0, -1.0]), (s2 - s1) / (t2 - t1)
-        else:
-            kinks, signs, slope = np.array([0.0]), np.array([1.0]), 1.0
+        kinks, signs, slope = act.kink_structure()
         a = np.ascontiguousarray(a, dtype=float)
         vals = np.empty((a.size, order + 1))
         grads = np.empty((a.size, order + 1))
