@@ -4,6 +4,11 @@
   scale; 2-D: the density at six snapshot times.
 * ``risk.png`` — risk R(ρ_t), the 1/N-corrected risk, and the free energy against t.
 * ``density.gif`` — animation of the density over the snapshots (Pillow writer).
+
+Grids of three or four coordinates are shown by the marginal of their first two. An SGD
+file gives ``risk.png`` (the exact risk of every seed, the mean reduced coordinates) and
+``neurons.png`` (histograms of each reduced coordinate at four snapshot times); a sweep's
+``summary.h5`` gives one result against a swept key (:func:`plot_sweep`).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     obs = io.read_series(path, "observables")
     snaps = io.read_series(path, "snapshots")
+    if io.read_attrs(path).get("kind") == "sgd":
+        return [_sgd_risk_figure(plt, obs, out_dir / "risk.png"),
+                _sgd_coordinates_figure(plt, snaps, out_dir / "neurons.png")]  # fmt: skip
     grid = io.read_grid(path)
     written = [_risk_figure(plt, obs, out_dir / "risk.png")]
     names = list(grid)
@@ -99,12 +107,19 @@ def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
         )
         x, y = grid[names[0]]["edges"], grid[names[1]]["edges"]
         for ax, i in zip(axes[0], picks, strict=True):
-            d = dens[i] if dens[i].ndim == 2 else dens[i].sum(axis=tuple(range(2, dens[i].ndim)))
-            ax.pcolormesh(x, y, d.T, shading="flat")
+            ax.pcolormesh(x, y, _first_two(dens[i], grid, names).T, shading="flat")
             ax.set_title(f"t = {t[i]:g}")
             ax.set_xlabel(names[0])
             ax.set_ylabel(names[1])
     return _save(plt, fig, target)
+
+
+def _first_two(density: np.ndarray, grid, names) -> np.ndarray:
+    """The marginal density of the first two coordinates (integrated over the others)."""
+    out = density
+    for name in reversed(names[2:]):
+        out = out @ np.diff(grid[name]["edges"])
+    return out
 
 
 def _animation(plt, snaps, grid, names, target: Path) -> Path:
@@ -127,12 +142,14 @@ def _animation(plt, snaps, grid, names, target: Path) -> Path:
             return (line,)
     else:
         x, y = grid[names[0]]["edges"], grid[names[1]]["edges"]
-        img = ax.pcolormesh(x, y, dens[0].T, shading="flat", vmin=0, vmax=dens.max())
+        marginals = [_first_two(d, grid, names) for d in dens]
+        top = max(m.max() for m in marginals)
+        img = ax.pcolormesh(x, y, marginals[0].T, shading="flat", vmin=0, vmax=top)
         ax.set_xlabel(names[0])
         ax.set_ylabel(names[1])
 
         def draw(i):
-            img.set_array(dens[i].T.ravel())
+            img.set_array(marginals[i].T.ravel())
             ax.set_title(f"t = {t[i]:.3g}")
             return (img,)
 
@@ -244,3 +261,33 @@ def plot_sweep(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [_save(plt, fig, out_dir / f"{y}_vs_{x}.png")]
+
+
+def _sgd_risk_figure(plt, obs, target: Path) -> Path:
+    """SGD: the exact risk of every seed, and the mean of each reduced coordinate."""
+    t = obs["time"]
+    means = [name for name in obs if name.startswith("mean_")]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for seed, risk in enumerate(obs["risk"].T):
+        ax1.plot(t, risk, lw=1, label=f"seed {seed}" if seed < 8 else None)
+    _decorate(ax1, "time t", "exact risk R_N")
+    for name in means:
+        ax2.plot(t, obs[name].mean(axis=1), label=name.removeprefix("mean_") + " (mean)")
+    _decorate(ax2, "time t", "reduced coordinates")
+    return _save(plt, fig, target)
+
+
+def _sgd_coordinates_figure(plt, snaps, target: Path) -> Path:
+    """SGD: histograms of each reduced coordinate (all seeds) at up to four snapshot times."""
+    names = [name for name in snaps if name != "time"]
+    t = snaps["time"]
+    picks = np.unique(np.linspace(0, t.size - 1, min(4, t.size)).astype(int))
+    fig, axes = plt.subplots(
+        1, len(names), figsize=(4 * len(names), 3.5), constrained_layout=True, squeeze=False
+    )
+    for ax, name in zip(axes[0], names, strict=True):
+        for i in picks:
+            ax.hist(snaps[name][i].ravel(), bins=60, density=True, histtype="step",
+                    label=f"t = {t[i]:g}")  # fmt: skip
+        _decorate(ax, name, "density of neurons")
+    return _save(plt, fig, target)

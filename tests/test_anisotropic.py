@@ -274,6 +274,13 @@ def test_sgd_runs_and_compares_with_the_d_infinity_pde(tmp_path):
     assert pde.ok and sgd.ok
     report = compare_files(pde.path, sgd.path)
     assert report["pde_kernel_dimension"] == "inf"
+    # ddsolver plot on both: the 4-D density shown as its (a, b) marginal; SGD histograms
+    from ddsolver.plotting import plot_file
+
+    written = plot_file(pde.path, tmp_path / "pde_fig") + plot_file(sgd.path, tmp_path / "sgd_fig")
+    names = sorted(p.name for p in written)
+    assert names == ["density.gif", "density.png", "neurons.png", "risk.png", "risk.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
     assert set(report["max_wasserstein1"]) == {"a", "b", "r1", "r2"}
     assert report["max_abs_gap"] < 0.2  # N = 60, t ≤ 0.5: the gap is the sampling noise
     # another d than the PDE's initial law: refused, naming the key
