@@ -208,8 +208,11 @@ def test_mass_reaching_the_edge_fails_the_run(tmp_path):
 @pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
 def test_every_ready_experiment_runs_coarsened(tmp_path, path):
     overrides = ["time.t_end=0.1", "time.save_every=0.05", "time.observe_every=0.05"]
-    if load_config(path)["problem"]["kind"] == "anisotropic_gaussians":
+    kind = load_config(path)["problem"]["kind"]
+    if kind == "anisotropic_gaussians":
         overrides += ["grid.r_cells=8", "grid.a_cells=8", "grid.b_cells=8"]  # a 4-D grid
+    elif kind == "teacher_student":
+        overrides += ["grid.r_cells=24", "grid.u_cells=30"]  # a dense kernel: keep it small
     else:
         overrides.append("grid.r_cells=120")
     cfg = load_config(path, overrides)
