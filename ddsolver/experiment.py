@@ -105,12 +105,18 @@ def check_solvable(cfg: dict) -> None:
     """Refuse, before any compute, a PDE the reduced kernels cannot solve (ConfigError)."""
     p = cfg["problem"]
     if p["kind"] == "anisotropic_gaussians" and math.isfinite(dimension_value(cfg)):
-        raise ConfigError(
-            "problem.dimension",
-            p["dimension"],
-            'the anisotropic PDE has the d = ∞ kernel only: set problem.dimension = "inf" '
-            f"and initial.dimension = {p['dimension']} (SGD keeps the finite d)",
-        )
+        from .models.anisotropic import MAX_TAIL_FACTOR
+
+        tail = build_problem(cfg).tail_factor
+        if tail > MAX_TAIL_FACTOR:
+            raise ConfigError(
+                "problem.informative",
+                p["informative"],
+                f"the finite-d anisotropic kernel converges too slowly for s0 = "
+                f"{p['informative']}, d − s0 = {p['dimension'] - p['informative']} (tail factor "
+                f'{tail:.1e} > {MAX_TAIL_FACTOR:g}); use problem.dimension = "inf" with '
+                f"initial.dimension = {p['dimension']}",
+            )
 
 
 def build_system(cfg: dict):

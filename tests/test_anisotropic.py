@@ -13,6 +13,7 @@ from ddsolver.experiment import build_initial, build_system
 from ddsolver.integrate import run_grid
 from ddsolver.models import AnisotropicGaussians, AnisotropicInitial
 from ddsolver.models.anisotropic import network_interaction, network_potential
+from ddsolver.models.gaussian import biased_relu_product
 from ddsolver.particles.run import run_sgd
 from ddsolver.particles.sgd_anisotropic import (
     exact_risk_anisotropic,
@@ -256,11 +257,78 @@ def test_bad_anisotropic_configs_are_refused(tmp_path, overrides, key):
     assert info.value.key == key
 
 
-def test_finite_d_pde_is_refused_before_compute(tmp_path):
-    cfg = _cfg(tmp_path, ["problem.dimension=40", "initial.dimension=0"])
+def test_finite_d_pde_with_a_slow_series_is_refused_before_compute(tmp_path):
+    cfg = _cfg(tmp_path, ["problem.dimension=40", "initial.dimension=0"])  # s0 = 6
     with pytest.raises(ConfigError, match=r'problem\.dimension = "inf"'):
         run_grid(cfg, tmp_path / "x.h5", quiet=True)
     assert not (tmp_path / "x.h5").exists()
+
+
+FINITE = np.array([[1.0, 0.2, 0.8, 0.5], [0.7, -0.3, 0.4, 0.9], [-0.5, 0.5, 1.2, 0.3]])
+
+
+def test_finite_d_kernel_against_full_dimension_monte_carlo(rng):
+    """ū_d of reduced points = mean exact U of neurons with those block norms, random directions."""
+    s0, d, n = 8, 24, 40_000
+    problem = AnisotropicGaussians(DELTA, s0, d)
+    fac = problem.interaction_factors(FINITE)
+    reduced = (fac.values * fac.weights) @ fac.values.T
+    infinite = AnisotropicGaussians(DELTA, s0, math.inf).interaction_matrix(FINITE)
+
+    def neurons(point):
+        w = np.empty((n, d))
+        for block, norm in ((slice(0, s0), point[2]), (slice(s0, d), point[3])):
+            g = rng.standard_normal((n, block.stop - block.start))
+            w[:, block] = norm * g / np.linalg.norm(g, axis=1, keepdims=True)
+        return w
+
+    for i in range(3):
+        for j in range(i + 1, 3):
+            wi, wj = neurons(FINITE[i]), neurons(FINITE[j])
+            samples = np.empty(n)
+            for sign in (1.0, -1.0):
+                k2 = (1 + sign * DELTA) ** 2
+                cov = k2 * np.einsum("ij,ij->i", wi[:, :s0], wj[:, :s0]) + np.einsum(
+                    "ij,ij->i", wi[:, s0:], wj[:, s0:]
+                )
+                si = math.sqrt(k2 * FINITE[i, 2] ** 2 + FINITE[i, 3] ** 2)
+                sj = math.sqrt(k2 * FINITE[j, 2] ** 2 + FINITE[j, 3] ** 2)
+                part = np.array(
+                    [
+                        biased_relu_product(FINITE[i, 1] / si, FINITE[j, 1] / sj, c / (si * sj))
+                        for c in cov
+                    ]
+                )
+                samples = (samples if sign < 0 else 0.0) + 0.5 * si * sj * part
+            samples *= FINITE[i, 0] * FINITE[j, 0]
+            err = SE_FACTOR * samples.std() / math.sqrt(n)
+            assert abs(reduced[i, j] - samples.mean()) <= err, (i, j)
+            assert abs(reduced[i, j] - infinite[i, j]) > 3 * err  # and d = ∞ is visibly off
+
+
+def test_finite_d_series_gradients_and_truncation():
+    problem = AnisotropicGaussians(DELTA, 40, 320)
+    fac = problem.interaction_factors(FINITE)
+    h = 1e-6
+    for k in range(4):
+        step = np.zeros(4)
+        step[k] = h
+        up = problem.interaction_factors(FINITE + step).values
+        down = problem.interaction_factors(FINITE - step).values
+        np.testing.assert_allclose(fac.gradients[:, :, k], (up - down) / (2 * h), atol=1e-8)
+    assert problem.mehler_degree < 40 and fac.error_bound < 1e-8
+    from ddsolver.models import anisotropic
+
+    saved = anisotropic.TARGET_TAIL
+    try:
+        anisotropic.TARGET_TAIL = 0.0  # the same series to the largest degree, 40
+        deep = problem.interaction_factors(FINITE)
+    finally:
+        anisotropic.TARGET_TAIL = saved
+    assert deep.values.shape[1] > fac.values.shape[1]
+    u = (fac.values * fac.weights) @ fac.values.T
+    u_deep = (deep.values * deep.weights) @ deep.values.T
+    assert np.abs(u - u_deep).max() <= fac.error_bound
 
 
 def test_sgd_runs_and_compares_with_the_d_infinity_pde(tmp_path):

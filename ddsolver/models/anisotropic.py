@@ -14,15 +14,16 @@ Given y = ±, <w, x> + b ~ N(b, S±²) with S±² = (1 ± Δ)² r₁² + r₂²,
 :func:`network_potential` and :func:`network_interaction` evaluate these exactly for the
 neurons of a network in the full dimension (the exact risk of SGD).
 
-**Reduced coordinates** (a, b, r₁, r₂). For d → ∞ (s₀ and d − s₀ both large) the cosines
-between the blocks of two neurons vanish, the cross-covariance drops out and U has rank two,
+**Reduced coordinates** (a, b, r₁, r₂). The reduced kernel averages U over the cosines c₁, c₂
+between the blocks of two independent neurons (cosine laws in s₀ and d − s₀ dimensions).
+For d → ∞ (s₀ and d − s₀ both large) they vanish, the cross-covariance drops out and U has
+rank two,
 
     U = Σ± ½ φ±(θ) φ±(θ'),   φ±(θ) = a m(b, S±),
 
-so R = ½(1 − M₊)² + ½(1 + M₋)² with M± = ∫ a m(b, S±) dρ. :class:`AnisotropicGaussians`
-is this d = ∞ kernel (the finite-d kernel, which averages over the two cosines, is not
-implemented); start it from the initial law of a finite d (``initial.dimension``) to compare
-with SGD in that dimension. θ has D = d + 2 coordinates; τ > 0 is not supported here.
+so R = ½(1 − M₊)² + ½(1 + M₋)² with M± = ∫ a m(b, S±) dρ. For finite d the average is a
+Mehler double series with a rigorous tail bound (:func:`_finite_d_factors`). θ has
+D = d + 2 coordinates; τ > 0 is not supported here.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def relu_square_mean(b: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AnisotropicGaussians:
-    """The variable-selection problem in reduced coordinates (a, b, r₁, r₂), d = ∞ kernel.
+    """The variable-selection problem in reduced coordinates (a, b, r₁, r₂).
 
     Parameters
     ----------
@@ -70,7 +71,7 @@ class AnisotropicGaussians:
     informative : int
         s₀, the number of coordinates that carry the label (used by SGD and the initial law).
     dimension : float
-        d of the data (SGD); the reduced kernel is the d = ∞ one whatever its value.
+        d, or ``math.inf`` for the rank-two d = ∞ kernel.
     """
 
     delta: float
@@ -93,6 +94,31 @@ class AnisotropicGaussians:
     label_second_moment = 1.0
 
     # ------------------------------------------------------------------ reduced kernel
+
+    def _tail(self, degree: int) -> float:
+        from .angular import even_moments
+
+        n = degree // 2 + 1
+        s0, d = self.informative, self.dimension
+        return float(even_moments(s0, n)[n] + even_moments(d - s0, n)[n])
+
+    @property
+    def mehler_degree(self) -> int:
+        """The smallest even K ≤ :data:`MEHLER_DEGREE` with tail factor ≤ :data:`TARGET_TAIL`."""
+        if math.isinf(self.dimension):
+            return 0
+        for degree in range(0, MEHLER_DEGREE + 1, 2):
+            if self._tail(degree) <= TARGET_TAIL:
+                return degree
+        return MEHLER_DEGREE
+
+    @property
+    def tail_factor(self) -> float:
+        """E c₁^{K+2} + E c₂^{K+2} at K = :attr:`mehler_degree` (0 for d = ∞).
+
+        E ĉ^{K+2} ≤ this, since |ĉ| ≤ max(|c₁|, |c₂|) (Cauchy–Schwarz: α + β ≤ S S').
+        """
+        return 0.0 if math.isinf(self.dimension) else self._tail(self.mehler_degree)
 
     def _fields(self, points: np.ndarray):
         z = np.asarray(points, dtype=float).reshape(-1, 4)
@@ -117,7 +143,12 @@ class AnisotropicGaussians:
         return v, grad
 
     def interaction_factors(self, points: np.ndarray) -> Factorisation:
-        """U = ½ φ₊φ₊' + ½ φ₋φ₋' with φ± = a m(b, S±): exact for d = ∞ (rank 2)."""
+        """U = Σ w_k φ_k(θ) φ_k(θ'): rank 2 for d = ∞, the Mehler double series for finite d.
+
+        d = ∞: φ± = a m(b, S±), weights ½. Finite d: see :func:`_finite_d_factors`.
+        """
+        if math.isfinite(self.dimension):
+            return _finite_d_factors(self, points)
         a, _, _, _, signs = self._fields(points)
         values = np.column_stack([a * m for (_, m, _, _, _) in signs])
         gradients = np.stack(
@@ -172,6 +203,118 @@ class AnisotropicGaussians:
         x = rng.standard_normal((samples, dimension))
         x[:, : self.informative] *= (1.0 + y * self.delta)[:, None]
         return x, y
+
+
+#: Highest Mehler degree K of the finite-d anisotropic kernel (even degrees 0..K).
+MEHLER_DEGREE = 40
+#: The series stops at the first even degree whose tail factor is below this.
+TARGET_TAIL = 1e-10
+#: The finite-d series is used when its geometric tail factor is at most this.
+MAX_TAIL_FACTOR = 1e-9
+
+
+def _finite_d_factors(problem: AnisotropicGaussians, points: np.ndarray) -> Factorisation:
+    r"""The finite-d kernel ū_d = E_{c₁,c₂} U as a sum of products (a Mehler double series).
+
+    With ĉ = Cov/(S S') = (α c₁ + β c₂)/(S S'), α = (1 ± Δ)² r₁r₁', β = r₂r₂', and c₁, c₂ the
+    cosines between the blocks of two independent neurons (cosine laws in s₀ and d − s₀
+    dimensions), Mehler's formula E[(b + SG)₊(b' + S'G')₊] = Σ_k ĉ^k g_k(b, S) g_k(b', S')
+    with g_k(b, S) = E[(b + SG)₊ h_k(G)] gives, after averaging the binomial expansion of ĉ^k
+    (odd moments of the cosines vanish),
+
+        ū_d = ½ Σ± Σ_{k even} Σ_{j even ≤ k} C(k, j) E[c₁^j] E[c₂^{k−j}] φ_{kj}(θ) φ_{kj}(θ'),
+        φ_{kj} = a ((1 ± Δ) r₁)^j r₂^{k−j} T_k(b, S),   T_k = g_k / S^k,
+
+    where T₀ = m(b, S) (the d = ∞ term), and for k ≥ 2 (Stein's identity: f'' = S δ(G + b/S))
+    g_k = S φ(u) h_{k−2}(−u)/√(k(k−1)), u = b/S. Truncated at k = :attr:`mehler_degree`; each
+    factor has |φ_{kj}| ≤ |a| |T_k| S^k, and the tail is bounded by E[ĉ^{K+2}] E(b + SG)₊²
+    (every term has |ĉ| ≤ 1), so the series converges geometrically in 1/s₀ and 1/(d − s₀).
+    """
+    from .hermite import normalised_hermite
+
+    z = np.asarray(points, dtype=float).reshape(-1, 4)
+    a, b, r1, r2 = (c[:, None] for c in z.T)
+    degree = problem.mehler_degree
+    kk, jj, weights = _series_terms(problem, degree)
+    values, grads = [], []
+    for sign in (1.0, -1.0):
+        k1 = 1.0 + sign * problem.delta
+        s = np.sqrt(k1 * k1 * r1 * r1 + r2 * r2)
+        safe = np.where(s > 0, s, 1.0)
+        u = b / safe
+        pdf = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        m, cdf, _ = _relu_moments(b, s)
+        # T_k and its partial derivatives in b and S, k = 0..degree (odd k unused)
+        ks = np.arange(degree + 1, dtype=float)
+        h = normalised_hermite(-u[:, 0], degree)  # (M, degree + 1)
+        norm = 1.0 / np.sqrt((ks * (ks - 1.0)).clip(1.0))
+        h_km2 = np.zeros_like(h)
+        h_km2[:, 2:] = h[:, :-2]  # h_{k−2}(−u) at column k
+        l_km2 = np.zeros_like(h)
+        l_km2[:, 3:] = np.sqrt(ks[3:] - 2.0) * h[:, :-3]  # √(k−2) h_{k−3}(−u) = h'_{k−2}(−u)
+        psi = pdf * h_km2 * norm
+        dpsi = (-u * pdf * h_km2 - pdf * l_km2) * norm
+        scale = safe ** (-ks)
+        t = np.where(ks == 0, m, safe * psi * scale)
+        dt_b = np.where(ks == 0, cdf, dpsi * scale)
+        dt_s = np.where(ks == 0, pdf, ((1.0 - ks) * psi - u * dpsi) * scale)
+        powers = np.arange(degree + 1, dtype=float)
+        p1 = (k1 * r1) ** powers  # ((1 ± Δ) r₁)^j
+        p2 = r2**powers
+        d1 = np.zeros_like(p1)
+        d1[:, 1:] = powers[1:] * k1 * p1[:, :-1]  # d/dr₁ ((1 ± Δ) r₁)^j
+        d2 = np.zeros_like(p2)
+        d2[:, 1:] = powers[1:] * p2[:, :-1]
+        P1, P2, T = p1[:, jj], p2[:, kk - jj], t[:, kk]
+        core = P1 * P2 * T
+        ds_r1, ds_r2 = k1 * k1 * r1 / safe, r2 / safe
+        values.append(a * core)
+        grads.append(
+            np.stack(
+                [
+                    core,
+                    a * P1 * P2 * dt_b[:, kk],
+                    a * (d1[:, jj] * P2 * T + P1 * P2 * dt_s[:, kk] * ds_r1),
+                    a * (P1 * d2[:, kk - jj] * T + P1 * P2 * dt_s[:, kk] * ds_r2),
+                ],
+                axis=2,
+            )
+        )
+    bound = _finite_d_tail_bound(problem, z)
+    return Factorisation(
+        np.hstack(values), np.concatenate(grads, axis=1), np.concatenate([weights, weights]), bound
+    )
+
+
+def _series_terms(problem: AnisotropicGaussians, degree: int):
+    """Indices (k, j), both even, j ≤ k ≤ degree, and weights ½ C(k, j) E c₁^j E c₂^{k−j}."""
+    from .angular import even_moments
+
+    half = degree // 2
+    m1 = even_moments(problem.informative, half)
+    m2 = even_moments(problem.dimension - problem.informative, half)
+    kk, jj, weights = [], [], []
+    for k in range(0, degree + 1, 2):
+        for j in range(0, k + 1, 2):
+            kk.append(k)
+            jj.append(j)
+            weights.append(0.5 * math.comb(k, j) * m1[j // 2] * m2[(k - j) // 2])
+    return np.array(kk), np.array(jj), np.array(weights)
+
+
+def _finite_d_tail_bound(problem: AnisotropicGaussians, points: np.ndarray) -> float:
+    """A bound on the dropped terms: max E[ĉ^{K+2}] × max E(b + SG)₊² × max a²."""
+    worst = problem.tail_factor  # E ĉ^{2n} ≤ E (c₁² ∨ c₂²)^n ≤ E c₁^{2n} + E c₂^{2n}
+    a, b, r1, r2 = points.T
+    second = max(
+        float(
+            np.max(
+                a * a * relu_square_mean(b, np.sqrt((1 + sg * problem.delta) ** 2 * r1**2 + r2**2))
+            )
+        )
+        for sg in (1.0, -1.0)
+    )
+    return float(worst * second)
 
 
 def network_potential(delta: float, informative: int, a, b, w) -> np.ndarray:
