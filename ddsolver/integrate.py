@@ -110,10 +110,20 @@ def _edge_keys(grid) -> str:
     return ", ".join(keys)
 
 
-def warm_up_grid() -> None:
-    """Compile (or load) every kernel of a grid run, with the argument types of a real run."""
+def warm_up_grid(kind: str = "isotropic_gaussians") -> None:
+    """Compile (or load) the kernels of a run of problem ``kind``, with a real run's types.
+
+    The common kernels (solver, isotropic integrals, blob) always; the anisotropic series and
+    the teacher–student matrix only for their kinds (loading them costs start-up time).
+    """
     from .grid import Axis, TensorGrid
-    from .models import Activation, GaussianInitial, IsotropicGaussians
+    from .models import (
+        Activation,
+        AnisotropicGaussians,
+        GaussianInitial,
+        IsotropicGaussians,
+        TeacherStudent,
+    )
     from .operators.blob import blob_velocity
     from .pde import GridDD
 
@@ -129,6 +139,11 @@ def warm_up_grid() -> None:
         system.advance(system.initial_state(GaussianInitial(0.8, 40)), 0.0, 1e-3, math.inf, 2)
         blob = np.empty((3, 1))
         blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), blob)
+        if kind == "anisotropic_gaussians":
+            AnisotropicGaussians(0.5, 2, 6).interaction_factors(np.ones((1, 4)))
+        if kind == "teacher_student":
+            student = TeacherStudent(Activation.from_mapping({"kind": "erf"}), 5)
+            student.interaction_matrix(np.ones((2, 2)))
 
 
 def run_grid(
@@ -142,7 +157,7 @@ def run_grid(
     check_solvable(cfg)
     path = Path(path)
     started = clock.monotonic()
-    warm_up_grid()
+    warm_up_grid(cfg["problem"]["kind"])
     config_text = to_toml(cfg)
     system = build_system(cfg)
     grid = system.grid

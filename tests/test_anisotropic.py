@@ -362,3 +362,19 @@ def test_validate_sets_relu_and_particles_by_default():
     cfg = validate({"problem": {"kind": "anisotropic_gaussians", "dimension": 40}})
     assert cfg["problem"]["activation"] == {"kind": "relu"}
     assert cfg["discretisation"]["method"] == "particles"
+
+
+def test_compiled_finite_d_factors_match_numpy_twin(rng):
+    from ddsolver.models.anisotropic import _finite_d_factors, _finite_d_factors_ref
+
+    problem = AnisotropicGaussians(DELTA, 8, 24)
+    points = np.column_stack(
+        [rng.normal(1, 1, 50), rng.normal(0, 1, 50), rng.uniform(0, 2, 50), rng.uniform(0, 2, 50)]
+    )
+    points[0, 2:] = 0.0  # S = 0
+    points[1, 1] = 0.0
+    fast, ref = _finite_d_factors(problem, points), _finite_d_factors_ref(problem, points)
+    scale = np.abs(ref.values).max()
+    np.testing.assert_allclose(fast.values, ref.values, rtol=0, atol=1e-14 * scale)
+    np.testing.assert_allclose(fast.gradients, ref.gradients, rtol=0, atol=1e-13 * scale)
+    np.testing.assert_array_equal(fast.weights, ref.weights)
