@@ -69,19 +69,22 @@ def test_gaussian_mean_against_quadrature(act):
         assert abs(I.gaussian_mean_ref(act, mu, s) - expected) <= tol * max(1, abs(expected))
 
 
-@pytest.mark.parametrize(
-    ("act", "a", "b", "c"),
-    [(act, *case) for act in CLOSED[:3] for case in CASES[:3]]
-    # the dip shares the ramp's formulas (the two-knot case equals the ramp to 1e-13); its
-    # nested quadrature at c = 0.999 alone costs 15 s, so it is checked at the other two cases
-    + [(DIP, *case) for case in CASES[:2]],
-    ids=str,
-)
+def _quadrature_cases():
+    """Every closed form at three (a, b, c); the nested adaptive quadrature near |c| = 1 takes
+    5–15 s a case, so those run with the long checks (``pytest -m slow``)."""
+    for act in CLOSED:
+        for case in CASES[:3]:
+            marks = [pytest.mark.slow] if abs(case[2]) > 0.99 else []
+            yield pytest.param(act, *case, marks=marks, id=f"{act.kind}-{case}")
+
+
+@pytest.mark.parametrize(("act", "a", "b", "c"), list(_quadrature_cases()))
 def test_pair_moment_closed_form_against_quadrature(act, a, b, c):
     expected = pair_by_quadrature(act, a, b, c)
     assert abs(I.pair(act, a, b, c) - expected) <= CLOSED_FORM_REL_TOL * max(1, abs(expected))
 
 
+@pytest.mark.slow  # nested adaptive quadrature: 8–14 s an activation
 @pytest.mark.parametrize("act", QUADRATURE_ONLY, ids=lambda a: a.kind)
 def test_pair_moment_fallback_against_quadrature(act):
     for a, b, c in [(0.5, 1.2, 0.3), (1.1, 0.6, -0.2)]:
