@@ -23,6 +23,7 @@ from ..config import to_toml
 from ..experiment import build_problem, build_schedule
 from ..integrate import RunResult, stop_times
 from ..models.teacher_student import network_risk
+from ..schedules import Schedule
 from .risk import exact_risk
 from .sgd import initial_network, sgd_steps
 from .sgd_anisotropic import (
@@ -33,51 +34,30 @@ from .sgd_anisotropic import (
 from .sgd_teacher import teacher_sgd_steps
 
 log = logging.getLogger("ddsolver")
-ANISOTROPIC_WARM_UP = {"a_mean": 1.0, "a_std": 0.5, "b_mean": 0.0, "b_std": 0.5}
 
 
-def warm_up_sgd() -> None:
-    """Compile (or load) the SGD and exact-risk kernels with the types of a real run."""
-    from ..models import IsotropicGaussians, paper_ramp
-    from ..schedules import Schedule
-
+def warm_up_sgd(kind: str = "isotropic_gaussians") -> None:
+    """Compile (or load) the SGD and exact-risk kernels of problem ``kind`` under the lock."""
     with compile_lock():
-        problem = IsotropicGaussians(paper_ramp(), 4, 0.5)
-        rng = np.random.default_rng(0)
-        w, a = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
-        sched = Schedule("constant")
-        act = problem.activation
-        sgd_steps(
-            w,
-            a,
-            False,
-            act.code,
-            act.param_array,
-            0.5,
-            1e-3,
-            sched.code,
-            sched.params,
-            0.0,
-            0.0,
-            1,
-            np.int64(0),
-            np.int64(1),
-            rng,
-        )
-        exact_risk(problem, w, None)
-        w, a, b = initial_anisotropic_network(3, 4, 0.8, {**ANISOTROPIC_WARM_UP}, rng)
-        relu_bias_sgd_steps(
-            w, a, b, 2, 0.5, 1e-3, sched.code, sched.params, 0.0, 1, np.int64(0), np.int64(1), rng
-        )
-        exact_risk_anisotropic(0.5, 2, a, b, w)
-        teacher_sgd_steps(
-            w, act.code, act.param_array, 1.0, 0.1, 1e-3, sched.code, sched.params, 0.0, 0.0, 1,
-            np.int64(0), np.int64(1), rng,
-        )  # fmt: skip
+        NETWORKS[kind].warm_up(np.random.default_rng(0))
 
 
 class _IsotropicNetwork:
     """N neurons σ(<w, x>) (or a σ(<w, x>)) trained on the isotropic problem; one seed."""
+
+    @staticmethod
+    def warm_up(rng: np.random.Generator) -> None:
+        """Call the kernels once with the argument types of a real run."""
+        from ..models import IsotropicGaussians, paper_ramp
+
+        problem = IsotropicGaussians(paper_ramp(), 4, 0.5)
+        w, a = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
+        sched, act = Schedule("constant"), problem.activation
+        sgd_steps(
+            w, a, False, act.code, act.param_array, 0.5, 1e-3, sched.code, sched.params, 0.0,
+            0.0, 1, np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
+        exact_risk(problem, w, None)
 
     def __init__(self, cfg: dict, problem, rng: np.random.Generator):
         init = cfg["initial"]
@@ -131,6 +111,17 @@ class _AnisotropicNetwork:
 
     coords = ("a", "b", "r1", "r2")
 
+    @staticmethod
+    def warm_up(rng: np.random.Generator) -> None:
+        """Call the kernels once with the argument types of a real run."""
+        init = {"a_mean": 1.0, "a_std": 0.5, "b_mean": 0.0, "b_std": 0.5}
+        w, a, b = initial_anisotropic_network(3, 4, 0.8, init, rng)
+        sched = Schedule("constant")
+        relu_bias_sgd_steps(
+            w, a, b, 2, 0.5, 1e-3, sched.code, sched.params, 0.0, 1, np.int64(0), np.int64(1), rng
+        )
+        exact_risk_anisotropic(0.5, 2, a, b, w)
+
     def __init__(self, cfg: dict, problem, rng: np.random.Generator):
         self.cfg, self.problem, self.rng = cfg, problem, rng
         self.w, self.a, self.b = initial_anisotropic_network(
@@ -181,6 +172,20 @@ class _TeacherStudentNetwork:
 
     coords = ("u", "v")
 
+    @staticmethod
+    def warm_up(rng: np.random.Generator) -> None:
+        """Call the kernels once with the argument types of a real run."""
+        from ..models import Activation, TeacherStudent
+
+        problem = TeacherStudent(Activation.from_mapping({"kind": "erf"}), 4)
+        w, _ = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
+        sched, act = Schedule("constant"), problem.activation
+        teacher_sgd_steps(
+            w, act.code, act.param_array, 1.0, 0.1, 1e-3, sched.code, sched.params, 0.0, 0.0, 1,
+            np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
+        network_risk(problem, w)
+
     def __init__(self, cfg: dict, problem, rng: np.random.Generator):
         self.cfg, self.problem, self.rng = cfg, problem, rng
         init = cfg["initial"]
@@ -230,7 +235,7 @@ def run_sgd(
     """Run SGD for every seed of ``cfg`` and write the HDF5 file ``path``."""
     started = clock.monotonic()
     path = Path(path)
-    warm_up_sgd()
+    warm_up_sgd(cfg["problem"]["kind"])
     problem = build_problem(cfg)
     if math.isinf(problem.dimension):
         raise ValueError("SGD needs a finite problem.dimension")
