@@ -28,15 +28,14 @@ def point_files(out_dir: str | Path, key: str) -> dict[str, Path]:
     return {"run": out_dir / f"{key}.h5", "sgd": out_dir / f"{key}_sgd.h5"}
 
 
-def _stored(path: Path) -> tuple[str, str] | None:
-    """(status, config text) of an existing file, or None when it is missing or unreadable."""
+def _stored(path: Path) -> dict:
+    """Root attributes of an existing file; {} when it is missing or unreadable."""
     if not path.exists():
-        return None
+        return {}
     try:
-        attrs = io.read_attrs(path)
+        return io.read_attrs(path)
     except OSError:  # a file cut off before its header was written
-        return None
-    return str(attrs.get("status", "")), str(attrs.get("config", ""))
+        return {}
 
 
 def _set_threads(threads: int) -> None:
@@ -47,17 +46,16 @@ def _set_threads(threads: int) -> None:
 
 def run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float, bool]:
     """Run one verb of a point unless its file is finished: (status, wall seconds, skipped)."""
-    text = to_toml(cfg)
     stored = _stored(path)
-    if stored is not None and stored == (FINISHED, text):
-        return FINISHED, float(io.read_attrs(path).get("wall_seconds", math.nan)), True
+    same_config = stored.get("config") == to_toml(cfg)
+    if same_config and stored.get("status") == FINISHED:
+        return FINISHED, float(stored.get("wall_seconds", math.nan)), True
     started = clock.monotonic()
     if verb == "run":
         from ..integrate import run_grid
 
-        resume = stored is not None and stored[1] == text and stored[0] == "running"
-        if resume and io.read_checkpoint(path) is None:
-            resume = False
+        # run_grid resumes from the checkpoint, or starts over in the file if it has none
+        resume = same_config and stored.get("status") == "running"
         result = run_grid(cfg, path, resume=resume, force=not resume, quiet=True)
     else:
         from ..particles.run import run_sgd
