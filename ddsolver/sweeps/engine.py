@@ -99,15 +99,15 @@ def run_sweep(
             echo(f"point {point.index} ({point.label}): invalid: {point.error}")
     _distributed()  # the install hint before any directory is made
     out_dir.mkdir(parents=True, exist_ok=True)
-    unique: dict[str, Point] = {}
+    same_config: dict[str, list[Point]] = {}
     for point in valid:
-        unique.setdefault(point.key, point)  # equal configs run once
+        same_config.setdefault(point.key, []).append(point)  # equal configs run once
     reports: dict[int, dict] = {}
     try:
-        if unique:
-            client, cluster = _client(scheduler, workers, len(unique))
+        if same_config:
+            client, cluster = _client(scheduler, workers, len(same_config))
             try:
-                _submit_all(client, spec, unique, valid, out_dir, echo, reports)
+                _submit_all(client, spec, same_config, out_dir, echo, reports)
             finally:
                 client.close()
                 if cluster is not None:
@@ -118,15 +118,16 @@ def run_sweep(
     return SweepResult(rows, written)
 
 
-def _submit_all(client, spec, unique, valid, out_dir, echo, reports: dict[int, dict]) -> None:
+def _submit_all(client, spec, same_config, out_dir, echo, reports: dict[int, dict]) -> None:
     """Submit one task per distinct config; fill ``reports`` (point index → row) as they end."""
     from distributed import as_completed
 
     hosts = _threads_by_host(client)
-    futures = {
-        client.submit(
+    futures = {}
+    for key, points in same_config.items():
+        future = client.submit(
             run_point,
-            point.config,
+            points[0].config,
             key,
             str(out_dir),
             spec.verbs,
@@ -134,20 +135,19 @@ def _submit_all(client, spec, unique, valid, out_dir, echo, reports: dict[int, d
             hosts,
             key=f"ddsolver-point-{key}",
             pure=False,
-        ): point
-        for key, point in unique.items()
-    }
+        )
+        futures[future] = points
     done = 0
     try:
         for future in as_completed(futures):
-            point = futures[future]
+            points = futures[future]
+            point = points[0]
             try:
                 report = future.result()
             except Exception as exc:  # the worker died (e.g. killed, out of memory)
                 report = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-            for same in valid:
-                if same.key == point.key:
-                    reports[same.index] = report
+            for same in points:
+                reports[same.index] = report
             done += 1
             echo(
                 f"[{done}/{len(futures)}] point {point.index} ({point.label}): " + _describe(report)
