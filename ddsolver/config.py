@@ -339,10 +339,8 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     if cfg["initial"]["dimension"] == 1:
         raise ConfigError("initial.dimension", 1, 'must be 0 (problem.dimension), ≥ 2 or "inf"')
     grid = cfg["grid"]
-    if not grid["r_min"] < grid["r_max"]:
-        raise ConfigError("grid.r_max", grid["r_max"], f"must exceed grid.r_min = {grid['r_min']}")
-    if not grid["a_min"] < grid["a_max"]:
-        raise ConfigError("grid.a_max", grid["a_max"], f"must exceed grid.a_min = {grid['a_min']}")
+    _check_interval(grid, "r")
+    _check_interval(grid, "a")
     time = cfg["time"]
     if time["save_every"] > time["t_end"]:
         raise ConfigError(
@@ -366,6 +364,19 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         _check_teacher_student(raw, cfg)
 
 
+def _check_interval(grid: dict, axis: str) -> None:
+    """grid.<axis>_min < grid.<axis>_max, or the error naming the upper edge."""
+    low, high = grid[f"{axis}_min"], grid[f"{axis}_max"]
+    if not low < high:
+        raise ConfigError(f"grid.{axis}_max", high, f"must exceed grid.{axis}_min = {low}")
+
+
+def _kind_defaults(table: dict, given: dict, defaults: dict) -> None:
+    """A problem kind's own defaults for the keys of ``table`` the config file did not set."""
+    for key, value in defaults.items():
+        table[key] = given.get(key, value)
+
+
 def _check_teacher_student(raw: dict, cfg: dict) -> None:
     """Teacher–student: a dense kernel on a (u, v) grid; the teacher shares σ."""
     problem, grid = cfg["problem"], cfg["grid"]
@@ -381,11 +392,8 @@ def _check_teacher_student(raw: dict, cfg: dict) -> None:
             cfg["discretisation"]["method"],
             "teacher_student has a dense kernel (no factorisation for particles): use 'grid'",
         )
-    given = raw.get("grid", {})
-    for key, value in TEACHER_STUDENT_GRID_DEFAULTS.items():
-        grid[key] = given.get(key, value)
-    if not grid["u_min"] < grid["u_max"]:
-        raise ConfigError("grid.u_max", grid["u_max"], f"must exceed grid.u_min = {grid['u_min']}")
+    _kind_defaults(grid, raw.get("grid", {}), TEACHER_STUDENT_GRID_DEFAULTS)
+    _check_interval(grid, "u")
     cells = grid["u_cells"] * grid["r_cells"]
     if cells > MAX_DENSE_CELLS:
         raise ConfigError(
@@ -450,19 +458,15 @@ def _check_anisotropic(raw: dict, cfg: dict) -> None:
             f"must be below the initial law's d = {initial_d}",
         )
     grid, part = cfg["grid"], cfg["particles"]
-    given_grid, given_part = raw.get("grid", {}), raw.get("particles", {})
-    for key, value in ANISOTROPIC_GRID_DEFAULTS.items():
-        grid[key] = given_grid.get(key, value)
+    _kind_defaults(grid, raw.get("grid", {}), ANISOTROPIC_GRID_DEFAULTS)
     initial = cfg["initial"]
     counts = {
         "r_count": 8,
         "a_count": 8 if initial["a_std"] > 0 else 1,
         "b_count": 8 if initial["b_std"] > 0 else 1,
     }
-    for key, value in counts.items():
-        part[key] = given_part.get(key, value)
-    if not grid["b_min"] < grid["b_max"]:
-        raise ConfigError("grid.b_max", grid["b_max"], f"must exceed grid.b_min = {grid['b_min']}")
+    _kind_defaults(part, raw.get("particles", {}), counts)
+    _check_interval(grid, "b")
     cells = grid["a_cells"] * grid["b_cells"] * grid["r_cells"] ** 2
     if cells > MAX_DENSITY_CELLS:
         raise ConfigError(
