@@ -42,7 +42,7 @@ import ddsolver as dd  # noqa: E402
 from ddsolver.grid import Axis, TensorGrid  # noqa: E402
 from ddsolver.models.analytic import GaussianLaw, HarmonicProblem  # noqa: E402
 from ddsolver.operators.interaction import build_interaction  # noqa: E402
-from ddsolver.particles.sgd import initial_network, sgd_steps  # noqa: E402
+from ddsolver.sgd.isotropic import initial_network, sgd_steps  # noqa: E402
 from ddsolver.pde import GridDD  # noqa: E402
 from ddsolver.schedules import Schedule  # noqa: E402
 
@@ -174,7 +174,7 @@ def sgd_benchmark(quick: bool) -> list[dict]:
 def pde_vs_sgd_benchmark(quick: bool) -> list[dict]:
     from ddsolver.config import validate
     from ddsolver.experiment import build_grid_dd, build_initial, build_particle_dd
-    from ddsolver.particles.risk import exact_risk
+    from ddsolver.sgd.isotropic import exact_risk
 
     t_end = 2.0 if quick else 10.0
     base = {"time": {"t_end": t_end, "save_every": t_end / 10}, "grid": {"r_max": 6.0}}

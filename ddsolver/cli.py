@@ -21,6 +21,7 @@ EPILOG = """examples:
   ddsolver run grids/isotropic_d40.toml --set time.t_end=5 -o short.h5
   ddsolver run grids/isotropic_d40.toml -o run.h5 --resume   continue a stopped run
   ddsolver sgd grids/isotropic_d40.toml -o sgd.h5    finite-N SGD, seeds of sgd.seeds
+  ddsolver sgd grids/isotropic_d40.toml -o sgd.h5 --resume   continue a stopped SGD run
   ddsolver compare run.h5 sgd.h5 -o report/          risk, densities and W1: PDE vs SGD
   ddsolver info run.h5                               status, config and contents
   ddsolver plot run.h5 -o figures/                   density, risk and free energy
@@ -45,22 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=_Parser)
 
-    run = sub.add_parser(
-        "run",
-        help="solve the PDE of a config and write HDF5 snapshots",
-        description="Solve the PDE described by CONFIG (TOML) and write "
-        "snapshots, observables and a checkpoint to OUT.h5.",
-    )
-    run.add_argument(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "config", metavar="CONFIG", help="experiment file (TOML), e.g. grids/quickstart.toml"
     )
-    run.add_argument(
-        "-o",
-        "--output",
-        metavar="OUT.h5",
-        help="output file (default: output.path, or CONFIG with .h5 in the current directory)",
-    )
-    run.add_argument(
+    common.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -68,32 +58,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a dotted config key, e.g. --set problem.delta=0.6 (repeatable)",
     )
-    run.add_argument(
+    common.add_argument(
         "--resume", action="store_true", help="continue OUT.h5 from its last checkpoint"
     )
-    run.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="solve the PDE of a config and write HDF5 snapshots",
+        description="Solve the PDE described by CONFIG (TOML) and write "
+        "snapshots, observables and a checkpoint to OUT.h5.",
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.h5",
+        help="output file (default: output.path, or CONFIG with .h5 in the current directory)",
+    )
 
     sgd = sub.add_parser(
         "sgd",
+        parents=[common],
         help="finite-width SGD for the problem of a config (several seeds)",
         description="Run online SGD with sgd.neurons neurons in the full input "
         "dimension, one run per seed in sgd.seeds, recording the exact risk and "
-        "the neurons' reduced coordinates.",
+        "the neurons' reduced coordinates; checkpoints every seed's weights and random "
+        "generator, so --resume continues bit for bit.",
     )
-    sgd.add_argument("config", metavar="CONFIG", help="experiment file (TOML)")
     sgd.add_argument(
         "-o", "--output", metavar="OUT.h5", help="output file (default: CONFIG_sgd.h5)"
     )
-    sgd.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a dotted config key (repeatable)",
-    )
-    sgd.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
 
     compare = sub.add_parser(
         "compare",
@@ -177,42 +173,70 @@ def _output_path(args, cfg) -> Path:
     return Path(Path(args.config).stem + ".h5")
 
 
-def _run(args) -> int:
+#: Tables a resumed run must share with its file: everything but time.t_end and output.*.
+RESUME_TABLES = {
+    "run": (
+        "problem",
+        "initial",
+        "dynamics",
+        "sgd",
+        "discretisation",
+        "particles",
+        "grid",
+        "solver",
+    ),
+    "sgd": ("problem", "initial", "dynamics", "sgd"),
+}
+#: Keys of [time] that a resume may change.
+RESUME_TIME_KEYS = ("t_end",)
+
+
+def _check_resumable(out: Path, cfg: dict, verb: str) -> None:
+    """Refuse a --resume whose config differs from the file's beyond time.t_end and output.*."""
     import tomllib
 
     from . import io
-    from .integrate import run_grid
 
-    cfg = load_config(args.config, args.overrides)
-    out = _output_path(args, cfg)
+    if not out.exists():
+        raise ConfigError("--resume", str(out), "no such output file to resume")
+    stored = tomllib.loads(io.read_attrs(out)["config"])
+    current = tomllib.loads(to_toml(cfg))  # the same round trip the file's config made
+    time_stored, time_current = stored.get("time", {}), current.get("time", {})
+    for key in sorted(set(time_stored) | set(time_current)):
+        if key not in RESUME_TIME_KEYS and time_stored.get(key) != time_current.get(key):
+            raise ConfigError(
+                f"time.{key}",
+                time_current.get(key),
+                f"--resume needs the file's value {time_stored.get(key)!r}; "
+                "only time.t_end and output.* may change",
+            )
+    for table in RESUME_TABLES[verb]:
+        if stored.get(table) != current.get(table):
+            raise ConfigError(
+                f"{table}",
+                "(differs from the file)",
+                f"--resume needs the config {out} was written with; "
+                f"only time.t_end and output.* may change",
+            )
+
+
+def _prepare_output(args, cfg: dict, out: Path) -> None:
+    """Refuse an existing output without --force or --resume, or a resume that cannot be."""
     if args.resume:
-        if not out.exists():
-            raise ConfigError("--resume", str(out), "no such output file to resume")
-        stored = tomllib.loads(io.read_attrs(out)["config"])
-        current = tomllib.loads(to_toml(cfg))  # the same round trip the file's config made
-        tables = (
-            "problem",
-            "initial",
-            "dynamics",
-            "sgd",
-            "discretisation",
-            "particles",
-            "grid",
-            "solver",
-        )
-        for table in tables:
-            if stored.get(table) != current.get(table):
-                raise ConfigError(
-                    f"{table}",
-                    "(differs from the file)",
-                    f"--resume needs the config {out} was written with; "
-                    f"only time.t_end and output.* may change",
-                )
+        _check_resumable(out, cfg, args.verb)
     elif out.exists() and not args.force:
         raise ConfigError(
             "-o", str(out), "exists; pass --force to overwrite or --resume to continue"
         )
-    result = run_grid(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
+
+
+def _run(args) -> int:
+    from .integrate import run_pde
+
+    cfg = load_config(args.config, args.overrides)
+    out = _output_path(args, cfg)
+    _prepare_output(args, cfg, out)
+    result = run_pde(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
     summary = f"{result.steps} steps, {result.wall_seconds:.1f} s"
     reached = f" at t = {result.t:g}" if result.ok else ""  # a failure names its own time
     print(f"{out}: {result.status}{reached} ({summary})")
@@ -220,7 +244,7 @@ def _run(args) -> int:
 
 
 def _sgd(args) -> int:
-    from .particles.run import run_sgd
+    from .sgd.run import run_sgd
 
     cfg = load_config(args.config, args.overrides)
     if cfg["problem"]["dimension"] == float("inf"):
@@ -232,10 +256,10 @@ def _sgd(args) -> int:
             "SGD draws its initial weights in problem.dimension; use 0",
         )
     out = Path(args.output) if args.output else Path(Path(args.config).stem + "_sgd.h5")
-    if out.exists() and not args.force:
-        raise ConfigError("-o", str(out), "exists; pass --force to overwrite")
-    result = run_sgd(cfg, out, force=args.force)
-    print(f"{out}: {result.status} at t = {result.t:g} ({result.wall_seconds:.1f} s)")
+    _prepare_output(args, cfg, out)
+    result = run_sgd(cfg, out, force=args.force, resume=args.resume, quiet=args.quiet)
+    reached = f" at t = {result.t:g}" if result.ok else ""
+    print(f"{out}: {result.status}{reached} ({result.wall_seconds:.1f} s)")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -14,79 +14,16 @@ import difflib
 import itertools
 import math
 import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .problems import KINDS
+from .schema import ConfigError, Key, check_interval, float_key, int_key
+from .schema import dimension_value as dimension_value
 
-class ConfigError(ValueError):
-    """A config key has a bad value: ``key``, ``value`` and what is ``allowed``."""
-
-    def __init__(self, key: str, value: Any, allowed: str):
-        self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"config key '{key}' = {value!r}: {allowed}")
-
-
-@dataclass(frozen=True)
-class Key:
-    """One config key: ``kind`` is float, int, bool, str, int_list, float_list, or 'any'."""
-
-    kind: str
-    default: Any
-    doc: str
-    choices: tuple = ()
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    allow_inf: bool = False
-    nullable: bool = False
-
-    def describe(self) -> str:
-        """What is allowed, in words."""
-        if self.choices:
-            return "allowed: " + ", ".join(repr(c) for c in self.choices)
-        words = {
-            "float": "a number",
-            "int": "an integer",
-            "bool": "true or false",
-            "str": "a string",
-            "int_list": "a list of integers",
-            "float_list": "a list of numbers",
-            "any": "a number or a table",
-        }[self.kind]
-        if self.low is not None or self.high is not None:
-            lo = "(" if self.low_open else "["
-            hi = ")" if self.high_open else "]"
-            low = "-inf" if self.low is None else f"{self.low:g}"
-            high = "inf" if self.high is None else f"{self.high:g}"
-            words += f" in {lo}{low}, {high}{hi}"
-        if self.allow_inf:
-            words += ' or "inf"'
-        return "must be " + words
-
-
-def _f(default, doc, **kw) -> Key:
-    return Key("float", default, doc, **kw)
-
-
-def _i(default, doc, **kw) -> Key:
-    return Key("int", default, doc, **kw)
-
+_f, _i = float_key, int_key
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
-PROBLEM_KINDS = ("isotropic_gaussians", "anisotropic_gaussians", "teacher_student")
-#: Largest density snapshot (cells) of a 4-D particle run: 24⁴ ≈ 3.3e5 is typical.
-MAX_DENSITY_CELLS = 2_000_000
-#: Most particles of a 4-D particle run (the velocity is O(M) per evaluation).
-MAX_PARTICLES = 200_000
-#: Largest grid of a dense (matrix) kernel: 8000 cells are 512 MB of float64.
-MAX_DENSE_CELLS = 8000
-#: (u, v) grid of the teacher–student problem where the config does not set it.
-TEACHER_STUDENT_GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
-#: Output grid of the anisotropic problem where the config does not set it (the isotropic
-#: defaults would make a 4-D snapshot of 96 × 24 × 800 × 800 cells).
-ANISOTROPIC_GRID_DEFAULTS = {"r_cells": 24, "a_cells": 24}
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -95,19 +32,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "str",
             "isotropic_gaussians",
             "data law and network (see the README's problem sections)",
-            choices=PROBLEM_KINDS,
+            choices=tuple(KINDS),
         ),
         "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=2, allow_inf=True),
         "delta": _f(
             0.8, "Δ: x | y ~ N(0, (1 + yΔ)² I_d)", low=0, high=1, low_open=True, high_open=True
-        ),
-        "second_layer": Key("bool", False, "θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
-        "teacher_norm": _f(
-            1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
-        ),
-        "label_noise": _f(0.0, "teacher–student: standard deviation of the label noise", low=0),
-        "informative": _i(
-            10, "anisotropic: s₀, the coordinates whose variance carries the label", low=1
         ),
     },
     "problem.activation": {
@@ -132,8 +61,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "a_mean": _f(1.0, "second layer: mean of a"),
         "a_std": _f(0.0, "second layer: standard deviation of a (0: point mass)", low=0),
-        "b_mean": _f(0.0, "anisotropic: mean of the bias b"),
-        "b_std": _f(0.0, "anisotropic: standard deviation of b (0: point mass)", low=0),
     },
     "dynamics": {
         "xi": Key("any", 1.0, "step-size schedule ξ(t): a number, or a table (see dynamics.xi.*)"),
@@ -173,7 +100,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "particles": {
         "r_count": _i(1000, "particles along r (quantile midpoints of the initial law)", low=1),
         "a_count": _i(16, "second layer (and anisotropic): particles along a", low=1),
-        "b_count": _i(1, "anisotropic: particles along b (r₁ and r₂ take r_count each)", low=1),
         "rtol": _f(
             1e-6, "relative error tolerance of the particle time stepper", low=0, low_open=True
         ),
@@ -196,12 +122,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "a_min": _f(-3.0, "second layer: lower edge of the a axis"),
         "a_max": _f(3.0, "second layer: upper edge of the a axis"),
         "a_cells": _i(96, "second layer: cells on the a axis", low=3),
-        "u_min": _f(-1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)"),
-        "u_max": _f(2.0, "teacher–student: upper edge of the u axis"),
-        "u_cells": _i(48, "teacher–student: cells on the u axis", low=3),
-        "b_min": _f(-2.0, "anisotropic: lower edge of the b axis"),
-        "b_max": _f(2.0, "anisotropic: upper edge of the b axis"),
-        "b_cells": _i(24, "anisotropic: cells on the b axis (r₁, r₂ take r_cells each)", low=3),
         "boundary_mass_max": _f(
             1e-4, "fail when this much mass sits in the outermost cells", low=0, low_open=True
         ),
@@ -222,6 +142,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 TABLES = {"problem.activation", "dynamics.xi"}
+
+
+def _merge_kind_keys() -> None:
+    """Add each problem kind's own keys to the tables of :data:`SCHEMA` (once, at import)."""
+    for kind in KINDS.values():
+        for table, keys in kind.keys.items():
+            for name, spec in keys.items():
+                known = SCHEMA[table].get(name)
+                if known is not None and known != spec:
+                    raise RuntimeError(f"{kind.name} redefines config key {table}.{name}")
+                SCHEMA[table][name] = spec
+
+
+_merge_kind_keys()
 
 
 def _check_value(key: str, spec: Key, value: Any) -> Any:
@@ -339,8 +273,8 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     if cfg["initial"]["dimension"] == 1:
         raise ConfigError("initial.dimension", 1, 'must be 0 (problem.dimension), ≥ 2 or "inf"')
     grid = cfg["grid"]
-    _check_interval(grid, "r")
-    _check_interval(grid, "a")
+    check_interval(grid, "r")
+    check_interval(grid, "a")
     time = cfg["time"]
     if time["save_every"] > time["t_end"]:
         raise ConfigError(
@@ -358,130 +292,7 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         )
     if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
         raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")
-    if cfg["problem"]["kind"] == "anisotropic_gaussians":
-        _check_anisotropic(raw, cfg)
-    if cfg["problem"]["kind"] == "teacher_student":
-        _check_teacher_student(raw, cfg)
-
-
-def _check_interval(grid: dict, axis: str) -> None:
-    """grid.<axis>_min < grid.<axis>_max, or the error naming the upper edge."""
-    low, high = grid[f"{axis}_min"], grid[f"{axis}_max"]
-    if not low < high:
-        raise ConfigError(f"grid.{axis}_max", high, f"must exceed grid.{axis}_min = {low}")
-
-
-def _kind_defaults(table: dict, given: dict, defaults: dict) -> None:
-    """A problem kind's own defaults for the keys of ``table`` the config file did not set."""
-    for key, value in defaults.items():
-        table[key] = given.get(key, value)
-
-
-def _check_teacher_student(raw: dict, cfg: dict) -> None:
-    """Teacher–student: a dense kernel on a (u, v) grid; the teacher shares σ."""
-    problem, grid = cfg["problem"], cfg["grid"]
-    if problem["second_layer"]:
-        raise ConfigError(
-            "problem.second_layer", True, "teacher_student trains w only (σ(<w, x>) students)"
-        )
-    if problem["dimension"] != math.inf and problem["dimension"] < 3:
-        raise ConfigError("problem.dimension", problem["dimension"], 'must be ≥ 3 or "inf"')
-    if cfg["discretisation"]["method"] != "grid":
-        raise ConfigError(
-            "discretisation.method",
-            cfg["discretisation"]["method"],
-            "teacher_student has a dense kernel (no factorisation for particles): use 'grid'",
-        )
-    _kind_defaults(grid, raw.get("grid", {}), TEACHER_STUDENT_GRID_DEFAULTS)
-    _check_interval(grid, "u")
-    cells = grid["u_cells"] * grid["r_cells"]
-    if cells > MAX_DENSE_CELLS:
-        raise ConfigError(
-            "grid.u_cells",
-            grid["u_cells"],
-            f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
-            f"{MAX_DENSE_CELLS} cells",
-        )
-    if cfg["dynamics"]["tau"] > 0 and grid["r_min"] == 0:
-        raise ConfigError(
-            "grid.r_min",
-            0.0,
-            "with τ > 0 the reference measure v^(d−2) needs the v axis to start above 0",
-        )
-
-
-def _check_anisotropic(raw: dict, cfg: dict) -> None:
-    """The variable-selection problem: a ReLU neuron a·ReLU(<w, x> + b), no noise, particles."""
-    problem = cfg["problem"]
-    given = raw.get("problem", {})
-    kind = given.get("activation", {}).get("kind", "relu")
-    if kind != "relu":
-        raise ConfigError(
-            "problem.activation.kind", kind, "anisotropic_gaussians has σ = ReLU; use 'relu'"
-        )
-    problem["activation"] = {"kind": "relu"}
-    if problem["second_layer"]:
-        raise ConfigError(
-            "problem.second_layer",
-            True,
-            "anisotropic_gaussians always trains (a, b, w); leave second_layer false",
-        )
-    d = problem["dimension"]
-    if d != math.inf and not problem["informative"] < d:
-        raise ConfigError(
-            "problem.informative", problem["informative"], f"must be below problem.dimension = {d}"
-        )
-    if cfg["dynamics"]["tau"] > 0:
-        raise ConfigError(
-            "dynamics.tau", cfg["dynamics"]["tau"], "anisotropic_gaussians is solved with τ = 0"
-        )
-    method = raw.get("discretisation", {}).get("method", "particles")
-    if method != "particles":
-        raise ConfigError(
-            "discretisation.method",
-            method,
-            "anisotropic_gaussians has 4 reduced coordinates (a, b, r1, r2): use 'particles'",
-        )
-    cfg["discretisation"]["method"] = "particles"
-    initial_d = cfg["initial"]["dimension"] or d
-    if initial_d == math.inf:
-        raise ConfigError(
-            "initial.dimension",
-            cfg["initial"]["dimension"],
-            "the anisotropic initial law needs a finite d (|w₁| ~ κ√(s₀/d)); with "
-            'problem.dimension = "inf" set initial.dimension to the d of the data',
-        )
-    if not problem["informative"] < initial_d:
-        raise ConfigError(
-            "problem.informative",
-            problem["informative"],
-            f"must be below the initial law's d = {initial_d}",
-        )
-    grid, part = cfg["grid"], cfg["particles"]
-    _kind_defaults(grid, raw.get("grid", {}), ANISOTROPIC_GRID_DEFAULTS)
-    initial = cfg["initial"]
-    counts = {
-        "r_count": 8,
-        "a_count": 8 if initial["a_std"] > 0 else 1,
-        "b_count": 8 if initial["b_std"] > 0 else 1,
-    }
-    _kind_defaults(part, raw.get("particles", {}), counts)
-    _check_interval(grid, "b")
-    cells = grid["a_cells"] * grid["b_cells"] * grid["r_cells"] ** 2
-    if cells > MAX_DENSITY_CELLS:
-        raise ConfigError(
-            "grid.r_cells",
-            grid["r_cells"],
-            f"the 4-D density snapshot would have {cells} cells (a × b × r × r, at most "
-            f"{MAX_DENSITY_CELLS}); use e.g. 24 cells per axis",
-        )
-    count = part["a_count"] * part["b_count"] * part["r_count"] ** 2
-    if count > MAX_PARTICLES:
-        raise ConfigError(
-            "particles.r_count",
-            part["r_count"],
-            f"a_count × b_count × r_count² = {count} particles (at most {MAX_PARTICLES})",
-        )
+    KINDS[cfg["problem"]["kind"]].check(raw, cfg)
 
 
 def _check_activation(raw: dict, cfg: dict) -> None:
@@ -612,8 +423,3 @@ def schema_markdown() -> str:
             doc = spec.doc.replace("|", "\\|")
             rows.append(f"| `{table}.{name}` | `{default}` | {allowed} | {doc} |")
     return "\n".join(rows)
-
-
-def dimension_value(cfg: dict) -> float:
-    """problem.dimension as a float (``math.inf`` for "inf")."""
-    return float(cfg["problem"]["dimension"])

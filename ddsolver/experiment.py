@@ -1,4 +1,9 @@
-"""Build the objects of an experiment from a resolved config (config → models → grid → pde)."""
+"""Build the objects of an experiment from a resolved config (config → problem kind → solver).
+
+Everything that depends on ``problem.kind`` is asked of the kind (:mod:`ddsolver.problems`);
+this module only wires the kind's problem, initial law and grid into the discretisation named
+by ``discretisation.method``.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +11,31 @@ import math
 
 import numpy as np
 
-from .config import ConfigError, dimension_value
-from .grid import Axis, TensorGrid
+from .grid import TensorGrid
 from .lagrangian import ParticleDD
-from .models import (
-    Activation,
-    AnisotropicGaussians,
-    AnisotropicInitial,
-    GaussianInitial,
-    IsotropicGaussians,
-    TeacherStudent,
-    TeacherStudentInitial,
-)
 from .pde import GridDD
+from .problems import InitialLaw, ReducedProblem, get_kind
 from .schedules import Schedule
 
 
-def build_problem(cfg: dict) -> IsotropicGaussians | AnisotropicGaussians | TeacherStudent:
+def build_problem(cfg: dict) -> ReducedProblem:
     """The reduced problem named by ``[problem]``."""
-    p = cfg["problem"]
-    if p["kind"] == "anisotropic_gaussians":
-        return AnisotropicGaussians(p["delta"], p["informative"], dimension_value(cfg))
-    if p["kind"] == "teacher_student":
-        return TeacherStudent(
-            Activation.from_mapping(p["activation"]),
-            dimension_value(cfg),
-            p["teacher_norm"],
-            p["label_noise"],
-        )
-    return IsotropicGaussians(
-        Activation.from_mapping(p["activation"]),
-        dimension_value(cfg),
-        p["delta"],
-        second_layer=p["second_layer"],
-    )
+    return get_kind(cfg).build_problem(cfg)
 
 
-def build_initial(cfg: dict) -> GaussianInitial | AnisotropicInitial | TeacherStudentInitial:
+def build_initial(cfg: dict) -> InitialLaw:
     """The initial law named by ``[initial]``."""
-    i = cfg["initial"]
-    dimension = float(i["dimension"]) if i["dimension"] else dimension_value(cfg)
-    if cfg["problem"]["kind"] == "anisotropic_gaussians":
-        return AnisotropicInitial(
-            i["scale"],
-            dimension,
-            cfg["problem"]["informative"],
-            i["a_mean"],
-            i["a_std"],
-            i["b_mean"],
-            i["b_std"],
-        )
-    if cfg["problem"]["kind"] == "teacher_student":
-        return TeacherStudentInitial(i["scale"], dimension)
-    return GaussianInitial(i["scale"], dimension, i["a_mean"], i["a_std"])
+    return get_kind(cfg).build_initial(cfg)
+
+
+def build_grid(cfg: dict) -> TensorGrid:
+    """The tensor grid of ``[grid]`` over the kind's reduced coordinates."""
+    return get_kind(cfg).build_grid(cfg)
+
+
+def check_solvable(cfg: dict) -> None:
+    """Refuse, before any compute, a PDE the reduced kernels cannot solve (ConfigError)."""
+    get_kind(cfg).check_solvable(cfg)
 
 
 def build_schedule(cfg: dict) -> Schedule:
@@ -76,50 +53,7 @@ def build_schedule(cfg: dict) -> Schedule:
     )
 
 
-def build_grid(cfg: dict) -> TensorGrid:
-    """The tensor grid over (r,), (a, r) or (a, b, r1, r2) from ``[grid]``."""
-    g = cfg["grid"]
-    if cfg["problem"]["kind"] == "anisotropic_gaussians":
-        radial = [Axis.uniform(n, g["r_min"], g["r_max"], g["r_cells"]) for n in ("r1", "r2")]
-        return TensorGrid(
-            (
-                Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]),
-                Axis.uniform("b", g["b_min"], g["b_max"], g["b_cells"]),
-                *radial,
-            )
-        )
-    if cfg["problem"]["kind"] == "teacher_student":
-        return TensorGrid(
-            (
-                Axis.uniform("u", g["u_min"], g["u_max"], g["u_cells"]),
-                Axis.stretched("v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"]),
-            )
-        )
-    r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])
-    if cfg["problem"]["second_layer"]:
-        return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
-    return TensorGrid((r,))
-
-
-def check_solvable(cfg: dict) -> None:
-    """Refuse, before any compute, a PDE the reduced kernels cannot solve (ConfigError)."""
-    p = cfg["problem"]
-    if p["kind"] == "anisotropic_gaussians" and math.isfinite(dimension_value(cfg)):
-        from .models.anisotropic import MAX_TAIL_FACTOR
-
-        tail = build_problem(cfg).tail_factor
-        if tail > MAX_TAIL_FACTOR:
-            raise ConfigError(
-                "problem.informative",
-                p["informative"],
-                f"the finite-d anisotropic kernel converges too slowly for s0 = "
-                f"{p['informative']}, d − s0 = {p['dimension'] - p['informative']} (tail factor "
-                f'{tail:.1e} > {MAX_TAIL_FACTOR:g}); use problem.dimension = "inf" with '
-                f"initial.dimension = {p['dimension']}",
-            )
-
-
-def build_system(cfg: dict):
+def build_system(cfg: dict) -> GridDD | ParticleDD:
     """The discretised dynamics named by ``discretisation.method``."""
     if cfg["discretisation"]["method"] == "particles":
         return build_particle_dd(cfg)
@@ -129,11 +63,9 @@ def build_system(cfg: dict):
 def build_particle_dd(cfg: dict) -> ParticleDD:
     """Particles per ``[particles]``; densities are estimated on the config's grid."""
     part = cfg["particles"]
-    second = cfg["problem"]["second_layer"]
-    counts = (part["a_count"], part["r_count"]) if second else (part["r_count"],)
-    if cfg["problem"]["kind"] == "anisotropic_gaussians":
-        counts = (part["a_count"], part["b_count"], part["r_count"], part["r_count"])
-    problem, grid, law = build_problem(cfg), build_grid(cfg), build_initial(cfg)
+    kind = get_kind(cfg)
+    counts = kind.particle_counts(cfg)
+    problem, grid, law = kind.build_problem(cfg), kind.build_grid(cfg), kind.build_initial(cfg)
     widths = None
     tau = cfg["dynamics"]["tau"]
     if tau > 0 and not math.isinf(problem.entropy_dimension):

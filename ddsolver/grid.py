@@ -77,6 +77,28 @@ class Axis:
         """Cell widths, shape (n,)."""
         return np.diff(self.edges)
 
+    def point_mass(self, location: float) -> np.ndarray:
+        r"""Cell masses (n,) that represent a unit point mass at ``location`` with its mean exact.
+
+        The mass is split between the two cells whose centres c_j ≤ x < c_{j+1} bracket it, in
+        proportions (c_{j+1} − x, x − c_j)/(c_{j+1} − c_j), so that Σ m_k c_k = x (linear
+        interpolation, "cloud in cell"). A smooth f then has Σ m_k f(c_k) − f(x) =
+        ½ f''(ξ)(x − c_j)(c_{j+1} − x), at most f''·h²/8 for cells of width h. Inside the first
+        or last half cell the whole mass goes to that cell (the mean is then off by < h/2); a
+        location outside the axis gives no mass at all.
+        """
+        out = np.zeros(self.cells)
+        c = self.centres
+        if not self.edges[0] <= location <= self.edges[-1]:
+            return out
+        if location <= c[0] or location >= c[-1]:
+            out[0 if location <= c[0] else -1] = 1.0
+            return out
+        j = int(np.searchsorted(c, location, side="right")) - 1
+        upper = (location - c[j]) / (c[j + 1] - c[j])
+        out[j], out[j + 1] = 1.0 - upper, upper
+        return out
+
     @property
     def centre_distances(self) -> np.ndarray:
         """Distances between neighbouring centres (interior faces), shape (n − 1,)."""

@@ -13,7 +13,10 @@ Layout (CONTRACT.md, extended)::
     /observables/time         (n_o,)
     /observables/<name>       (n_o,) risk, risk_finite_n, free_energy, mass, boundary_mass,
                               mean_<coord>, q10_<coord>, q50_<coord>, q90_<coord>, dt
-    /checkpoint/density       (2, *grid) double buffer of the solver state
+    /checkpoint/density       (2, *state) double buffer of the solver state (grid: the density;
+                              particles: positions (M, n); SGD: every seed's weights packed,
+                              (n_seeds, P))   attrs: extra0, extra1 — JSON of what is not an
+                              array (SGD: the random generators' states), one per slot
     /checkpoint/state         (6,) [t, dt_limit, slot, n_snapshots, n_observables, steps]
 
 Robustness: the file is opened, appended to, flushed and closed at every save point, so
@@ -35,6 +38,9 @@ import numpy as np
 
 from ._version import __version__
 
+#: A checkpoint: the solver state array, its scalars (t, dt_limit, steps, …) and what is not
+#: an array (a JSON-able dict, e.g. random generators' states), or None.
+Checkpoint = tuple[np.ndarray, dict, dict | None]
 STATE_FIELDS = ("t", "dt_limit", "slot", "n_snapshots", "n_observables", "steps")
 LOCK_WAIT_SECONDS = 60.0
 
@@ -123,21 +129,26 @@ def create_run_file(
         o = f.create_group("observables")
         for name in ("time", *observable_names):
             _series(o, name)
-        c = f.create_group("checkpoint")
-        c.create_dataset("density", shape=(2, *state_shape), dtype="f8")
-        c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
-        c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
+        _checkpoint_group(f, state_shape)
+
+
+def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
+    c = f.create_group("checkpoint")
+    c.create_dataset("density", shape=(2, *state_shape), dtype="f8")
+    c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
+    c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
 
 
 def append(
     path: str | Path,
     observations: list[dict],
     snapshots: list[tuple[float, dict]],
-    checkpoint: tuple[np.ndarray, dict] | None,
+    checkpoint: Checkpoint | None,
 ) -> None:
     """Append observables and snapshots, then write the checkpoint; flush and close.
 
-    ``snapshots`` is a list of (t, {dataset name: array}) for the datasets of /snapshots.
+    ``snapshots`` is a list of (t, {dataset name: array}) for the datasets of /snapshots;
+    ``checkpoint`` is (state array, {t, dt_limit, steps}, extra JSON-able dict or None).
     """
     with open_file(path, "r+") as f:
         obs = f["observables"]
@@ -156,10 +167,11 @@ def append(
             for name in snapshots[0][1]:
                 snaps[name][n:] = np.stack([fields[name] for _, fields in snapshots])
         if checkpoint is not None:
-            density, state = checkpoint
+            density, state, extra = checkpoint
             old = f["checkpoint/state"][:]
             slot = 0 if np.isnan(old[2]) or int(old[2]) == 1 else 1
             f["checkpoint/density"][slot] = density
+            f["checkpoint/density"].attrs[f"extra{slot}"] = json.dumps(extra)
             f.flush()
             state = {
                 **state,
@@ -178,6 +190,7 @@ def create_sgd_file(
     neurons: int,
     coordinates: tuple[str, ...],
     observable_names,
+    state_shape: tuple[int, ...],
     force: bool = False,
 ) -> None:
     """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, N])."""
@@ -198,6 +211,7 @@ def create_sgd_file(
         for name in observable_names:
             _series(o, name, (n_seeds,))
         o["risk"].attrs["description"] = "exact population risk R_N(θ) per seed"
+        _checkpoint_group(f, state_shape)
 
 
 def set_status(path: str | Path, status: str) -> None:
@@ -212,9 +226,11 @@ def set_attrs(path: str | Path, **attrs) -> None:
         f.attrs.update(attrs)
 
 
-def read_checkpoint(path: str | Path) -> tuple[np.ndarray, dict] | None:
-    """The last checkpoint (density, state) or None; truncates series written after it."""
+def read_checkpoint(path: str | Path) -> Checkpoint | None:
+    """The last checkpoint (state array, scalars, extra) or None; truncates later series."""
     with open_file(path, "r+") as f:
+        if "checkpoint/state" not in f:
+            return None
         raw = f["checkpoint/state"][:]
         if np.isnan(raw[0]):
             return None
@@ -223,9 +239,11 @@ def read_checkpoint(path: str | Path) -> tuple[np.ndarray, dict] | None:
             for ds in f[group].values():
                 if ds.shape[0] > state[count]:
                     ds.resize(int(state[count]), axis=0)
-        density = f["checkpoint/density"][int(state["slot"])]
+        slot = int(state["slot"])
+        density = f["checkpoint/density"][slot]
+        extra = json.loads(f["checkpoint/density"].attrs.get(f"extra{slot}", "null"))
         f.attrs["status"] = "running"
-    return density, state
+    return density, state, extra
 
 
 def read_attrs(path: str | Path) -> dict:

@@ -21,9 +21,9 @@ Silverman's rule h = 0.9 min(σ, IQR/1.34) M^{−1/5} per coordinate, with the k
 that would fall below r = 0 reflected back (no mass lost at the origin); cell masses are
 exact integrals of the kernels over the cells.
 
-Noise with a finite D (the diffusion (τ/D)Δ, ε = τ/D) is carried by the blob term of
-:mod:`ddsolver.operators.blob`: the velocity gains +2ξε·(−∇δE_h/δρ) and −2ξ(−ε∇L), which
-dissipates the regularised free energy F_h = ½R + (λ/2)∫|θ|² + ε Σ m_i (log (K_h*ρ)(z_i) − L(z_i))
+Noise with a finite D (the diffusion (τ/D)Δ, ν = τ/D) is carried by the blob term of
+:mod:`ddsolver.operators.blob`: the velocity gains +2ξν·(−∇δE_h/δρ) and −2ξ(−ν∇L), which
+dissipates the regularised free energy F_h = ½R + (λ/2)∫|θ|² + ν Σ m_i (log (K_h*ρ)(z_i) − L(z_i))
 exactly. The kernel width h is fixed for the run (``blob_widths``; by default Silverman's
 rule on the initial particles), and the steady state is the Gibbs state up to O(h²).
 """
@@ -38,15 +38,16 @@ from scipy import special
 
 from .grid import TensorGrid, is_radial
 from .models.risk import finite_width_correction, mean_field_risk
+from .observables import coordinate_statistics
 from .operators.blob import blob_velocity, regularised_log_density
+from .problems.protocol import FactorisedProblem
 from .schedules import Schedule
-from .steppers import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
+from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 
 # Bogacki–Shampine 3(2) tableau
 _BS_C = (0.0, 0.5, 0.75, 1.0)
 _BS_B3 = (2.0 / 9.0, 1.0 / 3.0, 4.0 / 9.0, 0.0)
 _BS_B2 = (7.0 / 24.0, 0.25, 1.0 / 3.0, 0.125)
-QUANTILES = (0.1, 0.5, 0.9)
 
 
 @dataclass
@@ -63,7 +64,7 @@ class ParticleDD:
     dt_max : cap on the step
     """
 
-    problem: object
+    problem: FactorisedProblem
     grid: TensorGrid
     particles_per_axis: tuple[int, ...]
     schedule: Schedule = field(default_factory=lambda: Schedule("constant"))
@@ -79,11 +80,11 @@ class ParticleDD:
         if len(self.particles_per_axis) != self.grid.ndim:
             raise ValueError("one particle count per coordinate is needed")
         finite = not math.isinf(self.problem.entropy_dimension)
-        self.eps = self.tau / self.problem.entropy_dimension if finite else 0.0
-        self.reference_coefficient = self.eps if finite else self.tau
-        if self.eps > 0 and self.blob_widths is None:
+        self.diffusivity = self.tau / self.problem.entropy_dimension if finite else 0.0
+        self.reference_coefficient = self.diffusivity if finite else self.tau
+        if self.diffusivity > 0 and self.blob_widths is None:
             raise ValueError("noise with a finite dimension needs blob_widths (kernel widths)")
-        if not getattr(self.problem, "uses_mehler", True):
+        if not self.problem.factorised:
             raise ValueError("particles need a factorised interaction (Mehler series or d = inf)")
         self.count = int(np.prod(self.particles_per_axis))
         self.masses = np.full(self.count, 1.0 / self.count)
@@ -123,10 +124,10 @@ class ParticleDD:
         if self.tau > 0:
             grad = grad - self.reference_coefficient * self.problem.log_reference_gradient(z)
         velocity = -2.0 * self.schedule(t) * grad
-        if self.eps > 0:
+        if self.diffusivity > 0:
             blob = np.empty_like(z)
             blob_velocity(np.ascontiguousarray(z), self.masses, self.blob_widths, blob)
-            velocity += 2.0 * self.schedule(t) * self.eps * blob
+            velocity += 2.0 * self.schedule(t) * self.diffusivity * blob
         return velocity
 
     def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9):
@@ -196,9 +197,9 @@ class ParticleDD:
         risk = mean_field_risk(self.problem.label_second_moment, float(m @ v), double)
         mean_self = float(m @ self.problem.self_interaction(z))
         free = 0.5 * risk + 0.5 * self.lam * float(m @ self.problem.squared_norm(z))
-        if self.eps > 0:
+        if self.diffusivity > 0:
             log_rho = regularised_log_density(z, m, self.blob_widths)
-            free += self.eps * float(m @ (log_rho - self.problem.log_reference_density(z)))
+            free += self.diffusivity * float(m @ (log_rho - self.problem.log_reference_density(z)))
         elif self.tau > 0:
             free -= self.tau * float(m @ self.problem.log_reference_density(z))
         out = {
@@ -210,10 +211,7 @@ class ParticleDD:
                 m[np.any((z < self.grid_lower) | (z > self.grid_upper), axis=1)].sum()
             ),
         }
-        for k, name in enumerate(self.grid.names):
-            out[f"mean_{name}"] = float(m @ z[:, k])
-            for q in QUANTILES:
-                out[f"q{round(100 * q):02d}_{name}"] = float(np.quantile(z[:, k], q))
+        out.update(coordinate_statistics(self.grid.names, z, m))
         return out
 
     @property

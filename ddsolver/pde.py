@@ -1,16 +1,16 @@
 r"""The distributional dynamics discretised on a grid of reduced coordinates.
 
-    ∂_t p = ∇·( 2ξ(t) p ∇[ Ψ(z; p) + (λ/2)|θ(z)|² − c L(z) ] ) + ∇·( 2ξ(t) ε ∇p ),
+    ∂_t p = ∇·( 2ξ(t) p ∇[ Ψ(z; p) + (λ/2)|θ(z)|² − c L(z) ] ) + ∇·( 2ξ(t) ν ∇p ),
     Ψ(z; p) = V(z) + ∫U(z, z') p(z') dz',
 
 with L = log of the volume element of R^D in reduced coordinates
-(e.g. (d − 1) log r), ε = τ/D and c = ε for finite D. For the radial d → ∞ limit the
-noise becomes the deterministic entropic drift: ε = 0 and c = τ (L = log r), i.e. the
+(e.g. (d − 1) log r), ν = τ/D and c = ν for finite D. For the radial d → ∞ limit the
+noise becomes the deterministic entropic drift: ν = 0 and c = τ (L = log r), i.e. the
 velocity 2ξτ/r of DESIGN.md §2.
 
 The free energy that the flow dissipates (dF/dt ≤ 0 for ξ > 0) is
 
-    F = ½R(p) + (λ/2)∫|θ|² p + ε ∫ p (log p − L)      (finite D),
+    F = ½R(p) + (λ/2)∫|θ|² p + ν ∫ p (log p − L)      (finite D),
     F = ½R(p) + (λ/2)∫|θ|² p − τ ∫ p log r           (d = ∞, up to a constant).
 """
 
@@ -23,12 +23,12 @@ import numpy as np
 
 from .grid import TensorGrid, is_radial
 from .models.risk import finite_width_correction, mean_field_risk
+from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
+from .problems.protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .steppers import ORDERS, advance, evaluate_rhs
-
-QUANTILES = (0.1, 0.5, 0.9)
 
 
 @dataclass
@@ -50,7 +50,7 @@ class GridDD:
     rtol, atol : float, embedded error control (rtol = 0: CFL only)
     """
 
-    problem: object
+    problem: ReducedProblem
     grid: TensorGrid
     schedule: Schedule = field(default_factory=lambda: Schedule("constant"))
     tau: float = 0.0
@@ -83,8 +83,8 @@ class GridDD:
         self.self_interaction = self.problem.self_interaction(points)
         dim = self.problem.entropy_dimension
         finite = not math.isinf(dim)
-        self.eps = self.tau / dim if finite else 0.0
-        self.reference_coefficient = self.eps if finite else self.tau
+        self.diffusivity = self.tau / dim if finite else 0.0
+        self.reference_coefficient = self.diffusivity if finite else self.tau
         self.log_reference = (
             self.problem.log_reference_density(points)
             if self.reference_coefficient > 0
@@ -114,7 +114,7 @@ class GridDD:
             op.matrix,
             *w,
             *h,
-            self.eps,
+            self.diffusivity,
             LIMITERS[self.limiter],
             self.schedule.code,
             self.schedule.params,
@@ -171,11 +171,21 @@ class GridDD:
 
     # ------------------------------------------------------------------ initial data
 
-    def initial_density(self, law) -> np.ndarray:
-        """Cell-averaged density of an initial law with exact cell masses (shape ``grid.shape``)."""
+    def initial_density(self, law: InitialLaw) -> np.ndarray:
+        """Cell-averaged density of an initial law (shape ``grid.shape``).
+
+        Along a coordinate with a continuous marginal the cell masses are exact (differences of
+        the cdf at the edges); a point-mass marginal (d = ∞, a fixed second-layer weight) is
+        split between the two nearest cells so that its mean is exact
+        (:meth:`~ddsolver.grid.Axis.point_mass`).
+        """
         masses = np.ones(())
         for axis in self.grid.axes:
-            masses = np.multiply.outer(masses, np.diff(law.axis_cdf(axis.name, axis.edges)))
+            at = law.axis_point_mass(axis.name)
+            cells = (
+                np.diff(law.axis_cdf(axis.name, axis.edges)) if at is None else axis.point_mass(at)
+            )
+            masses = np.multiply.outer(masses, cells)
         lost = 1.0 - masses.sum()
         if lost > 1e-9:
             extent = {a.name: a.edges[[0, -1]].tolist() for a in self.grid.axes}
@@ -198,29 +208,23 @@ class GridDD:
             "free_energy": self._free_energy(m, p, risk),
             "boundary_mass": self._boundary_mass(m),
         }
-        mass = m.reshape(self.grid.shape)
-        for k, axis in enumerate(self.grid.axes):
-            marginal = mass.sum(axis=tuple(i for i in range(self.grid.ndim) if i != k))
-            total = marginal.sum()
-            out[f"mean_{axis.name}"] = float(marginal @ axis.centres / total)
-            cdf = np.concatenate([[0.0], np.cumsum(marginal) / total])
-            for q in QUANTILES:
-                out[f"q{round(100 * q):02d}_{axis.name}"] = float(np.interp(q, cdf, axis.edges))
+        edges = [axis.edges for axis in self.grid.axes]
+        out.update(coordinate_statistics(self.grid.names, self.points, m, edges))
         return out
 
     def gibbs_map(self, p: np.ndarray) -> np.ndarray:
         r"""The Gibbs density of the potential that ``p`` creates, shape (n_cells,).
 
-        G(p) ∝ exp(log π − Ψ_λ(θ; p)/ε) with ε = τ/D and π the reference density of the
+        G(p) ∝ exp(log π − Ψ_λ(θ; p)/ν) with ν = τ/D and π the reference density of the
         reduced coordinates, normalised on the grid. The stationary states of the noisy
         DD are its fixed points, ρ* = G(ρ*) (self-consistent Gibbs states); ∫|p − G(p)|
         measures how far ``p`` is from one. Needs τ > 0 and a finite dimension.
         """
-        if self.eps <= 0:
+        if self.diffusivity <= 0:
             raise ValueError("the Gibbs map needs tau > 0 and a finite entropy dimension")
         m = np.asarray(p).reshape(-1) * self.volumes
         psi = self.potential + self.operator.apply(m) + 0.5 * self.lam * self.squared_norm
-        log_gibbs = self.log_reference - psi / self.eps
+        log_gibbs = self.log_reference - psi / self.diffusivity
         gibbs = np.exp(log_gibbs - log_gibbs.max())
         return gibbs / (gibbs @ self.volumes)
 
@@ -228,10 +232,10 @@ class GridDD:
         f = 0.5 * risk + 0.5 * self.lam * float(m @ self.squared_norm)
         if self.tau == 0:
             return f
-        if self.eps > 0:
+        if self.diffusivity > 0:
             pos = m > 0
             dens = np.asarray(p).reshape(-1)[pos]
-            return f + self.eps * float(m[pos] @ (np.log(dens) - self.log_reference[pos]))
+            return f + self.diffusivity * float(m[pos] @ (np.log(dens) - self.log_reference[pos]))
         return f - self.tau * float(m @ self.log_reference)
 
     def _boundary_mass(self, m) -> float:

@@ -24,14 +24,9 @@ from ._jit import jit
 from .operators.interaction import apply_interaction
 from .operators.transport import flux_divergence
 from .schedules import schedule_value
+from .status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLOW
 
 ORDERS = (1, 2, 3)
-STATUS_OK, STATUS_NAN, STATUS_NEGATIVE, STATUS_STEP_UNDERFLOW = 0, 1, 2, 3
-STATUS_MESSAGES = {
-    STATUS_NAN: "non-finite density (NaN or Inf)",
-    STATUS_NEGATIVE: "density lost positivity",
-    STATUS_STEP_UNDERFLOW: "step size underflow (dt < 1e-14)",
-}
 NEGATIVITY_TOLERANCE = 1e-12  # relative to max p: round-off in flux sums may dip below 0
 
 
@@ -51,7 +46,7 @@ def evaluate_rhs(p, t, ops, out, rate):
         h0,
         h1,
         h2,
-        eps,
+        diffusivity,
         limited,
         scode,
         sparams,
@@ -63,7 +58,9 @@ def evaluate_rhs(p, t, ops, out, rate):
     apply_interaction(imode, factors, fweights, matrix, masses, upsi)
     phi[:] = base + upsi
     xi2 = 2.0 * schedule_value(scode, sparams, t)
-    flux_divergence(p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, eps, limited, out, rate)
+    flux_divergence(
+        p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate
+    )
 
 
 @jit

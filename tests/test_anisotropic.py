@@ -14,8 +14,8 @@ from ddsolver.integrate import run_grid
 from ddsolver.models import AnisotropicGaussians, AnisotropicInitial
 from ddsolver.models.anisotropic import network_interaction, network_potential
 from ddsolver.models.gaussian import biased_relu_product
-from ddsolver.particles.run import run_sgd
-from ddsolver.particles.sgd_anisotropic import (
+from ddsolver.sgd.run import run_sgd
+from ddsolver.sgd.anisotropic import (
     exact_risk_anisotropic,
     initial_anisotropic_network,
     relu_bias_sgd_steps,

@@ -78,7 +78,7 @@ def test_averaged_interaction_against_random_directions(paper, rng):
 def test_mehler_and_quadrature_paths_agree():
     mehler = IsotropicGaussians(paper_ramp(), 40, DELTA)
     quad = IsotropicGaussians(paper_ramp(), 40, DELTA, tolerance=0.0)  # forces angular quadrature
-    assert mehler.uses_mehler and not quad.uses_mehler
+    assert mehler.factorised and not quad.factorised
     r = np.linspace(0.02, 4.0, 9)
     np.testing.assert_allclose(
         mehler.radial_interaction(r, r), quad.radial_interaction(r, r), atol=PATH_TOL

@@ -5,7 +5,7 @@ import pytest
 
 from ddsolver.config import load_config
 from ddsolver.experiment import build_grid_dd, build_initial
-from ddsolver.integrate import stop_times
+from ddsolver.runloop import stop_times
 
 GRID_AGREEMENT = 1e-3  # the issue's target for two resolutions over the whole run
 
@@ -43,7 +43,7 @@ def test_sgd_follows_the_pde_with_the_finite_n_term(tmp_path):
     neuron histograms within W1 = 0.05 of the PDE density (measured: 0.018 and 0.022)."""
     from ddsolver.compare import compare_files
     from ddsolver.integrate import run_grid
-    from ddsolver.particles.run import run_sgd
+    from ddsolver.sgd.run import run_sgd
 
     overrides = ["time.t_end=10", "sgd.eps=2.5e-5", "sgd.observe_every=0.25", "sgd.seeds=[0, 1, 2]"]
     cfg = load_config("grids/isotropic_d40.toml", overrides)

@@ -15,9 +15,9 @@ from ddsolver.compare import compare_files, wasserstein1
 from ddsolver.config import ConfigError, validate
 from ddsolver.experiment import build_grid_dd, build_initial
 from ddsolver.models.activations import Activation
-from ddsolver.particles.risk import exact_risk, exact_risk_ref, monte_carlo_risk
-from ddsolver.particles.run import run_sgd
-from ddsolver.particles.sgd import initial_network, sgd_steps, sgd_steps_ref
+from ddsolver.sgd.isotropic import exact_risk, exact_risk_ref, monte_carlo_risk
+from ddsolver.sgd.run import run_sgd
+from ddsolver.sgd.isotropic import initial_network, sgd_steps, sgd_steps_ref
 from ddsolver.schedules import Schedule
 
 SE_FACTOR = 4.0  # Monte-Carlo checks pass within 4 standard errors

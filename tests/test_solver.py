@@ -30,21 +30,21 @@ def observed_orders(errors):
 
 
 @pytest.mark.parametrize("shape", [(40,), (12, 9), (5, 6, 7)])
-@pytest.mark.parametrize("eps", [0.0, 0.3])
+@pytest.mark.parametrize("diffusivity", [0.0, 0.3])
 @pytest.mark.parametrize("limiter", sorted(LIMITERS))
-def test_flux_kernel_matches_numpy_twin(shape, eps, limiter, rng):
+def test_flux_kernel_matches_numpy_twin(shape, diffusivity, limiter, rng):
     p = rng.random(shape)
     phi = rng.random(shape)
     edges = [np.cumsum(np.r_[0, rng.uniform(0.5, 1.5, n)]) for n in shape]
     widths = [np.diff(e) for e in edges]
     dists = [np.diff(0.5 * (e[1:] + e[:-1])) for e in edges]
-    ref, ref_rate = flux_divergence_ref(p, phi, widths, dists, 2.0, eps, LIMITERS[limiter])
+    ref, ref_rate = flux_divergence_ref(p, phi, widths, dists, 2.0, diffusivity, LIMITERS[limiter])
     shape3 = shape + (1,) * (3 - len(shape))
     out, rate = np.empty(shape3), np.empty(shape3)
     w3 = widths + [np.ones(1)] * (3 - len(shape))
     h3 = dists + [np.ones(0)] * (3 - len(shape))
     flux_divergence(
-        p.reshape(shape3), phi.reshape(shape3), *w3, *h3, 2.0, eps, LIMITERS[limiter], out, rate
+        p.reshape(shape3), phi.reshape(shape3), *w3, *h3, 2.0, diffusivity, LIMITERS[limiter], out, rate
     )
     np.testing.assert_allclose(out.reshape(shape), ref, atol=TWIN_TOL)
     np.testing.assert_allclose(rate.reshape(shape), ref_rate, atol=TWIN_TOL)
@@ -74,7 +74,7 @@ def test_eigen_factorisation_for_small_dimension(monkeypatch, rng):
     import ddsolver.operators.interaction as inter
 
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 6, 0.8)
-    assert not problem.uses_mehler
+    assert not problem.factorised
     points = np.linspace(0.05, 3, 60)[:, None]
     monkeypatch.setattr(inter, "MAX_MATRIX_CELLS", 10)
     rep = build_interaction(problem, points, "auto")
@@ -177,7 +177,7 @@ def test_discrete_gibbs_state_is_the_steady_state_without_interaction():
     grid = TensorGrid((Axis.stretched("x", -3, 3, 120, 0.0),))
     system = GridDD(problem, grid, tau=0.4)
     p, history = run_to(system, GaussianLaw((-1.0,), (0.3,)), 30.0, stops=30)
-    gibbs = np.exp(-system.base / system.eps)
+    gibbs = np.exp(-system.base / system.diffusivity)
     gibbs /= gibbs @ system.volumes
     np.testing.assert_allclose(p, gibbs, atol=1e-10)
     # the continuous Gibbs state N(c, τ/(Dk)) to discretisation accuracy
@@ -236,7 +236,7 @@ def test_d_infinity_noise_is_the_entropic_drift():
     problem = dd.IsotropicGaussians(dd.paper_ramp(), math.inf, 0.8)
     grid = TensorGrid((Axis.uniform("r", 0, 4, 400),))
     system = GridDD(problem, grid, tau=0.05)
-    assert system.eps == 0 and system.reference_coefficient == 0.05
+    assert system.diffusivity == 0 and system.reference_coefficient == 0.05
     law = dd.GaussianInitial(0.8, 40)  # a spread start, so that the density is not a point
     _, history = run_to(system, law, 2.0, stops=20)
     free = [h["free_energy"] for h in history]

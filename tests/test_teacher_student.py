@@ -13,9 +13,9 @@ from ddsolver.experiment import build_grid_dd
 from ddsolver.integrate import run_grid
 from ddsolver.models import Activation, TeacherStudent, TeacherStudentInitial
 from ddsolver.models.integrals import pair
-from ddsolver.models.teacher_student import network_risk
-from ddsolver.particles.run import run_sgd
-from ddsolver.particles.sgd_teacher import teacher_sgd_steps, teacher_sgd_steps_ref
+from ddsolver.sgd.teacher_student import exact_risk_teacher_student as network_risk
+from ddsolver.sgd.run import run_sgd
+from ddsolver.sgd.teacher_student import teacher_sgd_steps, teacher_sgd_steps_ref
 from ddsolver.schedules import Schedule
 
 SE_FACTOR = 4.0

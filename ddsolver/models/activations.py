@@ -191,7 +191,9 @@ class Activation:
             return np.tanh(t)
         if self.kind == "piecewise":
             return np.interp(t, self.knots, self.values)
-        return special.expit(t)
+        if self.kind == "sigmoid":
+            return special.expit(t)
+        raise ValueError(f"activation {self.kind!r} has no value here")
 
     def derivative(self, t):
         """σ'(t), elementwise (NumPy); 0 at the kinks of ramp and ReLU."""
@@ -211,8 +213,10 @@ class Activation:
             index = np.clip(np.searchsorted(knots, t, side="right") - 1, 0, knots.size - 2)
             inside = (t > knots[0]) & (t < knots[-1]) & ~np.isin(t, knots)
             return np.where(inside, slopes[index], 0.0)
-        e = special.expit(t)
-        return e * (1.0 - e)
+        if self.kind == "sigmoid":
+            e = special.expit(t)
+            return e * (1.0 - e)
+        raise ValueError(f"activation {self.kind!r} has no derivative here")
 
 
 def paper_ramp() -> Activation:
@@ -246,10 +250,12 @@ def act_value(code, params, t):
                 s0, s1 = params[count + k], params[count + k + 1]
                 return s0 + (s1 - s0) / (t1 - t0) * (t - t0)
         return params[2 * count]
-    if t >= 0.0:
-        return 1.0 / (1.0 + math.exp(-t))
-    e = math.exp(t)
-    return e / (1.0 + e)
+    if code == SIGMOID:
+        if t >= 0.0:
+            return 1.0 / (1.0 + math.exp(-t))
+        e = math.exp(t)
+        return e / (1.0 + e)
+    raise ValueError("act_value: unknown activation code")
 
 
 @jit
@@ -273,5 +279,7 @@ def act_derivative(code, params, t):
             if params[k] < t < params[1 + k]:
                 return (params[count + k + 1] - params[count + k]) / (params[1 + k] - params[k])
         return 0.0
-    e = act_value(SIGMOID, params, t)
-    return e * (1.0 - e)
+    if code == SIGMOID:
+        e = act_value(SIGMOID, params, t)
+        return e * (1.0 - e)
+    raise ValueError("act_derivative: unknown activation code")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .isotropic import Factorisation
+from .factorisation import Factorisation
 
 NAMES = ("x", "y", "z", "w")
 
@@ -35,6 +35,7 @@ class HarmonicProblem:
     centre: float = 0.0
     coupling: float = 0.0
     entropy_dimension: float = 1.0
+    factorised = True  # U = coupling · z₁ z₁': one factor
     #: the constant of the "risk" observable, 1 + 2∫V + ∫∫U (there are no labels here)
     label_second_moment: float = 1.0
 
@@ -97,6 +98,10 @@ class GaussianLaw:
         """Inverse cdf of coordinate ``name``."""
         k = NAMES.index(name)
         return self.means[k] + self.stds[k] * special.ndtri(np.asarray(probabilities, dtype=float))
+
+    def axis_point_mass(self, name: str) -> float | None:
+        """Never a point mass (std > 0)."""
+        return None
 
     def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
         """P(z_k ≤ edge) for the coordinate called ``name``."""

@@ -35,8 +35,8 @@ import numpy as np
 from scipy import special
 
 from .._jit import jit
+from .factorisation import Factorisation
 from .gaussian import biased_relu_product, norm_cdf, norm_pdf, relu_mean
-from .isotropic import Factorisation
 from .risk import finite_width_correction, mean_field_risk
 
 COORDINATES = ("a", "b", "r1", "r2")
@@ -90,6 +90,7 @@ class AnisotropicGaussians:
             )
 
     coordinate_names = COORDINATES
+    factorised = True  # the d = ∞ rank-two kernel or the finite-d Mehler series
     entropy_dimension = math.inf  # τ > 0 is refused for this problem
     label_second_moment = 1.0
 

@@ -17,6 +17,22 @@ import numpy as np
 from scipy import special
 
 
+def scaled_chi_cdf(x: np.ndarray, dof: float, scale: float) -> np.ndarray:
+    """P(scale · χ_dof ≤ x): the law of |w| for w ~ N(0, scale² I_dof)."""
+    x = np.maximum(np.asarray(x, dtype=float), 0.0)
+    return special.gammainc(0.5 * dof, 0.5 * (x / scale) ** 2)
+
+
+def scaled_chi_quantile(q: np.ndarray, dof: float, scale: float) -> np.ndarray:
+    """The inverse of :func:`scaled_chi_cdf` at probabilities ``q``."""
+    return scale * np.sqrt(2.0 * special.gammaincinv(0.5 * dof, np.asarray(q, dtype=float)))
+
+
+def point_mass_cdf(x: np.ndarray, location: float) -> np.ndarray:
+    """The cdf of a point mass at ``location``."""
+    return np.where(np.asarray(x, dtype=float) >= location, 1.0, 0.0)
+
+
 @dataclass(frozen=True)
 class GaussianInitial:
     """w ~ N(0, scale²/d · I_d) (and a ~ N(a_mean, a_std²) when there is a second layer).
@@ -45,9 +61,8 @@ class GaussianInitial:
         """P(|w| ≤ r), shape of ``r``."""
         r = np.asarray(r, dtype=float)
         if self.is_point_mass:
-            return np.where(r >= self.scale, 1.0, 0.0)
-        d = self.dimension
-        return special.gammainc(0.5 * d, 0.5 * d * np.maximum(r, 0.0) ** 2 / self.scale**2)
+            return point_mass_cdf(r, self.scale)
+        return scaled_chi_cdf(r, self.dimension, self.scale / math.sqrt(self.dimension))
 
     def radial_quadrature(self, nodes: int = 80) -> tuple[np.ndarray, np.ndarray]:
         """Nodes r and probability weights with Σ w f(r) ≈ E f(|w|) (Gauss–Laguerre in r²).
@@ -64,7 +79,7 @@ class GaussianInitial:
         """P(a' ≤ a) for the second-layer weight."""
         a = np.asarray(a, dtype=float)
         if self.a_std == 0.0:
-            return np.where(a >= self.a_mean, 1.0, 0.0)
+            return point_mass_cdf(a, self.a_mean)
         return special.ndtr((a - self.a_mean) / self.a_std)
 
     def axis_cdf(self, name: str, edges: np.ndarray) -> np.ndarray:
@@ -81,12 +96,19 @@ class GaussianInitial:
         if name == "r":
             if self.is_point_mass:
                 return np.full(q.shape, self.scale)
-            d = self.dimension
-            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * d, q) / d)
+            return scaled_chi_quantile(q, self.dimension, self.scale / math.sqrt(self.dimension))
         if name == "a":
             if self.a_std == 0.0:
                 return np.full(q.shape, self.a_mean)
             return self.a_mean + self.a_std * special.ndtri(q)
+        raise ValueError(f"the Gaussian initial law has no coordinate {name!r}")
+
+    def axis_point_mass(self, name: str) -> float | None:
+        """Where the marginal of ``name`` is a point mass (r for d = ∞, a for a_std = 0)."""
+        if name == "r":
+            return self.scale if self.is_point_mass else None
+        if name == "a":
+            return self.a_mean if self.a_std == 0.0 else None
         raise ValueError(f"the Gaussian initial law has no coordinate {name!r}")
 
     def a_quadrature(self, nodes: int = 40) -> tuple[np.ndarray, np.ndarray]:
@@ -147,10 +169,9 @@ class AnisotropicInitial:
         x = np.asarray(edges, dtype=float)
         if name in ("a", "b"):
             mean, std = self._normal(name)
-            return np.where(x >= mean, 1.0, 0.0) if std == 0 else special.ndtr((x - mean) / std)
+            return point_mass_cdf(x, mean) if std == 0 else special.ndtr((x - mean) / std)
         if name in ("r1", "r2"):
-            k, d = self._block(name), self.dimension
-            return special.gammainc(0.5 * k, 0.5 * d * np.maximum(x, 0.0) ** 2 / self.scale**2)
+            return scaled_chi_cdf(x, self._block(name), self.scale / math.sqrt(self.dimension))
         raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")
 
     def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
@@ -160,8 +181,16 @@ class AnisotropicInitial:
             mean, std = self._normal(name)
             return np.full(q.shape, mean) if std == 0 else mean + std * special.ndtri(q)
         if name in ("r1", "r2"):
-            k, d = self._block(name), self.dimension
-            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * k, q) / d)
+            return scaled_chi_quantile(q, self._block(name), self.scale / math.sqrt(self.dimension))
+        raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")
+
+    def axis_point_mass(self, name: str) -> float | None:
+        """Where the marginal of ``name`` is a point mass (a or b with zero spread)."""
+        if name in ("a", "b"):
+            mean, std = self._normal(name)
+            return mean if std == 0 else None
+        if name in ("r1", "r2"):
+            return None
         raise ValueError(f"the anisotropic initial law has no coordinate {name!r}")
 
 
@@ -180,14 +209,12 @@ class TeacherStudentInitial:
         d = self.dimension
         if name == "u":
             if math.isinf(d):
-                return np.where(x >= 0.0, 1.0, 0.0)
+                return point_mass_cdf(x, 0.0)
             return special.ndtr(x * math.sqrt(d) / self.scale)
         if name == "v":
             if math.isinf(d):
-                return np.where(x >= self.scale, 1.0, 0.0)
-            return special.gammainc(
-                0.5 * (d - 1), 0.5 * d * np.maximum(x, 0.0) ** 2 / self.scale**2
-            )
+                return point_mass_cdf(x, self.scale)
+            return scaled_chi_cdf(x, d - 1, self.scale / math.sqrt(d))
         raise ValueError(f"the teacher–student initial law has no coordinate {name!r}")
 
     def axis_quantiles(self, name: str, probabilities: np.ndarray) -> np.ndarray:
@@ -201,5 +228,13 @@ class TeacherStudentInitial:
         if name == "v":
             if math.isinf(d):
                 return np.full(q.shape, self.scale)
-            return self.scale * np.sqrt(2.0 * special.gammaincinv(0.5 * (d - 1), q) / d)
+            return scaled_chi_quantile(q, d - 1, self.scale / math.sqrt(d))
         raise ValueError(f"the teacher–student initial law has no coordinate {name!r}")
+
+    def axis_point_mass(self, name: str) -> float | None:
+        """For d = ∞ both marginals are point masses: u at 0, v at κ."""
+        if name not in ("u", "v"):
+            raise ValueError(f"the teacher–student initial law has no coordinate {name!r}")
+        if not math.isinf(self.dimension):
+            return None
+        return 0.0 if name == "u" else self.scale

@@ -34,6 +34,7 @@ from scipy import special
 from .._jit import jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, even_moments
+from .factorisation import Factorisation
 from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_tables
 from .integrals import mean, pair, pair_moment, pair_moment_da
 from .risk import finite_width_correction, mean_field_risk
@@ -65,29 +66,6 @@ def angular_average_matrix(code, params, rows, cols, c_nodes, c_weights, derivat
                 else:
                     acc += c_weights[q] * pair_moment(code, params, rows[i], cols[j], c_nodes[q])
             out[i, j] = acc
-
-
-@dataclass(frozen=True)
-class Factorisation:
-    r"""U(z, z') ≈ Σ_k weights[k] · values[i, k] · values[j, k] on a set of points.
-
-    Attributes
-    ----------
-    values : (M, K) float64, the factors φ_k at the points
-    gradients : (M, K, n) float64, ∇_z φ_k at the points
-    weights : (K,) float64
-    error_bound : float, bound on |U − Σ_k …| for every pair (0 when exact)
-    """
-
-    values: np.ndarray
-    gradients: np.ndarray
-    weights: np.ndarray
-    error_bound: float
-
-    @property
-    def rank(self) -> int:
-        """Number of factors K."""
-        return self.weights.shape[0]
 
 
 @dataclass(frozen=True)
@@ -152,7 +130,7 @@ class IsotropicGaussians:
         return np.stack([(1.0 + self.delta) * r, (1.0 - self.delta) * r])
 
     @property
-    def uses_mehler(self) -> bool:
+    def factorised(self) -> bool:
         """Whether ū_d is evaluated by its (exactly bounded) Mehler factorisation."""
         return self._mehler_order >= 0
 
@@ -188,7 +166,7 @@ class IsotropicGaussians:
 
     def radial_factors(self, r: np.ndarray) -> Factorisation:
         """Mehler factorisation of ū_d at radii ``r`` (M,): values (M, K), gradients (M, K, 1)."""
-        if not self.uses_mehler:
+        if not self.factorised:
             raise ValueError(
                 f"the Mehler series of ū_d does not reach tolerance {self.tolerance} at d = "
                 f"{self.dimension}; use radial_interaction (angular quadrature)"
@@ -230,7 +208,7 @@ class IsotropicGaussians:
         """ū_d(r1[i], r2[j]) (or ∂ū_d/∂r1 if ``derivative``), shape (M1, M2)."""
         r1 = np.asarray(r1, dtype=float)
         r2 = np.asarray(r2, dtype=float)
-        if self.uses_mehler:
+        if self.factorised:
             f1, f2 = self.radial_factors(r1), self.radial_factors(r2)
             left = f1.gradients[:, :, 0] if derivative else f1.values
             return (left * f1.weights) @ f2.values.T

@@ -88,7 +88,7 @@ class TeacherStudent:
             raise ValueError("teacher_norm must be > 0 and label_noise ≥ 0")
 
     coordinate_names = ("u", "v")
-    uses_mehler = False  # a dense kernel: grid with the matrix interaction only
+    factorised = False  # a dense kernel: grid with the matrix interaction only
 
     @property
     def entropy_dimension(self) -> float:
@@ -162,21 +162,3 @@ class TeacherStudent:
         _, v, _ = self._split(points)
         factor = 1.0 if math.isinf(self.dimension) else self.dimension - 2.0
         return np.column_stack([np.zeros_like(v), factor / v])
-
-
-def network_risk(problem: TeacherStudent, w: np.ndarray) -> float:
-    r"""Exact R_N(w) = E y² − (2/N) Σ K(s*, |wᵢ|, cos(wᵢ, e*)) + (1/N²) Σ K(|wᵢ|, |wⱼ|, cos_ij).
-
-    The teacher direction is the first coordinate axis. w : (N, d).
-    """
-    n = w.shape[0]
-    norms = np.linalg.norm(w, axis=1)
-    safe = np.where(norms > 0, norms, 1.0)
-    cos_teacher = np.where(norms > 0, w[:, 0] / safe, 0.0)
-    gram = (w @ w.T) / np.outer(safe, safe)
-    np.fill_diagonal(gram, 1.0)
-    s = problem.teacher_norm
-    act = problem.activation
-    potential = -pair(act, s, norms, cos_teacher).sum() / n
-    double = pair(act, norms[:, None], norms[None, :], np.clip(gram, -1.0, 1.0)).sum() / n**2
-    return float(problem.label_second_moment + 2.0 * potential + double)

@@ -6,8 +6,8 @@ coordinate), the regularised entropy E_h = Σ_i m_i log(K_h * ρ)(z_i), (K_h * �
 
     −∇_{z_i} (δE_h/δρ) = −Σ_j m_j ∇K_h(z_i − z_j) [ 1/(K_h*ρ)(z_i) + 1/(K_h*ρ)(z_j) ],
 
-so particles moved by ε times this velocity (plus the other drifts) dissipate
-½R + … + ε E_h exactly in continuous time. Compiled, O(M²) per evaluation, parallel.
+so particles moved by ν times this velocity (plus the other drifts) dissipate
+½R + … + ν E_h exactly in continuous time. Compiled, O(M²) per evaluation, parallel.
 """
 
 from __future__ import annotations

@@ -67,9 +67,8 @@ def build_interaction(problem, points: np.ndarray, mode: str = "auto") -> Intera
     if mode not in (*MODES, "auto"):
         raise ValueError(f"interaction mode {mode!r}; allowed: {['auto', *MODES]}")
     m = points.shape[0]
-    factorised = getattr(problem, "uses_mehler", True)
     empty = np.zeros((0, 0))
-    if factorised:
+    if problem.factorised:
         fac = problem.interaction_factors(points)
         if mode == "auto":
             small = fac.error_bound <= EXACT_FACTOR_BOUND or m > MAX_MATRIX_CELLS

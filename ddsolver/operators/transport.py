@@ -1,18 +1,18 @@
-r"""Finite-volume fluxes for ∂_t p = ∇·(2ξ p ∇Φ) + ∇·(2ξ ε ∇p) on a tensor grid.
+r"""Finite-volume fluxes for ∂_t p = ∇·(2ξ p ∇Φ) + ∇·(2ξ ν ∇p) on a tensor grid.
 
 p is the density at cell centres (Lebesgue measure in the reduced coordinates), Φ the
-drift potential at cell centres, ε = τ/D ≥ 0. Along each axis, with h the distance
+drift potential at cell centres, ν = τ/D ≥ 0. Along each axis, with h the distance
 between neighbouring centres and w the cell widths, the flux F through the face
 between cells i and i + 1 (positive towards i + 1) is
 
-* ε = 0, second-order upwind (MUSCL, Carrillo–Chertock–Huang):
+* ν = 0, second-order upwind (MUSCL, Carrillo–Chertock–Huang):
       u = −2ξ (Φ_{i+1} − Φ_i)/h,   F = u⁺ p_i^E + u⁻ p_{i+1}^W,
       p_i^{E/W} = p_i ± ½ w_i σ_i,  σ_i the limited slope (``limiter``: 0 none (first
       order), 1 minmod, 2 monotonized central: minmod(2σ_L, 2σ_R, σ_C)), clamped to
       |σ_i| ≤ 2 p_i / w_i so that 0 ≤ p^{E/W} ≤ 2 p_i — the condition for positivity;
-* ε > 0, exponentially fitted (Scharfetter–Gummel):
-      F = (2ξε/h) [B(δ) p_i − B(−δ) p_{i+1}],   δ = (Φ_{i+1} − Φ_i)/ε,  B(x) = x/(eˣ − 1),
-  which vanishes exactly on the discrete Gibbs state p ∝ exp(−Φ/ε).
+* ν > 0, exponentially fitted (Scharfetter–Gummel):
+      F = (2ξν/h) [B(δ) p_i − B(−δ) p_{i+1}],   δ = (Φ_{i+1} − Φ_i)/ν,  B(x) = x/(eˣ − 1),
+  which vanishes exactly on the discrete Gibbs state p ∝ exp(−Φ/ν).
 
 Zero flux on the boundary of the box. dp_i/dt = −(F_{i+1/2} − F_{i−1/2})/w_i summed over
 axes, so Σ p_i vol_i is conserved to round-off. Forward Euler keeps p ≥ 0 for
@@ -71,7 +71,7 @@ def limited_slope(pl, pc, pr, hl, hr, width, limiter):
 
 
 @jit
-def _line(p, phi, widths, dist, xi2, eps, limited, out, rate):
+def _line(p, phi, widths, dist, xi2, diffusivity, limited, out, rate):
     """Flux divergence along one grid line (1-D strided views); accumulates into out, rate."""
     n = p.shape[0]
     if n < 2:
@@ -80,9 +80,9 @@ def _line(p, phi, widths, dist, xi2, eps, limited, out, rate):
     for f in range(n - 1):
         i = f
         j = f + 1
-        if eps > 0.0:
-            delta = (phi[j] - phi[i]) / eps
-            coef = xi2 * eps / dist[f]
+        if diffusivity > 0.0:
+            delta = (phi[j] - phi[i]) / diffusivity
+            coef = xi2 * diffusivity / dist[f]
             out_right = coef * bernoulli(delta)  # rate leaving i through this face
             out_left = coef * bernoulli(-delta)  # rate leaving j through this face
             flux = out_right * p[i] - out_left * p[j]
@@ -109,7 +109,7 @@ def _line(p, phi, widths, dist, xi2, eps, limited, out, rate):
 
 
 @jit
-def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, eps, limited, out, rate):
+def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate):
     """dp/dt of the drift–diffusion flux on a 3-D padded grid.
 
     Parameters
@@ -118,8 +118,8 @@ def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, eps, limited, out, rate
     w0, w1, w2 : cell widths per axis, (n0,), (n1,), (n2,)
     h0, h1, h2 : centre distances per axis, (n0 − 1,), …
     xi2 : float, 2ξ(t)
-    eps : float, ε = τ/D (0 selects the MUSCL upwind flux)
-    limited : int, the limiter code (:data:`LIMITERS`) for ε = 0
+    diffusivity : float, ν = τ/D (0 selects the MUSCL upwind flux)
+    limited : int, the limiter code (:data:`LIMITERS`) for ν = 0
     out : (n0, n1, n2) float64, overwritten with dp/dt
     rate : (n0, n1, n2) float64, overwritten with each cell's outflow rate (CFL)
     """
@@ -130,26 +130,50 @@ def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, eps, limited, out, rate
         for b in range(n1):
             for c in range(n2):
                 _line(
-                    p[:, b, c], phi[:, b, c], w0, h0, xi2, eps, limited, out[:, b, c], rate[:, b, c]
+                    p[:, b, c],
+                    phi[:, b, c],
+                    w0,
+                    h0,
+                    xi2,
+                    diffusivity,
+                    limited,
+                    out[:, b, c],
+                    rate[:, b, c],
                 )
     if n1 > 1:
         for a in range(n0):
             for c in range(n2):
                 _line(
-                    p[a, :, c], phi[a, :, c], w1, h1, xi2, eps, limited, out[a, :, c], rate[a, :, c]
+                    p[a, :, c],
+                    phi[a, :, c],
+                    w1,
+                    h1,
+                    xi2,
+                    diffusivity,
+                    limited,
+                    out[a, :, c],
+                    rate[a, :, c],
                 )
     if n2 > 1:
         for a in range(n0):
             for b in range(n1):
                 _line(
-                    p[a, b, :], phi[a, b, :], w2, h2, xi2, eps, limited, out[a, b, :], rate[a, b, :]
+                    p[a, b, :],
+                    phi[a, b, :],
+                    w2,
+                    h2,
+                    xi2,
+                    diffusivity,
+                    limited,
+                    out[a, b, :],
+                    rate[a, b, :],
                 )
 
 
 # ----------------------------------------------------------------------------- NumPy twin
 
 
-def flux_divergence_ref(p, phi, widths, dists, xi2, eps, limited: int):
+def flux_divergence_ref(p, phi, widths, dists, xi2, diffusivity, limited: int):
     """NumPy twin of :func:`flux_divergence` on an n-D grid (no padding needed).
 
     Returns
@@ -165,12 +189,12 @@ def flux_divergence_ref(p, phi, widths, dists, xi2, eps, limited: int):
         fm = np.moveaxis(phi, axis, -1)
         left, right = pm[..., :-1], pm[..., 1:]
         dphi = fm[..., 1:] - fm[..., :-1]
-        if eps > 0:
-            delta = dphi / eps
+        if diffusivity > 0:
+            delta = dphi / diffusivity
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
                 b_pos = np.where(np.abs(delta) < 1e-8, 1 - 0.5 * delta, delta / np.expm1(delta))
                 b_neg = np.where(np.abs(delta) < 1e-8, 1 + 0.5 * delta, -delta / np.expm1(-delta))
-            coef = xi2 * eps / h
+            coef = xi2 * diffusivity / h
             flux = coef * (b_pos * left - b_neg * right)
             out_r, out_l = coef * b_pos, coef * b_neg
         else:

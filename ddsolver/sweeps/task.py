@@ -52,15 +52,16 @@ def run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float
         return FINISHED, float(stored.get("wall_seconds", math.nan)), True
     started = clock.monotonic()
     if verb == "run":
-        from ..integrate import run_grid
+        from ..integrate import run_pde
 
-        # run_grid resumes from the checkpoint, or starts over in the file if it has none
+        # run_pde resumes from the checkpoint, or starts over in the file if it has none
         resume = same_config and stored.get("status") == "running"
-        result = run_grid(cfg, path, resume=resume, force=not resume, quiet=True)
+        result = run_pde(cfg, path, resume=resume, force=not resume, quiet=True)
     else:
-        from ..particles.run import run_sgd
+        from ..sgd.run import run_sgd
 
-        result = run_sgd(cfg, path, force=True, threads=threads)
+        resume = same_config and stored.get("status") == "running"
+        result = run_sgd(cfg, path, resume=resume, force=not resume, threads=threads, quiet=True)
     wall = clock.monotonic() - started
     io.set_attrs(path, wall_seconds=wall)
     return result.status, wall, False

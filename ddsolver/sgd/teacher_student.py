@@ -6,7 +6,7 @@ s_k = εξ(kε)), over a mini-batch of B samples:
 
     wᵢ ← (1 − 2λs_k) wᵢ + 2 s_k (1/B) Σ_b (y_b − ŷ(x_b)) σ'(<wᵢ, x_b>) x_b + √(4 s_k τ/d) gᵢ,
 
-with ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of :mod:`ddsolver.particles.sgd` for this data
+with ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of :mod:`ddsolver.sgd.isotropic` for this data
 law. Per sample the d coordinates of x are drawn first, then the label noise (when ς > 0).
 """
 
@@ -18,6 +18,9 @@ import numpy as np
 
 from .._jit import jit
 from ..models.activations import act_derivative, act_value
+from ..models.integrals import pair
+from ..models.risk import mean_field_risk
+from ..models.teacher_student import TeacherStudent
 from ..schedules import schedule_value
 
 
@@ -89,3 +92,21 @@ def teacher_sgd_steps_ref(
             w[i] = shrink * w[i] + 2.0 * s / batch * grad[i]
             if noise > 0:
                 w[i] += noise * rng.standard_normal(d)
+
+
+def exact_risk_teacher_student(problem: TeacherStudent, w: np.ndarray) -> float:
+    r"""Exact R_N(w) = E y² − (2/N) Σ K(s*, |wᵢ|, cos(wᵢ, e*)) + (1/N²) Σ K(|wᵢ|, |wⱼ|, cos_ij).
+
+    The teacher direction is the first coordinate axis. w : (N, d).
+    """
+    n = w.shape[0]
+    norms = np.linalg.norm(w, axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    cos_teacher = np.where(norms > 0, w[:, 0] / safe, 0.0)
+    gram = (w @ w.T) / np.outer(safe, safe)
+    np.fill_diagonal(gram, 1.0)
+    s = problem.teacher_norm
+    act = problem.activation
+    potential = -pair(act, s, norms, cos_teacher).sum() / n
+    double = pair(act, norms[:, None], norms[None, :], np.clip(gram, -1.0, 1.0)).sum() / n**2
+    return mean_field_risk(problem.label_second_moment, potential, double)

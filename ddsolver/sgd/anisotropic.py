@@ -6,7 +6,7 @@ Data: y = ±1, x_j = (1 + yΔ) g_j for the first s₀ coordinates and g_j for th
     θᵢ ← (1 − 2λs_k) θᵢ + 2 s_k (1/B) Σ_b (y_b − ŷ(x_b)) ∇_θ σ*(x_b; θᵢ),
     ∇_w σ* = aᵢ 1{h > 0} x,   ∂_b σ* = aᵢ 1{h > 0},   ∂_a σ* = h₊,
 
-the update of :mod:`ddsolver.particles.sgd` (no noise: τ = 0 for this problem). Every
+the update of :mod:`ddsolver.sgd.isotropic` (no noise: τ = 0 for this problem). Every
 gradient is taken at the parameters before the step.
 """
 

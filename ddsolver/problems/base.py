@@ -1,0 +1,96 @@
+r"""A problem kind: everything the package needs to know about one family of problems.
+
+Each kind lives in one module of :mod:`ddsolver.problems` as a :class:`ProblemKind` subclass
+and is registered by one line in ``ddsolver/problems/__init__.py``. The config, the
+experiment builders, the run loops and the comparison look a kind up by its name
+(``problem.kind``) and call these methods; none of them branches on the name.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+
+from ..grid import TensorGrid
+from ..schema import ConfigError, Key
+from ..sgd.network import Network
+from .protocol import InitialLaw, ReducedProblem
+
+
+class ProblemKind(ABC):
+    """One ``problem.kind``: its config keys and checks, its PDE and its SGD network.
+
+    Class attributes
+    ----------------
+    name : the value of ``problem.kind``
+    summary : one line for the docs and the config reference
+    keys : config keys of this kind only, {table: {name: Key}}, merged into the schema
+    methods : the values of ``discretisation.method`` it can be solved with, the default first
+    methods_reason : why other methods are refused (said in the error)
+    network : the :class:`~ddsolver.sgd.network.Network` subclass that ``ddsolver sgd`` trains
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    keys: ClassVar[dict[str, dict[str, Key]]] = {}
+    methods: ClassVar[tuple[str, ...]] = ("grid", "particles")
+    methods_reason: ClassVar[str] = ""
+    network: ClassVar[type[Network]]
+
+    # ------------------------------------------------------------------ config
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        """Cross-key checks and the kind's own defaults, on the resolved ``cfg`` in place.
+
+        ``raw`` is the config as given (before defaults), to tell what the user set. The
+        default refuses a discretisation the kind has no solver for and sets the kind's
+        default method where the user named none.
+        """
+        method = raw.get("discretisation", {}).get("method", self.methods[0])
+        if method not in self.methods:
+            raise ConfigError(
+                "discretisation.method",
+                method,
+                f"{self.name} is solved by {' or '.join(map(repr, self.methods))}"
+                + (f": {self.methods_reason}" if self.methods_reason else ""),
+            )
+        cfg["discretisation"]["method"] = method
+
+    def check_solvable(self, cfg: dict) -> None:  # noqa: B027 (a hook; most kinds need none)
+        """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""
+
+    # ------------------------------------------------------------------ PDE
+
+    @abstractmethod
+    def build_problem(self, cfg: dict) -> ReducedProblem:
+        """The reduced problem of a resolved config."""
+
+    @abstractmethod
+    def build_initial(self, cfg: dict) -> InitialLaw:
+        """The initial law of a resolved config, in the reduced coordinates."""
+
+    @abstractmethod
+    def build_grid(self, cfg: dict) -> TensorGrid:
+        """The grid of ``[grid]`` (the solution grid, or the particles' density output grid)."""
+
+    def particle_counts(self, cfg: dict) -> tuple[int, ...]:
+        """Particles along each reduced coordinate (``[particles]``)."""
+        raise ConfigError(
+            "discretisation.method", "particles", f"{self.name} has no particle discretisation"
+        )
+
+    @abstractmethod
+    def warm_up_pde(self) -> None:
+        """Compile (or load) this kind's own kernels with a real run's argument types."""
+
+    # ------------------------------------------------------------------ SGD
+
+    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+        """The network of one seed, drawn from the initial law in the full dimension."""
+        return self.network(cfg, problem, np.random.default_rng(seed))
+
+    @abstractmethod
+    def warm_up_sgd(self) -> None:
+        """Compile (or load) the SGD step and exact-risk kernels with a real run's types."""

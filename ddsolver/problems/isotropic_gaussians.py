@@ -1,0 +1,134 @@
+r"""``problem.kind = "isotropic_gaussians"``: the papers' main example (Mei, Montanari & Nguyen).
+
+y = ±1 with probability ½, x | y ~ N(0, (1 + yΔ)² I_d), σ*(x; w) = σ(<w, x>) — or a·σ(<w, x>)
+with ``problem.second_layer`` — and w ~ N(0, κ²/d I_d). The DD reduces to r = |w| (or (a, r));
+the kernels are :class:`~ddsolver.models.IsotropicGaussians`, the SGD kernel
+:func:`~ddsolver.sgd.isotropic.sgd_steps` with the exact risk
+:func:`~ddsolver.sgd.isotropic.exact_risk`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from ..grid import Axis, TensorGrid
+from ..models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
+from ..schedules import Schedule
+from ..schema import Key, dimension_value, initial_dimension
+from ..sgd.isotropic import exact_risk, initial_network, sgd_steps
+from ..sgd.network import Network
+from .base import ProblemKind
+
+
+class IsotropicNetwork(Network):
+    """N neurons σ(<w, x>) (or a σ(<w, x>)) trained on the isotropic problem; one seed."""
+
+    def __init__(self, cfg: dict, problem: IsotropicGaussians, rng: np.random.Generator):
+        super().__init__(cfg, problem, rng)
+        init = cfg["initial"]
+        self.train_a = cfg["problem"]["second_layer"]
+        self.coords = ("a", "r") if self.train_a else ("r",)
+        self.w, self.a = initial_network(
+            cfg["sgd"]["neurons"],
+            int(problem.dimension),
+            init["scale"],
+            init["a_mean"],
+            init["a_std"],
+            rng,
+        )
+        self.arrays = (self.w, self.a)
+
+    def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
+        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        sgd_steps(
+            self.w,
+            self.a,
+            self.train_a,
+            act.code,
+            act.param_array,
+            self.problem.delta,
+            sgd["eps"],
+            schedule.code,
+            schedule.params,
+            dyn["lam"],
+            dyn["tau"],
+            sgd["batch"],
+            k0,
+            k1,
+            self.rng,
+        )
+
+    def risk(self) -> float:
+        return exact_risk(self.problem, self.w, self.a if self.train_a else None)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        out = {"r": np.linalg.norm(self.w, axis=1)}
+        if self.train_a:
+            out = {"a": self.a.copy(), **out}
+        return out
+
+
+class IsotropicGaussiansKind(ProblemKind):
+    """The isotropic Gaussian classification problem, reduced to r = |w| (or (a, r))."""
+
+    name = "isotropic_gaussians"
+    summary = "y = ±1, x | y ~ N(0, (1 + yΔ)² I_d), σ*(x; w) = σ(<w, x>) (or a σ(<w, x>))"
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem": {
+            "second_layer": Key("bool", False, "isotropic: θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
+        },
+    }
+    network = IsotropicNetwork
+
+    def build_problem(self, cfg: dict) -> IsotropicGaussians:
+        p = cfg["problem"]
+        return IsotropicGaussians(
+            Activation.from_mapping(p["activation"]),
+            dimension_value(cfg),
+            p["delta"],
+            second_layer=p["second_layer"],
+        )
+
+    def build_initial(self, cfg: dict) -> GaussianInitial:
+        i = cfg["initial"]
+        return GaussianInitial(i["scale"], initial_dimension(cfg), i["a_mean"], i["a_std"])
+
+    def build_grid(self, cfg: dict) -> TensorGrid:
+        g = cfg["grid"]
+        r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])
+        if cfg["problem"]["second_layer"]:
+            return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
+        return TensorGrid((r,))
+
+    def particle_counts(self, cfg: dict) -> tuple[int, ...]:
+        part = cfg["particles"]
+        if cfg["problem"]["second_layer"]:
+            return (part["a_count"], part["r_count"])
+        return (part["r_count"],)
+
+    def warm_up_pde(self) -> None:
+        r = np.array([0.5, 1.0])
+        for activation in ("tanh", "ramp"):  # the quadrature and the closed-form paths
+            problem = IsotropicGaussians(Activation.from_mapping({"kind": activation}), 40, 0.5)
+            problem.radial_potential(r)
+            problem.radial_self(r)
+        small_d = IsotropicGaussians(paper_ramp(), 3, 0.5)
+        small_d.radial_interaction(r, r)
+        IsotropicGaussians(paper_ramp(), math.inf, 0.5).radial_factors(r)
+
+    def warm_up_sgd(self) -> None:
+        rng = np.random.default_rng(0)
+        problem = IsotropicGaussians(paper_ramp(), 4, 0.5)
+        w, a = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
+        sched, act = Schedule("constant"), problem.activation
+        sgd_steps(
+            w, a, False, act.code, act.param_array, 0.5, 1e-3, sched.code, sched.params, 0.0,
+            0.0, 1, np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
+        exact_risk(problem, w, None)
+
+
+KIND = IsotropicGaussiansKind()

@@ -1,0 +1,169 @@
+r"""``problem.kind = "teacher_student"``: Gaussian inputs and a one-unit teacher.
+
+x ~ N(0, I_d), y = σ(<w*, x>) + ς g with |w*| = s*; students σ(<w, x>). Reduced coordinates
+(u, v): the overlap with the teacher direction and the norm of the orthogonal part. The kernel
+is dense (:class:`~ddsolver.models.TeacherStudent`), so the PDE is solved on the grid only;
+SGD :func:`~ddsolver.sgd.teacher_student.teacher_sgd_steps`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from ..grid import Axis, TensorGrid
+from ..models import Activation, TeacherStudent, TeacherStudentInitial
+from ..schedules import Schedule
+from ..schema import (
+    ConfigError,
+    Key,
+    check_interval,
+    dimension_value,
+    float_key,
+    initial_dimension,
+    int_key,
+    kind_defaults,
+)
+from ..sgd.isotropic import initial_network
+from ..sgd.network import Network
+from ..sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
+from .base import ProblemKind
+
+#: (u, v) grid where the config does not set it.
+GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
+#: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
+MAX_DENSE_CELLS = 8000
+
+
+class TeacherStudentNetwork(Network):
+    """N students σ(<w, x>) of the teacher σ(s* x₁) (+ label noise); one seed."""
+
+    coords = ("u", "v")
+
+    def __init__(self, cfg: dict, problem: TeacherStudent, rng: np.random.Generator):
+        super().__init__(cfg, problem, rng)
+        init = cfg["initial"]
+        self.w, _ = initial_network(
+            cfg["sgd"]["neurons"], int(problem.dimension), init["scale"], 1.0, 0.0, rng
+        )
+        self.arrays = (self.w,)
+
+    def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
+        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        teacher_sgd_steps(
+            self.w,
+            act.code,
+            act.param_array,
+            self.problem.teacher_norm,
+            self.problem.label_noise,
+            sgd["eps"],
+            schedule.code,
+            schedule.params,
+            dyn["lam"],
+            dyn["tau"],
+            sgd["batch"],
+            k0,
+            k1,
+            self.rng,
+        )
+
+    def risk(self) -> float:
+        return exact_risk_teacher_student(self.problem, self.w)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        return {"u": self.w[:, 0].copy(), "v": np.linalg.norm(self.w[:, 1:], axis=1)}
+
+
+class TeacherStudentKind(ProblemKind):
+    """Students σ(<w, x>) learning a teacher σ(<w*, x>) from Gaussian inputs."""
+
+    name = "teacher_student"
+    summary = "x ~ N(0, I_d), y = σ(<w*, x>) + noise; students σ(<w, x>) on a (u, v) grid"
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem": {
+            "teacher_norm": float_key(
+                1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
+            ),
+            "label_noise": float_key(
+                0.0, "teacher–student: standard deviation of the label noise", low=0
+            ),
+        },
+        "grid": {
+            "u_min": float_key(
+                -1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)"
+            ),
+            "u_max": float_key(2.0, "teacher–student: upper edge of the u axis"),
+            "u_cells": int_key(48, "teacher–student: cells on the u axis", low=3),
+        },
+    }
+    methods = ("grid",)
+    methods_reason = "its kernel is dense (no factorisation for particles)"
+    network = TeacherStudentNetwork
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        problem, grid = cfg["problem"], cfg["grid"]
+        if problem["second_layer"]:
+            raise ConfigError(
+                "problem.second_layer", True, "teacher_student trains w only (σ(<w, x>) students)"
+            )
+        if problem["dimension"] != math.inf and problem["dimension"] < 3:
+            raise ConfigError("problem.dimension", problem["dimension"], 'must be ≥ 3 or "inf"')
+        super().check(raw, cfg)
+        kind_defaults(grid, raw.get("grid", {}), GRID_DEFAULTS)
+        check_interval(grid, "u")
+        cells = grid["u_cells"] * grid["r_cells"]
+        if cells > MAX_DENSE_CELLS:
+            raise ConfigError(
+                "grid.u_cells",
+                grid["u_cells"],
+                f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
+                f"{MAX_DENSE_CELLS} cells",
+            )
+        if cfg["dynamics"]["tau"] > 0 and grid["r_min"] == 0:
+            raise ConfigError(
+                "grid.r_min",
+                0.0,
+                "with τ > 0 the reference measure v^(d−2) needs the v axis to start above 0",
+            )
+
+    def build_problem(self, cfg: dict) -> TeacherStudent:
+        p = cfg["problem"]
+        return TeacherStudent(
+            Activation.from_mapping(p["activation"]),
+            dimension_value(cfg),
+            p["teacher_norm"],
+            p["label_noise"],
+        )
+
+    def build_initial(self, cfg: dict) -> TeacherStudentInitial:
+        return TeacherStudentInitial(cfg["initial"]["scale"], initial_dimension(cfg))
+
+    def build_grid(self, cfg: dict) -> TensorGrid:
+        g = cfg["grid"]
+        return TensorGrid(
+            (
+                Axis.uniform("u", g["u_min"], g["u_max"], g["u_cells"]),
+                Axis.stretched("v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"]),
+            )
+        )
+
+    def warm_up_pde(self) -> None:
+        TeacherStudent(Activation.from_mapping({"kind": "erf"}), 5).interaction_matrix(
+            np.ones((2, 2))
+        )
+
+    def warm_up_sgd(self) -> None:
+        rng = np.random.default_rng(0)
+        problem = TeacherStudent(Activation.from_mapping({"kind": "erf"}), 4)
+        w, _ = initial_network(3, 4, 0.8, 1.0, 0.0, rng)
+        sched, act = Schedule("constant"), problem.activation
+        teacher_sgd_steps(
+            w, act.code, act.param_array, 1.0, 0.1, 1e-3, sched.code, sched.params, 0.0, 0.0, 1,
+            np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
+        exact_risk_teacher_student(problem, w)
+
+
+KIND = TeacherStudentKind()

@@ -1,0 +1,227 @@
+r"""The one run loop: advance between stop points, observe, guard, save, checkpoint, resume.
+
+The grid solver, the particle solver and SGD all run through :func:`run_loop`. Each hands it
+an :class:`Integrator` — a solver state that advances itself, reports its observables and
+snapshot fields, and packs itself into a checkpoint — and the loop does the rest:
+
+* **stop points** are the multiples of the observation and save intervals up to ``t_end``
+  (:func:`stop_times`, computed as k·Δ, never accumulated);
+* at every stop the observables are computed and passed through the **guards** (functions
+  of the observations that name a failure: a non-finite risk, mass at the grid's edge);
+* at save stops the buffered observables, the snapshot and a **checkpoint** go to the HDF5
+  file (:mod:`ddsolver.io`); the checkpoint is the integrator's complete state, so a resumed
+  run takes exactly the steps of an uninterrupted one;
+* a **progress** bar over simulated time on a terminal (tqdm), for runs longer than a few
+  seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time as clock
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import io
+from .status import FINISHED, RunResult, failed
+
+log = logging.getLogger("ddsolver")
+PROGRESS_MIN_SECONDS = 3.0
+
+#: A guard looks at one stop's observations and returns a failure reason, or None.
+Guard = Callable[[dict[str, Any]], str | None]
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What one :meth:`Integrator.advance` call did.
+
+    Attributes
+    ----------
+    t : the time reached
+    steps : steps taken
+    last_dt : the last step's size (NaN when no step was taken)
+    failure : why it stopped early, or None
+    """
+
+    t: float
+    steps: int
+    last_dt: float
+    failure: str | None = None
+
+
+class Integrator(Protocol):
+    """A solver state that :func:`run_loop` drives."""
+
+    def advance(self, t: float, t_stop: float) -> Advance:
+        """Integrate from t towards t_stop (it may return before, to report progress)."""
+        ...
+
+    def observe(self) -> dict[str, Any]:
+        """The observables of the current state (floats, or per-seed arrays)."""
+        ...
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The datasets of one /snapshots row."""
+        ...
+
+    def checkpoint(self) -> tuple[np.ndarray, float, dict | None]:
+        """(state array, step-size controller state ``dt_limit``, JSON-able extra state)."""
+        ...
+
+    def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
+        """Take the state of a :meth:`checkpoint`."""
+        ...
+
+
+def stop_times(
+    t_end: float, save_every: float, observe_every: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted stop times and a mask of those that are save points (t = 0 included)."""
+    obs = observe_every if observe_every > 0 else save_every / 10.0
+
+    def grid(step):
+        n = math.floor(t_end / step * (1 + 1e-12))
+        times = step * np.arange(n + 1)
+        return times if math.isclose(times[-1], t_end, rel_tol=1e-12) else np.append(times, t_end)
+
+    saves = grid(save_every)
+    merged = np.unique(np.concatenate([grid(obs), saves]))
+    keep = np.concatenate([[True], np.diff(merged) > 1e-12 * max(1.0, t_end)])
+    merged = merged[keep]
+    is_save = np.isclose(merged[:, None], saves[None, :], rtol=0, atol=1e-12 * max(1.0, t_end)).any(
+        1
+    )
+    return merged, is_save
+
+
+class Progress:
+    """tqdm bar over simulated time, shown on a terminal for runs longer than a few seconds."""
+
+    def __init__(self, t0: float, t_end: float, quiet: bool):
+        self.enabled = not quiet and sys.stderr.isatty()
+        self.t0, self.t_end, self.bar, self.start = t0, t_end, None, clock.monotonic()
+
+    def update(self, t: float, dt: float) -> None:
+        """Show time t and the last step dt."""
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if clock.monotonic() - self.start < PROGRESS_MIN_SECONDS:
+                return
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.t_end,
+                initial=self.t0,
+                unit="t",
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| t={n:.3f}/{total:g} [{elapsed}<{remaining}{postfix}]",
+            )
+        self.bar.n = t
+        self.bar.set_postfix_str(f"dt={dt:.2e}", refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
+def non_finite_risk(obs: dict[str, Any]) -> str | None:
+    """Guard: the risk (every seed's, for SGD) must stay finite."""
+    return None if np.all(np.isfinite(obs["risk"])) else "non-finite risk"
+
+
+def _checkpoint(integrator: Integrator, t: float, steps: int) -> io.Checkpoint:
+    state, dt_limit, extra = integrator.checkpoint()
+    return state, {"t": t, "dt_limit": dt_limit, "steps": steps}, extra
+
+
+def run_loop(
+    integrator: Integrator,
+    path: Path,
+    times: np.ndarray,
+    is_save: np.ndarray,
+    create: Callable[[dict[str, Any]], None],
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    guards: Sequence[Guard] = (non_finite_risk,),
+) -> RunResult:
+    """Run ``integrator`` through the stop ``times`` and write the file ``path``.
+
+    Parameters
+    ----------
+    integrator : the solver state, at t = 0 unless a checkpoint is resumed
+    path : the HDF5 file
+    times, is_save : the stop times and which of them are save points (:func:`stop_times`)
+    create : creates the file, given the first observations (their names make the datasets)
+    resume : continue from the file's last checkpoint (a file without one starts afresh)
+    quiet : no progress bar
+    guards : checks of each stop's observations; the first failure ends the run
+    """
+    started = clock.monotonic()
+    checkpoint = io.read_checkpoint(path) if resume else None
+    if checkpoint is None:
+        if resume and not path.exists():
+            raise FileNotFoundError(f"--resume: {path} does not exist")
+        first = {**integrator.observe(), "time": 0.0, "dt": np.nan}
+        if not (resume and path.exists()):
+            create(first)
+        t, steps, k0 = 0.0, 0, 0
+        io.append(path, [first], [(0.0, integrator.snapshot())], _checkpoint(integrator, t, 0))
+    else:
+        state, saved, extra = checkpoint
+        integrator.restore(state, saved["dt_limit"], extra)
+        t, steps = saved["t"], int(saved["steps"])
+        k0 = int(np.searchsorted(times, t - 1e-12 * max(1.0, t)))
+        log.info("resuming %s at t = %g (%d steps)", path, t, steps)
+
+    progress = Progress(t, float(times[-1]), quiet)
+    pending: list[dict] = []
+    status = FINISHED
+    last_dt = np.nan
+    try:
+        for k in range(k0 + 1, len(times)):
+            target = times[k]
+            while t < target and status == FINISHED:
+                step = integrator.advance(t, target)
+                t, steps = step.t, steps + step.steps
+                last_dt = step.last_dt if step.steps else last_dt
+                progress.update(t, last_dt)
+                if step.failure is not None:
+                    status = failed(step.failure, t)
+            if status != FINISHED:
+                break
+            obs = {**integrator.observe(), "time": target, "dt": last_dt}
+            pending.append(obs)
+            for guard in guards:
+                reason = guard(obs)
+                if reason is not None:
+                    status = failed(reason, target)
+                    break
+            if is_save[k] or status != FINISHED:
+                keep = is_save[k] and status == FINISHED
+                snap = [(target, integrator.snapshot())] if keep else []
+                ckpt = _checkpoint(integrator, t, steps) if status == FINISHED else None
+                io.append(path, pending, snap, ckpt)
+                pending = []
+            if status != FINISHED:
+                break
+        if pending:
+            io.append(path, pending, [], None)
+    finally:
+        progress.close()
+    io.set_status(path, status)
+    wall = clock.monotonic() - started
+    (log.info if status == FINISHED else log.error)(
+        "%s: %s after %d steps, %.2f s", path, status, steps, wall
+    )
+    return RunResult(path, status, t, steps, wall)

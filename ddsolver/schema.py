@@ -1,0 +1,92 @@
+r"""The words of a config: keys, their errors, and the checks several modules share.
+
+The lowest layer of the package: :mod:`ddsolver.config` builds the schema from these keys and
+every problem kind (:mod:`ddsolver.problems`) declares its own keys and cross-key checks with
+them, so neither imports the other's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key has a bad value: ``key``, ``value`` and what is ``allowed``."""
+
+    def __init__(self, key: str, value: Any, allowed: str):
+        self.key, self.value, self.allowed = key, value, allowed
+        super().__init__(f"config key '{key}' = {value!r}: {allowed}")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: ``kind`` is float, int, bool, str, int_list, float_list, or 'any'."""
+
+    kind: str
+    default: Any
+    doc: str
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    allow_inf: bool = False
+    nullable: bool = False
+
+    def describe(self) -> str:
+        """What is allowed, in words."""
+        if self.choices:
+            return "allowed: " + ", ".join(repr(c) for c in self.choices)
+        words = {
+            "float": "a number",
+            "int": "an integer",
+            "bool": "true or false",
+            "str": "a string",
+            "int_list": "a list of integers",
+            "float_list": "a list of numbers",
+            "any": "a number or a table",
+        }[self.kind]
+        if self.low is not None or self.high is not None:
+            lo = "(" if self.low_open else "["
+            hi = ")" if self.high_open else "]"
+            low = "-inf" if self.low is None else f"{self.low:g}"
+            high = "inf" if self.high is None else f"{self.high:g}"
+            words += f" in {lo}{low}, {high}{hi}"
+        if self.allow_inf:
+            words += ' or "inf"'
+        return "must be " + words
+
+
+def float_key(default, doc, **kw) -> Key:
+    """A float key."""
+    return Key("float", default, doc, **kw)
+
+
+def int_key(default, doc, **kw) -> Key:
+    """An integer key."""
+    return Key("int", default, doc, **kw)
+
+
+def check_interval(grid: dict, axis: str) -> None:
+    """grid.<axis>_min < grid.<axis>_max, or the error naming the upper edge."""
+    low, high = grid[f"{axis}_min"], grid[f"{axis}_max"]
+    if not low < high:
+        raise ConfigError(f"grid.{axis}_max", high, f"must exceed grid.{axis}_min = {low}")
+
+
+def kind_defaults(table: dict, given: dict, defaults: dict) -> None:
+    """A problem kind's own defaults for the keys of ``table`` the config file did not set."""
+    for key, value in defaults.items():
+        table[key] = given.get(key, value)
+
+
+def dimension_value(cfg: dict) -> float:
+    """problem.dimension as a float (``math.inf`` for "inf")."""
+    return float(cfg["problem"]["dimension"])
+
+
+def initial_dimension(cfg: dict) -> float:
+    """The d of the initial law: ``initial.dimension``, or problem.dimension when it is 0."""
+    d = cfg["initial"]["dimension"]
+    return float(d) if d else dimension_value(cfg)

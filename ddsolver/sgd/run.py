@@ -1,0 +1,133 @@
+r"""``ddsolver sgd``: finite-width online SGD for the problem of a config, several seeds.
+
+For every seed the problem kind's network (:mod:`ddsolver.problems`) starts from the config's
+initial law in the full dimension and runs its compiled SGD kernel, step k ↔ time t = kε.
+At every multiple of ``sgd.observe_every`` (default ``time.save_every``) the run records the
+exact risk R_N(θ) and the statistics of the neurons' reduced coordinates
+(:mod:`ddsolver.observables`, one seed per column); at every multiple of ``time.save_every``
+every neuron's reduced coordinates and a checkpoint: each seed's weights and the state of its
+random generator, so ``ddsolver sgd --resume`` continues bit for bit. Seeds run in parallel
+threads (the kernels release the GIL).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import io
+from .._jit import compile_lock
+from ..config import to_toml
+from ..experiment import build_schedule
+from ..observables import coordinate_statistics
+from ..problems import get_kind
+from ..runloop import Advance, run_loop, stop_times
+from ..schedules import Schedule
+from ..status import RunResult
+from .network import Network
+
+
+def warm_up_sgd(kind: str = "isotropic_gaussians") -> None:
+    """Compile (or load) the SGD and exact-risk kernels of problem ``kind`` under the lock."""
+    problem_kind = get_kind(kind)
+    with compile_lock():
+        problem_kind.warm_up_sgd()
+
+
+class SGDIntegrator:
+    """Every seed's network, as the run loop drives them; time t = kε."""
+
+    def __init__(self, nets: list[Network], schedule: Schedule, eps: float, threads: int):
+        self.nets, self.schedule, self.eps = nets, schedule, eps
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+
+    def step_index(self, t: float) -> int:
+        """The step k at time t (t is a stop time, a multiple of ε up to round-off)."""
+        return int(np.rint(t / self.eps))
+
+    def advance(self, t: float, t_stop: float) -> Advance:
+        k0, k1 = self.step_index(t), self.step_index(t_stop)
+        list(self.pool.map(lambda net: net.advance(self.schedule, k0, k1), self.nets))
+        failure = None if all(net.finite() for net in self.nets) else "non-finite weights"
+        steps = (k1 - k0) * len(self.nets)
+        return Advance(t_stop, steps, self.eps if steps else np.nan, failure)
+
+    def observe(self) -> dict[str, Any]:
+        rows = []
+        for net in self.nets:
+            coords = net.coordinates()
+            points = np.column_stack([coords[c] for c in net.coords])
+            masses = np.full(points.shape[0], 1.0 / points.shape[0])
+            rows.append({"risk": net.risk(), **coordinate_statistics(net.coords, points, masses)})
+        return {name: np.array([row[name] for row in rows]) for name in rows[0]}
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        fields = [net.coordinates() for net in self.nets]
+        return {c: np.stack([f[c] for f in fields]) for c in self.nets[0].coords}
+
+    def checkpoint(self) -> tuple[np.ndarray, float, dict]:
+        state = np.stack([net.pack() for net in self.nets])
+        rngs = [net.rng.bit_generator.state for net in self.nets]
+        return state, np.nan, {"rng": rngs}
+
+    def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
+        if extra is None or len(extra.get("rng", ())) != len(self.nets):
+            raise ValueError("the SGD checkpoint has no random generator states to resume")
+        for net, weights, rng_state in zip(self.nets, state, extra["rng"], strict=True):
+            net.unpack(weights)
+            net.rng.bit_generator.state = rng_state
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        self.pool.shutdown()
+
+
+def run_sgd(
+    cfg: dict,
+    path: str | Path,
+    force: bool = False,
+    threads: int | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+) -> RunResult:
+    """Run SGD for every seed of ``cfg`` and write the HDF5 file ``path``."""
+    path = Path(path)
+    kind = get_kind(cfg)
+    warm_up_sgd(kind.name)
+    problem = kind.build_problem(cfg)
+    if math.isinf(problem.dimension):
+        raise ValueError("SGD needs a finite problem.dimension")
+    d = int(problem.dimension)
+    sgd = cfg["sgd"]
+    seeds = list(sgd["seeds"])
+    if cfg["initial"]["dimension"] not in (0, d):
+        raise ValueError(
+            "SGD draws w ~ N(0, κ²/d I_d) in the problem's dimension; "
+            "initial.dimension must be 0 or problem.dimension"
+        )
+    nets = [kind.sgd_network(cfg, problem, seed) for seed in seeds]
+    observe = sgd["observe_every"] or cfg["time"]["save_every"]
+    times, is_save = stop_times(cfg["time"]["t_end"], cfg["time"]["save_every"], observe)
+    integrator = SGDIntegrator(nets, build_schedule(cfg), sgd["eps"], threads or min(len(seeds), 8))
+
+    def create(first: dict[str, Any]) -> None:
+        names = [name for name in first if name not in ("time", "dt")]
+        io.create_sgd_file(
+            path,
+            to_toml(cfg),
+            seeds,
+            sgd["neurons"],
+            nets[0].coords,
+            names,
+            (len(nets), nets[0].size),
+            force=force,
+        )
+
+    try:
+        return run_loop(integrator, path, times, is_save, create, resume=resume, quiet=quiet)
+    finally:
+        integrator.close()
