@@ -42,9 +42,9 @@ import ddsolver as dd  # noqa: E402
 from ddsolver.grid import Axis, TensorGrid  # noqa: E402
 from ddsolver.models.analytic import GaussianLaw, HarmonicProblem  # noqa: E402
 from ddsolver.operators.interaction import build_interaction  # noqa: E402
-from ddsolver.sgd.isotropic import initial_network, sgd_steps  # noqa: E402
 from ddsolver.pde import GridDD  # noqa: E402
 from ddsolver.schedules import Schedule  # noqa: E402
+from ddsolver.sgd.isotropic import initial_network, sgd_steps  # noqa: E402
 
 
 def best_of(func, repeats: int) -> float:

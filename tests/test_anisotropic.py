@@ -14,14 +14,14 @@ from ddsolver.integrate import run_grid
 from ddsolver.models import AnisotropicGaussians, AnisotropicInitial
 from ddsolver.models.anisotropic import network_interaction, network_potential
 from ddsolver.models.gaussian import biased_relu_product
-from ddsolver.sgd.run import run_sgd
+from ddsolver.schedules import Schedule
 from ddsolver.sgd.anisotropic import (
     exact_risk_anisotropic,
     initial_anisotropic_network,
     relu_bias_sgd_steps,
     relu_bias_sgd_steps_ref,
 )
-from ddsolver.schedules import Schedule
+from ddsolver.sgd.run import run_sgd
 
 ROOT = Path(__file__).resolve().parents[1]
 SE_FACTOR = 4.0

@@ -44,7 +44,15 @@ def test_flux_kernel_matches_numpy_twin(shape, diffusivity, limiter, rng):
     w3 = widths + [np.ones(1)] * (3 - len(shape))
     h3 = dists + [np.ones(0)] * (3 - len(shape))
     flux_divergence(
-        p.reshape(shape3), phi.reshape(shape3), *w3, *h3, 2.0, diffusivity, LIMITERS[limiter], out, rate
+        p.reshape(shape3),
+        phi.reshape(shape3),
+        *w3,
+        *h3,
+        2.0,
+        diffusivity,
+        LIMITERS[limiter],
+        out,
+        rate,
     )
     np.testing.assert_allclose(out.reshape(shape), ref, atol=TWIN_TOL)
     np.testing.assert_allclose(rate.reshape(shape), ref_rate, atol=TWIN_TOL)

@@ -13,10 +13,10 @@ from ddsolver.experiment import build_grid_dd
 from ddsolver.integrate import run_grid
 from ddsolver.models import Activation, TeacherStudent, TeacherStudentInitial
 from ddsolver.models.integrals import pair
-from ddsolver.sgd.teacher_student import exact_risk_teacher_student as network_risk
-from ddsolver.sgd.run import run_sgd
-from ddsolver.sgd.teacher_student import teacher_sgd_steps, teacher_sgd_steps_ref
 from ddsolver.schedules import Schedule
+from ddsolver.sgd.run import run_sgd
+from ddsolver.sgd.teacher_student import exact_risk_teacher_student as network_risk
+from ddsolver.sgd.teacher_student import teacher_sgd_steps, teacher_sgd_steps_ref
 
 SE_FACTOR = 4.0
 POINTS = np.array([[0.3, 0.5], [0.8, 0.2], [-0.2, 0.9], [1.1, 0.05]])

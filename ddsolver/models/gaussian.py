@@ -53,7 +53,7 @@ def norm_cdf(x):
 @jit
 def _bvn_upper(h, k, r):
     """P(Z₁ > h, Z₂ > k) for corr(Z₁, Z₂) = r (Genz's BVNU)."""
-    if h == math.inf or k == math.inf:
+    if h == math.inf or k == math.inf:  # noqa: PLR1714 (compiled: no tuple membership)
         return 0.0
     if h == -math.inf:
         return 1.0 if k == -math.inf else norm_cdf(-k)
