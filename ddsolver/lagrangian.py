@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from .controllers import error_step
 from .grid import TensorGrid, is_radial
 from .models.risk import finite_width_correction, mean_field_risk
 from .observables import coordinate_statistics
@@ -43,11 +44,20 @@ from .operators.blob import blob_velocity, regularised_log_density
 from .problems.protocol import FactorisedProblem
 from .schedules import Schedule
 from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
+from .tableaux import BOGACKI_SHAMPINE
 
-# Bogacki–Shampine 3(2) tableau
-_BS_C = (0.0, 0.5, 0.75, 1.0)
-_BS_B3 = (2.0 / 9.0, 1.0 / 3.0, 4.0 / 9.0, 0.0)
-_BS_B2 = (7.0 / 24.0, 0.25, 1.0 / 3.0, 0.125)
+METHOD = BOGACKI_SHAMPINE
+FIRST_STEP = 1e-3  # the first step of a run; the controller takes over after it
+MAX_GROWTH, MIN_SHRINK = 5.0, 0.2  # the step changes at most by these factors per step
+
+
+def _combine(z: np.ndarray, h: float, weights, ks: list[np.ndarray]) -> np.ndarray:
+    """z + h Σ_j weights[j] k_j over the stages computed so far (zero weights skipped)."""
+    acc = None
+    for weight, k in zip(weights, ks, strict=False):
+        if weight != 0.0:
+            acc = weight * k if acc is None else acc + weight * k
+    return z.copy() if acc is None else z + h * acc
 
 
 @dataclass
@@ -131,37 +141,43 @@ class ParticleDD:
         return velocity
 
     def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9):
-        """Integrate z (M, n) in place towards t_stop; same return tuple as the grid stepper."""
+        """Integrate z (M, n) in place towards t_stop; same return tuple as the grid stepper.
+
+        The method is :data:`~ddsolver.tableaux.BOGACKI_SHAMPINE` (its last stage is the next
+        step's first); the step size follows :func:`~ddsolver.controllers.error_step`.
+        """
+        method = METHOD
+        exponent = 1.0 / (method.embedded_order + 1)
         steps = rejected = 0
         last = 0.0
-        k1 = self.velocity(z, t)
-        dt = min(dt_limit if math.isfinite(dt_limit) else 1e-3, self.dt_max)  # first step: 1e-3
+        k_first = self.velocity(z, t)
+        dt = min(dt_limit if math.isfinite(dt_limit) else FIRST_STEP, self.dt_max)
         while t < t_stop and steps < max_steps:
             h = min(dt, t_stop - t)
             final = h >= t_stop - t
             if h < 1e-14:
                 return t, dt, steps, rejected, STATUS_STEP_UNDERFLOW, last
-            k2 = self.velocity(z + 0.5 * h * k1, t + 0.5 * h)
-            k3 = self.velocity(z + 0.75 * h * k2, t + 0.75 * h)
-            new = z + h * (_BS_B3[0] * k1 + _BS_B3[1] * k2 + _BS_B3[2] * k3)
-            k4 = self.velocity(new, t + h)
-            low = z + h * (_BS_B2[0] * k1 + _BS_B2[1] * k2 + _BS_B2[2] * k3 + _BS_B2[3] * k4)
+            ks = [k_first]
+            for i in range(1, len(method.c)):
+                ks.append(self.velocity(_combine(z, h, method.A[i], ks), t + method.c[i] * h))
+            new = _combine(z, h, method.b, ks)
+            low = _combine(z, h, method.b_low, ks)
             scale = self.atol + self.rtol * np.maximum(np.abs(z), np.abs(new))
             err = float(np.max(np.abs(new - low) / scale))
             if not math.isfinite(err):
                 return t, dt, steps, rejected, STATUS_NAN, last
-            factor = 0.9 * err ** (-1.0 / 3.0) if err > 0 else 5.0
+            proposal = error_step(h, err, exponent, MAX_GROWTH, MIN_SHRINK)
             if err > 1.0:
-                dt = h * max(0.2, factor)
+                dt = proposal
                 rejected += 1
                 continue
             z[:] = new
-            k1 = k4
+            k_first = ks[-1] if method.fsal else self.velocity(z, t + h)
             t = t_stop if final else t + h
             last = h
             steps += 1
             if not final:  # a step cut short to hit t_stop keeps the proposal for the next one
-                dt = min(h * min(5.0, factor), self.dt_max)
+                dt = min(proposal, self.dt_max)
         return t, dt, steps, rejected, STATUS_OK, last
 
     # ------------------------------------------------------------------ output

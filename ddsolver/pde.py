@@ -28,7 +28,8 @@ from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
 from .problems.protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
-from .steppers import ORDERS, advance, evaluate_rhs
+from .steppers import advance, evaluate_rhs
+from .tableaux import SSP_BY_ORDER
 
 
 @dataclass
@@ -67,8 +68,9 @@ class GridDD:
         self.grid.require_names(self.problem.coordinate_names)
         if self.grid.ndim > 3:
             raise ValueError("the grid solver takes 1 to 3 coordinates; use particles for 4")
-        if self.order not in ORDERS:
-            raise ValueError(f"order {self.order}; allowed: {ORDERS}")
+        if self.order not in SSP_BY_ORDER:
+            raise ValueError(f"order {self.order}; allowed: {tuple(SSP_BY_ORDER)}")
+        self.method = SSP_BY_ORDER[self.order]
         if self.limiter not in LIMITERS:
             raise ValueError(f"limiter {self.limiter!r}; allowed: {sorted(LIMITERS)}")
         if not 0 < self.cfl <= 1:
@@ -131,13 +133,17 @@ class GridDD:
 
     def advance(self, p3, t, t_stop, dt_limit=math.inf, max_steps=10**9):
         """Integrate the padded density ``p3`` in place; see :func:`ddsolver.steppers.advance`."""
+        a, c = self.method.arrays()
         return advance(
             p3,
             t,
             t_stop,
             dt_limit,
             max_steps,
-            self.order,
+            a,
+            c,
+            self.method.embedded_stage,
+            self.method.embedded_a,
             self.cfl,
             self.dt_max,
             self.rtol,

@@ -1,0 +1,80 @@
+"""Every declared Runge–Kutta order, measured on the solvers' own time loops."""
+
+import math
+
+import numpy as np
+import pytest
+
+from ddsolver.controllers import error_step
+from ddsolver.grid import Axis, TensorGrid
+from ddsolver.lagrangian import METHOD, ParticleDD
+from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
+from ddsolver.pde import GridDD
+from ddsolver.tableaux import SSP_BY_ORDER
+
+#: The observed order on the finest levels lies within this of the declared one (STYLE.md).
+ORDER_TOL = 0.15
+T_END = 0.25
+LEVELS = (16, 32, 64, 128)
+REFERENCE_STEPS = 4096
+
+
+def _grid_system(order: int, steps: int) -> GridDD:
+    grid = TensorGrid((Axis.uniform("x", -6.0, 6.0, 40),))
+    problem = HarmonicProblem(coupling=0.5)  # V and U smooth; τ > 0: a smooth (SG) flux
+    return GridDD(problem, grid, tau=0.1, order=order, cfl=1.0, dt_max=T_END / steps)
+
+
+def _grid_solution(order: int, steps: int) -> np.ndarray:
+    system = _grid_system(order, steps)
+    p = system.initial_state(GaussianLaw((0.5,), (0.7,)))
+    t, _, taken, _, status, _ = system.advance(p, 0.0, T_END)
+    assert status == 0 and t == T_END and taken == pytest.approx(steps, abs=1)
+    return p.ravel()
+
+
+def _particle_solution(steps: int) -> np.ndarray:
+    grid = TensorGrid((Axis.uniform("x", -6.0, 6.0, 40),))
+    # rtol huge: every step is accepted and the controller keeps dt at dt_max
+    system = ParticleDD(
+        HarmonicProblem(coupling=0.5), grid, (20,), rtol=1e10, atol=1e10, dt_max=T_END / steps
+    )
+    z = system.initial_state(GaussianLaw((0.5,), (0.7,)))
+    t, _, taken, _, status, _ = system.advance(z, 0.0, T_END, dt_limit=T_END / steps)
+    assert status == 0 and t == T_END and taken == steps
+    return z.ravel()
+
+
+def _observed_orders(errors: list[float]) -> np.ndarray:
+    return np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+
+
+@pytest.mark.parametrize("method", [*SSP_BY_ORDER.values(), METHOD], ids=lambda m: m.name)
+def test_every_method_converges_at_its_declared_order(method):
+    if method is METHOD:
+        solve = _particle_solution
+    else:
+        order = method.order
+        solve = lambda steps: _grid_solution(order, steps)  # noqa: E731
+    reference = solve(REFERENCE_STEPS)
+    errors = [float(np.abs(solve(n) - reference).max()) for n in LEVELS]
+    observed = _observed_orders(errors)
+    assert abs(observed[-1] - method.order) < ORDER_TOL, (method.name, observed, errors)
+    assert errors[-1] < 10.0 * (T_END / LEVELS[-1]) ** method.order, (method.name, errors)
+
+
+def test_the_grid_methods_conserve_mass_to_round_off():
+    for order in SSP_BY_ORDER:
+        system = _grid_system(order, 64)
+        p = system.initial_state(GaussianLaw((0.5,), (0.7,)))
+        before = float(p.ravel() @ system.volumes)
+        system.advance(p, 0.0, T_END)
+        assert abs(p.ravel() @ system.volumes - before) < 1e-14
+
+
+def test_the_controller_rule():
+    assert error_step(1.0, 0.0, 1 / 3, 2.0, 0.2) == 2.0  # no error: grow by the cap
+    assert error_step(1.0, 8.0, 1 / 3, 2.0, 0.2) == pytest.approx(0.45)  # 0.9 · 8^(−1/3)
+    assert error_step(1.0, 1e6, 1 / 3, 2.0, 0.2) == 0.2  # rejected: shrink at most 5×
+    assert error_step(1.0, 0.5, 1 / 3, 5.0, 0.2) == pytest.approx(0.9 * 0.5 ** (-1 / 3))
+    assert math.isclose(error_step(2.0, 1e-9, 1 / 3, 5.0, 0.2), 10.0)
