@@ -65,6 +65,14 @@ def evaluate_rhs(p, t, ops, out, rate):
 
 
 @jit
+def combine_stage(p, u, k, dt, weight, out):
+    """out = p + weight·((u + dt·k) − p), elementwise in one pass (``out`` may be ``u``)."""
+    pf, uf, kf, of = p.ravel(), u.ravel(), k.ravel(), out.ravel()
+    for j in range(pf.size):
+        of[j] = pf[j] + weight * ((uf[j] + dt * kf[j]) - pf[j])
+
+
+@jit
 def advance(
     p, t, t_stop, dt_limit, max_steps, a, c, emb_stage, emb_a, cfl, dt_max, rtol, atol, ops
 ):
@@ -103,13 +111,13 @@ def advance(
             final = True
         if dt < 1e-14:
             return t, dt_limit, steps, rejected, STATUS_STEP_UNDERFLOW, last_dt
-        u[:] = p
         for i in range(a.size):
             if i > 0:
                 evaluate_rhs(u, t + c[i] * dt, ops, k, rate)
+            previous = p if i == 0 else u
             if control and i == emb_stage:
-                low[:] = p + (1.0 - emb_a) * ((u + dt * k) - p)
-            u[:] = p + (1.0 - a[i]) * ((u + dt * k) - p)
+                combine_stage(p, previous, k, dt, 1.0 - emb_a, low)
+            combine_stage(p, previous, k, dt, 1.0 - a[i], u)
         if control:
             err = np.abs(u - low).max() / (atol + rtol * np.abs(p).max())
             dt_limit = error_step(dt, err, 1.0 / 3.0, 2.0, 0.0)
