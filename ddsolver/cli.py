@@ -155,6 +155,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def verb_help(width: int = 100) -> dict[str, str]:
+    """``ddsolver --help`` and ``ddsolver VERB --help`` of every verb (the docs' CLI reference)."""
+    import os
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)  # argparse wraps to the terminal's width
+    try:
+        parser = _parser()
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        out = {"": parser.format_help()}
+        out.update({name: verb.format_help() for name, verb in sub.choices.items()})
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+    return out
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -1,7 +1,7 @@
 r"""Experiment configuration: TOML in, validated nested dict out, nothing ever evaluated.
 
 :data:`SCHEMA` lists every key with its type, default and allowed values; it is also the
-reference table of the README. :func:`load_config` reads a file, applies ``--set``
+config reference of the docs. :func:`load_config` reads a file, applies ``--set``
 overrides and validates *everything* before any compute. A mistake raises
 :class:`ConfigError` naming the key, the value and what is allowed (unknown keys get a
 "did you mean" suggestion).
@@ -31,7 +31,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kind": Key(
             "str",
             "isotropic_gaussians",
-            "data law and network (see the README's problem sections)",
+            "data law and network (see the docs' problem pages)",
             choices=tuple(KINDS),
         ),
         "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=2, allow_inf=True),
@@ -215,7 +215,7 @@ def _all_keys() -> list[str]:
 
 def _unknown(key: str, value: Any) -> ConfigError:
     close = difflib.get_close_matches(key, _all_keys() + list(SCHEMA), n=1, cutoff=0.6)
-    hint = f"did you mean '{close[0]}'?" if close else "see the README's config table"
+    hint = f"did you mean '{close[0]}'?" if close else "see the config reference (docs/config.md)"
     return ConfigError(key, value, f"unknown key; {hint}")
 
 
@@ -408,7 +408,7 @@ def to_toml(cfg: dict) -> str:
 
 
 def schema_markdown() -> str:
-    """The table of every config key (key, default, allowed, meaning) for the README."""
+    """The table of every config key (key, default, allowed, meaning) for the docs."""
     rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
     for table, keys in SCHEMA.items():
         for name, spec in keys.items():
@@ -420,6 +420,6 @@ def schema_markdown() -> str:
             elif isinstance(default, float) and math.isinf(default):
                 default = "inf"
             allowed = spec.describe().removeprefix("must be ").removeprefix("allowed: ")
-            doc = spec.doc.replace("|", "\\|")
+            doc = spec.doc.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
             rows.append(f"| `{table}.{name}` | `{default}` | {allowed} | {doc} |")
     return "\n".join(rows)

@@ -219,7 +219,9 @@ def read_sweep(path: str | Path) -> SweepSpec:
         if isinstance(value, dict) and key in fixed and key not in axes_raw:
             continue  # a table value (e.g. dynamics.xi), checked per point
         if not _config_key_exists(key):
-            raise ConfigError(where, value, "names no config key (see the README's config table)")
+            raise ConfigError(
+                where, value, "names no config key (see the config reference, docs/config.md)"
+            )
         if key.startswith("output."):
             raise ConfigError(where, value, "the sweep names its output files")
     for key, value in axes_raw.items():
