@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, load_config, to_toml
+from .config import ConfigError, check_sgd_run, load_config, to_toml
+from .errors import DiskFullError, FileFormatError, OutputBusyError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+#: Interrupted by SIGINT (128 + 2, as shells report it); the file resumes.
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+#: Errors that are the input's fault: one line on stderr, exit 2.
+REFUSED = (ConfigError, FileFormatError, OutputBusyError, FileExistsError, FileNotFoundError)
 
 EPILOG = """examples:
   ddsolver run grids/quickstart.toml                 solve the PDE, write quickstart.h5
@@ -105,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="show status, config and contents of an output file")
     info.add_argument("file", metavar="FILE.h5")
+    info.add_argument(
+        "--verify", action="store_true", help="read every dataset and check its checksums"
+    )
 
     plot = sub.add_parser("plot", help="figures of an output file: density, risk, free energy")
     plot.add_argument("file", metavar="FILE.h5")
@@ -218,7 +228,11 @@ def _check_resumable(out: Path, cfg: dict, verb: str) -> None:
 
     if not out.exists():
         raise ConfigError("--resume", str(out), "no such output file to resume")
-    stored = tomllib.loads(io.read_attrs(out)["config"])
+    attrs = io.check_run_file(out, ("pde",) if verb == "run" else ("sgd",), complete=False)
+    try:
+        stored = tomllib.loads(attrs["config"])
+    except tomllib.TOMLDecodeError:
+        raise FileFormatError(out, "damaged: its stored config is not TOML") from None
     current = tomllib.loads(to_toml(cfg))  # the same round trip the file's config made
     time_stored, time_current = stored.get("time", {}), current.get("time", {})
     for key in sorted(set(time_stored) | set(time_current)):
@@ -239,14 +253,44 @@ def _check_resumable(out: Path, cfg: dict, verb: str) -> None:
             )
 
 
+def _writable_file(path: Path, key: str = "-o") -> None:
+    """Refuse an output file path that cannot be written, before any compute."""
+    if path.is_dir():
+        raise ConfigError(key, str(path), "is a directory; name an output file")
+    if path.exists() and not path.is_file():
+        raise ConfigError(key, str(path), "is not a regular file")
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.is_dir():
+        raise ConfigError(key, str(path), f"no such directory: {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(key, str(path), "is not writable")
+
+
+def _writable_dir(path: Path, key: str = "-o") -> None:
+    """Refuse an output directory path that is a file or cannot be made."""
+    if path.exists() and not path.is_dir():
+        raise ConfigError(key, str(path), "exists and is not a directory")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path())
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(key, str(path), f"cannot be created ({existing} is not writable)")
+
+
 def _prepare_output(args, cfg: dict, out: Path) -> None:
     """Refuse an existing output without --force or --resume, or a resume that cannot be."""
+    _writable_file(out)
     if args.resume:
         _check_resumable(out, cfg, args.verb)
     elif out.exists() and not args.force:
         raise ConfigError(
             "-o", str(out), "exists; pass --force to overwrite or --resume to continue"
         )
+
+
+def _hint(status: str) -> str:
+    """What to do about a failed run's status, where there is something to do."""
+    if status.startswith("failed: disk full"):
+        return "; free some disk space and resume with --resume"
+    return ""
 
 
 def _run(args) -> int:
@@ -258,7 +302,7 @@ def _run(args) -> int:
     result = run_pde(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
     summary = f"{result.steps} steps, {result.wall_seconds:.1f} s"
     reached = f" at t = {result.t:g}" if result.ok else ""  # a failure names its own time
-    print(f"{out}: {result.status}{reached} ({summary})")
+    print(f"{out}: {result.status}{reached} ({summary}){_hint(result.status)}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -266,58 +310,52 @@ def _sgd(args) -> int:
     from .sgd.run import run_sgd
 
     cfg = load_config(args.config, args.overrides)
-    if cfg["problem"]["dimension"] == float("inf"):
-        raise ConfigError("problem.dimension", "inf", "SGD needs a finite dimension")
-    if cfg["initial"]["dimension"] not in (0, cfg["problem"]["dimension"]):
-        raise ConfigError(
-            "initial.dimension",
-            cfg["initial"]["dimension"],
-            "SGD draws its initial weights in problem.dimension; use 0",
-        )
+    check_sgd_run(cfg)
     out = Path(args.output) if args.output else Path(Path(args.config).stem + "_sgd.h5")
     _prepare_output(args, cfg, out)
     result = run_sgd(cfg, out, force=args.force, resume=args.resume, quiet=args.quiet)
     reached = f" at t = {result.t:g}" if result.ok else ""
-    print(f"{out}: {result.status}{reached} ({result.wall_seconds:.1f} s)")
+    print(f"{out}: {result.status}{reached} ({result.wall_seconds:.1f} s){_hint(result.status)}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _compare(args) -> int:
+    from . import io
     from .compare import write_report
 
-    for name in (args.pde, args.sgd):
-        _existing(name)
+    io.check_run_file(args.pde, ("pde",))
+    io.check_run_file(args.sgd, ("sgd",))
     pde = Path(args.pde)
     out = (
         Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
     )
+    _writable_dir(out)
     for written in write_report(pde, args.sgd, out):
         print(written)
     return EXIT_OK
 
 
-def _existing(name: str) -> Path:
-    """The path of an input file, or the one-line refusal (exit 2) when it is missing."""
-    path = Path(name)
-    if not path.is_file():
-        raise ConfigError("FILE", str(path), "no such file")
-    return path
-
-
 def _info(args) -> int:
     import h5py
+    import numpy as np
 
     from . import io
 
-    path = _existing(args.file)
+    path = Path(args.file)
+    attrs = io.check_run_file(path, ("pde", "sgd", "sweep"))
+    if args.verify:
+        print(f"{path}: {io.verify(path)} datasets read, every checksum matches")
     with io.open_file(path, "r") as f:
-        attrs = dict(f.attrs)
         print(f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}")
         print(f"ddsolver {attrs.get('ddsolver_version')}, created {attrs.get('created', '?')}")
-        if "observables/time" in f and f["observables/time"].shape[0]:
+        if "observables/risk" in f and f["observables/time"].shape[0]:
             t = f["observables/time"][()]
             risk = f["observables/risk"][()]
-            print(f"reached t = {t[-1]:g}; risk {risk[0]:.6g} -> {risk[-1]:.6g}")
+            per_seed = risk.ndim == 2
+            first, last = (risk[0].mean(), risk[-1].mean()) if per_seed else (risk[0], risk[-1])
+            what = f"risk (mean of {risk.shape[1]} seeds)" if per_seed else "risk"
+            finite = "" if np.all(np.isfinite(risk)) else " (non-finite values)"
+            print(f"reached t = {t[-1]:g}; {what} {first:.6g} -> {last:.6g}{finite}")
 
         def show(name, obj):
             if isinstance(obj, h5py.Dataset):
@@ -333,9 +371,11 @@ def _plot(args) -> int:
     from . import io
     from .plotting import plot_file, plot_sweep
 
-    path = _existing(args.file)
+    path = Path(args.file)
+    kind = io.check_run_file(path, ("pde", "sgd", "sweep")).get("kind")
     out = Path(args.output) if args.output else path.with_name(path.stem + "_figures")
-    if io.read_attrs(path).get("kind") == "sweep":
+    _writable_dir(out)
+    if kind == "sweep":
         written = plot_sweep(path, out, args.x, args.y)
     elif args.x or args.y:
         raise ConfigError("--x/--y", args.x or args.y, "only for a sweep's summary.h5")
@@ -390,19 +430,31 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.verb](args)
-    except ConfigError as exc:
-        print(f"ddsolver: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (FileExistsError, FileNotFoundError) as exc:
-        print(f"ddsolver: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BlockingIOError as exc:  # a file held open elsewhere past the wait (io.open_file)
-        print(f"ddsolver: error: {exc}", file=sys.stderr)
+    except (
+        ConfigError,
+        FileFormatError,
+        OutputBusyError,
+        FileExistsError,
+        FileNotFoundError,
+    ) as exc:
+        return _refuse(exc)
+    except DiskFullError as exc:
+        print(f"ddsolver: error: disk full: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         again = "run the sweep again" if args.verb == "sweep" else "resume with --resume"
         print(f"ddsolver: interrupted; {again}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output went away (| head): end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _refuse(exc: Exception) -> int:
+    """One line on stderr, exit 2."""
+    print(f"ddsolver: error: {exc}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

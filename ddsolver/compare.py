@@ -155,6 +155,17 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
     return report
 
 
+def _json_safe(value):
+    """The report with every non-finite number as null (JSON has no NaN; a failed run has)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_report(pde_path: str | Path, sgd_path: str | Path, out_dir: str | Path) -> list[Path]:
     """Write report.json and the figures into ``out_dir``; returns the files written."""
     from .plotting import comparison_figures
@@ -163,5 +174,5 @@ def write_report(pde_path: str | Path, sgd_path: str | Path, out_dir: str | Path
     out_dir.mkdir(parents=True, exist_ok=True)
     report = compare_files(pde_path, sgd_path)
     target = out_dir / "report.json"
-    target.write_text(json.dumps(report, indent=1))
+    target.write_text(json.dumps(_json_safe(report), indent=1, allow_nan=False))
     return [target, *comparison_figures(pde_path, sgd_path, report, out_dir)]

@@ -142,6 +142,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 TABLES = {"problem.activation", "dynamics.xi"}
+#: The deepest dotted key a config has (problem.activation.kind): a longer one is refused.
+MAX_KEY_DEPTH = 4
+#: Most snapshots and most observation stops of one run.
+MAX_SNAPSHOTS = 100_000
+MAX_STOPS = 10_000_000
+#: Most SGD steps of one run (t_end / eps): beyond 2^53 the step index loses integers.
+MAX_SGD_STEPS = 2**53
+#: Seeds are what numpy's generators take: 0 ≤ seed < 2^63.
+MAX_SEED = 2**63 - 1
 
 
 def _merge_kind_keys() -> None:
@@ -290,9 +299,71 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         raise ConfigError(
             "solver.rtol", cfg["solver"]["rtol"], "error control needs solver.order = 3"
         )
-    if len(set(cfg["sgd"]["seeds"])) != len(cfg["sgd"]["seeds"]):
-        raise ConfigError("sgd.seeds", cfg["sgd"]["seeds"], "seeds must be distinct")
+    _check_stops(cfg)
+    _check_sgd(cfg)
     KINDS[cfg["problem"]["kind"]].check(raw, cfg)
+
+
+def _check_stops(cfg: dict) -> None:
+    """A run's snapshots and observations must be countable (and fit a file)."""
+    time = cfg["time"]
+    snapshots = time["t_end"] / time["save_every"]
+    if snapshots > MAX_SNAPSHOTS:
+        raise ConfigError(
+            "time.save_every",
+            time["save_every"],
+            f"time.t_end / time.save_every = {snapshots:.3g} snapshots; at most {MAX_SNAPSHOTS}",
+        )
+    observe = time["observe_every"] or time["save_every"] / 10.0
+    if time["t_end"] / observe > MAX_STOPS:
+        key = "time.observe_every" if time["observe_every"] else "time.t_end"
+        raise ConfigError(
+            key,
+            time["observe_every"] or time["t_end"],
+            f"time.t_end / observe_every = {time['t_end'] / observe:.3g} observations; "
+            f"at most {MAX_STOPS}",
+        )
+
+
+def _check_sgd(cfg: dict) -> None:
+    """Seeds numpy accepts; SGD observations no sparser than snapshots."""
+    sgd, time = cfg["sgd"], cfg["time"]
+    seeds = sgd["seeds"]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError("sgd.seeds", seeds, "seeds must be distinct")
+    if not all(0 <= s <= MAX_SEED for s in seeds):
+        raise ConfigError("sgd.seeds", seeds, "seeds are integers in [0, 2^63 − 1]")
+    if sgd["observe_every"] > time["save_every"]:
+        raise ConfigError(
+            "sgd.observe_every",
+            sgd["observe_every"],
+            f"must not exceed time.save_every = {time['save_every']}",
+        )
+
+
+def check_sgd_run(cfg: dict) -> None:
+    """What ``ddsolver sgd`` needs beyond a valid config: a finite d and a usable step ε."""
+    sgd, time = cfg["sgd"], cfg["time"]
+    if cfg["problem"]["dimension"] == math.inf:
+        raise ConfigError("problem.dimension", "inf", "SGD needs a finite dimension")
+    if cfg["initial"]["dimension"] not in (0, cfg["problem"]["dimension"]):
+        raise ConfigError(
+            "initial.dimension",
+            cfg["initial"]["dimension"],
+            "SGD draws its initial weights in problem.dimension; use 0",
+        )
+    interval = sgd["observe_every"] or time["save_every"]
+    if sgd["eps"] > interval:
+        raise ConfigError(
+            "sgd.eps",
+            sgd["eps"],
+            f"must not exceed the interval between observations ({interval}): SGD would take "
+            "no step between them",
+        )
+    if time["t_end"] / sgd["eps"] > MAX_SGD_STEPS:
+        raise ConfigError(
+            "sgd.eps", sgd["eps"], f"t_end / eps = {time['t_end'] / sgd['eps']:.3g} steps"
+        )
 
 
 def _check_activation(raw: dict, cfg: dict) -> None:
@@ -324,21 +395,34 @@ def _check_activation(raw: dict, cfg: dict) -> None:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` → (key, value); VALUE is read as a TOML value, else as a plain string."""
+    """``KEY=VALUE`` → (key, value); VALUE is read as one TOML value, else as a plain string.
+
+    A value spanning lines (which could smuggle in further TOML tables) is refused.
+    """
     if "=" not in text:
         raise ConfigError(text, None, "--set takes KEY=VALUE, e.g. --set problem.delta=0.6")
     key, value = (s.strip() for s in text.split("=", 1))
+    if not key:
+        raise ConfigError("--set", text, "takes KEY=VALUE with a dotted config key before '='")
+    if "\n" in value or "\r" in value:
+        raise ConfigError(key, value, "a --set value is one line (one TOML value)")
     try:
-        parsed = tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
-        parsed = value
-    return key, parsed
+        table = tomllib.loads(f"v = {value}")
+    except (tomllib.TOMLDecodeError, ValueError):  # ValueError: an integer of 4300+ digits
+        return key, value
+    if list(table) != ["v"]:
+        raise ConfigError(key, value, "a --set value is one TOML value")
+    return key, table["v"]
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> dict:
     """A copy of the raw config with the dotted ``key`` set to ``value``."""
-    raw = copy.deepcopy(raw)
     parts = key.split(".")
+    if len(parts) > MAX_KEY_DEPTH or not all(parts):
+        raise ConfigError(
+            "--set", key, f"a config key is 1 to {MAX_KEY_DEPTH} dotted names, none empty"
+        )
+    raw = copy.deepcopy(raw)
     node = raw
     for part in parts[:-1]:
         node = node.setdefault(part, {})
@@ -356,13 +440,20 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 
 def read_toml(path: str | Path) -> dict:
-    """Parse a TOML file; a syntax error becomes a ConfigError naming the file."""
+    """Parse a TOML file; an unreadable file becomes a ConfigError naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError("CONFIG", str(path), "is a directory, not a TOML file")
     if not path.is_file():
         raise ConfigError("CONFIG", str(path), "no such file")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("CONFIG", str(path), "not UTF-8 text (TOML files are UTF-8)") from None
+    except OSError as exc:
+        raise ConfigError("CONFIG", str(path), f"cannot be read ({exc.strerror})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("CONFIG", str(path), f"not valid TOML ({exc})") from None
 

@@ -18,12 +18,13 @@ import numpy as np
 
 from . import io
 from ._jit import compile_lock
-from .config import to_toml
+from .config import ConfigError, to_toml
 from .experiment import build_initial, build_system
 from .grid import is_radial
 from .lagrangian import ParticleDD
-from .pde import GridDD
+from .pde import GridDD, InitialMassError, initial_cell_masses
 from .problems import get_kind
+from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
@@ -114,31 +115,51 @@ def run_pde(
     particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
     """
     get_kind(cfg).check_solvable(cfg)
+    check_memory(cfg, "run")
     path = Path(path)
-    warm_up_pde(cfg["problem"]["kind"])
+    kind, law = get_kind(cfg), build_initial(cfg)
+    if cfg["discretisation"]["method"] == "grid":
+        grid = kind.build_grid(cfg)
+        try:  # before the kernels are built: a grid that misses ρ₀ is a config error
+            initial_cell_masses(grid, law)
+        except InitialMassError as exc:
+            raise ConfigError(
+                _edge_keys(grid),
+                exc.extent,
+                f"the grid misses {exc.lost:.3g} of the initial mass; enlarge it",
+            ) from None
+    warm_up_pde(kind.name)
     system = build_system(cfg)
-    integrator = PDEIntegrator(
-        system, system.initial_state(build_initial(cfg)), cfg["sgd"]["neurons"]
-    )
+    integrator = PDEIntegrator(system, system.initial_state(law), cfg["sgd"]["neurons"])
     times, is_save = stop_times(
         cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
     )
 
-    def create(first: dict[str, Any]) -> None:
+    config_text = to_toml(cfg)
+
+    def create(first: dict[str, Any], overwrite: bool) -> None:
         io.create_run_file(
             path,
-            to_toml(cfg),
+            config_text,
             "pde",
             system.grid,
             [name for name in first if name != "time"],
             system.snapshot_shapes,
             system.state_shape,
-            force=force,
+            force=force or overwrite,
         )
 
     guards = (non_finite_risk, boundary_guard(system.grid, cfg["grid"]["boundary_mass_max"]))
     return run_loop(
-        integrator, path, times, is_save, create, resume=resume, quiet=quiet, guards=guards
+        integrator,
+        path,
+        times,
+        is_save,
+        create,
+        config_text=config_text,
+        resume=resume,
+        quiet=quiet,
+        guards=guards,
     )
 
 

@@ -28,8 +28,11 @@ counts recorded there.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -37,35 +40,73 @@ import h5py
 import numpy as np
 
 from ._version import __version__
+from .errors import DiskFullError, FileFormatError, OutputBusyError
 
 #: A checkpoint: the solver state array, its scalars (t, dt_limit, steps, …) and what is not
 #: an array (a JSON-able dict, e.g. random generators' states), or None.
 Checkpoint = tuple[np.ndarray, dict, dict | None]
 STATE_FIELDS = ("t", "dt_limit", "slot", "n_snapshots", "n_observables", "steps")
-LOCK_WAIT_SECONDS = 60.0
+#: What a ddsolver file of each kind holds besides its root attributes.
+REQUIRED_GROUPS = {"pde": ("observables", "snapshots", "grid"), "sgd": ("observables", "snapshots")}
 
 
 def open_file(path: str | Path, mode: str = "r") -> h5py.File:
-    """``h5py.File(path, mode)``, waiting while another process holds the file's HDF5 lock.
+    """``h5py.File(path, mode)`` without HDF5's own file lock.
 
-    A run opens its file only for the moment of each save, and so does every reader here;
-    a reader that opens the file at that moment (``ddsolver info``, a notebook polling a
-    running file) then makes the other wait instead of failing. After
-    :data:`LOCK_WAIT_SECONDS` — a reader that keeps the file open — the error says so.
+    A writer holds :func:`exclusive_writer` for its whole run instead, so two writers never
+    meet, and opens the file only for the moment of each save. Without HDF5's lock a reader
+    (``ddsolver info``, a notebook polling a running file with
+    ``h5py.File(path, "r", locking=False)``) never blocks the writer and is never refused.
+    A file that cannot be opened for reading raises :class:`FileFormatError`.
     """
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    delay = 0.005
+    try:
+        return h5py.File(path, mode, locking=False)
+    except OSError as exc:
+        if mode == "w":
+            raise
+        reason = "a directory" if Path(path).is_dir() else "not a readable HDF5 file"
+        detail = str(exc).split("(")[0].strip().rstrip(",")
+        raise FileFormatError(path, f"{reason} ({detail})" if detail else reason) from None
+
+
+@contextlib.contextmanager
+def exclusive_writer(path: str | Path):
+    """Hold the exclusive right to write ``path`` (a lock file beside it) for a whole run.
+
+    A second writer — another run, a second ``--resume``, a sweep resuming the same point —
+    raises :class:`OutputBusyError` at once. The lock is ``flock`` on ``PATH.lock``, released by
+    the kernel when the holder dies (``kill -9`` included) and removed by a holder that ends.
+    """
+    import fcntl
+
+    path = Path(path)
+    lock = path.with_name(path.name + ".lock")
     while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            return h5py.File(path, mode)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise BlockingIOError(
-                    f"{path} has been held open by another process for {LOCK_WAIT_SECONDS:g} s "
-                    "(an h5py.File left open?); close it and resume"
-                ) from None
-            time.sleep(delay)
-            delay = min(0.2, 2 * delay)
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise OutputBusyError(
+                f"{path}: another ddsolver process (pid {holder}) is writing it; "
+                "wait for it to end, or write to another file"
+            ) from None
+        try:  # a holder that ended may have removed the lock file after we opened it
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
 
 
 def versions() -> dict[str, str]:
@@ -85,7 +126,14 @@ def versions() -> dict[str, str]:
 
 def _series(group: h5py.Group, name: str, shape: tuple[int, ...] = ()) -> None:
     chunk = (max(1, min(1024, 2**20 // max(1, int(np.prod(shape)) * 8))), *shape)
-    group.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), chunks=chunk, dtype="f8")
+    group.create_dataset(
+        name,
+        shape=(0, *shape),
+        maxshape=(None, *shape),
+        chunks=chunk,
+        dtype="f8",
+        fletcher32=True,  # a checksum per chunk: corruption is detected on read
+    )
 
 
 def _root_attrs(f: h5py.File, config_text: str, kind: str) -> None:
@@ -134,7 +182,9 @@ def create_run_file(
 
 def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
     c = f.create_group("checkpoint")
-    c.create_dataset("density", shape=(2, *state_shape), dtype="f8")
+    c.create_dataset(
+        "density", shape=(2, *state_shape), chunks=(1, *state_shape), dtype="f8", fletcher32=True
+    )
     c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
     c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
 
@@ -151,7 +201,13 @@ def append(
     ``checkpoint`` is (state array, {t, dt_limit, steps}, extra JSON-able dict or None).
     """
     with open_file(path, "r+") as f:
+        need = _append_bytes(f, len(observations), len(snapshots), checkpoint is not None)
+        free = free_bytes(path)
+        if free < need:
+            raise DiskFullError(f"{free} bytes free, {need} needed to save")
         obs = f["observables"]
+        _refuse_repeated_time(path, obs["time"], [o["time"] for o in observations])
+        _refuse_repeated_time(path, f["snapshots/time"], [t for t, _ in snapshots])
         if observations:
             n = obs["time"].shape[0]
             for name in obs:
@@ -181,6 +237,39 @@ def append(
             }
             f["checkpoint/state"][:] = [float(state[k]) for k in STATE_FIELDS]
         f.flush()
+
+
+#: Free disk a save leaves at least, besides its new chunks (HDF5's metadata, attributes).
+DISK_MARGIN = 256 * 1024
+
+
+def free_bytes(path: str | Path) -> int:
+    """Free bytes on the file system of ``path``."""
+    return shutil.disk_usage(Path(path).resolve().parent).free
+
+
+def _append_bytes(f: h5py.File, n_obs: int, n_snap: int, checkpoint: bool) -> int:
+    """The most an append can add to the file: the new chunks it starts, and a margin."""
+    total = DISK_MARGIN
+    for group, count in (("observables", n_obs), ("snapshots", n_snap)):
+        for ds in f[group].values():
+            rows = ds.chunks[0]
+            n = ds.shape[0]
+            new = -(-(n + count) // rows) - -(-n // rows)
+            total += new * int(np.prod(ds.chunks)) * ds.dtype.itemsize
+    if checkpoint:  # a slot written for the first time allocates its chunk
+        ds = f["checkpoint/density"]
+        total += int(np.prod(ds.chunks)) * ds.dtype.itemsize
+    return total
+
+
+def _refuse_repeated_time(path, stored: h5py.Dataset, new: list[float]) -> None:
+    """A series only grows forwards in time: appending a time it already has is a bug."""
+    if new and stored.shape[0] and not new[0] > stored[stored.shape[0] - 1]:
+        raise RuntimeError(
+            f"{path}: refusing to append t = {new[0]:g} after t = {stored[-1]:g} "
+            "(another writer, or a resume past the file's own end)"
+        )
 
 
 def create_sgd_file(
@@ -246,16 +335,90 @@ def read_checkpoint(path: str | Path) -> Checkpoint | None:
     return density, state, extra
 
 
+def _attrs(f: h5py.File) -> dict:
+    return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+
+
 def read_attrs(path: str | Path) -> dict:
     """Root attributes of a ddsolver file."""
+    return _read(path, _attrs)
+
+
+def check_run_file(
+    path: str | Path, kinds: tuple[str, ...] = ("pde", "sgd"), complete: bool = True
+) -> dict:
+    """The root attributes of a ddsolver run file of one of ``kinds``, else FileFormatError.
+
+    ``complete``: the file must also hold its groups (not so for a resume, which starts a file
+    that died while being created afresh).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(path, "no such file")
     with open_file(path, "r") as f:
-        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+        kind = attrs.get("kind")
+        if kind not in kinds or (kind in REQUIRED_GROUPS and "config" not in attrs):
+            what = f"a {kind!r} file" if kind else "not a ddsolver file"
+            raise FileFormatError(path, f"{what}; expected a {' or '.join(kinds)} run file")
+        missing = [g for g in REQUIRED_GROUPS.get(kind, ()) if complete and g not in f]
+        if missing:
+            raise FileFormatError(path, f"damaged: no /{missing[0]}")
+    return attrs
+
+
+def _collect(names: list[str], name: str, obj) -> None:
+    if isinstance(obj, h5py.Dataset):
+        names.append(name)
+
+
+def verify(path: str | Path) -> int:
+    """Read every dataset in full, checking each chunk's checksum; returns the count read.
+
+    Raises FileFormatError naming the first dataset whose data do not match its checksum.
+    """
+    names: list[str] = []
+    with open_file(path, "r") as f:
+        f.visititems(
+            lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None
+        )
+        for name in names:
+            try:
+                f[name][()]
+            except OSError as exc:
+                raise FileFormatError(
+                    path, f"/{name} is damaged (checksum mismatch or unreadable: {exc})"
+                ) from None
+    return len(names)
+
+
+#: A read that meets a save half-way is tried again this many times, this far apart.
+READ_ATTEMPTS, READ_RETRY_SECONDS = 8, 0.02
+
+
+def _read(path: str | Path, read):
+    """``read(f)`` on the open file, tried again when it meets a running writer's save.
+
+    Without HDF5's file lock a reader never waits, but one that opens the file in the few
+    milliseconds of a save may see it half-written (an HDF5 error); the save is over by the
+    next attempt. A file that still fails after :data:`READ_ATTEMPTS` is damaged.
+    """
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            with open_file(path, "r") as f:
+                return read(f)
+        except (OSError, KeyError, FileFormatError) as exc:
+            if attempt == READ_ATTEMPTS - 1:
+                if isinstance(exc, FileFormatError):
+                    raise
+                raise FileFormatError(path, f"cannot be read ({exc})") from None
+            time.sleep(READ_RETRY_SECONDS)
+    raise AssertionError("unreachable")
 
 
 def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
     """All datasets of a group (``observables`` or ``snapshots``) as arrays."""
-    with open_file(path, "r") as f:
-        return {name: ds[()] for name, ds in f[group].items()}
+    return _read(path, lambda f: {name: ds[()] for name, ds in f[group].items()})
 
 
 def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
@@ -268,5 +431,4 @@ def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
 
 def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Edges and centres of each reduced coordinate."""
-    with open_file(path, "r") as f:
-        return {name: {k: g[k][()] for k in g} for name, g in f["grid"].items()}
+    return _read(path, lambda f: {n: {k: g[k][()] for k in g} for n, g in f["grid"].items()})

@@ -32,6 +32,38 @@ from .steppers import advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER
 
 
+class InitialMassError(ValueError):
+    """The grid does not hold the initial law: some of its mass falls outside."""
+
+    def __init__(self, extent: dict[str, list[float]], lost: float):
+        self.extent, self.lost = extent, lost
+        super().__init__(f"the grid {extent} misses {lost:.3g} of the initial mass; enlarge it")
+
+
+#: Initial mass a grid may miss (round-off of the cdf differences).
+LOST_MASS_TOLERANCE = 1e-9
+
+
+def initial_cell_masses(grid: TensorGrid, law: InitialLaw) -> np.ndarray:
+    """The initial law's mass in every cell, shape ``grid.shape``.
+
+    Along a coordinate with a continuous marginal the cell masses are exact (differences of
+    the cdf at the edges); a point-mass marginal (d = ∞, a fixed second-layer weight) is split
+    between the two nearest cells so that its mean is exact
+    (:meth:`~ddsolver.grid.Axis.point_mass`). Raises :class:`InitialMassError` when more than
+    :data:`LOST_MASS_TOLERANCE` of the mass falls outside the grid.
+    """
+    masses = np.ones(())
+    for axis in grid.axes:
+        at = law.axis_point_mass(axis.name)
+        cells = np.diff(law.axis_cdf(axis.name, axis.edges)) if at is None else axis.point_mass(at)
+        masses = np.multiply.outer(masses, cells)
+    lost = 1.0 - masses.sum()
+    if lost > LOST_MASS_TOLERANCE:
+        raise InitialMassError({a.name: a.edges[[0, -1]].tolist() for a in grid.axes}, lost)
+    return masses
+
+
 @dataclass
 class GridDD:
     """A reduced problem on a grid with its dynamics parameters, ready to integrate.
@@ -178,24 +210,9 @@ class GridDD:
     # ------------------------------------------------------------------ initial data
 
     def initial_density(self, law: InitialLaw) -> np.ndarray:
-        """Cell-averaged density of an initial law (shape ``grid.shape``).
-
-        Along a coordinate with a continuous marginal the cell masses are exact (differences of
-        the cdf at the edges); a point-mass marginal (d = ∞, a fixed second-layer weight) is
-        split between the two nearest cells so that its mean is exact
-        (:meth:`~ddsolver.grid.Axis.point_mass`).
-        """
-        masses = np.ones(())
-        for axis in self.grid.axes:
-            at = law.axis_point_mass(axis.name)
-            cells = (
-                np.diff(law.axis_cdf(axis.name, axis.edges)) if at is None else axis.point_mass(at)
-            )
-            masses = np.multiply.outer(masses, cells)
-        lost = 1.0 - masses.sum()
-        if lost > 1e-9:
-            extent = {a.name: a.edges[[0, -1]].tolist() for a in self.grid.axes}
-            raise ValueError(f"the grid {extent} misses {lost:.3g} of the initial mass; enlarge it")
+        """Cell-averaged density of an initial law (shape ``grid.shape``); see
+        :func:`initial_cell_masses`."""
+        masses = initial_cell_masses(self.grid, law)
         return masses / masses.sum() / self.grid.volumes
 
     # ------------------------------------------------------------------ observables

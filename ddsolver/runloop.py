@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import io
+from .errors import DiskFullError
 from .status import FINISHED, RunResult, failed
 
 log = logging.getLogger("ddsolver")
@@ -149,8 +150,9 @@ def run_loop(
     path: Path,
     times: np.ndarray,
     is_save: np.ndarray,
-    create: Callable[[dict[str, Any]], None],
+    create: Callable[[dict[str, Any], bool], None],
     *,
+    config_text: str,
     resume: bool = False,
     quiet: bool = False,
     guards: Sequence[Guard] = (non_finite_risk,),
@@ -160,21 +162,29 @@ def run_loop(
     Parameters
     ----------
     integrator : the solver state, at t = 0 unless a checkpoint is resumed
-    path : the HDF5 file
+    path : the HDF5 file; the run holds :func:`ddsolver.io.exclusive_writer` on it throughout
     times, is_save : the stop times and which of them are save points (:func:`stop_times`)
-    create : creates the file, given the first observations (their names make the datasets)
+    create : ``create(first, overwrite)`` creates the file, given the first observations
+        (their names make the datasets); ``overwrite`` when a resumed file has no checkpoint
+    config_text : the resolved config; a resume stores it (a new ``time.t_end``)
     resume : continue from the file's last checkpoint (a file without one starts afresh)
     quiet : no progress bar
     guards : checks of each stop's observations; the first failure ends the run
     """
+    with io.exclusive_writer(path):
+        return _run_locked(
+            integrator, path, times, is_save, create, config_text, resume, quiet, guards
+        )
+
+
+def _run_locked(integrator, path, times, is_save, create, config_text, resume, quiet, guards):
     started = clock.monotonic()
-    checkpoint = io.read_checkpoint(path) if resume else None
+    checkpoint = io.read_checkpoint(path) if resume and path.exists() else None
     if checkpoint is None:
         if resume and not path.exists():
             raise FileNotFoundError(f"--resume: {path} does not exist")
         first = {**integrator.observe(), "time": 0.0, "dt": np.nan}
-        if not (resume and path.exists()):
-            create(first)
+        create(first, resume)  # a resumed file without a checkpoint died being made: anew
         t, steps, k0 = 0.0, 0, 0
         io.append(path, [first], [(0.0, integrator.snapshot())], _checkpoint(integrator, t, 0))
     else:
@@ -182,6 +192,7 @@ def run_loop(
         integrator.restore(state, saved["dt_limit"], extra)
         t, steps = saved["t"], int(saved["steps"])
         k0 = int(np.searchsorted(times, t - 1e-12 * max(1.0, t)))
+        io.set_attrs(path, config=config_text)
         log.info("resuming %s at t = %g (%d steps)", path, t, steps)
 
     progress = Progress(t, float(times[-1]), quiet)
@@ -211,11 +222,15 @@ def run_loop(
                 keep = is_save[k] and status == FINISHED
                 snap = [(target, integrator.snapshot())] if keep else []
                 ckpt = _checkpoint(integrator, t, steps) if status == FINISHED else None
-                io.append(path, pending, snap, ckpt)
+                try:
+                    io.append(path, pending, snap, ckpt)
+                except DiskFullError as exc:  # checked before anything was written
+                    status = failed(f"disk full ({exc})", target)
+                    break
                 pending = []
             if status != FINISHED:
                 break
-        if pending:
+        if pending and not status.startswith("failed: disk full"):
             io.append(path, pending, [], None)
     finally:
         progress.close()

@@ -16,7 +16,15 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, allowed: str):
         self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"config key '{key}' = {value!r}: {allowed}")
+        super().__init__(f"config key '{_clip(key)}' = {_clip(repr(value))}: {allowed}")
+
+
+#: A key or value longer than this is shortened in messages (a 2 MB value is not echoed).
+MESSAGE_CLIP = 120
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_CLIP else f"{text[:MESSAGE_CLIP]}… ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Key:
         if self.choices:
             return "allowed: " + ", ".join(repr(c) for c in self.choices)
         words = {
-            "float": "a number",
+            "float": "a number" if self.allow_inf else "a finite number",
             "int": "an integer",
             "bool": "true or false",
             "str": "a string",
@@ -49,7 +57,7 @@ class Key:
         }[self.kind]
         if self.low is not None or self.high is not None:
             lo = "(" if self.low_open else "["
-            hi = ")" if self.high_open else "]"
+            hi = ")" if self.high_open or (self.high is None and not self.allow_inf) else "]"
             low = "-inf" if self.low is None else f"{self.low:g}"
             high = "inf" if self.high is None else f"{self.high:g}"
             words += f" in {lo}{low}, {high}{hi}"

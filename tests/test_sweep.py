@@ -208,7 +208,7 @@ def test_a_sweep_on_a_local_cluster_runs_restarts_fails_alone_and_matches_run(tm
         bad = by[(1.2, r_max)]
         assert bad["status"] == "invalid" and "problem.delta" in bad["error"]
     assert "invalid: config key 'problem.delta' = 1.2" in mixed.stdout
-    assert "FAILED: ValueError: the grid {'r': [0.0, 0.5]} misses" in mixed.stdout
+    assert "FAILED: ConfigError: config key 'grid.r_max' = {'r': [0.0, 0.5]}" in mixed.stdout
 
     cols, attrs = read_summary(out / "summary.h5")
     assert attrs["kind"] == "sweep" and attrs["status"].startswith("failed: ")

@@ -223,6 +223,14 @@ class AnisotropicGaussiansKind(ProblemKind):
             i["b_std"],
         )
 
+    def grid_cells(self, cfg: dict) -> dict[str, int]:
+        g = cfg["grid"]
+        return {  # r₁ and r₂ both take r_cells: the key counts the product of the two
+            "grid.a_cells": g["a_cells"],
+            "grid.b_cells": g["b_cells"],
+            "grid.r_cells": g["r_cells"] ** 2,
+        }
+
     def build_grid(self, cfg: dict) -> TensorGrid:
         g = cfg["grid"]
         radial = [Axis.uniform(n, g["r_min"], g["r_max"], g["r_cells"]) for n in ("r1", "r2")]

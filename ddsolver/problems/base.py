@@ -75,6 +75,12 @@ class ProblemKind(ABC):
     def build_grid(self, cfg: dict) -> TensorGrid:
         """The grid of ``[grid]`` (the solution grid, or the particles' density output grid)."""
 
+    @abstractmethod
+    def grid_cells(self, cfg: dict) -> dict[str, int]:
+        """The cells of each axis of :meth:`build_grid` by their config key, in axis order
+        (e.g. {"grid.a_cells": 96, "grid.r_cells": 800}), read from the config without
+        building anything (the memory estimate uses it)."""
+
     def particle_counts(self, cfg: dict) -> tuple[int, ...]:
         """Particles along each reduced coordinate (``[particles]``)."""
         raise ConfigError(

@@ -96,6 +96,12 @@ class IsotropicGaussiansKind(ProblemKind):
         i = cfg["initial"]
         return GaussianInitial(i["scale"], initial_dimension(cfg), i["a_mean"], i["a_std"])
 
+    def grid_cells(self, cfg: dict) -> dict[str, int]:
+        g = cfg["grid"]
+        if cfg["problem"]["second_layer"]:
+            return {"grid.a_cells": g["a_cells"], "grid.r_cells": g["r_cells"]}
+        return {"grid.r_cells": g["r_cells"]}
+
     def build_grid(self, cfg: dict) -> TensorGrid:
         g = cfg["grid"]
         r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])

@@ -140,6 +140,10 @@ class TeacherStudentKind(ProblemKind):
     def build_initial(self, cfg: dict) -> TeacherStudentInitial:
         return TeacherStudentInitial(cfg["initial"]["scale"], initial_dimension(cfg))
 
+    def grid_cells(self, cfg: dict) -> dict[str, int]:
+        g = cfg["grid"]
+        return {"grid.u_cells": g["u_cells"], "grid.r_cells": g["r_cells"]}
+
     def build_grid(self, cfg: dict) -> TensorGrid:
         g = cfg["grid"]
         return TensorGrid(

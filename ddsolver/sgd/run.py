@@ -12,7 +12,6 @@ threads (the kernels release the GIL).
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,11 @@ import numpy as np
 
 from .. import io
 from .._jit import compile_lock
-from ..config import to_toml
+from ..config import check_sgd_run, to_toml
 from ..experiment import build_schedule
 from ..observables import coordinate_statistics
 from ..problems import get_kind
+from ..resources import check_memory
 from ..runloop import Advance, run_loop, stop_times
 from ..schedules import Schedule
 from ..status import RunResult
@@ -96,38 +96,43 @@ def run_sgd(
 ) -> RunResult:
     """Run SGD for every seed of ``cfg`` and write the HDF5 file ``path``."""
     path = Path(path)
+    check_sgd_run(cfg)
+    check_memory(cfg, "sgd")
     kind = get_kind(cfg)
     warm_up_sgd(kind.name)
     problem = kind.build_problem(cfg)
-    if math.isinf(problem.dimension):
-        raise ValueError("SGD needs a finite problem.dimension")
-    d = int(problem.dimension)
     sgd = cfg["sgd"]
     seeds = list(sgd["seeds"])
-    if cfg["initial"]["dimension"] not in (0, d):
-        raise ValueError(
-            "SGD draws w ~ N(0, κ²/d I_d) in the problem's dimension; "
-            "initial.dimension must be 0 or problem.dimension"
-        )
     nets = [kind.sgd_network(cfg, problem, seed) for seed in seeds]
     observe = sgd["observe_every"] or cfg["time"]["save_every"]
     times, is_save = stop_times(cfg["time"]["t_end"], cfg["time"]["save_every"], observe)
     integrator = SGDIntegrator(nets, build_schedule(cfg), sgd["eps"], threads or min(len(seeds), 8))
 
-    def create(first: dict[str, Any]) -> None:
+    config_text = to_toml(cfg)
+
+    def create(first: dict[str, Any], overwrite: bool) -> None:
         names = [name for name in first if name not in ("time", "dt")]
         io.create_sgd_file(
             path,
-            to_toml(cfg),
+            config_text,
             seeds,
             sgd["neurons"],
             nets[0].coords,
             names,
             (len(nets), nets[0].size),
-            force=force,
+            force=force or overwrite,
         )
 
     try:
-        return run_loop(integrator, path, times, is_save, create, resume=resume, quiet=quiet)
+        return run_loop(
+            integrator,
+            path,
+            times,
+            is_save,
+            create,
+            config_text=config_text,
+            resume=resume,
+            quiet=quiet,
+        )
     finally:
         integrator.close()

@@ -42,6 +42,8 @@ from ..config import SCHEMA, ConfigError, read_toml, set_dotted, to_toml, valida
 VERBS = ("run", "sgd")
 TOP_KEYS = ("base", "verbs", "risk_times", "zip", "set", "axes")
 RANGE_KEYS = {"start", "stop", "num", "step", "log"}
+#: Most points of one sweep (and values of one axis): each point is a run and a file.
+MAX_POINTS = 10_000
 HASH_LENGTH = 16
 
 
@@ -147,8 +149,8 @@ def _expand_range(key: str, spec: dict) -> list:
     start, stop = spec["start"], spec["stop"]
     if "num" in spec:
         num = spec["num"]
-        if not isinstance(num, int) or num < 1:
-            raise ConfigError(where, spec, "num must be an integer ≥ 1")
+        if not isinstance(num, int) or not 1 <= num <= MAX_POINTS:
+            raise ConfigError(where, spec, f"num must be an integer in [1, {MAX_POINTS}]")
         if spec.get("log", False):
             if start <= 0 or stop <= 0:
                 raise ConfigError(where, spec, "a log range needs start > 0 and stop > 0")
@@ -162,6 +164,8 @@ def _expand_range(key: str, spec: dict) -> list:
         if step == 0 or (stop - start) / step < 0:
             raise ConfigError(where, spec, "step must be non-zero and point from start to stop")
         count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_POINTS:
+            raise ConfigError(where, spec, f"{count} values; at most {MAX_POINTS}")
         values = start + step * np.arange(count)
     return _typed(key, [float(v) for v in values])
 
@@ -251,6 +255,12 @@ def read_sweep(path: str | Path) -> SweepSpec:
             raise ConfigError(
                 "zip", group, f"zipped axes need equal lengths, got {sorted(lengths)}"
             )
+    zipped = {key for group in groups for key in group}
+    count = math.prod(len(axes[k]) for k in axes if k not in zipped) * math.prod(
+        len(axes[group[0]]) for group in groups
+    )
+    if count > MAX_POINTS:
+        raise ConfigError("axes", f"{count} points", f"a sweep has at most {MAX_POINTS} points")
     return SweepSpec(
         path=path,
         base_path=base_path,

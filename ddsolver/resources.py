@@ -1,0 +1,103 @@
+r"""What a run will need, estimated from its config before any compute, and refused if too much.
+
+The estimates count the arrays a run holds at once (float64), from the config's sizes alone —
+nothing is allocated to find out. A run whose estimate exceeds :data:`MEMORY_FRACTION` of the
+memory available is refused with a ConfigError naming the key of the largest term and the
+estimate, so ``grid.r_cells = 1e9`` or ``sgd.neurons = 1e12`` is a one-line refusal, not a
+MemoryError after seconds of compute.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .problems import get_kind
+from .schema import ConfigError
+
+#: Refuse a run whose estimate exceeds this fraction of the available memory.
+MEMORY_FRACTION = 0.8
+#: Working arrays of the grid solver per cell (state, stages, rates, potentials, scratch).
+GRID_ARRAYS_PER_CELL = 32
+#: Factors per point assumed for a low-rank kernel (the Mehler ranks seen are ≤ 200).
+LOWRANK_FACTORS = 512
+BYTES = 8
+
+
+def available_memory() -> int:
+    """Bytes of memory available to a new run (MemAvailable, else the physical memory)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 2**40  # unknown: do not refuse on memory
+
+
+def _grid_terms(cfg: dict) -> dict[str, float]:
+    kind = get_kind(cfg)
+    axes = kind.grid_cells(cfg)
+    cells = math.prod(axes.values())
+    key = max(axes, key=axes.get)
+    if cfg["discretisation"]["method"] == "particles":
+        counts = kind.particle_counts(cfg)
+        particles = math.prod(counts)
+        n = len(counts)
+        count_key = "particles.r_count"
+        per_axis = max(axes.values())
+        return {
+            count_key: BYTES * particles * (LOWRANK_FACTORS * (n + 1) * 6 + per_axis * 2 * n),
+            key: BYTES * cells * 4,
+        }
+    terms = {key: BYTES * cells * GRID_ARRAYS_PER_CELL}
+    dense = cfg["solver"]["interaction"] == "matrix" or not kind.build_problem(cfg).factorised
+    terms[key] += BYTES * cells * (3 * cells if dense else 3 * LOWRANK_FACTORS)
+    return terms
+
+
+def _sgd_terms(cfg: dict) -> dict[str, float]:
+    sgd = cfg["sgd"]
+    n, d, batch = sgd["neurons"], cfg["problem"]["dimension"], sgd["batch"]
+    seeds = len(sgd["seeds"])
+    threads = min(seeds, 8)
+    weights = BYTES * seeds * 3 * n * d + BYTES * threads * n * d  # weights, checkpoint, grads
+    pairs = BYTES * 6 * n * n  # the exact risk's pairwise overlaps
+    batches = BYTES * threads * batch * (d + 2 * n)
+    key_of_weights = "sgd.neurons" if n >= d else "problem.dimension"
+    return {key_of_weights: weights, "sgd.neurons": pairs, "sgd.batch": batches}
+
+
+def check_memory(cfg: dict, verb: str) -> None:
+    """Refuse (ConfigError) a run of ``verb`` ("run" or "sgd") that cannot fit in memory."""
+    terms: dict[str, float] = {}
+    parts = _sgd_terms(cfg) if verb == "sgd" else _grid_terms(cfg)
+    for key, size in parts.items():
+        terms[key] = terms.get(key, 0.0) + size
+    total = sum(terms.values())
+    available = available_memory()
+    if total > MEMORY_FRACTION * available:
+        key = max(terms, key=terms.get)
+        value = _config_value(cfg, key)
+        raise ConfigError(
+            key,
+            value,
+            f"the run would need about {_gib(total)} of memory; "
+            f"{_gib(available)} is available (make it smaller)",
+        )
+
+
+def _config_value(cfg: dict, key: str):
+    table, _, name = key.rpartition(".")
+    node = cfg
+    for part in table.split("."):
+        node = node.get(part, {})
+    return node.get(name)
+
+
+def _gib(size: float) -> str:
+    return f"{size / 2**30:.3g} GiB" if size >= 2**28 else f"{size / 2**20:.3g} MiB"

@@ -1,0 +1,556 @@
+"""Bad input, damaged files and concurrent writers, as an adversarial user tries them.
+
+Every bad input must exit 2 with one line on stderr naming the key (or the file) and no
+traceback, before any compute; a second writer on a running output is refused; a resume never
+repeats a time; damaged and foreign files give one line, not a traceback.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+from cli_runner import ddsolver
+
+from ddsolver import cli, io
+from ddsolver.config import load_config, to_toml
+
+SMALL = """
+[problem]
+dimension = 20
+delta = 0.8
+[time]
+t_end = 0.2
+save_every = 0.1
+[grid]
+r_max = 3.0
+r_cells = 60
+[sgd]
+neurons = 20
+eps = 1e-3
+"""
+
+
+def _cli(capsys, *argv):
+    """``ddsolver ARGV`` in this process: (exit code, stdout, stderr)."""
+    try:
+        code = cli.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _refused(code, err, needle):
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert needle in lines[0], lines[0]
+    assert len(lines[0]) < 600, "a bad value is echoed in full"
+
+
+# (id, config text appended to SMALL, verb, extra arguments, what the line must name)
+BAD_CONFIGS = [
+    ("delta-high", "problem.delta=1.5", "run", "problem.delta"),
+    ("delta-string", 'problem.delta="x"', "run", "problem.delta"),
+    ("dimension-1", "problem.dimension=1", "run", "problem.dimension"),
+    ("dimension-word", 'problem.dimension="lots"', "run", "problem.dimension"),
+    ("kind", 'problem.kind="nope"', "run", "problem.kind"),
+    ("activation", 'problem.activation.kind="softplus"', "run", "problem.activation.kind"),
+    ("ramp-t1", "problem.activation.t1=2.0", "run", "problem.activation.t2"),
+    ("ramp-knots", "problem.activation.knots=[0.0, 1.0]", "run", "problem.activation.knots"),
+    ("scale", "initial.scale=-1.0", "run", "initial.scale"),
+    ("initial-d", "initial.dimension=1", "run", "initial.dimension"),
+    ("initial-kind", 'initial.kind="uniform"', "run", "initial.kind"),
+    ("tau", "dynamics.tau=-1.0", "run", "dynamics.tau"),
+    ("lam-nan", "dynamics.lam=nan", "run", "dynamics.lam"),
+    ("xi-zero", "dynamics.xi=0", "run", "dynamics.xi"),
+    ("xi-alpha", 'dynamics.xi={kind="power", alpha=-1.0}', "run", "dynamics.xi.alpha"),
+    (
+        "xi-times",
+        'dynamics.xi={kind="piecewise", times=[1.0], values=[1.0]}',
+        "run",
+        "dynamics.xi.times",
+    ),
+    ("t-end-zero", "time.t_end=0", "run", "time.t_end"),
+    ("t-end-inf", "time.t_end=inf", "run", "time.t_end"),
+    ("t-end-huge", "time.t_end=1e300", "run", "time.t_end"),
+    ("save-tiny", "time.save_every=1e-9", "run", "time.save_every"),
+    ("save-zero", "time.save_every=0", "run", "time.save_every"),
+    ("observe", "time.observe_every=0.5", "run", "time.observe_every"),
+    ("neurons", "sgd.neurons=0", "sgd", "sgd.neurons"),
+    ("eps-zero", "sgd.eps=0", "sgd", "sgd.eps"),
+    ("eps-large", "sgd.eps=5", "sgd", "sgd.eps"),
+    ("seeds-empty", "sgd.seeds=[]", "sgd", "sgd.seeds"),
+    ("seeds-negative", "sgd.seeds=[-1]", "sgd", "sgd.seeds"),
+    ("seeds-huge", "sgd.seeds=[1180591620717411303424]", "sgd", "sgd.seeds"),
+    ("seeds-repeat", "sgd.seeds=[1, 1]", "sgd", "sgd.seeds"),
+    ("batch", "sgd.batch=0", "sgd", "sgd.batch"),
+    ("sgd-observe", "sgd.observe_every=5.0", "sgd", "sgd.observe_every"),
+    ("sgd-neurons-huge", "sgd.neurons=1000000000000", "sgd", "sgd.neurons"),
+    ("sgd-batch-huge", "sgd.batch=1000000000", "sgd", "sgd.batch"),
+    ("sgd-dimension-huge", "problem.dimension=1000000000", "sgd", "problem.dimension"),
+    ("sgd-dinf", 'problem.dimension="inf"', "sgd", "problem.dimension"),
+    ("method", 'discretisation.method="spectral"', "run", "discretisation.method"),
+    ("r-count", "particles.r_count=0", "run", "particles.r_count"),
+    (
+        "r-count-huge",
+        'discretisation.method="particles"\nparticles.r_count=1000000000',
+        "run",
+        "particles.r_count",
+    ),
+    ("rtol", "particles.rtol=0", "run", "particles.rtol"),
+    ("r-cells-2", "grid.r_cells=2", "run", "grid.r_cells"),
+    ("r-cells-float", "grid.r_cells=1e7", "run", "grid.r_cells"),
+    ("r-cells-huge", "grid.r_cells=1000000000", "run", "grid.r_cells"),
+    ("a-cells-huge", "problem.second_layer=true\ngrid.a_cells=1000000", "run", "grid.a_cells"),
+    ("r-max", "grid.r_max=0", "run", "grid.r_max"),
+    ("a-interval", "grid.a_min=4.0", "run", "grid.a_max"),
+    ("r-min", "grid.r_min=-1.0", "run", "grid.r_min"),
+    ("order", "solver.order=4", "run", "solver.order"),
+    ("cfl", "solver.cfl=0", "run", "solver.cfl"),
+    ("limiter", 'solver.limiter="superbee"', "run", "solver.limiter"),
+    ("rtol-order", "solver.rtol=1e-6\nsolver.order=2", "run", "solver.rtol"),
+    ("dt-max", "solver.dt_max=0", "run", "solver.dt_max"),
+    ("output-path", "output.path=3", "run", "output.path"),
+    ("unknown-key", "problem.delt=0.5", "run", "problem.delt"),
+    (
+        "aniso-erf",
+        'problem.kind="anisotropic_gaussians"\nproblem.activation.kind="erf"',
+        "run",
+        "problem.activation.kind",
+    ),
+    ("aniso-tau", 'problem.kind="anisotropic_gaussians"\ndynamics.tau=0.1', "run", "dynamics.tau"),
+    (
+        "aniso-grid",
+        'problem.kind="anisotropic_gaussians"\ndiscretisation.method="grid"',
+        "run",
+        "discretisation.method",
+    ),
+    (
+        "teacher-particles",
+        'problem.kind="teacher_student"\ndiscretisation.method="particles"',
+        "run",
+        "discretisation.method",
+    ),
+    (
+        "teacher-second",
+        'problem.kind="teacher_student"\nproblem.second_layer=true',
+        "run",
+        "problem.second_layer",
+    ),
+    (
+        "teacher-d2",
+        'problem.kind="teacher_student"\nproblem.dimension=2',
+        "run",
+        "problem.dimension",
+    ),
+    ("teacher-dense", 'problem.kind="teacher_student"\ngrid.u_cells=4000', "run", "grid.u_cells"),
+    (
+        "a-misses-mass",
+        "problem.second_layer=true\ngrid.a_max=0.5\ngrid.a_min=-0.5",
+        "run",
+        "grid.a",
+    ),
+    ("teacher-misses-mass", 'problem.kind="teacher_student"\ngrid.u_max=0.1', "run", "grid.u"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "sets", "verb", "needle"), BAD_CONFIGS, ids=[b[0] for b in BAD_CONFIGS]
+)
+def test_bad_config_value_is_one_line_naming_the_key(tmp_path, capsys, name, sets, verb, needle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    args = [a for line in sets.splitlines() for a in ("--set", line)]
+    out = tmp_path / "out.h5"
+    code, _, err = _cli(capsys, verb, cfg, "-o", out, *args)
+    _refused(code, err, needle)
+    assert not out.exists()
+
+
+def test_override_injection_deep_keys_and_long_values(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    code, _, err = _cli(capsys, "run", cfg, "--set", "problem.delta=0.5\n[evil]\nx=1")
+    _refused(code, err, "problem.delta")
+    deep = ".".join(["a"] * 5000) + "=1"
+    code, _, err = _cli(capsys, "run", cfg, "--set", deep)
+    _refused(code, err, "--set")
+    code, _, err = _cli(capsys, "run", cfg, "--set", "problem.delta=" + "9" * 2_000_000)
+    _refused(code, err, "problem.delta")
+    code, _, err = _cli(capsys, "run", cfg, "--set", "problem.delta")
+    _refused(code, err, "problem.delta")
+    code, _, err = _cli(capsys, "run", cfg, "--set", "=3")
+    _refused(code, err, "--set")
+
+
+BAD_ARGUMENTS = [
+    ("verb", ["frobnicate"], "invalid choice"),
+    ("no-config", ["run"], "CONFIG"),
+    ("flag", ["run", "{cfg}", "--frobnicate"], "--frobnicate"),
+    ("sweep-workers", ["sweep", "{cfg}", "--workers", "0"], "--workers"),
+    ("compare-one-file", ["compare", "{cfg}"], "SGD.h5"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "argv", "needle"), BAD_ARGUMENTS, ids=[b[0] for b in BAD_ARGUMENTS]
+)
+def test_bad_arguments_are_one_line(tmp_path, capsys, name, argv, needle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    code, _, err = _cli(capsys, *(a.format(cfg=cfg) for a in argv))
+    _refused(code, err, needle)
+
+
+def _files(tmp_path):
+    """Damaged and foreign files of every sort, by name."""
+    files = {}
+    files["text"] = tmp_path / "text.h5"
+    files["text"].write_text("not hdf5\n")
+    files["empty"] = tmp_path / "empty.h5"
+    files["empty"].write_bytes(b"")
+    files["directory"] = tmp_path / "dir.h5"
+    files["directory"].mkdir()
+    files["foreign"] = tmp_path / "foreign.h5"
+    with h5py.File(files["foreign"], "w") as f:
+        f["x"] = np.arange(3)
+    files["no-config"] = tmp_path / "noconfig.h5"
+    with h5py.File(files["no-config"], "w") as f:
+        f.attrs["kind"] = "pde"
+    return files
+
+
+FILE_VERBS = [
+    ("info", ["info", "{f}"]),
+    ("plot", ["plot", "{f}", "-o", "{tmp}/figs"]),
+    ("compare-pde", ["compare", "{f}", "{f}", "-o", "{tmp}/rep"]),
+    ("resume", ["run", "{cfg}", "-o", "{f}", "--resume"]),
+    ("resume-sgd", ["sgd", "{cfg}", "-o", "{f}", "--resume"]),
+]
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "directory", "foreign", "no-config"])
+@pytest.mark.parametrize(("verb", "argv"), FILE_VERBS, ids=[v[0] for v in FILE_VERBS])
+def test_damaged_or_foreign_files_are_one_line(tmp_path, capsys, kind, verb, argv):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    target = _files(tmp_path)[kind]
+    args = [a.format(f=target, tmp=tmp_path, cfg=cfg) for a in argv]
+    code, _, err = _cli(capsys, *args)
+    _refused(code, err, target.name)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("binary", b"\xff\xfe\x00\x01garbage", "UTF-8"),
+        ("utf16", "[problem]\ndelta = 0.5\n".encode("utf-16"), "UTF-8"),
+        ("toml-syntax", b"[problem\ndelta = 0.5\n", "not valid TOML"),
+    ],
+)
+def test_unreadable_config_and_sweep_files(tmp_path, capsys, name, content, needle):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    for verb in ("run", "sgd", "sweep"):
+        code, _, err = _cli(capsys, verb, path, "--dry-run" if verb == "sweep" else "-q")
+        _refused(code, err, needle)
+    code, _, err = _cli(capsys, "run", tmp_path)
+    _refused(code, err, str(tmp_path))
+
+
+def test_unwritable_outputs_are_one_line(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    directory = tmp_path / "adir"
+    directory.mkdir()
+    for verb in ("run", "sgd"):
+        code, _, err = _cli(capsys, verb, cfg, "-o", directory, "--force")
+        _refused(code, err, "-o")
+        code, _, err = _cli(capsys, verb, cfg, "-o", "/dev/null", "--force")
+        _refused(code, err, "-o")
+        code, _, err = _cli(capsys, verb, cfg, "-o", tmp_path / "missing" / "x.h5")
+        _refused(code, err, "-o")
+    run = tmp_path / "r.h5"
+    assert _cli(capsys, "run", cfg, "-o", run, "-q")[0] == 0
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should go")
+    code, _, err = _cli(capsys, "plot", run, "-o", blocker)
+    _refused(code, err, "-o")
+    code, _, err = _cli(capsys, "compare", run, run, "-o", blocker)
+    _refused(code, err, "-o")
+
+
+def test_sweep_with_too_many_points_is_refused_before_listing(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(
+        f'base = "{cfg}"\n[axes]\n"problem.delta" = {{ start = 0.1, stop = 0.9, num = 10000000 }}\n'
+    )
+    start = time.monotonic()
+    code, _, err = _cli(capsys, "sweep", sweep, "--dry-run")
+    _refused(code, err, "problem.delta")
+    assert time.monotonic() - start < 5.0
+
+
+# ---------------------------------------------------------------------- concurrent writers
+
+
+#: A grid run of about 3 s (1600 cells to t = 4): long enough to meet it while it runs.
+KILL_CONFIG = (
+    SMALL.replace("t_end = 0.2", "t_end = 4.0")
+    .replace("r_max = 3.0", "r_max = 8.0")
+    .replace("r_cells = 60", "r_cells = 1600")
+    .replace("neurons = 20", "neurons = 400")
+    .replace("eps = 1e-3", "eps = 1e-4")
+)
+
+
+def test_a_second_writer_is_refused_while_the_first_runs(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(KILL_CONFIG)
+    out = tmp_path / "busy.h5"
+    first = subprocess.Popen(
+        [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(out), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    while not out.exists() and first.poll() is None:
+        time.sleep(0.01)
+    second = ddsolver("run", cfg, "-o", out, "--force")
+    third = ddsolver("run", cfg, "-o", out, "--resume")
+    assert first.wait() == 0, first.stderr.read()
+    for late in (second, third):
+        assert late.returncode == 2, late.stderr
+        assert "another ddsolver process" in late.stderr and len(late.stderr.splitlines()) == 1
+    with h5py.File(out) as f:
+        times = f["observables/time"][()]
+        assert f.attrs["status"] == "finished"
+    assert np.all(np.diff(times) > 0)
+
+
+def test_two_resumes_of_one_killed_file_never_repeat_a_time(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(KILL_CONFIG)
+    out = tmp_path / "k.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(out), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not out.exists() and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    argv = [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(out), "--resume", "-q"]
+    both = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    codes = sorted(p.wait() for p in both)
+    assert codes[0] == 0 and codes[1] in (0, 2)  # the loser is refused (or starts after)
+    with h5py.File(out) as f:
+        times = f["observables/time"][()]
+        assert f.attrs["status"] == "finished"
+    assert np.all(np.diff(times) > 0), "a resume appended a time the file already had"
+
+
+# ---------------------------------------------------------------------- faults and files
+
+
+def test_dying_inside_the_first_save_resumes_without_a_repeated_row(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    out = tmp_path / "first.h5"
+    assert _cli(capsys, "run", cfg, "-o", out, "-q")[0] == 0
+    with h5py.File(out, "r+") as f:  # as if killed between the data and the checkpoint write
+        f["checkpoint/state"][:] = np.nan
+        f.attrs["status"] = "running"
+    assert _cli(capsys, "run", cfg, "-o", out, "--resume", "-q")[0] == 0
+    partial = tmp_path / "partial.h5"
+    with h5py.File(partial, "w") as f:  # as if killed while the file was being created
+        f.attrs["config"] = to_toml(load_config(cfg))
+        f.attrs["kind"] = "pde"
+        f.attrs["status"] = "running"
+    code, _, err = _cli(capsys, "run", cfg, "-o", partial, "--resume", "-q")
+    assert code == 0, err
+    for path in (out, partial):
+        with h5py.File(path) as f:
+            assert f.attrs["status"] == "finished"
+            np.testing.assert_array_equal(f["observables/time"][()][:2], [0.0, 0.01])
+
+
+def test_a_full_disk_fails_the_run_with_a_message_and_it_resumes(tmp_path, capsys, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL.replace("t_end = 0.2", "t_end = 0.4"))
+    out, full = tmp_path / "d.h5", tmp_path / "full.h5"
+    assert _cli(capsys, "run", cfg, "-o", full, "-q")[0] == 0
+    real = io.free_bytes
+    saves = {"n": 0}
+
+    def filling(path):
+        saves["n"] += 1
+        return real(path) if saves["n"] <= 2 else 1000  # full after two saves
+
+    monkeypatch.setattr(io, "free_bytes", filling)
+    code, out_text, err = _cli(capsys, "run", cfg, "-o", out, "-q")
+    assert code == 1 and "disk full" in out_text and "--resume" in out_text
+    assert "Traceback" not in err
+    with h5py.File(out) as f:
+        assert f.attrs["status"].startswith("failed: disk full")
+    monkeypatch.setattr(io, "free_bytes", real)
+    assert _cli(capsys, "run", cfg, "-o", out, "--resume", "-q")[0] == 0
+    _same(out, full)
+
+
+def _same(a_path, b_path):
+    with h5py.File(a_path) as a, h5py.File(b_path) as b:
+        for name in ("observables/time", "observables/risk", "snapshots/density"):
+            np.testing.assert_array_equal(a[name][()], b[name][()], name)
+
+
+def test_a_really_full_file_system_fails_cleanly_and_resumes(tmp_path):
+    """A 2 MB tmpfs fills mid-run: exit 1, a clean status, and a bitwise resume once enlarged."""
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2000k", "tmpfs", str(small)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(
+            "[problem]\ndimension = 20\n[time]\nt_end = 4.0\nsave_every = 0.01\n"
+            "[grid]\nr_cells = 400\n"
+        )
+        out = small / "x.h5"
+        first = ddsolver("run", cfg, "-o", out, "-q")
+        assert first.returncode == 1, first.stderr
+        assert "disk full" in first.stdout and "Traceback" not in first.stderr
+        subprocess.run(["mount", "-o", "remount,size=16m", str(small)], check=True)
+        resumed = ddsolver("run", cfg, "-o", out, "--resume", "-q")
+        assert resumed.returncode == 0, resumed.stderr
+        assert ddsolver("info", out, "--verify").returncode == 0
+        full = tmp_path / "full.h5"
+        assert ddsolver("run", cfg, "-o", full, "-q").returncode == 0
+        _same(out, full)
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
+def test_info_on_an_sgd_file_and_verify_catches_a_flipped_byte(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    sgd = tmp_path / "s.h5"
+    assert _cli(capsys, "sgd", cfg, "-o", sgd, "-q")[0] == 0
+    code, out, err = _cli(capsys, "info", sgd)
+    assert code == 0 and "sgd run" in out and "risk" in out, err
+    assert _cli(capsys, "info", sgd, "--verify")[0] == 0
+    run = tmp_path / "r.h5"
+    assert _cli(capsys, "run", cfg, "-o", run, "-q")[0] == 0
+    with h5py.File(run, "r") as f:
+        offset = f["snapshots/density"].id.get_chunk_info(0).byte_offset
+    with open(run, "r+b") as fh:
+        fh.seek(offset + 40)
+        byte = fh.read(1)
+        fh.seek(offset + 40)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    code, _, err = _cli(capsys, "info", run, "--verify")
+    _refused(code, err, "r.h5")
+    assert "checksum" in err
+
+
+def test_compare_on_a_failed_run_writes_valid_json(tmp_path, capsys, monkeypatch):
+    from ddsolver import pde
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    sgd = tmp_path / "s.h5"
+    assert _cli(capsys, "sgd", cfg, "-o", sgd, "-q")[0] == 0
+    broken = pde.GridDD.observables
+
+    def nan_risk(self, p, neurons):
+        return {**broken(self, p, neurons), "risk": float("nan")}
+
+    monkeypatch.setattr(pde.GridDD, "observables", nan_risk)
+    run = tmp_path / "nan.h5"
+    code, _, _ = _cli(capsys, "run", cfg, "-o", run, "-q")
+    assert code == 1
+    monkeypatch.setattr(pde.GridDD, "observables", broken)
+    code, _, err = _cli(capsys, "compare", run, sgd, "-o", tmp_path / "rep")
+    assert code == 0, err
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())  # strict JSON
+    assert report["pde_status"].startswith("failed")
+    assert _cli(capsys, "plot", run, "-o", tmp_path / "figs", "--no-animation")[0] == 0
+
+
+def test_sigint_exits_130_and_a_pipe_closed_early_is_quiet(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(KILL_CONFIG.replace("t_end = 4.0", "t_end = 30.0"))
+    out = tmp_path / "i.h5"
+    for verb in ("run", "sgd"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ddsolver", verb, str(cfg), "-o", str(out), "-q", "--force"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while not out.exists() and proc.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait() == 130
+        err = proc.stderr.read()
+        assert "resume with --resume" in err and "Traceback" not in err
+        out.unlink()
+    short = tmp_path / "short.h5"
+    assert (
+        ddsolver("run", tmp_path / "c.toml", "-o", short, "--set", "time.t_end=0.1").returncode == 0
+    )
+    piped = subprocess.run(
+        f"{sys.executable} -m ddsolver info {short} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_a_reader_polls_a_running_file_without_failing(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(KILL_CONFIG)
+    out = tmp_path / "poll.h5"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(out), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while not out.exists() and proc.poll() is None:
+        time.sleep(0.01)
+    reads = 0
+    while proc.poll() is None:
+        obs = io.read_series(out, "observables")  # ddsolver's reader retries a torn read
+        assert obs["time"].ndim == 1
+        reads += 1
+    assert proc.wait() == 0 and reads > 10
+
+
+def test_extending_a_finished_run_stores_the_new_end(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    out = tmp_path / "e.h5"
+    assert _cli(capsys, "run", cfg, "-o", out, "-q")[0] == 0
+    assert _cli(capsys, "run", cfg, "-o", out, "-q", "--resume", "--set", "time.t_end=0.3")[0] == 0
+    attrs = io.read_attrs(out)
+    assert "t_end = 0.3" in attrs["config"] and attrs["status"] == "finished"
+    assert io.read_series(out, "observables")["time"][-1] == pytest.approx(0.3)
