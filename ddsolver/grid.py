@@ -16,14 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Coordinates that are norms (≥ 0, with the origin a natural edge, not a boundary).
-RADIAL_NAMES = frozenset({"r", "r1", "r2", "v"})
-
-
-def is_radial(name: str) -> bool:
-    """Whether the reduced coordinate ``name`` is a norm (r, r1, r2, v)."""
-    return name in RADIAL_NAMES
-
 
 @dataclass(frozen=True)
 class Axis:
@@ -33,10 +25,15 @@ class Axis:
     ----------
     name : str
     edges : (n + 1,) float64, strictly increasing
+    radial : bool, the coordinate is a norm (≥ 0; the origin is a natural edge, not a
+        boundary: no mass leaves through it, and density estimates reflect at it)
+    key : str, the prefix of its config keys (``grid.<key>_min`` …); default: ``name``
     """
 
     name: str
     edges: np.ndarray
+    radial: bool = False
+    key: str = ""
 
     def __post_init__(self) -> None:
         edges = np.asarray(self.edges, dtype=float)
@@ -44,23 +41,26 @@ class Axis:
             raise ValueError(f"axis {self.name!r}: edges must be ≥ 3 strictly increasing values")
         edges.setflags(write=False)
         object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "key", self.key or self.name)
 
     @classmethod
-    def uniform(cls, name: str, lower: float, upper: float, cells: int) -> Axis:
-        """``cells`` equal cells on [lower, upper]."""
-        return cls(name, np.linspace(lower, upper, cells + 1))
+    def uniform(cls, name: str, lower: float, upper: float, cells: int, **kw) -> Axis:
+        """``cells`` equal cells on [lower, upper] (``kw``: ``radial``, ``key``)."""
+        return cls(name, np.linspace(lower, upper, cells + 1), **kw)
 
     @classmethod
-    def stretched(cls, name: str, lower: float, upper: float, cells: int, stretch: float) -> Axis:
+    def stretched(
+        cls, name: str, lower: float, upper: float, cells: int, stretch: float, **kw
+    ) -> Axis:
         r"""Cells refined towards ``lower``: x = lower + (upper − lower)·sinh(βs)/sinh(β).
 
         ``stretch`` β > 0 sets the ratio of the last to the first width (≈ cosh β);
-        β = 0 is uniform.
+        β = 0 is uniform. ``kw``: ``radial``, ``key``.
         """
         if stretch == 0.0:
-            return cls.uniform(name, lower, upper, cells)
+            return cls.uniform(name, lower, upper, cells, **kw)
         s = np.linspace(0.0, 1.0, cells + 1)
-        return cls(name, lower + (upper - lower) * np.sinh(stretch * s) / np.sinh(stretch))
+        return cls(name, lower + (upper - lower) * np.sinh(stretch * s) / np.sinh(stretch), **kw)
 
     @property
     def cells(self) -> int:

@@ -20,7 +20,6 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_initial, build_system
-from .grid import is_radial
 from .lagrangian import ParticleDD
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .problems import get_kind
@@ -62,9 +61,8 @@ class PDEIntegrator:
 def _edge_keys(grid) -> str:
     """The config keys of the grid's edges, e.g. "grid.r_max" or "grid.a_min/a_max, …"."""
     keys = []
-    for name in grid.names:
-        key = "r" if is_radial(name) else name  # r1, r2 and v take the r keys
-        edge = f"grid.{key}_max" if key == "r" else f"grid.{key}_min/{key}_max"
+    for axis in grid.axes:  # a norm's lower edge is 0 or r_min: its upper edge is the one
+        edge = f"grid.{axis.key}_max" if axis.radial else f"grid.{axis.key}_min/{axis.key}_max"
         if edge not in keys:
             keys.append(edge)
     return ", ".join(keys)

@@ -5,7 +5,7 @@ Layout (CONTRACT.md, extended)::
     /                         attrs: config (resolved TOML), ddsolver_version, status
                               ("running", "finished" or "failed: <reason>"), kind ("pde"|"sgd"),
                               versions (JSON: python, numpy, scipy, numba, h5py), created
-    /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units
+    /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units, radial
     /grid/<name>/centres      (n,)
     /snapshots/time           (n_s,)
     /snapshots/density        (n_s, *grid) density p in the reduced coordinates
@@ -167,6 +167,7 @@ def create_run_file(
             a.create_dataset("edges", data=axis.edges)
             a.create_dataset("centres", data=axis.centres)
             a.attrs["units"] = "dimensionless (reduced coordinate)"
+            a.attrs["radial"] = axis.radial  # a norm: 0 is its natural lower edge
         s = f.create_group("snapshots")
         _series(s, "time")
         for name, shape in snapshot_shapes.items():

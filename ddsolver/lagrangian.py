@@ -37,7 +37,7 @@ import numpy as np
 from scipy import special
 
 from .controllers import error_step
-from .grid import TensorGrid, is_radial
+from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
 from .observables import coordinate_statistics
 from .operators.blob import blob_velocity, regularised_log_density
@@ -197,7 +197,7 @@ class ParticleDD:
         for k, axis in enumerate(self.grid.axes):
             e = axis.edges
             cdf = special.ndtr((e[None, :] - z[:, k : k + 1]) / h[k])
-            if is_radial(axis.name):  # norms (r, r1, r2, v): reflect the mass below 0
+            if axis.radial:  # a norm: reflect the mass below 0
                 cdf = cdf + 1.0 - special.ndtr((-e[None, :] - z[:, k : k + 1]) / h[k])
                 cdf = cdf - cdf[:, :1]
             per_axis.append(np.diff(cdf, axis=1))  # (M, n_k): kernel mass of particle i in cell k

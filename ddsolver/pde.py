@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .grid import TensorGrid, is_radial
+from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
 from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
@@ -269,7 +269,7 @@ class GridDD:
             idx = [slice(None)] * self.grid.ndim
             idx[k] = -1
             touched[tuple(idx)] = True
-            if not is_radial(axis.name):
+            if not axis.radial:
                 idx[k] = 0
                 touched[tuple(idx)] = True
         return float(mass[touched].sum())

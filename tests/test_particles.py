@@ -24,7 +24,7 @@ def paper():
 
 
 def output_grid(r_max=8.0, cells=400):
-    return TensorGrid((Axis.uniform("r", 0, r_max, cells),))
+    return TensorGrid((Axis.uniform("r", 0, r_max, cells, radial=True),))
 
 
 def test_initial_risk_converges_at_first_order(paper):

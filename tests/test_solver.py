@@ -201,7 +201,7 @@ def test_self_consistent_gibbs_state_with_interaction():
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
     # the reference measure r^39 keeps the density off r < 0.2, where the entropic drift
     # ε(d − 1)/r would make explicit steps tiny
-    grid = TensorGrid((Axis.uniform("r", 0.2, 3.2, 300),))
+    grid = TensorGrid((Axis.uniform("r", 0.2, 3.2, 300, radial=True),))
     system = GridDD(problem, grid, tau=2.0, lam=1.0)
     p, history = run_to(system, dd.GaussianInitial(0.8, 40), 15.0, stops=15)
     gibbs = system.gibbs_map(p)
@@ -216,7 +216,7 @@ def test_self_consistent_gibbs_state_with_interaction():
 def test_energy_identity_and_positivity_on_the_paper_example():
     """τ = λ = 0: dR/dt = −4ξ ∫ |∂_r Ψ|² dρ; mass exact, density ≥ 0, F = R/2 decreasing."""
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
-    grid = TensorGrid((Axis.uniform("r", 0, 5, 1600),))
+    grid = TensorGrid((Axis.uniform("r", 0, 5, 1600, radial=True),))
     system = GridDD(problem, grid)
     law = dd.GaussianInitial(0.8, 40)
     p, history = run_to(system, law, 1.0, stops=10)
@@ -242,7 +242,7 @@ def test_energy_identity_and_positivity_on_the_paper_example():
 def test_d_infinity_noise_is_the_entropic_drift():
     """d = ∞, τ > 0: transport with potential Ψ − τ log r; F = R/2 − τ∫log r dρ decreases."""
     problem = dd.IsotropicGaussians(dd.paper_ramp(), math.inf, 0.8)
-    grid = TensorGrid((Axis.uniform("r", 0, 4, 400),))
+    grid = TensorGrid((Axis.uniform("r", 0, 4, 400, radial=True),))
     system = GridDD(problem, grid, tau=0.05)
     assert system.diffusivity == 0 and system.reference_coefficient == 0.05
     law = dd.GaussianInitial(0.8, 40)  # a spread start, so that the density is not a point
@@ -253,7 +253,7 @@ def test_d_infinity_noise_is_the_entropic_drift():
 
 def test_second_layer_grid_runs_and_dissipates():
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, second_layer=True)
-    grid = TensorGrid((Axis.uniform("a", -1, 3, 40), Axis.uniform("r", 0, 4, 80)))
+    grid = TensorGrid((Axis.uniform("a", -1, 3, 40), Axis.uniform("r", 0, 4, 80, radial=True)))
     system = GridDD(problem, grid)
     _, history = run_to(system, dd.GaussianInitial(0.8, 40, a_mean=1.0, a_std=0.3), 0.5, stops=5)
     risks = [h["risk"] for h in history]
@@ -266,7 +266,7 @@ def test_grid_and_problem_coordinates_must_match():
     with pytest.raises(ValueError, match="do not match"):
         GridDD(problem, TensorGrid((Axis.uniform("x", 0, 1, 10),)))
     with pytest.raises(ValueError, match="misses"):
-        GridDD(problem, TensorGrid((Axis.uniform("r", 0, 0.5, 10),))).initial_density(
+        GridDD(problem, TensorGrid((Axis.uniform("r", 0, 0.5, 10, radial=True),))).initial_density(
             dd.GaussianInitial(0.8, 40)
         )
 

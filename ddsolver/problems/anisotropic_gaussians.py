@@ -233,7 +233,10 @@ class AnisotropicGaussiansKind(ProblemKind):
 
     def build_grid(self, cfg: dict) -> TensorGrid:
         g = cfg["grid"]
-        radial = [Axis.uniform(n, g["r_min"], g["r_max"], g["r_cells"]) for n in ("r1", "r2")]
+        radial = [
+            Axis.uniform(n, g["r_min"], g["r_max"], g["r_cells"], radial=True, key="r")
+            for n in ("r1", "r2")
+        ]
         return TensorGrid(
             (
                 Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]),

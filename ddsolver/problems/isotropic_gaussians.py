@@ -104,7 +104,7 @@ class IsotropicGaussiansKind(ProblemKind):
 
     def build_grid(self, cfg: dict) -> TensorGrid:
         g = cfg["grid"]
-        r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"])
+        r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"], radial=True)
         if cfg["problem"]["second_layer"]:
             return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
         return TensorGrid((r,))

@@ -149,7 +149,9 @@ class TeacherStudentKind(ProblemKind):
         return TensorGrid(
             (
                 Axis.uniform("u", g["u_min"], g["u_max"], g["u_cells"]),
-                Axis.stretched("v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"]),
+                Axis.stretched(
+                    "v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"], radial=True, key="r"
+                ),
             )
         )
 
