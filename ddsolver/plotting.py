@@ -26,6 +26,17 @@ def _save(plt, fig, target: Path) -> Path:
     return target
 
 
+class _Figures:
+    """``plt.subplots`` without pyplot: figures that need no backend and show in notebooks."""
+
+    @staticmethod
+    def subplots(*args, figsize=None, constrained_layout=False, **kw):
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
+        return fig, fig.subplots(*args, **kw)
+
+
 def _decorate(ax, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -42,27 +53,41 @@ def _pyplot():
     return plt
 
 
-def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
-    """Write the figures of ``path`` into ``out_dir``; returns the files written."""
-    plt = _pyplot()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def file_figures(path: str | Path) -> dict[str, object]:
+    """The figures of a PDE or SGD file by name (``risk``, ``density`` / ``neurons``).
+
+    matplotlib ``Figure`` objects made without pyplot: they need no backend, show themselves
+    in a notebook, and are saved with ``fig.savefig``.
+    """
     obs = io.read_series(path, "observables")
     snaps = io.read_series(path, "snapshots")
     if io.read_attrs(path).get("kind") == "sgd":
-        return [_sgd_risk_figure(plt, obs, out_dir / "risk.png"),
-                _sgd_coordinates_figure(plt, snaps, out_dir / "neurons.png")]  # fmt: skip
+        return {"risk": _sgd_risk_figure(_Figures, obs),
+                "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
     grid = io.read_grid(path)
-    written = [_risk_figure(plt, obs, out_dir / "risk.png")]
-    names = list(grid)
+    out = {"risk": _risk_figure(_Figures, obs)}
     if snaps["time"].size:
-        written.append(_density_figure(plt, snaps, grid, names, out_dir / "density.png"))
-        if animation and snaps["time"].size > 1:
-            written.append(_animation(plt, snaps, grid, names, out_dir / "density.gif"))
+        out["density"] = _density_figure(_Figures, snaps, grid, list(grid))
+    return out
+
+
+def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
+    """Write the figures of ``path`` into ``out_dir``; returns the files written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in file_figures(path).items():
+        target = out_dir / f"{name}.png"
+        fig.savefig(target, dpi=120)
+        written.append(target)
+    snaps = io.read_series(path, "snapshots")
+    if animation and io.read_attrs(path).get("kind") == "pde" and snaps["time"].size > 1:
+        grid = io.read_grid(path)
+        written.append(_animation(_pyplot(), snaps, grid, list(grid), out_dir / "density.gif"))
     return written
 
 
-def _risk_figure(plt, obs, target: Path) -> Path:
+def _risk_figure(plt, obs):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     t = obs["time"]
     ax1.plot(t, obs["risk"], label="R(ρ_t)")
@@ -74,10 +99,10 @@ def _risk_figure(plt, obs, target: Path) -> Path:
         ax2.set_ylabel("free energy F(ρ_t)")
     ax2.set_xlabel("time t")
     ax2.grid(alpha=0.3)
-    return _save(plt, fig, target)
+    return fig
 
 
-def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
+def _density_figure(plt, snaps, grid, names):
     from matplotlib.colors import LogNorm
 
     dens = snaps["density"]
@@ -111,7 +136,7 @@ def _density_figure(plt, snaps, grid, names, target: Path) -> Path:
             ax.set_title(f"t = {t[i]:g}")
             ax.set_xlabel(names[0])
             ax.set_ylabel(names[1])
-    return _save(plt, fig, target)
+    return fig
 
 
 def _first_two(density: np.ndarray, grid, names) -> np.ndarray:
@@ -263,7 +288,7 @@ def plot_sweep(
     return [_save(plt, fig, out_dir / f"{y}_vs_{x}.png")]
 
 
-def _sgd_risk_figure(plt, obs, target: Path) -> Path:
+def _sgd_risk_figure(plt, obs):
     """SGD: the exact risk of every seed, and the mean of each reduced coordinate."""
     t = obs["time"]
     means = [name for name in obs if name.startswith("mean_")]
@@ -274,10 +299,10 @@ def _sgd_risk_figure(plt, obs, target: Path) -> Path:
     for name in means:
         ax2.plot(t, obs[name].mean(axis=1), label=name.removeprefix("mean_") + " (mean)")
     _decorate(ax2, "time t", "reduced coordinates")
-    return _save(plt, fig, target)
+    return fig
 
 
-def _sgd_coordinates_figure(plt, snaps, target: Path) -> Path:
+def _sgd_coordinates_figure(plt, snaps):
     """SGD: histograms of each reduced coordinate (all seeds) at up to four snapshot times."""
     names = [name for name in snaps if name != "time"]
     t = snaps["time"]
@@ -290,4 +315,4 @@ def _sgd_coordinates_figure(plt, snaps, target: Path) -> Path:
             ax.hist(snaps[name][i].ravel(), bins=60, density=True, histtype="step",
                     label=f"t = {t[i]:g}")  # fmt: skip
         _decorate(ax, name, "density of neurons")
-    return _save(plt, fig, target)
+    return fig

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from ddsolver.compare import compare_files
+from ddsolver.comparison import compare_files
 from ddsolver.config import ConfigError, load_config, validate
 from ddsolver.experiment import build_initial, build_system
 from ddsolver.integrate import run_grid

@@ -41,7 +41,7 @@ def test_two_resolutions_agree_and_the_mass_splits():
 def test_sgd_follows_the_pde_with_the_finite_n_term(tmp_path):
     """N = 800, ε = 2.5e-5, three seeds, t ∈ [0, 10]: the issue's 0.02 on the risk, and the
     neuron histograms within W1 = 0.05 of the PDE density (measured: 0.018 and 0.022)."""
-    from ddsolver.compare import compare_files
+    from ddsolver.comparison import compare_files
     from ddsolver.integrate import run_grid
     from ddsolver.sgd.run import run_sgd
 

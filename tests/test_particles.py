@@ -161,7 +161,7 @@ def test_noisy_particles_reach_the_grid_gibbs_state(tmp_path):
 def test_paper_example_particles_against_grid_to_t10(tmp_path):
     """M = 2000 particles against the 3200-cell grid: risk within 2e-3 at every observation,
     and the particles' law within W1 = 0.01 of the grid density at every snapshot."""
-    from ddsolver.compare import wasserstein1
+    from ddsolver.comparison import wasserstein1
 
     base = ["time.t_end=10", "time.save_every=1.0", "time.observe_every=0.25"]
     grid_cfg = load_config("grids/isotropic_d40.toml", base)

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 import ddsolver as dd
-from ddsolver.compare import compare_files, wasserstein1
+from ddsolver.comparison import compare_files, wasserstein1
 from ddsolver.config import ConfigError, validate
 from ddsolver.experiment import build_grid_dd, build_initial
 from ddsolver.models.activations import Activation

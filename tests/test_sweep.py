@@ -12,7 +12,7 @@ import pytest
 from cli_runner import ddsolver
 
 from ddsolver import cli, io
-from ddsolver.compare import compare_files
+from ddsolver.comparison import compare_files
 from ddsolver.config import ConfigError, to_toml
 from ddsolver.integrate import run_grid
 from ddsolver.sweeps import read_sweep

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from ddsolver import io
-from ddsolver.compare import compare_files
+from ddsolver.comparison import compare_files
 from ddsolver.config import ConfigError, load_config
 from ddsolver.experiment import build_grid_dd
 from ddsolver.integrate import run_grid

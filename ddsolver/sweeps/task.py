@@ -91,7 +91,7 @@ def summarise(
         if "run" not in verbs:
             row["t_reached"] = float(obs["time"][-1]) if risk.shape[0] else nan
     if set(verbs) == {"run", "sgd"}:
-        from ..compare import compare_files
+        from ..comparison import compare_files
 
         try:
             row["pde_sgd_gap"] = compare_files(files["run"], files["sgd"])["max_abs_gap"]
