@@ -34,6 +34,7 @@ EPILOG = """examples:
   ddsolver plot run.h5 -o figures/                   density, risk and free energy
   ddsolver sweep grids/sweeps/quickstart_delta.toml  every point of a sweep, on Dask
   ddsolver plot quickstart_delta/summary.h5 --x problem.delta  a result vs a swept key
+  ddsolver examples my_configs/                      copy the ready configs out to edit
 """
 
 
@@ -133,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="COLUMN",
         help="sweep summary: the result to draw (default: risk_final, or sgd_risk_final)",
     )
+
+    examples = sub.add_parser(
+        "examples",
+        help="copy the ready experiment configs (grids/) into a directory",
+        description="Copy the example configs that ship with ddsolver into DIR (existing files "
+        "are left alone), to run or edit them: ddsolver run DIR/quickstart.toml.",
+    )
+    examples.add_argument("directory", metavar="DIR", help="where to copy them (made if needed)")
 
     sweep = sub.add_parser(
         "sweep",
@@ -321,7 +330,7 @@ def _sgd(args) -> int:
 
 def _compare(args) -> int:
     from . import io
-    from .compare import write_report
+    from .comparison import write_report
 
     io.check_run_file(args.pde, ("pde",))
     io.check_run_file(args.sgd, ("sgd",))
@@ -386,6 +395,18 @@ def _plot(args) -> int:
     return EXIT_OK
 
 
+def _examples(args) -> int:
+    from .examples import copy_to
+
+    out = Path(args.directory)
+    _writable_dir(out, "DIR")
+    written = copy_to(out)
+    for target in written:
+        print(target)
+    print(f"{out}: {len(written)} example configs copied")
+    return EXIT_OK
+
+
 def _sweep(args) -> int:
     from .sweeps import read_sweep
 
@@ -427,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "info": _info,
         "plot": _plot,
         "sweep": _sweep,
+        "examples": _examples,
     }
     try:
         return handlers[args.verb](args)

@@ -430,6 +430,11 @@ def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
     return vol
 
 
+def read_series_item(path: str | Path, name: str) -> np.ndarray:
+    """One dataset at the root of the file (e.g. an SGD file's ``seeds``)."""
+    return _read(path, lambda f: f[name][()])
+
+
 def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Edges and centres of each reduced coordinate."""
     return _read(path, lambda f: {n: {k: g[k][()] for k in g} for n, g in f["grid"].items()})

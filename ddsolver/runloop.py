@@ -102,11 +102,17 @@ def stop_times(
     return merged, is_save
 
 
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (its output is a notebook, not a terminal)."""
+    return "ipykernel" in sys.modules
+
+
 class Progress:
-    """tqdm bar over simulated time, shown on a terminal for runs longer than a few seconds."""
+    """tqdm bar over simulated time for runs longer than a few seconds: on a terminal, or in a
+    notebook (tqdm's notebook widget); silent when ``quiet``."""
 
     def __init__(self, t0: float, t_end: float, quiet: bool):
-        self.enabled = not quiet and sys.stderr.isatty()
+        self.enabled = not quiet and (sys.stderr.isatty() or _in_notebook())
         self.t0, self.t_end, self.bar, self.start = t0, t_end, None, clock.monotonic()
 
     def update(self, t: float, dt: float) -> None:
@@ -116,7 +122,7 @@ class Progress:
         if self.bar is None:
             if clock.monotonic() - self.start < PROGRESS_MIN_SECONDS:
                 return
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # the notebook widget in Jupyter, text elsewhere
 
             self.bar = tqdm(
                 total=self.t_end,

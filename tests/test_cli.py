@@ -241,7 +241,7 @@ def test_docs_reference_pages_are_generated_from_the_code():
         for name in keys:
             assert f"`{table}.{name}`" in config_page
     cli_page = hooks.on_page_markdown((ROOT / "docs" / "cli.md").read_text())
-    for verb in ("run", "sgd", "compare", "info", "plot", "sweep"):
+    for verb in ("run", "sgd", "compare", "info", "plot", "sweep", "examples"):
         assert f"### `ddsolver {verb}`" in cli_page
     assert "--resume" in cli_page.split("### `ddsolver sgd`")[1].split("### ")[0]
 

@@ -1,0 +1,140 @@
+r"""The Python face of the command line: solve, train, compare, sweep, open.
+
+Each function is the twin of a CLI verb and takes a config as a path, TOML text or a dict,
+with ``overrides`` in the dotted keys of ``--set`` (``{"problem.delta": 0.6}``, or as keyword
+arguments with ``__`` for the dots: ``problem__delta=0.6``). A bad value raises
+:class:`~ddsolver.schema.ConfigError` (a ``ValueError``) with the key, the value and what is
+allowed — the line the CLI prints. Runs return a :class:`~ddsolver.results.Run` that reads its
+HDF5 file lazily.
+
+    import ddsolver as dd
+
+    run = dd.solve("grids/quickstart.toml", time__t_end=1.0)       # a temporary file
+    sgd = dd.train("grids/quickstart.toml", "q_sgd.h5", time__t_end=1.0)
+    report = dd.compare(run, sgd)
+    run.observables.risk.plot()                                      # xarray
+"""
+
+from __future__ import annotations
+
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from .config import read_toml, set_dotted, validate
+from .results import Run, open_file
+from .schema import ConfigError
+
+ConfigLike = str | Path | dict
+
+
+def resolve_config(config: ConfigLike, overrides: dict[str, Any] | None = None, **dotted) -> dict:
+    """A validated config from a path, TOML text or a dict, with dotted-key overrides.
+
+    ``dotted`` keyword arguments take ``__`` for the dots (``time__t_end=2.0``).
+    """
+    if isinstance(config, dict):
+        raw = config
+    elif isinstance(config, Path) or (isinstance(config, str) and _looks_like_path(config)):
+        raw = read_toml(config)
+    else:
+        try:
+            raw = tomllib.loads(config)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                "CONFIG", config[:60], f"neither a file nor TOML text ({exc})"
+            ) from None
+    for key, value in {
+        **(overrides or {}),
+        **{k.replace("__", "."): v for k, v in dotted.items()},
+    }.items():
+        raw = set_dotted(raw, key, value)
+    return validate(raw)
+
+
+def _looks_like_path(text: str) -> bool:
+    return "\n" not in text and "=" not in text
+
+
+def _output(output: str | Path | None, suffix: str) -> Path:
+    if output is not None:
+        return Path(output)
+    return Path(tempfile.mkdtemp(prefix="ddsolver-")) / f"run{suffix}.h5"
+
+
+def solve(
+    config: ConfigLike,
+    output: str | Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    **dotted,
+) -> Run:
+    """Solve the DD of ``config`` (``ddsolver run``); ``output=None``: a temporary file."""
+    from .integrate import run_pde
+
+    cfg = resolve_config(config, overrides, **dotted)
+    path = _output(output, "")
+    result = run_pde(cfg, path, resume=resume, force=force or output is None, quiet=quiet)
+    return Run(path, result)
+
+
+def train(
+    config: ConfigLike,
+    output: str | Path | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    **dotted,
+) -> Run:
+    """Finite-width SGD for ``config``, every seed of ``sgd.seeds`` (``ddsolver sgd``)."""
+    from .config import check_sgd_run
+    from .sgd.run import run_sgd
+
+    cfg = resolve_config(config, overrides, **dotted)
+    check_sgd_run(cfg)
+    path = _output(output, "_sgd")
+    result = run_sgd(cfg, path, resume=resume, force=force or output is None, quiet=quiet)
+    return Run(path, result)
+
+
+def compare(pde: Run | str | Path, sgd: Run | str | Path, output: str | Path | None = None) -> dict:
+    """The PDE-against-SGD report (``ddsolver compare``); with ``output``, also the figures."""
+    from .comparison import compare_files, write_report
+
+    pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
+    if output is None:
+        return compare_files(pde_path, sgd_path)
+    write_report(pde_path, sgd_path, output)
+    return compare_files(pde_path, sgd_path)
+
+
+def sweep(
+    sweep_file: str | Path,
+    output: str | Path | None = None,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    quiet: bool = False,
+):
+    """Every point of a sweep file on Dask (``ddsolver sweep``); returns the summary."""
+    from .sweeps import read_sweep
+    from .sweeps.engine import run_sweep
+
+    spec = read_sweep(sweep_file)
+    out = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="ddsolver-sweep-"))
+    run_sweep(
+        spec, out, scheduler=scheduler, workers=workers, echo=(lambda _: None) if quiet else print
+    )
+    return open_file(out / "summary.h5")
+
+
+def open(path: str | Path):
+    """Open any file ddsolver wrote: a PDE or SGD run (:class:`~ddsolver.results.Run`) or a
+    sweep summary (:class:`~ddsolver.results.SweepSummary`)."""
+    return open_file(path)
