@@ -115,6 +115,8 @@ def run_pde(
     get_kind(cfg).check_solvable(cfg)
     check_memory(cfg, "run")
     path = Path(path)
+    if resume and path.exists():  # never start afresh over a file that is not a PDE run
+        io.check_run_file(path, ("pde",), complete=False)
     kind, law = get_kind(cfg), build_initial(cfg)
     if cfg["discretisation"]["method"] == "grid":
         grid = kind.build_grid(cfg)

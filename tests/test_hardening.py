@@ -554,3 +554,16 @@ def test_extending_a_finished_run_stores_the_new_end(tmp_path, capsys):
     attrs = io.read_attrs(out)
     assert "t_end = 0.3" in attrs["config"] and attrs["status"] == "finished"
     assert io.read_series(out, "observables")["time"][-1] == pytest.approx(0.3)
+
+
+def test_a_resume_from_python_never_overwrites_a_foreign_file(tmp_path):
+    import ddsolver as dd
+
+    foreign = tmp_path / "mine.h5"
+    with h5py.File(foreign, "w") as f:
+        f["precious"] = np.arange(3)
+    for solve in (dd.solve, dd.train):
+        with pytest.raises(ValueError, match="not a ddsolver file"):
+            solve(SMALL, foreign, resume=True)
+    with h5py.File(foreign) as f:
+        assert list(f["precious"][()]) == [0, 1, 2]

@@ -98,6 +98,8 @@ def run_sgd(
     path = Path(path)
     check_sgd_run(cfg)
     check_memory(cfg, "sgd")
+    if resume and path.exists():  # never start afresh over a file that is not an SGD run
+        io.check_run_file(path, ("sgd",), complete=False)
     kind = get_kind(cfg)
     warm_up_sgd(kind.name)
     problem = kind.build_problem(cfg)
