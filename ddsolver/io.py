@@ -18,6 +18,8 @@ Layout (CONTRACT.md, extended)::
                               (n_seeds, P))   attrs: extra0, extra1 — JSON of what is not an
                               array (SGD: the random generators' states), one per slot
     /checkpoint/state         (6,) [t, dt_limit, slot, n_snapshots, n_observables, steps]
+    /checksums/observables    (n_o,) uint32 CRC-32 of each row (datasets in name order, float64)
+    /checksums/snapshots      (n_s,) uint32 likewise
 
 Robustness: the file is opened, appended to, flushed and closed at every save point, so
 it is closed — and consistent — while the solver computes; a process killed at any
@@ -34,6 +36,7 @@ import os
 import platform
 import shutil
 import time
+import zlib
 from pathlib import Path
 
 import h5py
@@ -124,16 +127,35 @@ def versions() -> dict[str, str]:
     }
 
 
-def _series(group: h5py.Group, name: str, shape: tuple[int, ...] = ()) -> None:
+def _series(group: h5py.Group, name: str, shape: tuple[int, ...] = (), dtype: str = "f8") -> None:
     chunk = (max(1, min(1024, 2**20 // max(1, int(np.prod(shape)) * 8))), *shape)
     group.create_dataset(
-        name,
-        shape=(0, *shape),
-        maxshape=(None, *shape),
-        chunks=chunk,
-        dtype="f8",
-        fletcher32=True,  # a checksum per chunk: corruption is detected on read
+        name, shape=(0, *shape), maxshape=(None, *shape), chunks=chunk, dtype=dtype
     )
+
+
+def _checksum_group(f: h5py.File) -> None:
+    """/checksums/<group>: a CRC-32 of every row of /observables and /snapshots.
+
+    Per row, not per HDF5 chunk: a save rewrites the chunk that holds earlier rows, and a
+    kill during that write may leave the chunk's own checksum (Fletcher-32) wrong while the
+    earlier rows are intact — a resume must be able to read them.
+    """
+    c = f.create_group("checksums")
+    for group in SERIES_GROUPS:
+        _series(c, group, dtype="u4")
+    c.attrs["description"] = "CRC-32 of each row's values, datasets in name order (float64)"
+
+
+#: The groups whose rows the checksums cover.
+SERIES_GROUPS = ("observables", "snapshots")
+
+
+def _row_crc(values: list[np.ndarray]) -> int:
+    crc = 0
+    for v in values:
+        crc = zlib.crc32(np.ascontiguousarray(v, dtype="f8").tobytes(), crc)
+    return crc
 
 
 def _root_attrs(f: h5py.File, config_text: str, kind: str) -> None:
@@ -179,6 +201,7 @@ def create_run_file(
         for name in ("time", *observable_names):
             _series(o, name)
         _checkpoint_group(f, state_shape)
+        _checksum_group(f)
 
 
 def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
@@ -210,19 +233,15 @@ def append(
         _refuse_repeated_time(path, obs["time"], [o["time"] for o in observations])
         _refuse_repeated_time(path, f["snapshots/time"], [t for t, _ in snapshots])
         if observations:
-            n = obs["time"].shape[0]
-            for name in obs:
-                ds = obs[name]
-                ds.resize(n + len(observations), axis=0)
-                ds[n:] = [o.get(name, np.nan) for o in observations]
+            rows = {name: [o.get(name, np.nan) for o in observations] for name in sorted(obs)}
+            _append_rows(f, "observables", rows)
         snaps = f["snapshots"]
         if snapshots:
-            n = snaps["time"].shape[0]
-            for name in snaps:
-                snaps[name].resize(n + len(snapshots), axis=0)
-            snaps["time"][n:] = [t for t, _ in snapshots]
-            for name in snapshots[0][1]:
-                snaps[name][n:] = np.stack([fields[name] for _, fields in snapshots])
+            rows = {"time": [t for t, _ in snapshots]}
+            rows.update(
+                {name: [fields[name] for _, fields in snapshots] for name in snapshots[0][1]}
+            )
+            _append_rows(f, "snapshots", {name: rows[name] for name in sorted(rows)})
         if checkpoint is not None:
             density, state, extra = checkpoint
             old = f["checkpoint/state"][:]
@@ -264,6 +283,21 @@ def _append_bytes(f: h5py.File, n_obs: int, n_snap: int, checkpoint: bool) -> in
     return total
 
 
+def _append_rows(f: h5py.File, group: str, rows: dict[str, list]) -> None:
+    """Append rows (every dataset of ``group``, by name) and, where the file has them, their
+    checksums."""
+    g = f[group]
+    n = g["time"].shape[0]
+    count = len(rows["time"])
+    for name, values in rows.items():
+        g[name].resize(n + count, axis=0)
+        g[name][n:] = np.stack([np.asarray(v, dtype="f8") for v in values])
+    if "checksums" in f:
+        sums = f["checksums"][group]
+        sums.resize(n + count, axis=0)
+        sums[n:] = [_row_crc([rows[name][i] for name in rows]) for i in range(count)]
+
+
 def _refuse_repeated_time(path, stored: h5py.Dataset, new: list[float]) -> None:
     """A series only grows forwards in time: appending a time it already has is a bug."""
     if new and stored.shape[0] and not new[0] > stored[stored.shape[0] - 1]:
@@ -302,6 +336,7 @@ def create_sgd_file(
             _series(o, name, (n_seeds,))
         o["risk"].attrs["description"] = "exact population risk R_N(θ) per seed"
         _checkpoint_group(f, state_shape)
+        _checksum_group(f)
 
 
 def set_status(path: str | Path, status: str) -> None:
@@ -326,7 +361,10 @@ def read_checkpoint(path: str | Path) -> Checkpoint | None:
             return None
         state = dict(zip(STATE_FIELDS, raw.tolist(), strict=True))
         for group, count in (("snapshots", "n_snapshots"), ("observables", "n_observables")):
-            for ds in f[group].values():
+            datasets = list(f[group].values())
+            if "checksums" in f:
+                datasets.append(f["checksums"][group])
+            for ds in datasets:
                 if ds.shape[0] > state[count]:
                     ds.resize(int(state[count]), axis=0)
         slot = int(state["slot"])
@@ -374,22 +412,29 @@ def _collect(names: list[str], name: str, obj) -> None:
 
 
 def verify(path: str | Path) -> int:
-    """Read every dataset in full, checking each chunk's checksum; returns the count read.
+    """Read every dataset in full and check every row against its checksum.
 
-    Raises FileFormatError naming the first dataset whose data do not match its checksum.
+    Returns the number of datasets read; raises FileFormatError naming the first dataset
+    that cannot be read, or the first row whose values do not match their CRC-32.
     """
     names: list[str] = []
     with open_file(path, "r") as f:
-        f.visititems(
-            lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None
-        )
+        f.visititems(lambda name, obj: _collect(names, name, obj))
+        data = {}
         for name in names:
             try:
-                f[name][()]
+                data[name] = f[name][()]
             except OSError as exc:
-                raise FileFormatError(
-                    path, f"/{name} is damaged (checksum mismatch or unreadable: {exc})"
-                ) from None
+                raise FileFormatError(path, f"/{name} cannot be read ({exc})") from None
+        if "checksums" in f:
+            for group in SERIES_GROUPS:
+                stored = data[f"checksums/{group}"]
+                columns = sorted(n for n in f[group])
+                for i, crc in enumerate(stored):
+                    if _row_crc([data[f"{group}/{n}"][i] for n in columns]) != crc:
+                        raise FileFormatError(
+                            path, f"/{group} row {i} does not match its checksum (damaged)"
+                        )
     return len(names)
 
 

@@ -194,6 +194,7 @@ def _run_locked(integrator, path, times, is_save, create, config_text, resume, q
         t, steps, k0 = 0.0, 0, 0
         io.append(path, [first], [(0.0, integrator.snapshot())], _checkpoint(integrator, t, 0))
     else:
+        io.verify(path)  # the rows it keeps are intact (rows past the checkpoint were dropped)
         state, saved, extra = checkpoint
         integrator.restore(state, saved["dt_limit"], extra)
         t, steps = saved["t"], int(saved["steps"])

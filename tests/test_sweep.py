@@ -274,7 +274,7 @@ def test_a_point_killed_mid_run_is_resumed_by_the_next_sweep(tmp_path):
     assert attrs["status"] == "running" and attrs["config"] == to_toml(point.config)
 
     report = run_point(point.config, point.key, str(out), ("run",), [], {})
-    assert report["status"] == "finished" and not report["skipped"]
+    assert report["status"] == "finished" and not report["skipped"], report["error"]
     reference = run_grid(point.config, tmp_path / "reference.h5", quiet=True)
     assert reference.ok
     with h5py.File(target) as a, h5py.File(reference.path) as b:
