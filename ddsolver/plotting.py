@@ -53,36 +53,43 @@ def _pyplot():
     return plt
 
 
-def file_figures(path: str | Path) -> dict[str, object]:
-    """The figures of a PDE or SGD file by name (``risk``, ``density`` / ``neurons``).
+def _read(path: str | Path) -> tuple[str, dict, dict, dict]:
+    """(kind, observables, snapshots, grid) of a run file, each read once."""
+    kind = io.read_attrs(path).get("kind")
+    grid = io.read_grid(path) if kind == "pde" else {}
+    return kind, io.read_series(path, "observables"), io.read_series(path, "snapshots"), grid
 
-    matplotlib ``Figure`` objects made without pyplot: they need no backend, show themselves
-    in a notebook, and are saved with ``fig.savefig``.
-    """
-    obs = io.read_series(path, "observables")
-    snaps = io.read_series(path, "snapshots")
-    if io.read_attrs(path).get("kind") == "sgd":
+
+def _figures(kind: str, obs: dict, snaps: dict, grid: dict) -> dict[str, object]:
+    if kind == "sgd":
         return {"risk": _sgd_risk_figure(_Figures, obs),
                 "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
-    grid = io.read_grid(path)
     out = {"risk": _risk_figure(_Figures, obs)}
     if snaps["time"].size:
         out["density"] = _density_figure(_Figures, snaps, grid, list(grid))
     return out
 
 
+def file_figures(path: str | Path) -> dict[str, object]:
+    """The figures of a PDE or SGD file by name (``risk``, ``density`` / ``neurons``).
+
+    matplotlib ``Figure`` objects made without pyplot: they need no backend, show themselves
+    in a notebook, and are saved with ``fig.savefig``.
+    """
+    return _figures(*_read(path))
+
+
 def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
     """Write the figures of ``path`` into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    kind, obs, snaps, grid = _read(path)
     written = []
-    for name, fig in file_figures(path).items():
+    for name, fig in _figures(kind, obs, snaps, grid).items():
         target = out_dir / f"{name}.png"
         fig.savefig(target, dpi=120)
         written.append(target)
-    snaps = io.read_series(path, "snapshots")
-    if animation and io.read_attrs(path).get("kind") == "pde" and snaps["time"].size > 1:
-        grid = io.read_grid(path)
+    if animation and kind == "pde" and snaps["time"].size > 1:
         written.append(_animation(_pyplot(), snaps, grid, list(grid), out_dir / "density.gif"))
     return written
 
