@@ -93,11 +93,9 @@ def train(
     **dotted,
 ) -> Run:
     """Finite-width SGD for ``config``, every seed of ``sgd.seeds`` (``ddsolver sgd``)."""
-    from .config import check_sgd_run
     from .sgd.run import run_sgd
 
     cfg = resolve_config(config, overrides, **dotted)
-    check_sgd_run(cfg)
     path = _output(output, "_sgd")
     result = run_sgd(cfg, path, resume=resume, force=force or output is None, quiet=quiet)
     return Run(path, result)

@@ -33,11 +33,6 @@ def build_grid(cfg: dict) -> TensorGrid:
     return get_kind(cfg).build_grid(cfg)
 
 
-def check_solvable(cfg: dict) -> None:
-    """Refuse, before any compute, a PDE the reduced kernels cannot solve (ConfigError)."""
-    get_kind(cfg).check_solvable(cfg)
-
-
 def build_schedule(cfg: dict) -> Schedule:
     """ξ(t) from ``dynamics.xi`` (a number or a table)."""
     xi = cfg["dynamics"]["xi"]

@@ -19,7 +19,7 @@ import numpy as np
 from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
-from .experiment import build_initial, build_system
+from .experiment import build_system
 from .lagrangian import ParticleDD
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .problems import get_kind
@@ -112,12 +112,13 @@ def run_pde(
     ``discretisation.method`` selects the grid (:class:`~ddsolver.pde.GridDD`) or the
     particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
     """
-    get_kind(cfg).check_solvable(cfg)
+    kind = get_kind(cfg)
+    kind.check_solvable(cfg)
     check_memory(cfg, "run")
     path = Path(path)
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
-    kind, law = get_kind(cfg), build_initial(cfg)
+    law = kind.build_initial(cfg)
     if cfg["discretisation"]["method"] == "grid":
         grid = kind.build_grid(cfg)
         try:  # before the kernels are built: a grid that misses ρ₀ is a config error
