@@ -6,10 +6,12 @@ report (a JSON-ready dict); :func:`write_report` also draws the figures.
 * Risk at the SGD observation times: R(ρ_t), R(ρ_t) + 1/N correction (interpolated from the
   PDE's finer observation grid), SGD mean, standard deviation, min and max over seeds, and
   the gap SGD mean − corrected PDE.
-* At snapshot times present in both files: W1 between the PDE marginal density of each
-  reduced coordinate and the pooled empirical law of the neurons (all seeds),
-  W1 = ∫ |F_PDE(x) − F_SGD(x)| dx, computed exactly for the piecewise-linear PDE cdf and
-  the step SGD cdf.
+* Every other observable of both files (coordinate means and quantiles, the committee's
+  overlaps): the PDE (or ODE) at the SGD times against the SGD mean and spread.
+* At snapshot times present in both files (PDE runs with a density): W1 between the PDE
+  marginal density of each reduced coordinate and the pooled empirical law of the neurons
+  (all seeds), W1 = ∫ |F_PDE(x) − F_SGD(x)| dx, computed exactly for the piecewise-linear
+  PDE cdf and the step SGD cdf.
 """
 
 from __future__ import annotations
@@ -108,9 +110,11 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
     t = t[inside]
     sgd_risk = sobs["risk"][inside]
     pde_risk = np.interp(t, pobs["time"], pobs["risk"])
-    pde_corrected = pde_risk + (np.interp(t, pobs["time"], pobs["risk_finite_n"]) - pde_risk) * (
-        pcfg["sgd"]["neurons"] / neurons
-    )
+    if "risk_finite_n" in pobs:  # a mean-field limit: its 1/N correction at the SGD's N
+        finite = np.interp(t, pobs["time"], pobs["risk_finite_n"])
+        pde_corrected = pde_risk + (finite - pde_risk) * (pcfg["sgd"]["neurons"] / neurons)
+    else:  # a finite-width limit (committee ODEs) has none
+        pde_corrected = pde_risk
     mean = sgd_risk.mean(axis=1)
     gap = mean - pde_corrected
     report = {
@@ -135,10 +139,11 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
         "pde_status": pa.get("status"),
         "sgd_status": sa.get("status"),
     }
+    report["observables"] = shared_observables(pobs, sobs, inside)
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
     w1: dict[str, list] = {"time": []}
-    for k, ts in enumerate(ssnap["time"]):
+    for k, ts in enumerate(ssnap["time"] if "density" in psnap else ()):
         match = np.nonzero(np.abs(psnap["time"] - ts) < TIME_MATCH * max(1.0, ts))[0]
         if not match.size:
             continue
@@ -153,6 +158,31 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
     report["wasserstein1"] = w1
     report["max_wasserstein1"] = {n: float(max(v)) for n, v in w1.items() if n != "time" and v}
     return report
+
+
+#: Observables that the risk section covers, or that are the stepper's own.
+NOT_SHARED = ("time", "dt", "risk", "risk_finite_n")
+
+
+def shared_observables(pobs: dict, sobs: dict, inside: np.ndarray) -> dict:
+    """Every other observable both files have (coordinate means and quantiles; the committee's
+    overlaps Q, R, v): the deterministic limit at the SGD times against the SGD mean over seeds.
+    """
+    t = sobs["time"][inside]
+    out = {}
+    for name in sorted(set(pobs) & set(sobs)):
+        if name in NOT_SHARED:
+            continue
+        limit = np.interp(t, pobs["time"], pobs[name])
+        values = sobs[name][inside]
+        mean = values.mean(axis=1)
+        out[name] = {
+            "pde": limit.tolist(),
+            "sgd_mean": mean.tolist(),
+            "sgd_std": values.std(axis=1, ddof=min(1, values.shape[1] - 1)).tolist(),
+            "max_abs_gap": float(np.abs(mean - limit).max()) if t.size else float("nan"),
+        }
+    return out
 
 
 def _json_safe(value):

@@ -23,7 +23,7 @@ from .schema import dimension_value as dimension_value
 
 _f, _i = float_key, int_key
 
-ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
+ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "erf_sqrt2", "linear")
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
 
 SCHEMA: dict[str, dict[str, Key]] = {
@@ -51,7 +51,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "values": Key("float_list", [-2.5, 7.5], "piecewise: σ(t_k), one per knot"),
     },
     "initial": {
-        "kind": Key("str", "gaussian", "initial law", choices=("gaussian",)),
+        "kind": Key(
+            "str",
+            "gaussian",
+            "initial law (overlaps: committee, given Q, R, v)",
+            choices=("gaussian", "overlaps"),
+        ),
         "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
         "dimension": _i(
             0,
@@ -93,8 +98,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "method": Key(
             "str",
             "grid",
-            "grid (Eulerian finite volumes) or particles",
-            choices=("grid", "particles"),
+            "grid (Eulerian finite volumes) or particles; order_parameters: committee ODEs",
+            choices=("grid", "particles", "order_parameters"),
         ),
     },
     "particles": {
@@ -201,7 +206,10 @@ def _check_value(key: str, spec: Key, value: Any) -> Any:
                 )
             )
         )
-        if not isinstance(value, list) or not value or not all(item_ok(v) for v in value):
+        empty_ok = spec.default == []  # an optional list (its default is empty)
+        if not isinstance(value, list) or not all(item_ok(v) for v in value):
+            raise ConfigError(key, value, spec.describe())
+        if not value and not empty_ok:
             raise ConfigError(key, value, spec.describe() + " (non-empty)")
         return [float(v) for v in value] if kind == "float_list" else list(value)
     if spec.choices and value not in spec.choices:

@@ -107,15 +107,27 @@ def warm_up_pde(kind: str = "isotropic_gaussians") -> None:
 def run_pde(
     cfg: dict, path: str | Path, resume: bool = False, force: bool = False, quiet: bool = False
 ) -> RunResult:
-    """Solve the DD of a resolved config and write the HDF5 file ``path``.
+    """``ddsolver run``: solve the deterministic limit of a resolved config into ``path``.
+
+    Checks what the kernels can solve and the memory the run needs, then hands the run to
+    the problem kind (:meth:`~ddsolver.problems.base.ProblemKind.solve`): the reduced DD of
+    :func:`run_reduced`, or the kind's own limit (the committee machines' ODEs).
+    """
+    kind = get_kind(cfg)
+    kind.check_solvable(cfg)
+    check_memory(cfg, "run")
+    return kind.solve(cfg, Path(path), resume=resume, force=force, quiet=quiet)
+
+
+def run_reduced(
+    cfg: dict, path: Path, *, resume: bool = False, force: bool = False, quiet: bool = False
+) -> RunResult:
+    """Solve the DD of a resolved config in reduced coordinates and write the HDF5 file ``path``.
 
     ``discretisation.method`` selects the grid (:class:`~ddsolver.pde.GridDD`) or the
     particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
     """
     kind = get_kind(cfg)
-    kind.check_solvable(cfg)
-    check_memory(cfg, "run")
-    path = Path(path)
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
     law = kind.build_initial(cfg)

@@ -177,14 +177,17 @@ def create_run_file(
     state_shape: tuple[int, ...],
     force: bool = False,
 ) -> None:
-    """Create the output file of a PDE run (refuses to overwrite unless ``force``)."""
+    """Create the output file of a PDE run (refuses to overwrite unless ``force``).
+
+    ``grid`` is None for a limit without one (an ODE): /grid is then empty.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
     with open_file(path, "w") as f:
         _root_attrs(f, config_text, kind)
         g = f.create_group("grid")
-        for axis in grid.axes:
+        for axis in grid.axes if grid is not None else ():  # an ODE limit has no grid
             a = g.create_group(axis.name)
             a.create_dataset("edges", data=axis.edges)
             a.create_dataset("centres", data=axis.centres)
@@ -194,7 +197,8 @@ def create_run_file(
         _series(s, "time")
         for name, shape in snapshot_shapes.items():
             _series(s, name, shape)
-        s["density"].attrs["description"] = "density p per unit volume of the reduced coordinates"
+        if "density" in s:
+            s["density"].attrs["description"] = "density p per unit volume of reduced coordinates"
         if "particles" in s:
             s["particles"].attrs["description"] = "particle positions (M, n), equal masses 1/M"
         o = f.create_group("observables")
@@ -311,13 +315,16 @@ def create_sgd_file(
     path: str | Path,
     config_text: str,
     seeds: list[int],
-    neurons: int,
-    coordinates: tuple[str, ...],
+    snapshot_shapes: dict[str, tuple[int, ...]],
     observable_names,
     state_shape: tuple[int, ...],
     force: bool = False,
 ) -> None:
-    """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, N])."""
+    """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, *shape]).
+
+    ``snapshot_shapes`` : one seed's shape of each snapshot array (the neurons' reduced
+    coordinates, (N,) each; committee machines also their overlap matrices).
+    """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite")
@@ -327,9 +334,9 @@ def create_sgd_file(
         f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
         s = f.create_group("snapshots")
         _series(s, "time")
-        for name in coordinates:
-            _series(s, name, (n_seeds, neurons))
-            s[name].attrs["description"] = f"reduced coordinate {name} of every neuron, per seed"
+        for name, shape in snapshot_shapes.items():
+            _series(s, name, (n_seeds, *shape))
+            s[name].attrs["description"] = f"{name} of every neuron, per seed"
         o = f.create_group("observables")
         _series(o, "time")
         for name in observable_names:

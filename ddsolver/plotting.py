@@ -62,12 +62,33 @@ def _read(path: str | Path) -> tuple[str, dict, dict, dict]:
 
 def _figures(kind: str, obs: dict, snaps: dict, grid: dict) -> dict[str, object]:
     if kind == "sgd":
-        return {"risk": _sgd_risk_figure(_Figures, obs),
-                "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
+        out = {"risk": _sgd_risk_figure(_Figures, obs),
+               "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
+        overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
+        if overlaps:
+            out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
+        return out
     out = {"risk": _risk_figure(_Figures, obs)}
-    if snaps["time"].size:
+    if snaps["time"].size and "density" in snaps:
         out["density"] = _density_figure(_Figures, snaps, grid, list(grid))
+    overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
+    if overlaps:  # committee machines
+        out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
     return out
+
+
+def _overlaps_figure(plt, obs: dict, names: list[str]):
+    """The committee's order parameters Q, R, v over time (SGD: the mean over seeds)."""
+    groups = [g for g in ("Q_", "R_", "v_") if any(n.startswith(g) for n in names)]
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(4.5 * len(groups), 3.8), constrained_layout=True, squeeze=False
+    )
+    for ax, group in zip(axes[0], groups, strict=True):
+        for name in (n for n in names if n.startswith(group)):
+            values = obs[name]
+            ax.plot(obs["time"], values if values.ndim == 1 else values.mean(axis=1), label=name)
+        _decorate(ax, "time t", group[0])
+    return fig
 
 
 def file_figures(path: str | Path) -> dict[str, object]:
@@ -89,7 +110,7 @@ def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> 
         target = out_dir / f"{name}.png"
         fig.savefig(target, dpi=120)
         written.append(target)
-    if animation and kind == "pde" and snaps["time"].size > 1:
+    if animation and "density" in snaps and snaps["time"].size > 1:
         written.append(_animation(_pyplot(), snaps, grid, list(grid), out_dir / "density.gif"))
     return written
 
@@ -199,7 +220,8 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     t = np.asarray(risk["time"])
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
     ax.plot(t, risk["pde"], label="PDE R(ρ_t)")
-    ax.plot(t, risk["pde_finite_n"], "--", label=f"PDE + 1/N (N = {report['neurons']})")
+    if risk["pde_finite_n"] != risk["pde"]:  # a mean-field limit's 1/N correction
+        ax.plot(t, risk["pde_finite_n"], "--", label=f"PDE + 1/N (N = {report['neurons']})")
     mean, std = np.asarray(risk["sgd_mean"]), np.asarray(risk["sgd_std"])
     ax.plot(
         t,
@@ -213,6 +235,9 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     ax.set_yscale("log")
     _decorate(ax, "time t", "population risk")
     out.append(_save(plt, fig, out_dir / "risk_comparison.png"))
+    overlaps = [n for n in report.get("observables", {}) if n[:2] in ("Q_", "R_", "v_")]
+    if overlaps:
+        out.append(_overlaps_comparison(plt, t, report["observables"], overlaps, out_dir))
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -250,6 +275,22 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         _decorate(ax, "time t", "Wasserstein-1 distance")
         out.append(_save(plt, fig, out_dir / "wasserstein.png"))
     return out
+
+
+def _overlaps_comparison(plt, t, observables: dict, names: list[str], out_dir: Path) -> Path:
+    """overlaps_comparison.png: the committee's Q, R, v — ODE lines, SGD mean ± std."""
+    groups = [g for g in ("Q_", "R_", "v_") if any(n.startswith(g) for n in names)]
+    fig, axes = plt.subplots(
+        1, len(groups), figsize=(4.5 * len(groups), 3.8), constrained_layout=True, squeeze=False
+    )
+    for ax, group in zip(axes[0], groups, strict=True):
+        for i, name in enumerate(n for n in names if n.startswith(group)):
+            entry = observables[name]
+            mean, std = np.asarray(entry["sgd_mean"]), np.asarray(entry["sgd_std"])
+            ax.plot(t, entry["pde"], color=f"C{i % 10}", label=name)
+            ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
+        _decorate(ax, "time t", f"{group[0]} (lines: ODE; points: SGD mean ± std)")
+    return _save(plt, fig, out_dir / "overlaps_comparison.png")
 
 
 def plot_sweep(

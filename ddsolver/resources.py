@@ -75,7 +75,9 @@ def _sgd_terms(cfg: dict) -> dict[str, float]:
 def check_memory(cfg: dict, verb: str) -> None:
     """Refuse (ConfigError) a run of ``verb`` ("run" or "sgd") that cannot fit in memory."""
     terms: dict[str, float] = {}
-    parts = _sgd_terms(cfg) if verb == "sgd" else _grid_terms(cfg)
+    parts = get_kind(cfg).memory_terms(cfg, verb)
+    if parts is None:
+        parts = _sgd_terms(cfg) if verb == "sgd" else _grid_terms(cfg)
     for key, size in parts.items():
         terms[key] = terms.get(key, 0.0) + size
     total = sum(terms.values())

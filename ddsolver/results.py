@@ -8,7 +8,9 @@ named dimensions and coordinates:
   the cell centres as coordinates (and, for particle runs, ``particles`` over
   (``time``, ``particle``, ``coordinate``));
 * SGD: observables over (``time``, ``seed``); snapshots, one variable per reduced coordinate
-  over (``time``, ``seed``, ``neuron``).
+  over (``time``, ``seed``, ``neuron``);
+* committee machines (ODE and SGD): snapshots ``Q`` over (…, ``student``, ``student_``),
+  ``R`` over (…, ``student``, ``teacher``) and ``v`` over (…, ``student``).
 
 :class:`SweepSummary` is a sweep's ``summary.h5``: one row per point (dimension ``point``).
 xarray is the ``api`` extra (inside ``.[dev]``); without it the labelled views say how to
@@ -38,6 +40,17 @@ def _xarray():
             'labelled results need xarray: pip install "ddsolver[api]" (or pip install xarray)'
         ) from None
     return xarray
+
+
+#: Dimensions of the committee's snapshot arrays (student units k, teacher units n).
+UNIT_DIMS = {"Q": ("student", "student_"), "R": ("student", "teacher"), "v": ("student",)}
+
+
+def _unit_dims(name: str, ndim: int, units: bool) -> tuple[str, ...]:
+    """The names of a snapshot array's dimensions after time (and seed); ``units``: a
+    committee's file (Q, R, v over its units)."""
+    dims = UNIT_DIMS.get(name, ("neuron",)) if units else ("neuron",)
+    return dims if len(dims) == ndim else tuple(f"{name}_dim{i}" for i in range(ndim))
 
 
 class Run:
@@ -127,8 +140,13 @@ class Run:
         data = {}
         if self.kind == "sgd":
             coords["seed"] = io.read_series_item(self.path, "seeds")
+            units = "Q" in snaps
             for name, values in snaps.items():
-                data[name] = (("time", "seed", "neuron"), values)
+                dims = _unit_dims(name, values.ndim - 2, units)
+                data[name] = (("time", "seed", *dims), values)
+        elif "density" not in snaps:  # a limit without a grid: the committee's Q, R, v
+            for name, values in snaps.items():
+                data[name] = (("time", *_unit_dims(name, values.ndim - 1, True)), values)
         else:
             names = list(self.grid)
             coords.update({n: self.grid[n]["centres"] for n in names})

@@ -76,6 +76,12 @@ def int_key(default, doc, **kw) -> Key:
     return Key("int", default, doc, **kw)
 
 
+#: ``problem.label_noise``, shared by the kinds with a teacher (teacher–student, committee).
+LABEL_NOISE = float_key(
+    0.0, "teacher–student, committee: standard deviation ς of the additive label noise", low=0
+)
+
+
 def check_interval(grid: dict, axis: str) -> None:
     """grid.<axis>_min < grid.<axis>_max, or the error naming the upper edge."""
     low, high = grid[f"{axis}_min"], grid[f"{axis}_max"]

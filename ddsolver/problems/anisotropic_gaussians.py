@@ -33,7 +33,7 @@ from ..sgd.anisotropic import (
     relu_bias_sgd_steps,
 )
 from ..sgd.network import Network
-from .base import ProblemKind
+from .base import ReducedKind
 
 #: Output grid where the config does not set it (the isotropic defaults would make a 4-D
 #: snapshot of 96 × 24 × 800 × 800 cells).
@@ -92,7 +92,7 @@ class AnisotropicNetwork(Network):
         }
 
 
-class AnisotropicGaussiansKind(ProblemKind):
+class AnisotropicGaussiansKind(ReducedKind):
     """Variable selection: the informative block of s₀ coordinates carries the label."""
 
     name = "anisotropic_gaussians"

@@ -4,11 +4,17 @@ Each kind lives in one module of :mod:`ddsolver.problems` as a :class:`ProblemKi
 and is registered by one line in ``ddsolver/problems/__init__.py``. The config, the
 experiment builders, the run loops and the comparison look a kind up by its name
 (``problem.kind``) and call these methods; none of them branches on the name.
+
+Most kinds are a distributional dynamics in reduced coordinates, solved on a grid or with
+particles: they subclass :class:`ReducedKind`, which supplies :meth:`ProblemKind.solve`. A
+kind whose deterministic limit is something else (the committee machines' order-parameter
+ODEs) implements :meth:`ProblemKind.solve` itself.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
@@ -16,7 +22,11 @@ import numpy as np
 from ..grid import TensorGrid
 from ..schema import ConfigError, Key
 from ..sgd.network import Network
+from ..status import RunResult
 from .protocol import InitialLaw, ReducedProblem
+
+#: The activations of ``problem.activation.kind`` the reduced kinds' Gaussian integrals cover.
+REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
 
 
 class ProblemKind(ABC):
@@ -30,6 +40,8 @@ class ProblemKind(ABC):
     methods : the values of ``discretisation.method`` it can be solved with, the default first
     methods_reason : why other methods are refused (said in the error)
     network : the :class:`~ddsolver.sgd.network.Network` subclass that ``ddsolver sgd`` trains
+    activations : the values of ``problem.activation.kind`` it takes
+    initial_kinds : the values of ``initial.kind`` it takes
     """
 
     name: ClassVar[str]
@@ -38,6 +50,8 @@ class ProblemKind(ABC):
     methods: ClassVar[tuple[str, ...]] = ("grid", "particles")
     methods_reason: ClassVar[str] = ""
     network: ClassVar[type[Network]]
+    activations: ClassVar[tuple[str, ...]] = REDUCED_ACTIVATIONS
+    initial_kinds: ClassVar[tuple[str, ...]] = ("gaussian",)
 
     # ------------------------------------------------------------------ config
 
@@ -48,6 +62,12 @@ class ProblemKind(ABC):
         default refuses a discretisation the kind has no solver for and sets the kind's
         default method where the user named none.
         """
+        for key, value, allowed in (
+            ("problem.activation.kind", cfg["problem"]["activation"]["kind"], self.activations),
+            ("initial.kind", cfg["initial"]["kind"], self.initial_kinds),
+        ):
+            if value not in allowed:
+                raise ConfigError(key, value, f"{self.name} takes {', '.join(map(repr, allowed))}")
         method = raw.get("discretisation", {}).get("method", self.methods[0])
         if method not in self.methods:
             raise ConfigError(
@@ -60,6 +80,39 @@ class ProblemKind(ABC):
 
     def check_solvable(self, cfg: dict) -> None:  # noqa: B027 (a hook; most kinds need none)
         """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""
+
+    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+        """Bytes a run of ``verb`` ("run" or "sgd") holds, by the config key that sets each
+        term; None: the estimate of :mod:`ddsolver.resources` for grids, particles and SGD."""
+        return None
+
+    @abstractmethod
+    def build_problem(self, cfg: dict):
+        """The problem of a resolved config (what ``ddsolver sgd`` trains on, too)."""
+
+    @abstractmethod
+    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
+        """``ddsolver run``: the deterministic limit of a resolved config, written to ``path``
+        (the config and memory checks are done)."""
+
+    # ------------------------------------------------------------------ SGD
+
+    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+        """The network of one seed, drawn from the initial law in the full dimension."""
+        return self.network(cfg, problem, np.random.default_rng(seed))
+
+    @abstractmethod
+    def warm_up_sgd(self) -> None:
+        """Compile (or load) the SGD step and exact-risk kernels with a real run's types."""
+
+
+class ReducedKind(ProblemKind):
+    """A kind whose limit is a DD in reduced coordinates, solved on a grid or with particles."""
+
+    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
+        from ..integrate import run_reduced
+
+        return run_reduced(cfg, path, resume=resume, force=force, quiet=quiet)
 
     # ------------------------------------------------------------------ PDE
 
@@ -90,13 +143,3 @@ class ProblemKind(ABC):
     @abstractmethod
     def warm_up_pde(self) -> None:
         """Compile (or load) this kind's own kernels with a real run's argument types."""
-
-    # ------------------------------------------------------------------ SGD
-
-    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
-        """The network of one seed, drawn from the initial law in the full dimension."""
-        return self.network(cfg, problem, np.random.default_rng(seed))
-
-    @abstractmethod
-    def warm_up_sgd(self) -> None:
-        """Compile (or load) the SGD step and exact-risk kernels with a real run's types."""

@@ -20,7 +20,7 @@ from ..schedules import Schedule
 from ..schema import Key, dimension_value, initial_dimension
 from ..sgd.isotropic import exact_risk, initial_network, sgd_steps
 from ..sgd.network import Network
-from .base import ProblemKind
+from .base import ReducedKind
 
 
 class IsotropicNetwork(Network):
@@ -71,7 +71,7 @@ class IsotropicNetwork(Network):
         return out
 
 
-class IsotropicGaussiansKind(ProblemKind):
+class IsotropicGaussiansKind(ReducedKind):
     """The isotropic Gaussian classification problem, reduced to r = |w| (or (a, r))."""
 
     name = "isotropic_gaussians"

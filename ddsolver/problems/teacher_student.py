@@ -17,6 +17,7 @@ from ..grid import Axis, TensorGrid
 from ..models import Activation, TeacherStudent, TeacherStudentInitial
 from ..schedules import Schedule
 from ..schema import (
+    LABEL_NOISE,
     ConfigError,
     Key,
     check_interval,
@@ -29,7 +30,7 @@ from ..schema import (
 from ..sgd.isotropic import initial_network
 from ..sgd.network import Network
 from ..sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
-from .base import ProblemKind
+from .base import ReducedKind
 
 #: (u, v) grid where the config does not set it.
 GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
@@ -76,7 +77,7 @@ class TeacherStudentNetwork(Network):
         return {"u": self.w[:, 0].copy(), "v": np.linalg.norm(self.w[:, 1:], axis=1)}
 
 
-class TeacherStudentKind(ProblemKind):
+class TeacherStudentKind(ReducedKind):
     """Students σ(<w, x>) learning a teacher σ(<w*, x>) from Gaussian inputs."""
 
     name = "teacher_student"
@@ -86,9 +87,7 @@ class TeacherStudentKind(ProblemKind):
             "teacher_norm": float_key(
                 1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
             ),
-            "label_noise": float_key(
-                0.0, "teacher–student: standard deviation of the label noise", low=0
-            ),
+            "label_noise": LABEL_NOISE,
         },
         "grid": {
             "u_min": float_key(

@@ -42,6 +42,14 @@ class Network(ABC):
     def coordinates(self) -> dict[str, np.ndarray]:
         """Each neuron's reduced coordinates, {name: (N,)}."""
 
+    def observables(self) -> dict[str, float]:
+        """Scalar observables of the network besides the risk (default: none)."""
+        return {}
+
+    def snapshot_fields(self) -> dict[str, np.ndarray]:
+        """The arrays of one snapshot row of this seed (default: :meth:`coordinates`)."""
+        return self.coordinates()
+
     def finite(self) -> bool:
         """Whether every weight is finite."""
         return all(bool(np.all(np.isfinite(x))) for x in self.arrays)

@@ -62,12 +62,13 @@ class SGDIntegrator:
             coords = net.coordinates()
             points = np.column_stack([coords[c] for c in net.coords])
             masses = np.full(points.shape[0], 1.0 / points.shape[0])
-            rows.append({"risk": net.risk(), **coordinate_statistics(net.coords, points, masses)})
+            stats = coordinate_statistics(net.coords, points, masses)
+            rows.append({"risk": net.risk(), **stats, **net.observables()})
         return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        fields = [net.coordinates() for net in self.nets]
-        return {c: np.stack([f[c] for f in fields]) for c in self.nets[0].coords}
+        fields = [net.snapshot_fields() for net in self.nets]
+        return {c: np.stack([f[c] for f in fields]) for c in fields[0]}
 
     def checkpoint(self) -> tuple[np.ndarray, float, dict]:
         state = np.stack([net.pack() for net in self.nets])
@@ -118,8 +119,7 @@ def run_sgd(
             path,
             config_text,
             seeds,
-            sgd["neurons"],
-            nets[0].coords,
+            {name: np.shape(a) for name, a in nets[0].snapshot_fields().items()},
             names,
             (len(nets), nets[0].size),
             force=force or overwrite,

@@ -1,0 +1,133 @@
+r"""Deterministic limits that are ordinary differential equations, through the run loop.
+
+A problem kind whose limit is an ODE dX/dt = F(X) for a state vector X (the committee
+machines' order parameters) hands :func:`run_ode` its right-hand side, its observables and
+its snapshot fields. Between stops :class:`ODEIntegrator` takes adaptive steps of the
+Dormand–Prince 8(5,3) pair (:class:`scipy.integrate.DOP853`, error per step within
+rtol·|X| + atol, the step free to grow); it restarts at each stop from the last step size,
+which is checkpointed, so a resumed run takes exactly the steps of an uninterrupted one.
+The file has the layout of a PDE run (``kind = "pde"``) with no grid: the snapshots are the
+kind's named arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.integrate import DOP853
+
+from . import io
+from .config import to_toml
+from .runloop import Advance, non_finite_risk, run_loop, stop_times
+from .status import RunResult
+
+#: Most steps per :meth:`ODEIntegrator.advance` call (the progress bar moves in between).
+STEPS_PER_CALL = 2000
+
+
+class ODEIntegrator:
+    """dX/dt = rhs(X) with its state, as the run loop drives it.
+
+    Parameters
+    ----------
+    rhs : X (n,) → dX/dt (n,)
+    state : X at t = 0, (n,)
+    observe : X → {name: float}, the observables (``risk`` among them)
+    snapshot : X → {name: array}, the snapshot fields
+    rtol, atol : the error tolerances per step
+    """
+
+    def __init__(
+        self,
+        rhs: Callable[[np.ndarray], np.ndarray],
+        state: np.ndarray,
+        observe: Callable[[np.ndarray], dict[str, Any]],
+        snapshot: Callable[[np.ndarray], dict[str, np.ndarray]],
+        rtol: float,
+        atol: float,
+    ):
+        self.rhs, self.state = rhs, np.array(state, dtype=float)
+        self._observe, self._snapshot = observe, snapshot
+        self.rtol, self.atol = rtol, atol
+        self.dt_limit = math.inf
+
+    def advance(self, t: float, t_stop: float) -> Advance:
+        first = self.dt_limit if math.isfinite(self.dt_limit) else None
+        if first is not None:
+            first = min(first, t_stop - t)
+        solver = DOP853(
+            lambda _, x: self.rhs(x), t, self.state, t_stop,
+            rtol=self.rtol, atol=self.atol, first_step=first,
+        )  # fmt: skip
+        steps, last = 0, math.nan
+        while solver.status == "running" and steps < STEPS_PER_CALL:
+            before = solver.t
+            message = solver.step()
+            if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
+                return Advance(before, steps, last, f"the ODE solver failed ({message})")
+            steps += 1
+            last = solver.t - before
+            if solver.status == "running":  # the step it proposes next (a last step is
+                self.dt_limit = solver.h_abs  # clipped to t_stop: its proposal is not kept)
+        self.state = np.array(solver.y)
+        return Advance(float(solver.t), steps, last)
+
+    def observe(self) -> dict[str, Any]:
+        return self._observe(self.state)
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        return self._snapshot(self.state)
+
+    def checkpoint(self) -> tuple[np.ndarray, float, None]:
+        return self.state.copy(), self.dt_limit, None
+
+    def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
+        self.state = np.array(state, dtype=float)
+        self.dt_limit = dt_limit
+
+
+def run_ode(
+    cfg: dict,
+    path: Path,
+    integrator: ODEIntegrator,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+) -> RunResult:
+    """Integrate to ``time.t_end``, observing and saving like the PDE runs, into ``path``."""
+    if resume and path.exists():  # never start afresh over a file that is not a PDE run
+        io.check_run_file(path, ("pde",), complete=False)
+    times, is_save = stop_times(
+        cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
+    )
+    config_text = to_toml(cfg)
+    shapes = {name: np.shape(value) for name, value in integrator.snapshot().items()}
+
+    def create(first: dict[str, Any], overwrite: bool) -> None:
+        io.create_run_file(
+            path,
+            config_text,
+            "pde",
+            None,
+            [name for name in first if name != "time"],
+            shapes,
+            integrator.state.shape,
+            force=force or overwrite,
+        )
+
+    return run_loop(
+        integrator,
+        path,
+        times,
+        is_save,
+        create,
+        config_text=config_text,
+        resume=resume,
+        quiet=quiet,
+        guards=(non_finite_risk,),
+    )

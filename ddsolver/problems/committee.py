@@ -1,0 +1,391 @@
+r"""``problem.kind = "committee"``: soft committee machines at finite width, d → ∞.
+
+A student ŷ = c Σ_k v_k g(w_k·x/√d) with K units learns a teacher y = Σ_n v*_n g(w*_n·x/√d) + ςζ
+with M units from x ~ N(0, I_d). ``ddsolver run`` integrates the order-parameter ODEs of
+online SGD (Q, R, v; :class:`~ddsolver.models.committee.Committee`) with
+``discretisation.method = "order_parameters"``; ``ddsolver sgd`` runs the networks themselves
+(:func:`~ddsolver.sgd.committee.committee_sgd_steps`), one step per 1/d of time.
+
+The teacher's weights come from ``problem.teacher_seed`` and the student's initial weights
+from ``initial.seed`` — the same for the ODE and every SGD seed, so the ODE starts from the
+overlaps of the very weights SGD starts from (the SGD seeds draw only the samples). With
+``problem.dimension = "inf"`` the ODE starts from the d → ∞ overlaps (Q = κ² I, R = 0, T = I).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..models.committee import (
+    ACTIVATIONS,
+    OUTPUT_SCALES,
+    RELU_POINTS,
+    Committee,
+    committee_drift,
+    committee_error,
+    committee_noise,
+    output_factor,
+)
+from ..schedules import Schedule
+from ..schema import LABEL_NOISE, ConfigError, Key, float_key, int_key, kind_defaults
+from ..sgd.committee import committee_sgd_steps, order_parameters, weights_with_overlaps
+from ..sgd.network import Network
+from ..status import RunResult
+from .base import ProblemKind
+
+#: Observables name every entry of Q, R and v when K ≤ this (and M ≤ this).
+MAX_NAMED_UNITS = 8
+#: The ODE's error tolerances where the config does not set solver.rtol / solver.atol.
+SOLVER_DEFAULTS = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def teacher_weights(cfg: dict, d: int) -> np.ndarray:
+    """The teacher's w* (M, d) from ``problem.teacher_seed``: i.i.d. N(0, 1) entries
+    (``gaussian``, T ≈ I) or orthogonal rows of norm √d (``orthonormal``, T = I exactly)."""
+    p = cfg["problem"]
+    rng = np.random.default_rng(p["teacher_seed"])
+    m = p["teacher_units"]
+    if p["teacher_weights"] == "gaussian":
+        return rng.standard_normal((m, d))
+    return weights_with_overlaps(np.eye(m), d, rng)
+
+
+def initial_student(cfg: dict, d: int, teacher_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The student's initial (w (K, d), v (K,)) from ``initial.seed``.
+
+    ``gaussian``: w_kj ~ N(0, κ²) (each field has standard deviation κ = initial.scale),
+    v_k ~ N(a_mean, a_std²). ``overlaps``: the given Q, R exactly — w = R T⁻¹ w* plus rows
+    orthogonal to the teacher with Gram d (Q − R T⁻¹ Rᵀ) — and the given v.
+    """
+    init = cfg["initial"]
+    k = cfg["problem"]["student_units"]
+    rng = np.random.default_rng(init["seed"])
+    if init["kind"] == "gaussian":
+        w = init["scale"] * rng.standard_normal((k, d))
+        v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
+        return w, v
+    q, r, v = given_overlaps(cfg)
+    t = teacher_w @ teacher_w.T / d
+    coef = np.linalg.solve(t, r.T).T  # R T⁻¹, (K, M)
+    residual = q - coef @ r.T
+    span = np.linalg.qr(teacher_w.T)[0]  # (d, M) orthonormal basis of the teacher's span
+    noise = rng.standard_normal((d, k))
+    noise -= span @ (span.T @ noise)
+    basis, upper = np.linalg.qr(noise)
+    basis = basis * np.sign(np.diag(upper))
+    values, vectors = np.linalg.eigh(0.5 * (residual + residual.T))
+    root = vectors * np.sqrt(np.clip(values, 0.0, None))
+    return coef @ teacher_w + math.sqrt(d) * root @ basis.T, v.copy()
+
+
+def given_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, R, v) of ``initial.kind = "overlaps"`` from the flattened ``initial.q/r/v``."""
+    k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+    init = cfg["initial"]
+    return (
+        np.reshape(init["q"], (k, k)),
+        np.reshape(init["r"], (k, m)),
+        np.asarray(init["v"], float),
+    )
+
+
+def teacher_v(cfg: dict) -> np.ndarray:
+    """v* (M,): ``problem.teacher_v``, one number for every unit or one per unit."""
+    values = np.asarray(cfg["problem"]["teacher_v"], float)
+    m = cfg["problem"]["teacher_units"]
+    return np.full(m, values[0]) if values.size == 1 else values
+
+
+def initial_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, R, v, T) at t = 0: of the weights SGD starts from (finite d), or the d → ∞ values."""
+    d = cfg["problem"]["dimension"]
+    k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+    if math.isinf(d):
+        t = np.eye(m)
+        if cfg["initial"]["kind"] == "overlaps":
+            return (*given_overlaps(cfg), t)
+        init = cfg["initial"]
+        rng = np.random.default_rng(init["seed"])
+        v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
+        return init["scale"] ** 2 * np.eye(k), np.zeros((k, m)), v, t
+    d = int(d)
+    w_star = teacher_weights(cfg, d)
+    w, v = initial_student(cfg, d, w_star)
+    q, r, t = order_parameters(w, w_star)
+    return q, r, v, t
+
+
+def named_observables(q: np.ndarray, r: np.ndarray, v: np.ndarray) -> dict[str, float]:
+    """Q_k_l (k ≤ l), R_k_n and v_k, indices from 1, when K and M are at most
+    :data:`MAX_NAMED_UNITS`; else the means of the diagonal and off-diagonal of Q, of R and v."""
+    k, m = r.shape
+    if max(k, m) > MAX_NAMED_UNITS:
+        off = (q.sum() - np.trace(q)) / max(k * (k - 1), 1)
+        return {"Q_diag_mean": float(np.trace(q) / k), "Q_off_mean": float(off),
+                "R_mean": float(r.mean()), "v_mean": float(v.mean())}  # fmt: skip
+    out = {f"Q_{a + 1}_{b + 1}": float(q[a, b]) for a in range(k) for b in range(a, k)}
+    out.update({f"R_{a + 1}_{n + 1}": float(r[a, n]) for a in range(k) for n in range(m)})
+    out.update({f"v_{a + 1}": float(v[a]) for a in range(k)})
+    return out
+
+
+class CommitteeNetwork(Network):
+    """A student committee (w (K, d), v (K,)) and its teacher; one seed draws the samples."""
+
+    coords = ("q", "v")
+
+    def __init__(self, cfg: dict, problem: Committee, rng: np.random.Generator):
+        super().__init__(cfg, problem, rng)
+        d = cfg["problem"]["dimension"]
+        self.teacher_w = teacher_weights(cfg, d)
+        self.teacher_v = problem.teacher_v
+        self.w, self.v = initial_student(cfg, d, self.teacher_w)
+        self.arrays = (self.w, self.v)
+
+    def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
+        p = self.problem
+        committee_sgd_steps(
+            self.w, self.v, self.teacher_w, self.teacher_v, p.code, p.gain, p.c, p.eta,
+            p.eta_v, p.weight_decay, p.label_noise, self.cfg["sgd"]["batch"], k0, k1, self.rng,
+        )  # fmt: skip
+
+    def _overlaps(self) -> tuple[np.ndarray, np.ndarray]:
+        q, r, _ = order_parameters(self.w, self.teacher_w)
+        return q, r
+
+    def risk(self) -> float:
+        q, r = self._overlaps()
+        t = self.teacher_w @ self.teacher_w.T / self.w.shape[1]
+        cov = np.block([[q, r], [r.T, t]])
+        p = self.problem
+        return float(committee_error(p.code, p.gain, cov, p.beta(self.v)))
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        return {"q": np.einsum("kj,kj->k", self.w, self.w) / self.w.shape[1], "v": self.v.copy()}
+
+    def observables(self) -> dict[str, float]:
+        return named_observables(*self._overlaps(), self.v)
+
+    def snapshot_fields(self) -> dict[str, np.ndarray]:
+        q, r = self._overlaps()
+        return {"Q": q, "R": r, "v": self.v.copy()}
+
+
+class CommitteeKind(ProblemKind):
+    """Soft committee machines: the order-parameter ODEs and online SGD in dimension d."""
+
+    name = "committee"
+    summary = (
+        "x ~ N(0, I_d), K-unit student, M-unit teacher; the order-parameter ODEs (d → ∞, "
+        "finite K) and online SGD"
+    )
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem": {
+            "student_units": int_key(2, "committee: K, hidden units of the student", low=1),
+            "teacher_units": int_key(2, "committee: M, hidden units of the teacher", low=1),
+            "output_scale": Key(
+                "str",
+                "none",
+                "committee: c in ŷ = c Σ v_k g(λ_k) (none: Saad–Solla / Goldt; 1/K: mean field)",
+                choices=OUTPUT_SCALES,
+            ),
+            "teacher_v": Key(
+                "float_list", [1.0], "committee: the teacher's second layer v* (one, or M values)"
+            ),
+            "teacher_weights": Key(
+                "str",
+                "orthonormal",
+                "committee: w* with orthogonal rows of norm √d (T = I), or i.i.d. N(0, 1)",
+                choices=("orthonormal", "gaussian"),
+            ),
+            "teacher_seed": int_key(0, "committee: seed of the teacher's weights", low=0),
+            "label_noise": LABEL_NOISE,
+        },
+        "dynamics": {
+            "eta": float_key(
+                0.5,
+                "committee: learning rate η of w (step η/√d, t = steps/d)",
+                low=0,
+                low_open=True,
+            ),
+            "eta_v": float_key(
+                0.0, "committee: learning rate η_v of v (step η_v/d; 0: v fixed)", low=0
+            ),
+            "noise_term": Key(
+                "bool",
+                True,
+                "committee: keep the η² (SGD-noise) terms of the ODEs; false is η → 0 at fixed ηt",
+            ),
+        },
+        "initial": {
+            "seed": int_key(
+                0, "committee: seed of the student's initial weights (ODE and SGD alike)", low=0
+            ),
+            "q": Key("float_list", [], "committee, kind overlaps: Q (K × K, row by row)"),
+            "r": Key("float_list", [], "committee, kind overlaps: R (K × M, row by row)"),
+            "v": Key("float_list", [], "committee, kind overlaps: v (K)"),
+        },
+    }
+    methods = ("order_parameters",)
+    methods_reason = "its limit is the ODEs of the overlaps Q, R and v"
+    network = CommitteeNetwork
+    activations = tuple(ACTIVATIONS)
+    initial_kinds = ("gaussian", "overlaps")
+
+    # ------------------------------------------------------------------ config
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        super().check(raw, cfg)
+        p = cfg["problem"]
+        k, m, d = p["student_units"], p["teacher_units"], p["dimension"]
+        given = {t: raw.get(t, {}) for t in ("sgd", "dynamics", "problem", "initial")}
+        if "neurons" in given["sgd"] and given["sgd"]["neurons"] != k:
+            raise ConfigError(
+                "sgd.neurons", given["sgd"]["neurons"], f"committee: the student has "
+                f"problem.student_units = {k} units; leave sgd.neurons out"
+            )  # fmt: skip
+        if "eps" in given["sgd"]:
+            raise ConfigError(
+                "sgd.eps", given["sgd"]["eps"],
+                "committee: one SGD step is 1/d of time (t = steps/d); set problem.dimension",
+            )  # fmt: skip
+        for key in ("xi", "tau"):
+            if key in given["dynamics"]:
+                raise ConfigError(
+                    f"dynamics.{key}", given["dynamics"][key],
+                    "committee: not part of its dynamics (learning rates: dynamics.eta, eta_v)",
+                )  # fmt: skip
+        if p["second_layer"]:
+            raise ConfigError(
+                "problem.second_layer", True, "committee: train v with dynamics.eta_v > 0"
+            )
+        cfg["sgd"]["neurons"] = k
+        if not math.isinf(d):
+            if d < k + m:
+                raise ConfigError(
+                    "problem.dimension", d,
+                    f"committee: at least K + M = {k + m} (the units' weights must be "
+                    "independent vectors)",
+                )  # fmt: skip
+            cfg["sgd"]["eps"] = 1.0 / d
+        if len(p["teacher_v"]) not in (1, m):
+            raise ConfigError("problem.teacher_v", p["teacher_v"], f"one number or M = {m} numbers")
+        kind_defaults(cfg["solver"], raw.get("solver", {}), SOLVER_DEFAULTS)
+        if cfg["solver"]["rtol"] <= 0:
+            raise ConfigError("solver.rtol", cfg["solver"]["rtol"], "committee: must be > 0")
+        self._check_initial(cfg, given["initial"])
+
+    @staticmethod
+    def _check_initial(cfg: dict, given: dict) -> None:
+        init = cfg["initial"]
+        k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+        sizes = {"q": k * k, "r": k * m, "v": k}
+        if init["kind"] != "overlaps":
+            for key in sizes:
+                if key in given:
+                    raise ConfigError(
+                        f"initial.{key}", given[key], 'only initial.kind = "overlaps" takes it'
+                    )
+            return
+        for key, size in sizes.items():
+            if len(init[key]) != size:
+                raise ConfigError(
+                    f"initial.{key}", init[key], f"{size} numbers (K = {k}, M = {m}, row by row)"
+                )
+        q, r, _ = given_overlaps(cfg)
+        if not np.allclose(q, q.T):
+            raise ConfigError("initial.q", init["q"], "Q must be symmetric")
+        joint = np.block([[q, r], [r.T, np.eye(m)]])
+        scale = max(1.0, float(np.abs(joint).max()))
+        if np.linalg.eigvalsh(joint).min() < -1e-10 * scale:
+            raise ConfigError(
+                "initial.q", init["q"],
+                "[[Q, R], [Rᵀ, T]] must be positive semi-definite (overlaps of real vectors; "
+                "T = I)",
+            )  # fmt: skip
+        if cfg["problem"]["teacher_weights"] == "gaussian" and not math.isinf(
+            cfg["problem"]["dimension"]
+        ):
+            raise ConfigError(
+                "problem.teacher_weights", "gaussian",
+                'initial.kind = "overlaps" gives R against T = I: use "orthonormal"',
+            )  # fmt: skip
+
+    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+        if verb == "sgd":
+            return None
+        k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+        state = k * k + k * m + k
+        fields = RELU_POINTS * (k + m) * 4 if cfg["problem"]["activation"]["kind"] == "relu" else 0
+        return {"problem.student_units": 8.0 * (20 * state + 4 * (k + m) ** 2 + fields)}
+
+    # ------------------------------------------------------------------ the ODEs
+
+    def build_problem(self, cfg: dict) -> Committee:
+        p, dyn = cfg["problem"], cfg["dynamics"]
+        t = np.eye(p["teacher_units"]) if math.isinf(p["dimension"]) else _teacher_overlaps(cfg)
+        return Committee(
+            activation=p["activation"]["kind"],
+            teacher_overlaps=t,
+            teacher_v=teacher_v(cfg),
+            students=p["student_units"],
+            output_scale=p["output_scale"],
+            eta=dyn["eta"],
+            eta_v=dyn["eta_v"],
+            weight_decay=dyn["lam"],
+            label_noise=p["label_noise"],
+            noise_term=dyn["noise_term"],
+        )
+
+    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
+        from ..ode import ODEIntegrator, run_ode
+
+        self.warm_up_pde()
+        model = self.build_problem(cfg)
+        q, r, v, _ = initial_overlaps(cfg)
+
+        def observe(state: np.ndarray) -> dict[str, float]:
+            return {"risk": model.error(state), **named_observables(*model.unpack(state))}
+
+        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
+            q, r, v = model.unpack(state)
+            return {"Q": q.copy(), "R": r.copy(), "v": v.copy()}
+
+        solver = cfg["solver"]
+        integrator = ODEIntegrator(
+            model.rhs, model.pack(q, r, v), observe, snapshot, solver["rtol"], solver["atol"]
+        )
+        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet)
+
+    def warm_up_pde(self) -> None:
+        """Compile (or load) the ODE kernels (every activation shares them)."""
+        from .._jit import compile_lock
+
+        cov, beta = np.eye(3) + 0.1, np.ones(3)
+        with compile_lock():
+            committee_drift(0, 1.0, cov, beta, np.empty((2, 3)), np.empty(2))
+            committee_noise(0, 1.0, cov, beta, 0.1, np.empty((2, 2)))
+            committee_error(0, 1.0, cov, beta)
+
+    def warm_up_sgd(self) -> None:
+        rng = np.random.default_rng(0)
+        w, v, tw, tv = np.ones((2, 4)), np.ones(2), np.ones((1, 4)), np.ones(1)
+        committee_sgd_steps(
+            w, v, tw, tv, 0, 1.0, output_factor("none", 2), 0.5, 0.1, 0.0, 0.1, 1,
+            np.int64(0), np.int64(1), rng,
+        )  # fmt: skip
+        committee_error(0, 1.0, np.eye(3), np.ones(3))
+
+
+def _teacher_overlaps(cfg: dict) -> np.ndarray:
+    """T = w* w*ᵀ/d of the teacher drawn at the config's finite d."""
+    d = int(cfg["problem"]["dimension"])
+    w_star = teacher_weights(cfg, d)
+    return w_star @ w_star.T / d
+
+
+KIND = CommitteeKind()
