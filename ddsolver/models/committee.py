@@ -47,8 +47,8 @@ from .._jit import jit
 ERF, RELU, LINEAR = 0, 1, 2
 #: config name → (code, gain γ of erf(γ t)).
 ACTIVATIONS = {
-    "erf": (ERF, 1.0),
     "erf_sqrt2": (ERF, 1.0 / math.sqrt(2.0)),
+    "erf": (ERF, 1.0),
     "relu": (RELU, 1.0),
     "linear": (LINEAR, 1.0),
 }

@@ -40,7 +40,8 @@ class ProblemKind(ABC):
     methods : the values of ``discretisation.method`` it can be solved with, the default first
     methods_reason : why other methods are refused (said in the error)
     network : the :class:`~ddsolver.sgd.network.Network` subclass that ``ddsolver sgd`` trains
-    activations : the values of ``problem.activation.kind`` it takes
+    activations : the values of ``problem.activation.kind`` it takes (the first is its default
+        where the package's default is not among them)
     initial_kinds : the values of ``initial.kind`` it takes
     """
 
@@ -62,6 +63,10 @@ class ProblemKind(ABC):
         default refuses a discretisation the kind has no solver for and sets the kind's
         default method where the user named none.
         """
+        given = raw.get("problem", {}).get("activation", {})
+        if not (isinstance(given, dict) and "kind" in given):  # the kind's own default
+            if cfg["problem"]["activation"]["kind"] not in self.activations:
+                cfg["problem"]["activation"] = {"kind": self.activations[0]}
         for key, value, allowed in (
             ("problem.activation.kind", cfg["problem"]["activation"]["kind"], self.activations),
             ("initial.kind", cfg["initial"]["kind"], self.initial_kinds),
