@@ -39,6 +39,9 @@ from .base import ProblemKind
 
 #: Observables name every entry of Q, R and v when K ≤ this (and M ≤ this).
 MAX_NAMED_UNITS = 8
+#: Random streams of the teacher and of the student, so that equal seeds draw independent
+#: weights (np.random.default_rng((seed, stream))).
+TEACHER_STREAM, STUDENT_STREAM = 0, 1
 #: The ODE's error tolerances where the config does not set solver.rtol / solver.atol.
 SOLVER_DEFAULTS = {"rtol": 1e-9, "atol": 1e-12}
 
@@ -47,7 +50,7 @@ def teacher_weights(cfg: dict, d: int) -> np.ndarray:
     """The teacher's w* (M, d) from ``problem.teacher_seed``: i.i.d. N(0, 1) entries
     (``gaussian``, T ≈ I) or orthogonal rows of norm √d (``orthonormal``, T = I exactly)."""
     p = cfg["problem"]
-    rng = np.random.default_rng(p["teacher_seed"])
+    rng = np.random.default_rng((p["teacher_seed"], TEACHER_STREAM))
     m = p["teacher_units"]
     if p["teacher_weights"] == "gaussian":
         return rng.standard_normal((m, d))
@@ -63,7 +66,7 @@ def initial_student(cfg: dict, d: int, teacher_w: np.ndarray) -> tuple[np.ndarra
     """
     init = cfg["initial"]
     k = cfg["problem"]["student_units"]
-    rng = np.random.default_rng(init["seed"])
+    rng = np.random.default_rng((init["seed"], STUDENT_STREAM))
     if init["kind"] == "gaussian":
         w = init["scale"] * rng.standard_normal((k, d))
         v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
@@ -109,7 +112,7 @@ def initial_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
         if cfg["initial"]["kind"] == "overlaps":
             return (*given_overlaps(cfg), t)
         init = cfg["initial"]
-        rng = np.random.default_rng(init["seed"])
+        rng = np.random.default_rng((init["seed"], STUDENT_STREAM))
         v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
         return init["scale"] ** 2 * np.eye(k), np.zeros((k, m)), v, t
     d = int(d)
