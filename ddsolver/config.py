@@ -54,8 +54,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "kind": Key(
             "str",
             "gaussian",
-            "initial law (overlaps: committee, given Q, R, v)",
-            choices=("gaussian", "overlaps"),
+            "initial law (each problem kind's page says which it takes)",
+            choices=tuple(dict.fromkeys(k for kind in KINDS.values() for k in kind.initial_kinds)),
         ),
         "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
         "dimension": _i(
@@ -162,6 +162,9 @@ def _merge_kind_keys() -> None:
     """Add each problem kind's own keys to the tables of :data:`SCHEMA` (once, at import)."""
     for kind in KINDS.values():
         for table, keys in kind.keys.items():
+            if table not in SCHEMA:  # a kind's own sub-table, e.g. problem.generate
+                SCHEMA[table] = {}
+                TABLES.add(table)
             for name, spec in keys.items():
                 known = SCHEMA[table].get(name)
                 if known is not None and known != spec:

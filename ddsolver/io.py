@@ -176,10 +176,12 @@ def create_run_file(
     snapshot_shapes: dict[str, tuple[int, ...]],
     state_shape: tuple[int, ...],
     force: bool = False,
+    data: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Create the output file of a PDE run (refuses to overwrite unless ``force``).
 
-    ``grid`` is None for a limit without one (an ODE): /grid is then empty.
+    ``grid`` is None for a limit without one (an ODE): /grid is then empty. ``data``: arrays
+    kept under /data (a training set's points).
     """
     path = Path(path)
     if path.exists() and not force:
@@ -206,6 +208,20 @@ def create_run_file(
             _series(o, name)
         _checkpoint_group(f, state_shape)
         _checksum_group(f)
+        _data_group(f, data)
+
+
+def _data_group(f: h5py.File, data: dict[str, np.ndarray] | None) -> None:
+    """/data: the arrays a run was computed from (a training set), written once."""
+    if data:
+        g = f.create_group("data")
+        for name, values in data.items():
+            g.create_dataset(name, data=values)
+
+
+def read_data(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of /data ({} when the file has none)."""
+    return _read(path, lambda f: {n: d[()] for n, d in f["data"].items()} if "data" in f else {})
 
 
 def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
@@ -319,6 +335,7 @@ def create_sgd_file(
     observable_names,
     state_shape: tuple[int, ...],
     force: bool = False,
+    data: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, *shape]).
 
@@ -344,6 +361,7 @@ def create_sgd_file(
         o["risk"].attrs["description"] = "exact population risk R_N(θ) per seed"
         _checkpoint_group(f, state_shape)
         _checksum_group(f)
+        _data_group(f, data)
 
 
 def set_status(path: str | Path, status: str) -> None:

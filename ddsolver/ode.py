@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from scipy.integrate import DOP853
+from scipy.integrate import DOP853, RK45
 
 from . import io
 from .config import to_toml
@@ -39,7 +39,11 @@ class ODEIntegrator:
     observe : X → {name: float}, the observables (``risk`` among them)
     snapshot : X → {name: array}, the snapshot fields
     rtol, atol : the error tolerances per step
+    method : "DOP853" (8th order, a few large states) or "RK45" (Dormand–Prince 5(4), many
+        particles at moderate tolerances)
     """
+
+    METHODS: ClassVar[dict[str, type]] = {"DOP853": DOP853, "RK45": RK45}
 
     def __init__(
         self,
@@ -49,17 +53,19 @@ class ODEIntegrator:
         snapshot: Callable[[np.ndarray], dict[str, np.ndarray]],
         rtol: float,
         atol: float,
+        method: str = "DOP853",
     ):
         self.rhs, self.state = rhs, np.array(state, dtype=float)
         self._observe, self._snapshot = observe, snapshot
         self.rtol, self.atol = rtol, atol
+        self.method = self.METHODS[method]
         self.dt_limit = math.inf
 
     def advance(self, t: float, t_stop: float) -> Advance:
         first = self.dt_limit if math.isfinite(self.dt_limit) else None
         if first is not None:
             first = min(first, t_stop - t)
-        solver = DOP853(
+        solver = self.method(
             lambda _, x: self.rhs(x), t, self.state, t_stop,
             rtol=self.rtol, atol=self.atol, first_step=first,
         )  # fmt: skip
@@ -98,8 +104,10 @@ def run_ode(
     resume: bool = False,
     force: bool = False,
     quiet: bool = False,
+    data: dict[str, np.ndarray] | None = None,
 ) -> RunResult:
-    """Integrate to ``time.t_end``, observing and saving like the PDE runs, into ``path``."""
+    """Integrate to ``time.t_end``, observing and saving like the PDE runs, into ``path``
+    (``data``: arrays the file keeps under /data, e.g. a training set)."""
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
     times, is_save = stop_times(
@@ -118,6 +126,7 @@ def run_ode(
             shapes,
             integrator.state.shape,
             force=force or overwrite,
+            data=data,
         )
 
     return run_loop(

@@ -74,7 +74,74 @@ def _figures(kind: str, obs: dict, snaps: dict, grid: dict) -> dict[str, object]
     overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
     if overlaps:  # committee machines
         out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
+    if "margin" in obs:  # a training set
+        out["training"] = _training_figure(_Figures, obs)
     return out
+
+
+def _training_figure(plt, obs: dict):
+    """A training set: the losses, the test error and the normalised margin over time."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    t = obs["time"]
+
+    def mean(name):
+        values = obs[name]
+        return values if values.ndim == 1 else values.mean(axis=1)
+
+    axes[0].plot(t, mean("loss"), label="training loss")
+    if np.isfinite(mean("test_loss")).any():
+        axes[0].plot(t, mean("test_loss"), label="test loss")
+    axes[0].set_yscale("log")
+    _decorate(axes[0], "time t", "loss")
+    axes[1].plot(t, mean("test_error"))
+    _decorate(axes[1], "time t", "test error")
+    axes[2].plot(t, mean("margin"))
+    axes[2].set_xscale("symlog", linthresh=max(t[-1] / 1000, 1e-3))
+    _decorate(axes[2], "time t", "normalised margin γ")
+    return fig
+
+
+def classifier_figure(path: str | Path, times: int = 3):
+    """A training set in R²: the classifier's sign and the particles at ``times`` snapshot
+    times (last included) — points |b|·(a₁, a₂), coloured by the sign of b, area ∝ |b||a|."""
+    import tomllib
+
+    from .models.activations import Activation
+    from .models.training_set import predict
+
+    data = io.read_data(path)
+    snaps = io.read_series(path, "snapshots")
+    config = tomllib.loads(io.read_attrs(path)["config"])
+    act = Activation.from_mapping(config["problem"]["activation"])
+    x, y = data["x"], data["y"]
+    picks = np.unique(np.linspace(0, snaps["time"].size - 1, times).astype(int))
+    fig, axes = _Figures.subplots(2, len(picks), figsize=(4 * len(picks), 7.5),
+                                  constrained_layout=True, squeeze=False)  # fmt: skip
+    lo, hi = x.min(axis=0) - 0.2, x.max(axis=0) + 0.2
+    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
+    mesh = np.column_stack([g1.ravel(), g2.ravel()])
+    for col, i in enumerate(picks):
+        theta = snaps["particles"][i]
+        if theta.ndim == 3:  # an SGD file: the first seed
+            theta = theta[0]
+        masses = snaps["masses"][i] if "masses" in snaps else np.full(len(theta), 1 / len(theta))
+        values = np.empty(len(mesh))
+        predict(theta, masses, mesh, act.code, act.param_array, values)
+        ax = axes[0][col]
+        ax.contourf(g1, g2, np.sign(values).reshape(g1.shape), levels=[-2, 0, 2],
+                    colors=["#f4c7c3", "#c6dbef"], alpha=0.8)  # fmt: skip
+        ax.contour(g1, g2, values.reshape(g1.shape), levels=[0.0], colors="k", linewidths=1)
+        ax.scatter(x[:, 0], x[:, 1], c=np.where(y > 0, "C0", "C3"), s=10)
+        ax.set_title(f"t = {snaps['time'][i]:g}")
+        weight = np.abs(theta[:, 0]) * np.linalg.norm(theta[:, 1:], axis=1)
+        ax = axes[1][col]
+        ax.scatter(np.abs(theta[:, 0]) * theta[:, 1], np.abs(theta[:, 0]) * theta[:, 2],
+                   s=2 + 200 * weight / max(weight.max(), 1e-300),
+                   c=np.where(theta[:, 0] > 0, "C0", "C3"), alpha=0.6)  # fmt: skip
+        ax.set_xlabel("|b| a₁")
+    axes[0][0].set_ylabel("x₂ (classifier sign)")
+    axes[1][0].set_ylabel("|b| a₂ (particles; blue b > 0)")
+    return fig
 
 
 def _overlaps_figure(plt, obs: dict, names: list[str]):
@@ -92,21 +159,26 @@ def _overlaps_figure(plt, obs: dict, names: list[str]):
 
 
 def file_figures(path: str | Path) -> dict[str, object]:
-    """The figures of a PDE or SGD file by name (``risk``, ``density`` / ``neurons``).
+    """The figures of a PDE or SGD file by name (``risk``, ``density`` / ``neurons``; a
+    committee's ``overlaps``; a training set's ``training`` and, in R², ``classifier``).
 
     matplotlib ``Figure`` objects made without pyplot: they need no backend, show themselves
     in a notebook, and are saved with ``fig.savefig``.
     """
-    return _figures(*_read(path))
+    out = _figures(*_read(path))
+    data = io.read_data(path)
+    if data.get("x") is not None and data["x"].shape[1] == 2:
+        out["classifier"] = classifier_figure(path)
+    return out
 
 
 def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
     """Write the figures of ``path`` into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    kind, obs, snaps, grid = _read(path)
+    _, _, snaps, grid = _read(path)
     written = []
-    for name, fig in _figures(kind, obs, snaps, grid).items():
+    for name, fig in file_figures(path).items():
         target = out_dir / f"{name}.png"
         fig.savefig(target, dpi=120)
         written.append(target)

@@ -82,6 +82,14 @@ LABEL_NOISE = float_key(
 )
 
 
+#: ``initial.seed``, shared by the kinds that draw their initial weights themselves.
+INITIAL_SEED = int_key(
+    0,
+    "committee, training set: seed of the initial weights (the ODE / flow and SGD alike)",
+    low=0,
+)
+
+
 def check_interval(grid: dict, axis: str) -> None:
     """grid.<axis>_min < grid.<axis>_max, or the error naming the upper edge."""
     low, high = grid[f"{axis}_min"], grid[f"{axis}_max"]

@@ -124,8 +124,11 @@ def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
         cfg = validate({"problem": {"kind": name, "dimension": 20}})
         assert get_kind(cfg) is kind
         assert issubclass(kind.network, Network)
-        if not isinstance(kind, ReducedKind):  # its own limit (the committee ODEs)
-            assert kind.methods == ("order_parameters",)
+        if not isinstance(kind, ReducedKind):  # its own limit (ODEs, a particle flow)
+            assert kind.methods and set(kind.methods) <= set(
+                SCHEMA["discretisation"]["method"].choices
+            )
+            kind.build_problem(cfg)  # builds from the defaults alone
             continue
         problem = build_problem(cfg)
         assert isinstance(problem, ReducedProblem)

@@ -7,7 +7,13 @@ one line in :data:`KINDS` below (plus its tests, a ``grids/`` file and a docs pa
 from __future__ import annotations
 
 from ..schema import ConfigError
-from . import anisotropic_gaussians, committee, isotropic_gaussians, teacher_student
+from . import (
+    anisotropic_gaussians,
+    committee,
+    isotropic_gaussians,
+    teacher_student,
+    training_set,
+)
 from .base import ProblemKind as ProblemKind
 from .protocol import FactorisedProblem as FactorisedProblem
 from .protocol import InitialLaw as InitialLaw
@@ -21,6 +27,7 @@ KINDS: dict[str, ProblemKind] = {
         anisotropic_gaussians.KIND,
         teacher_student.KIND,
         committee.KIND,
+        training_set.KIND,
     )
 }
 

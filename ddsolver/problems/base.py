@@ -40,8 +40,8 @@ class ProblemKind(ABC):
     methods : the values of ``discretisation.method`` it can be solved with, the default first
     methods_reason : why other methods are refused (said in the error)
     network : the :class:`~ddsolver.sgd.network.Network` subclass that ``ddsolver sgd`` trains
-    activations : the values of ``problem.activation.kind`` it takes (the first is its default
-        where the package's default is not among them)
+    activations : the values of ``problem.activation.kind`` it takes
+    default_activation : its activation where the config names none (None: the package's)
     initial_kinds : the values of ``initial.kind`` it takes
     """
 
@@ -52,6 +52,7 @@ class ProblemKind(ABC):
     methods_reason: ClassVar[str] = ""
     network: ClassVar[type[Network]]
     activations: ClassVar[tuple[str, ...]] = REDUCED_ACTIVATIONS
+    default_activation: ClassVar[str | None] = None
     initial_kinds: ClassVar[tuple[str, ...]] = ("gaussian",)
 
     # ------------------------------------------------------------------ config
@@ -64,9 +65,8 @@ class ProblemKind(ABC):
         default method where the user named none.
         """
         given = raw.get("problem", {}).get("activation", {})
-        if not (isinstance(given, dict) and "kind" in given):  # the kind's own default
-            if cfg["problem"]["activation"]["kind"] not in self.activations:
-                cfg["problem"]["activation"] = {"kind": self.activations[0]}
+        if not (isinstance(given, dict) and "kind" in given) and self.default_activation:
+            cfg["problem"]["activation"] = {"kind": self.default_activation}
         for key, value, allowed in (
             ("problem.activation.kind", cfg["problem"]["activation"]["kind"], self.activations),
             ("initial.kind", cfg["initial"]["kind"], self.initial_kinds),
@@ -95,6 +95,10 @@ class ProblemKind(ABC):
     def build_problem(self, cfg: dict):
         """The problem of a resolved config (what ``ddsolver sgd`` trains on, too)."""
 
+    def file_data(self, cfg: dict, problem) -> dict[str, np.ndarray] | None:
+        """Arrays a run file keeps under /data (a training set's points), or None."""
+        return None
+
     @abstractmethod
     def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
         """``ddsolver run``: the deterministic limit of a resolved config, written to ``path``
@@ -108,7 +112,8 @@ class ProblemKind(ABC):
 
     @abstractmethod
     def warm_up_sgd(self) -> None:
-        """Compile (or load) the SGD step and exact-risk kernels with a real run's types."""
+        """Compile (or load) the SGD step and exact-risk kernels with a real run's types (the
+        caller holds :func:`ddsolver._jit.compile_lock`; a warm-up never takes it itself)."""
 
 
 class ReducedKind(ProblemKind):

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._jit import compile_lock
 from ..models.committee import (
     ACTIVATIONS,
     OUTPUT_SCALES,
@@ -31,7 +32,7 @@ from ..models.committee import (
     output_factor,
 )
 from ..schedules import Schedule
-from ..schema import LABEL_NOISE, ConfigError, Key, float_key, int_key, kind_defaults
+from ..schema import INITIAL_SEED, LABEL_NOISE, ConfigError, Key, float_key, int_key, kind_defaults
 from ..sgd.committee import committee_sgd_steps, order_parameters, weights_with_overlaps
 from ..sgd.network import Network
 from ..status import RunResult
@@ -225,9 +226,7 @@ class CommitteeKind(ProblemKind):
             ),
         },
         "initial": {
-            "seed": int_key(
-                0, "committee: seed of the student's initial weights (ODE and SGD alike)", low=0
-            ),
+            "seed": INITIAL_SEED,
             "q": Key("float_list", [], "committee, kind overlaps: Q (K × K, row by row)"),
             "r": Key("float_list", [], "committee, kind overlaps: R (K × M, row by row)"),
             "v": Key("float_list", [], "committee, kind overlaps: v (K)"),
@@ -237,6 +236,7 @@ class CommitteeKind(ProblemKind):
     methods_reason = "its limit is the ODEs of the overlaps Q, R and v"
     network = CommitteeNetwork
     activations = tuple(ACTIVATIONS)
+    default_activation = "erf_sqrt2"
     initial_kinds = ("gaussian", "overlaps")
 
     # ------------------------------------------------------------------ config
@@ -347,7 +347,8 @@ class CommitteeKind(ProblemKind):
     def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
         from ..ode import ODEIntegrator, run_ode
 
-        self.warm_up_pde()
+        with compile_lock():
+            self.warm_up_pde()
         model = self.build_problem(cfg)
         q, r, v, _ = initial_overlaps(cfg)
 
@@ -365,14 +366,12 @@ class CommitteeKind(ProblemKind):
         return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet)
 
     def warm_up_pde(self) -> None:
-        """Compile (or load) the ODE kernels (every activation shares them)."""
-        from .._jit import compile_lock
-
+        """Compile (or load) the ODE kernels (every activation shares them); the caller holds
+        the compile lock."""
         cov, beta = np.eye(3) + 0.1, np.ones(3)
-        with compile_lock():
-            committee_drift(0, 1.0, cov, beta, np.empty((2, 3)), np.empty(2))
-            committee_noise(0, 1.0, cov, beta, 0.1, np.empty((2, 2)))
-            committee_error(0, 1.0, cov, beta)
+        committee_drift(0, 1.0, cov, beta, np.empty((2, 3)), np.empty(2))
+        committee_noise(0, 1.0, cov, beta, 0.1, np.empty((2, 2)))
+        committee_error(0, 1.0, cov, beta)
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)

@@ -123,6 +123,7 @@ def run_sgd(
             names,
             (len(nets), nets[0].size),
             force=force or overwrite,
+            data=kind.file_data(cfg, problem),
         )
 
     try:
