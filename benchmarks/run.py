@@ -396,22 +396,101 @@ def startup_benchmark(quick: bool) -> list[dict]:
     return out
 
 
+# ----------------------------------------------------------------------------- 6. training set
+
+
+def training_set_benchmark(quick: bool) -> list[dict]:
+    """One full-batch gradient step of the flow's compiled velocity (M = 1000 particles,
+    n = 256 points in d = 15, ReLU, logistic loss) against the same step written idiomatically
+    in PyTorch (autograd, CPU); and the whole logistic flow of the example to t = 50."""
+    from ddsolver.data import clusters
+    from ddsolver.models.activations import Activation
+    from ddsolver.models.training_set import TrainingSetFlow
+    from ddsolver.sgd.training_set import gradient_steps
+
+    m, n, d = 1000, 256, 15
+    data = clusters(n, 0, d, 3, 0.1, seed=0)
+    flow = TrainingSetFlow(data, Activation("relu"), "logistic", 1.0, 0.0, True)
+    rng = np.random.default_rng(0)
+    theta0 = rng.standard_normal((m, d + 2)) * 0.5
+    masses = np.full(m, 1.0 / m)
+    steps = 20 if quick else 100
+    theta = theta0.copy()
+
+    def ours():
+        gradient_steps(flow, theta, masses, 0.05, 0, steps, rng)
+
+    ours()
+    t_ours = best_of(ours, 3) / steps
+    out = []
+    try:
+        import torch
+    except ImportError:
+        out.append(entry("gd_step_M1000_n256_d15", t_ours, "pytorch (not installed)", None))
+    else:
+        x = torch.tensor(np.column_stack([data.x, np.ones(n)]))
+        y = torch.tensor(data.y)
+        b = torch.tensor(theta0[:, 0].copy(), requires_grad=True)
+        a = torch.tensor(theta0[:, 1:].copy(), requires_grad=True)
+
+        def torch_loop():
+            for _ in range(steps):
+                f = torch.relu(x @ a.T) @ b / m
+                loss = torch.nn.functional.softplus(-y * f).mean()
+                loss.backward()
+                with torch.no_grad():
+                    b.sub_(0.05 * m * b.grad)  # the step ε·m of the 1/m scaling
+                    a.sub_(0.05 * m * a.grad)
+                    b.grad.zero_()
+                    a.grad.zero_()
+
+        torch_loop()
+        t_torch = best_of(torch_loop, 3) / steps
+        out.append(entry("gd_step_M1000_n256_d15", t_ours, f"pytorch {torch.__version__} "
+                         "(autograd)", t_torch, torch_threads=torch.get_num_threads()))  # fmt: skip
+    from ddsolver import examples
+
+    cfg = examples.path("training_set")
+    start = time.perf_counter()
+    run = dd.solve(cfg, quiet=True, time__t_end=50.0)
+    out.append({"name": "training_set_flow_t50", "wall_s": time.perf_counter() - start,
+                "steps": run.steps, "particles": 500, "points": 100})  # fmt: skip
+    return out
+
+
+BENCHMARKS = {
+    "sgd": sgd_benchmark,
+    "pde_vs_sgd": pde_vs_sgd_benchmark,
+    "nonlocal": nonlocal_benchmark,
+    "grid_step": grid_step_benchmark,
+    "startup": startup_benchmark,
+    "training_set": training_set_benchmark,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under two minutes)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=tuple(BENCHMARKS),
+        help="run these benchmarks and replace only their rows of results.json",
+    )
     args = parser.parse_args()
-    results = []
-    for bench in (
-        sgd_benchmark,
-        pde_vs_sgd_benchmark,
-        nonlocal_benchmark,
-        grid_step_benchmark,
-        startup_benchmark,
-    ):
-        start = time.perf_counter()
-        results.extend(bench(args.quick))
-        print(f"[{bench.__name__}: {time.perf_counter() - start:.1f} s]", file=sys.stderr)
     target = ROOT / "benchmarks" / "results.json"
+    chosen = args.only or list(BENCHMARKS)
+    results = []
+    for key in chosen:
+        start = time.perf_counter()
+        rows = BENCHMARKS[key](args.quick)
+        for row in rows:
+            row["benchmark"] = key
+        results.extend(rows)
+        print(f"[{key}: {time.perf_counter() - start:.1f} s]", file=sys.stderr)
+    if args.only and target.exists():  # keep the other benchmarks' rows of the last run
+        kept = [r for r in json.loads(target.read_text()) if r.get("benchmark") not in chosen]
+        results = kept + results
     target.write_text(json.dumps(results, indent=1))
     print(f"{'name':28s} {'ours_s':>10s} {'peer_s':>10s} {'ratio':>8s}  peer / details")
     for r in results:

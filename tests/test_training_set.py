@@ -52,6 +52,16 @@ def test_prediction_is_the_direct_sum(kind):
     np.testing.assert_allclose(flow.predict(theta, masses, DATA.x), direct, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("kind", ["relu", "erf", "tanh"])
+@pytest.mark.parametrize("both", [True, False])
+def test_the_blas_velocity_equals_its_compiled_twin(kind, both):
+    theta, masses = _particles()
+    flow = _flow("square", 2.0, 0.1, both, kind)
+    np.testing.assert_allclose(
+        flow.velocity(theta, masses), flow.velocity_compiled(theta, masses), rtol=1e-12, atol=1e-15
+    )
+
+
 @pytest.mark.parametrize(
     ("loss", "alpha", "lam", "both"),
     [("logistic", 1.0, 0.0, True), ("square", 3.0, 0.1, True), ("logistic", 2.0, 0.05, False)],
