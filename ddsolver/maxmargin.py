@@ -89,19 +89,27 @@ def f1_max_margin(
 
 def svm_margin(features: np.ndarray, y: np.ndarray, weights: np.ndarray) -> float:
     """The hard-margin SVM value of the fixed features: features (n, M) = σ(a_j·x̃_i),
-    weights (M,) = the masses m_j. 0 when the points cannot be separated."""
-    psi = features * np.sqrt(weights)[None, :]
-    signed = y[:, None] * psi
+    weights (M,) = the masses m_j; 0 when the points cannot be separated.
+
+    By minimax duality, max_{|u| ≤ 1} min_i y_i ψ_i·u = min over the simplex of |Σ λ_i y_i ψ_i|:
+    the distance from 0 to the convex hull of the signed points, a small QP on the simplex
+    (SLSQP). ψ_ij = √m_j σ(a_j·x̃_i).
+    """
+    signed = y[:, None] * features * np.sqrt(weights)[None, :]
     gram = signed @ signed.T
-
-    def dual(alpha):
-        g = gram @ alpha
-        return 0.5 * alpha @ g - alpha.sum(), g - 1.0
-
-    res = minimize(dual, np.zeros(len(y)), jac=True, method="L-BFGS-B",
-                   bounds=[(0, None)] * len(y),
-                   options={"maxiter": 100000, "ftol": 1e-15, "gtol": 1e-12})  # fmt: skip
-    u = signed.T @ res.x
-    if not np.all(signed @ u >= 1 - 1e-6):
+    n = len(y)
+    res = minimize(
+        lambda lam: (lam @ gram @ lam, 2 * gram @ lam),
+        np.full(n, 1.0 / n),
+        jac=True,
+        method="SLSQP",
+        bounds=[(0.0, 1.0)] * n,
+        constraints=[{"type": "eq", "fun": lambda lam: lam.sum() - 1.0, "jac": np.ones_like}],
+        options={"maxiter": 1000, "ftol": 1e-16},
+    )
+    u = signed.T @ res.x  # the nearest point of the hull
+    norm = float(np.linalg.norm(u))
+    if norm <= 1e-9 * max(1.0, float(np.abs(signed).max())):
         return 0.0
-    return float(1.0 / np.linalg.norm(u))
+    margin = float(np.min(signed @ u) / norm)  # the margin of the direction found
+    return max(margin, 0.0)
