@@ -5,15 +5,15 @@ A training set is n labelled points (x_i, y_i), x_i ∈ R^d, with a test set of 
 * a file (``problem.data``): ``.npz`` or HDF5 (``.h5``/``.hdf5``) with arrays ``x (n, d)``,
   ``y (n,)`` and optionally ``x_test``, ``y_test``; or ``.csv`` with a header row, a column
   ``y``, the features in the other columns and optionally a column ``test`` (1 marks a
-  test point). A relative path is relative to the config file's directory when known.
+  test point). A relative path is relative to the working directory.
 * ``clusters`` (Chizat & Bach 2020): k × k cluster centres on a regular grid of [−½, ½]²,
   a random ±1 label per cluster, points uniform in a disc of radius ``radius`` around a
   uniformly chosen centre, and d − 2 further coordinates uniform in [−½, ½] that the label
   does not depend on.
 * ``teacher``: the labels (``label = "sign"``) or values (``"value"``) of a random ReLU
   network y = (1/m₀) Σ_k c_k (w_k·x̃)₊ with m₀ units (c_k = ±1, w_k uniform on the sphere
-  of R^{d+1}), on Gaussian inputs N(0, I_d/d)·√d… (``inputs = "gaussian"``: N(0, I_d); or
-  ``"sphere"``: uniform on the unit sphere of R^d).
+  of R^{d+1}), on inputs N(0, I_d) (``inputs = "gaussian"``) or uniform on the unit sphere
+  of R^d (``"sphere"``).
 
 Every generated set draws its test set from the same law, after the training set, from the
 same seed.

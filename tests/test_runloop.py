@@ -123,6 +123,7 @@ def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
     for name, kind in KINDS.items():
         cfg = validate({"problem": {"kind": name, "dimension": 20}})
         assert get_kind(cfg) is kind
+        assert validate(cfg) == cfg  # a resolved config (a run file's) re-validates as itself
         assert issubclass(kind.network, Network)
         if not isinstance(kind, ReducedKind):  # its own limit (ODEs, a particle flow)
             assert kind.methods and set(kind.methods) <= set(

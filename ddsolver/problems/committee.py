@@ -251,13 +251,14 @@ class CommitteeKind(ProblemKind):
                 "sgd.neurons", given["sgd"]["neurons"], f"committee: the student has "
                 f"problem.student_units = {k} units; leave sgd.neurons out"
             )  # fmt: skip
-        if "eps" in given["sgd"]:
+        eps = given["sgd"].get("eps")
+        if eps is not None and not (math.isinf(d) or math.isclose(eps, 1.0 / d, rel_tol=1e-12)):
             raise ConfigError(
                 "sgd.eps", given["sgd"]["eps"],
-                "committee: one SGD step is 1/d of time (t = steps/d); set problem.dimension",
+                f"committee: one SGD step is 1/d of time (t = steps/d, here 1/{d}); leave it out",
             )  # fmt: skip
-        for key in ("xi", "tau"):
-            if key in given["dynamics"]:
+        for key, neutral in (("xi", 1.0), ("tau", 0.0)):
+            if given["dynamics"].get(key, neutral) != neutral:
                 raise ConfigError(
                     f"dynamics.{key}", given["dynamics"][key],
                     "committee: not part of its dynamics (learning rates: dynamics.eta, eta_v)",
@@ -289,7 +290,7 @@ class CommitteeKind(ProblemKind):
         sizes = {"q": k * k, "r": k * m, "v": k}
         if init["kind"] != "overlaps":
             for key in sizes:
-                if key in given:
+                if given.get(key):
                     raise ConfigError(
                         f"initial.{key}", given[key], 'only initial.kind = "overlaps" takes it'
                     )

@@ -216,10 +216,12 @@ class TrainingSetKind(ProblemKind):
                     f"the data file {p['data']} has d = {data.dimension}",
                 )  # fmt: skip
             p["dimension"] = data.dimension
-            if "generate" in given:
-                raise ConfigError("problem.generate", given["generate"],
+            defaults = {k: spec.default for k, spec in self.keys["problem.generate"].items()}
+            changed = {k: v for k, v in given.get("generate", {}).items() if defaults.get(k) != v}
+            if changed:  # (a resolved config repeats the defaults: that is no conflict)
+                raise ConfigError("problem.generate", changed,
                                   "problem.data is set: the data come from the file")  # fmt: skip
-            labels = data.y
+            labels, points = data.y, data.y.size
         else:
             if math.isinf(p["dimension"]):
                 raise ConfigError("problem.dimension", "inf", "training set: a finite d")
@@ -227,6 +229,7 @@ class TrainingSetKind(ProblemKind):
             if g["kind"] == "clusters" and p["dimension"] < 2:
                 raise ConfigError("problem.dimension", p["dimension"], "clusters: d ≥ 2")
             labels = None if g["kind"] == "teacher" and g["label"] == "value" else np.ones(1)
+            points = g["n"]
         if p["loss"] == "logistic" and labels is not None and not np.all(np.abs(labels) == 1):
             raise ConfigError("problem.loss", "logistic", "the labels must be ±1 (they are not)")
         if p["loss"] == "logistic" and labels is None:
@@ -240,8 +243,7 @@ class TrainingSetKind(ProblemKind):
                               "initial.symmetric pairs the particles: an even count")  # fmt: skip
         kind_defaults(cfg["particles"], raw.get("particles", {}), FLOW_DEFAULTS)
         if "batch" not in raw.get("sgd", {}):
-            cfg["sgd"]["batch"] = 0  # full batch
-        cfg["sgd"]["batch"] = int(cfg["sgd"]["batch"])
+            cfg["sgd"]["batch"] = points  # full batch (a resolved config re-validates as is)
 
     @staticmethod
     def _check_particle_file(cfg: dict) -> None:

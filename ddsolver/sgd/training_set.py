@@ -2,7 +2,8 @@ r"""Finite-width training on a training set: full-batch gradient descent or mini
 
 A width-m network f(x) = (1/m) Σ_j b_j σ(a_j·x̃) takes, at every step, the particle
 velocity v_j of :class:`~ddsolver.models.training_set.TrainingSetFlow` on the step's batch
-(all n points when ``sgd.batch`` is 0 or ≥ n; else B points drawn without replacement):
+(all n points when ``sgd.batch`` is ≥ n — its default for this kind; else B points drawn
+without replacement):
 
     θ_j ← θ_j + ε v_j,   time t = kε,
 
