@@ -24,6 +24,7 @@ energy identity, observable ``dissipation``).
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numba import prange
@@ -135,6 +136,7 @@ class TrainingSetFlow:
         self.loss, self.loss_code = loss, LOSSES[loss]
         self.alpha, self.lam, self.train_positions = alpha, lam, train_positions
         self._tilde = np.column_stack([data.x, np.ones(len(data.x))])
+        self._local = threading.local()
 
     def predict(self, theta: np.ndarray, masses: np.ndarray, x: np.ndarray) -> np.ndarray:
         """f(x) = Σ_j m_j b_j σ(a_j·x̃) (without α), (n,): one BLAS product for the fields."""
@@ -145,11 +147,13 @@ class TrainingSetFlow:
         tilde = self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
         return tilde @ np.ascontiguousarray(theta[:, 1:]).T
 
-    def _gate(self, z: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """σ'(z_ij) w_i, (n, M) (ReLU in one pass, without the generic path's branches)."""
-        if self.activation.kind == "relu":
-            return np.where(z > 0.0, weights[:, None], 0.0)
-        return self.activation.derivative(z) * weights[:, None]
+    def _buffers(self, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This thread's (n, M) work arrays: fields, values, mask (SGD seeds run in threads)."""
+        held = getattr(self._local, "buffers", None)
+        if held is None or held[0].shape != (n, m):
+            held = (np.empty((n, m)), np.empty((n, m)), np.empty((n, m), dtype=bool))
+            self._local.buffers = held
+        return held
 
     def velocity_compiled(self, theta, masses, x=None, y=None) -> np.ndarray:
         """:meth:`velocity` by the compiled loops (:func:`predict`, :func:`particle_velocity`):
@@ -174,15 +178,26 @@ class TrainingSetFlow:
         (M, d+2): three BLAS products of (n, M) by (n, d + 1) — forward, and back for b and a."""
         x = self.data.x if x is None else x
         y = self.data.y if y is None else y
-        z = self._fields(theta, x)
-        values = self.activation(z)
+        relu = self.activation.kind == "relu"
+        if relu:  # in per-thread buffers: fresh (n, M) arrays cost page faults every call
+            z, values, mask = self._buffers(x.shape[0], theta.shape[0])
+            tilde = self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
+            np.matmul(tilde, np.ascontiguousarray(theta[:, 1:]).T, out=z)
+            np.maximum(z, 0.0, out=values)
+            np.greater(z, 0.0, out=mask)
+        else:
+            z = self._fields(theta, x)
+            values = self.activation(z)
         weights = np.empty(y.shape[0])
         residual_weights(self.loss_code, values @ (masses * theta[:, 0]), y, self.alpha, weights)
         weights /= -y.shape[0]
         out = np.empty_like(theta)
         out[:, 0] = weights @ values - self.lam * theta[:, 0]
         if self.train_positions:
-            gate = self._gate(z, weights)
+            if relu:
+                gate = np.multiply(mask, weights[:, None], out=z)  # z is not needed any more
+            else:
+                gate = self.activation.derivative(z) * weights[:, None]
             d = x.shape[1]
             out[:, 1 : d + 1] = (gate.T @ x) * theta[:, :1]
             out[:, d + 1] = gate.sum(axis=0) * theta[:, 0]
