@@ -142,10 +142,13 @@ class TrainingSetFlow:
         """f(x) = Σ_j m_j b_j σ(a_j·x̃) (without α), (n,): one BLAS product for the fields."""
         return self.activation(self._fields(theta, x)) @ (masses * theta[:, 0])
 
+    def _with_bias(self, x: np.ndarray) -> np.ndarray:
+        """x̃ = (x, 1), (n, d + 1) (the training points' once, at construction)."""
+        return self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
+
     def _fields(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """z_ij = a_j·x̃_i, (n, M): x̃ = (x, 1) against a contiguous copy of the a's (BLAS)."""
-        tilde = self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
-        return tilde @ np.ascontiguousarray(theta[:, 1:]).T
+        """z_ij = a_j·x̃_i, (n, M): x̃ against a contiguous copy of the a's (BLAS)."""
+        return self._with_bias(x) @ np.ascontiguousarray(theta[:, 1:]).T
 
     def _buffers(self, n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This thread's (n, M) work arrays: fields, values, mask (SGD seeds run in threads)."""
@@ -181,8 +184,7 @@ class TrainingSetFlow:
         relu = self.activation.kind == "relu"
         if relu:  # in per-thread buffers: fresh (n, M) arrays cost page faults every call
             z, values, mask = self._buffers(x.shape[0], theta.shape[0])
-            tilde = self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
-            np.matmul(tilde, np.ascontiguousarray(theta[:, 1:]).T, out=z)
+            np.matmul(self._with_bias(x), np.ascontiguousarray(theta[:, 1:]).T, out=z)
             np.maximum(z, 0.0, out=values)
             np.greater(z, 0.0, out=mask)
         else:
