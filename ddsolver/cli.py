@@ -434,6 +434,15 @@ def _sweep(args) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _on_sigint(signum, frame) -> None:
+    """SIGINT: remember it for the run loop (:data:`ddsolver.runloop.INTERRUPT_REQUESTED`),
+    then interrupt as Python would."""
+    from .runloop import INTERRUPT_REQUESTED
+
+    INTERRUPT_REQUESTED.set()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ddsolver`` command."""
     args = _parser().parse_args(argv)
@@ -450,6 +459,22 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": _sweep,
         "examples": _examples,
     }
+    from .runloop import INTERRUPT_REQUESTED
+
+    previous = signal.getsignal(signal.SIGINT)
+    own = previous is signal.default_int_handler  # not when ignored or handled by a host
+    if own:
+        signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        return _dispatch(handlers, args)
+    finally:
+        if own:
+            signal.signal(signal.SIGINT, previous)
+        INTERRUPT_REQUESTED.clear()
+
+
+def _dispatch(handlers: dict, args: argparse.Namespace) -> int:
+    """Run the verb; map the refusals, failures and interrupts to exit statuses."""
     try:
         return handlers[args.verb](args)
     except (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import threading
 import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ from .status import FINISHED, RunResult, failed
 
 log = logging.getLogger("ddsolver")
 PROGRESS_MIN_SECONDS = 3.0
+
+#: Set by the command line's SIGINT handler. Python raises KeyboardInterrupt at the next
+#: bytecode, and one that lands in a finaliser (an HDF5 object's, say) is printed and dropped;
+#: the loop checks this flag after every advance so that an interrupt is never lost.
+INTERRUPT_REQUESTED = threading.Event()
 
 #: A guard looks at one stop's observations and returns a failure reason, or None.
 Guard = Callable[[dict[str, Any]], str | None]
@@ -211,6 +217,8 @@ def _run_locked(integrator, path, times, is_save, create, config_text, resume, q
             target = times[k]
             while t < target and status == FINISHED:
                 step = integrator.advance(t, target)
+                if INTERRUPT_REQUESTED.is_set():
+                    raise KeyboardInterrupt
                 t, steps = step.t, steps + step.steps
                 last_dt = step.last_dt if step.steps else last_dt
                 progress.update(t, last_dt)
