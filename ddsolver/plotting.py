@@ -144,14 +144,22 @@ def classifier_figure(path: str | Path, times: int = 3):
     return fig
 
 
-def _overlaps_figure(plt, obs: dict, names: list[str]):
-    """The committee's order parameters Q, R, v over time (SGD: the mean over seeds)."""
+def _overlap_panels(plt, names: list[str]):
+    """(figure, [(axes, group prefix, the names of that group)]): one panel each for the
+    committee's Q, R and v observables present in ``names``."""
     groups = [g for g in ("Q_", "R_", "v_") if any(n.startswith(g) for n in names)]
     fig, axes = plt.subplots(
         1, len(groups), figsize=(4.5 * len(groups), 3.8), constrained_layout=True, squeeze=False
     )
-    for ax, group in zip(axes[0], groups, strict=True):
-        for name in (n for n in names if n.startswith(group)):
+    members = [[n for n in names if n.startswith(g)] for g in groups]
+    return fig, list(zip(axes[0], groups, members, strict=True))
+
+
+def _overlaps_figure(plt, obs: dict, names: list[str]):
+    """The committee's order parameters Q, R, v over time (SGD: the mean over seeds)."""
+    fig, panels = _overlap_panels(plt, names)
+    for ax, group, members in panels:
+        for name in members:
             values = obs[name]
             ax.plot(obs["time"], values if values.ndim == 1 else values.mean(axis=1), label=name)
         _decorate(ax, "time t", group[0])
@@ -351,12 +359,9 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
 
 def _overlaps_comparison(plt, t, observables: dict, names: list[str], out_dir: Path) -> Path:
     """overlaps_comparison.png: the committee's Q, R, v — ODE lines, SGD mean ± std."""
-    groups = [g for g in ("Q_", "R_", "v_") if any(n.startswith(g) for n in names)]
-    fig, axes = plt.subplots(
-        1, len(groups), figsize=(4.5 * len(groups), 3.8), constrained_layout=True, squeeze=False
-    )
-    for ax, group in zip(axes[0], groups, strict=True):
-        for i, name in enumerate(n for n in names if n.startswith(group)):
+    fig, panels = _overlap_panels(plt, names)
+    for ax, group, members in panels:
+        for i, name in enumerate(members):
             entry = observables[name]
             mean, std = np.asarray(entry["sgd_mean"]), np.asarray(entry["sgd_std"])
             ax.plot(t, entry["pde"], color=f"C{i % 10}", label=name)
