@@ -28,12 +28,14 @@ class Axis:
     radial : bool, the coordinate is a norm (≥ 0; the origin is a natural edge, not a
         boundary: no mass leaves through it, and density estimates reflect at it)
     key : str, the prefix of its config keys (``grid.<key>_min`` …); default: ``name``
+    periodic : bool, the last edge is the first (an angle): the cells wrap around
     """
 
     name: str
     edges: np.ndarray
     radial: bool = False
     key: str = ""
+    periodic: bool = False
 
     def __post_init__(self) -> None:
         edges = np.asarray(self.edges, dtype=float)
@@ -45,7 +47,7 @@ class Axis:
 
     @classmethod
     def uniform(cls, name: str, lower: float, upper: float, cells: int, **kw) -> Axis:
-        """``cells`` equal cells on [lower, upper] (``kw``: ``radial``, ``key``)."""
+        """``cells`` equal cells on [lower, upper] (``kw``: ``radial``, ``key``, ``periodic``)."""
         return cls(name, np.linspace(lower, upper, cells + 1), **kw)
 
     @classmethod

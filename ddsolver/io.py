@@ -5,7 +5,8 @@ Layout (CONTRACT.md, extended)::
     /                         attrs: config (resolved TOML), ddsolver_version, status
                               ("running", "finished" or "failed: <reason>"), kind ("pde"|"sgd"),
                               versions (JSON: python, numpy, scipy, numba, h5py), created
-    /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units, radial
+    /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units, radial,
+                                                                               periodic
     /grid/<name>/centres      (n,)
     /snapshots/time           (n_s,)
     /snapshots/density        (n_s, *grid) density p in the reduced coordinates
@@ -195,6 +196,7 @@ def create_run_file(
             a.create_dataset("centres", data=axis.centres)
             a.attrs["units"] = "dimensionless (reduced coordinate)"
             a.attrs["radial"] = axis.radial  # a norm: 0 is its natural lower edge
+            a.attrs["periodic"] = axis.periodic  # an angle: the cells wrap around
         s = f.create_group("snapshots")
         _series(s, "time")
         for name, shape in snapshot_shapes.items():

@@ -60,6 +60,7 @@ class ODEIntegrator:
         self.rtol, self.atol = rtol, atol
         self.method = self.METHODS[method]
         self.dt_limit = math.inf
+        self.t = 0.0  # the time of ``state`` (kinds whose observables depend on t read it)
 
     def advance(self, t: float, t_stop: float) -> Advance:
         first = self.dt_limit if math.isfinite(self.dt_limit) else None
@@ -80,6 +81,7 @@ class ODEIntegrator:
             if solver.status == "running":  # the step it proposes next (a last step is
                 self.dt_limit = solver.h_abs  # clipped to t_stop: its proposal is not kept)
         self.state = np.array(solver.y)
+        self.t = float(solver.t)
         return Advance(float(solver.t), steps, last)
 
     def observe(self) -> dict[str, Any]:
@@ -89,11 +91,12 @@ class ODEIntegrator:
         return self._snapshot(self.state)
 
     def checkpoint(self) -> tuple[np.ndarray, float, None]:
-        return self.state.copy(), self.dt_limit, None
+        return self.state.copy(), self.dt_limit, {"t": self.t}
 
     def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
         self.state = np.array(state, dtype=float)
         self.dt_limit = dt_limit
+        self.t = float((extra or {}).get("t", 0.0))
 
 
 def run_ode(
@@ -105,9 +108,13 @@ def run_ode(
     force: bool = False,
     quiet: bool = False,
     data: dict[str, np.ndarray] | None = None,
+    grid=None,
 ) -> RunResult:
     """Integrate to ``time.t_end``, observing and saving like the PDE runs, into ``path``
-    (``data``: arrays the file keeps under /data, e.g. a training set)."""
+    (``data``: arrays the file keeps under /data, e.g. a training set; ``grid``: the
+    :class:`~ddsolver.grid.TensorGrid` of an integrator whose state lives on one — the
+    circle flow — written to /grid). ``integrator``: an :class:`ODEIntegrator` or any
+    object with the run loop's integrator methods."""
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
     times, is_save = stop_times(
@@ -121,10 +128,10 @@ def run_ode(
             path,
             config_text,
             "pde",
-            None,
+            grid,
             [name for name in first if name != "time"],
             shapes,
-            integrator.state.shape,
+            integrator.checkpoint()[0].shape,
             force=force or overwrite,
             data=data,
         )

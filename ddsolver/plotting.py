@@ -76,7 +76,44 @@ def _figures(kind: str, obs: dict, snaps: dict, grid: dict) -> dict[str, object]
         out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
     if "margin" in obs:  # a training set
         out["training"] = _training_figure(_Figures, obs)
+    if "lin_gap" in obs:  # … against its linearisation
+        out["lazy"] = _lazy_figure(_Figures, obs)
+    if snaps["time"].size and "angle_density" in snaps:  # … on the circle of directions
+        out["circle"] = _circle_figure(_Figures, snaps, grid)
     return out
+
+
+def _lazy_figure(plt, obs: dict):
+    """A training-set run against its linearisation: the gaps to F_lin on the training and
+    test points and to the minimum-norm interpolant, and the weights' relative movement."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
+    t = obs["time"]
+    for name, label in (("lin_gap", "‖F − F_lin‖ train"), ("lin_gap_test", "‖F − F_lin‖ test"),
+                        ("interp_gap", "‖F − F_min-norm‖")):  # fmt: skip
+        if np.isfinite(obs[name]).any():
+            axes[0].plot(t, obs[name], label=label)
+    axes[0].set_yscale("log")
+    _decorate(axes[0], "time t", "root mean square gap")
+    axes[1].plot(t, obs["movement"], label="‖θ(t) − θ₀‖ / ‖θ₀‖")
+    _decorate(axes[1], "time t", "relative movement of the weights")
+    return fig
+
+
+def _circle_figure(plt, snaps: dict, grid: dict):
+    """The flow on the circle: the densities of ν₊ and ν₋ over the angle ψ against time."""
+    dens, t = snaps["angle_density"], snaps["time"]
+    centres = grid["angle"]["centres"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True, sharey=True)
+    for k, (ax, label) in enumerate(zip(axes, ("ν₊ (b > 0)", "ν₋ (b < 0)"), strict=True)):
+        if t.size > 1:
+            mesh = ax.pcolormesh(centres, t, dens[:, k, :], shading="nearest", cmap="magma")
+            fig.colorbar(mesh, ax=ax, label="density per radian")
+        else:
+            ax.plot(centres, dens[0, k])
+        ax.set_xlabel("direction ψ of a = |a|(cos ψ, sin ψ)")
+        ax.set_title(label)
+    axes[0].set_ylabel("time t")
+    return fig
 
 
 def _training_figure(plt, obs: dict):

@@ -144,6 +144,9 @@ class Run:
             for name, values in snaps.items():
                 dims = _unit_dims(name, values.ndim - 2, units)
                 data[name] = (("time", "seed", *dims), values)
+        elif "angle_density" in snaps:  # a training set's flow on the circle of directions
+            coords.update({"sign": [1, -1], "angle": self.grid["angle"]["centres"]})
+            data["angle_density"] = (("time", "sign", "angle"), snaps["angle_density"])
         elif "density" not in snaps:  # a limit without a grid: the committee's Q, R, v
             for name, values in snaps.items():
                 data[name] = (("time", *_unit_dims(name, values.ndim - 1, True)), values)

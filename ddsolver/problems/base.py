@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..grid import TensorGrid
-from ..schema import ConfigError, Key
+from ..schema import ConfigError, Key, dimension_value
 from ..sgd.network import Network
 from ..status import RunResult
 from .protocol import InitialLaw, ReducedProblem
@@ -54,6 +54,8 @@ class ProblemKind(ABC):
     activations: ClassVar[tuple[str, ...]] = REDUCED_ACTIVATIONS
     default_activation: ClassVar[str | None] = None
     initial_kinds: ClassVar[tuple[str, ...]] = ("gaussian",)
+    #: The least problem.dimension it takes (the reductions in |w| need d ≥ 2).
+    min_dimension: ClassVar[int] = 2
 
     # ------------------------------------------------------------------ config
 
@@ -64,6 +66,9 @@ class ProblemKind(ABC):
         default refuses a discretisation the kind has no solver for and sets the kind's
         default method where the user named none.
         """
+        if dimension_value(cfg) < self.min_dimension:
+            raise ConfigError("problem.dimension", cfg["problem"]["dimension"],
+                              f"{self.name}: d ≥ {self.min_dimension} (or \"inf\")")  # fmt: skip
         given = raw.get("problem", {}).get("activation", {})
         if not (isinstance(given, dict) and "kind" in given) and self.default_activation:
             cfg["problem"]["activation"] = {"kind": self.default_activation}

@@ -21,7 +21,9 @@ import numpy as np
 
 from .._jit import compile_lock
 from ..data import TrainingSet, clusters, read_training_set, relu_teacher
+from ..lazy import LazyComparison
 from ..models.activations import Activation
+from ..models.circle import CircleFlow, CircleIntegrator
 from ..models.training_set import LOSSES, TrainingSetFlow
 from ..schedules import Schedule
 from ..schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
@@ -30,7 +32,8 @@ from ..sgd.training_set import gradient_steps
 from ..status import RunResult
 from .base import REDUCED_ACTIVATIONS, ProblemKind
 
-#: The flow's error tolerances where the config does not set particles.rtol / atol. ReLU's
+#: The flow's error tolerances where the config does not set particles.rtol / atol, divided
+#: by the output scale α when α > 1 (the weights move O(1/α), the predictor α f). ReLU's
 #: velocity jumps where a particle's hyperplane crosses a data point, and a tight control
 #: shrinks the steps at every crossing: M = 500, n = 100, t ≤ 100 take 273 / 1 826 / 152 470
 #: steps (1 / 5.6 / 495 s) at rtol 1e-3 / 1e-4 / 1e-6, with margins equal to 1.3e-4.
@@ -110,6 +113,7 @@ class TrainingSetNetwork(Network):
             cfg, cfg["sgd"]["neurons"], seed, problem.data.dimension
         )
         self.arrays = (self.theta,)
+        self.lazy = LazyComparison(problem, self.theta, self.masses, 0.0, False)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         sgd = self.cfg["sgd"]
@@ -124,6 +128,7 @@ class TrainingSetNetwork(Network):
 
     def observables(self) -> dict[str, float]:
         obs = self.problem.observables(self.theta, self.masses)
+        obs.update(self.lazy.observe(self.theta, 0.0))
         return {k: v for k, v in obs.items() if k != "risk"}
 
     def snapshot_fields(self) -> dict[str, np.ndarray]:
@@ -179,6 +184,12 @@ class TrainingSetKind(ProblemKind):
                 low=0,
                 low_open=True,
             ),
+            "linearised": Key(
+                "bool",
+                False,
+                "training set: also solve the run's linearisation (tangent kernel of ρ₀) and "
+                "record lin_gap, lin_gap_test, lin_test_error, interp_gap",
+            ),
         },
         "initial": {
             "seed": INITIAL_SEED,
@@ -192,13 +203,19 @@ class TrainingSetKind(ProblemKind):
         "particles": {
             "count": int_key(1000, "training set: M, particles of the flow", low=1),
         },
+        "grid": {
+            "angle_cells": int_key(
+                256, "training set, d = 1, method grid: cells on the circle of directions", low=8
+            ),
+        },
     }
-    methods = ("particles",)
-    methods_reason = "its flow moves weighted particles in R^{d+2}"
+    methods = ("particles", "grid")
+    methods_reason = "particles in R^{d+2}, or for d = 1 the PDE on the circle of directions"
     network = TrainingSetNetwork
     activations = REDUCED_ACTIVATIONS
     default_activation = "relu"
     initial_kinds = ("gaussian", "sphere", "file")
+    min_dimension = 1
 
     # ------------------------------------------------------------------ config
 
@@ -241,9 +258,36 @@ class TrainingSetKind(ProblemKind):
         if cfg["initial"]["symmetric"] and cfg["particles"]["count"] % 2:
             raise ConfigError("particles.count", cfg["particles"]["count"],
                               "initial.symmetric pairs the particles: an even count")  # fmt: skip
-        kind_defaults(cfg["particles"], raw.get("particles", {}), FLOW_DEFAULTS)
+        if cfg["discretisation"]["method"] == "grid":
+            self._check_circle(cfg)
+        if cfg["dynamics"]["linearised"] and cfg["dynamics"]["lam"] != 0:
+            raise ConfigError("dynamics.linearised", True,
+                              "the linearisation is of the unpenalised flow: dynamics.lam = 0")  # fmt: skip
+        lazy = max(cfg["dynamics"]["scale"], 1.0)  # θ moves O(1/α) and F = α f: errors × α
+        kind_defaults(cfg["particles"], raw.get("particles", {}),
+                      {key: value / lazy for key, value in FLOW_DEFAULTS.items()})  # fmt: skip
         if "batch" not in raw.get("sgd", {}):
             cfg["sgd"]["batch"] = points  # full batch (a resolved config re-validates as is)
+
+    @staticmethod
+    def _check_circle(cfg: dict) -> None:
+        """The circle PDE needs d = 1, ReLU, both layers, a balanced initial law, no
+        linearisation (its kernel is of the particles)."""
+        why = "method grid solves the flow on the circle of directions, which needs"
+        for key, value, ok, needs in (
+            ("problem.dimension", cfg["problem"]["dimension"],
+             cfg["problem"]["dimension"] == 1, "inputs in R: d = 1"),
+            ("problem.activation.kind", cfg["problem"]["activation"]["kind"],
+             cfg["problem"]["activation"]["kind"] == "relu", "2-homogeneous units: relu"),
+            ("problem.train", cfg["problem"]["train"], cfg["problem"]["train"] == "both",
+             "both layers trained"),
+            ("initial.kind", cfg["initial"]["kind"], cfg["initial"]["kind"] != "gaussian",
+             'a balanced law (|b| = |a|): "sphere" or a balanced "file"'),
+            ("dynamics.linearised", cfg["dynamics"]["linearised"],
+             not cfg["dynamics"]["linearised"], "particles (the linearisation is theirs)"),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(key, value, f"{why} {needs}")
 
     @staticmethod
     def _check_particle_file(cfg: dict) -> None:
@@ -264,6 +308,11 @@ class TrainingSetKind(ProblemKind):
                                    or not masses.sum() > 0):  # fmt: skip
             raise ConfigError("initial.particles", path, "masses must be (M,), ≥ 0, not all 0")
         cfg["particles"]["count"] = theta.shape[0]
+        if cfg["discretisation"]["method"] == "grid":
+            gap = np.abs(np.abs(theta[:, 0]) - np.linalg.norm(theta[:, 1:], axis=1))
+            if np.any(gap > 1e-9 * np.maximum(1.0, np.abs(theta[:, 0]))):
+                raise ConfigError("initial.particles", path,
+                                  "method grid needs balanced particles: |b| = |a| each")  # fmt: skip
 
     def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
         g = cfg["problem"]["generate"]
@@ -288,14 +337,19 @@ class TrainingSetKind(ProblemKind):
 
         with compile_lock():
             self.warm_up_pde()
+        if cfg["discretisation"]["method"] == "grid":
+            return self._solve_circle(cfg, path, resume=resume, force=force, quiet=quiet)
         flow = build_flow(cfg)
         theta, masses = initial_particles(
             cfg, cfg["particles"]["count"], cfg["initial"]["seed"], flow.data.dimension
         )
         shape = theta.shape
+        lazy = LazyComparison(flow, theta, masses, cfg["time"]["t_end"],
+                              cfg["dynamics"]["linearised"])  # fmt: skip
 
         def observe(state: np.ndarray) -> dict[str, float]:
-            return flow.observables(state.reshape(shape), masses)
+            current = state.reshape(shape)
+            return {**flow.observables(current, masses), **lazy.observe(current, integrator.t)}
 
         def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
             return {"particles": state.reshape(shape).copy(), "masses": masses}
@@ -307,6 +361,24 @@ class TrainingSetKind(ProblemKind):
         )  # fmt: skip
         return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
                        data=flow.data.arrays())  # fmt: skip
+
+    def _solve_circle(self, cfg: dict, path: Path, *, resume: bool, force: bool,
+                      quiet: bool) -> RunResult:  # fmt: skip
+        """The flow of balanced units on 1-D inputs as the PDE on the circle (grid)."""
+        from ..ode import run_ode
+
+        p, dyn, solver = cfg["problem"], cfg["dynamics"], cfg["solver"]
+        circle = CircleFlow(training_set(cfg), p["loss"], dyn["scale"], dyn["lam"],
+                            cfg["grid"]["angle_cells"], solver["order"], solver["limiter"],
+                            solver["cfl"])  # fmt: skip
+        if cfg["initial"]["kind"] == "file":
+            theta, masses = initial_particles(cfg, 0, cfg["initial"]["seed"], 1)
+            start = circle.from_particles(theta, masses)
+        else:
+            start = circle.uniform(cfg["initial"]["scale"])
+        integrator = CircleIntegrator(circle, start, solver["dt_max"])
+        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
+                       data=circle.data.arrays(), grid=circle.grid)  # fmt: skip
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels; the caller holds the compile lock."""

@@ -1,0 +1,277 @@
+r"""The training-set flow of 2-homogeneous units as a PDE on the circle of directions.
+
+For ReLU units φ(θ; x) = b (a·x̃)₊ on inputs x ∈ R (x̃ = (x, 1), a ∈ R²) the flow of
+:mod:`ddsolver.models.training_set` keeps every particle **balanced** if it starts so:
+d(b² − |a|²)/dt = −2λ(b² − |a|²). For balanced particles write a = r (cos ψ, sin ψ),
+b = s r with the sign s = ±1. With the residual weights w_i = ℓ'(α f(x_i), y_i)/(α n) and
+
+    G(ψ) = Σ_i w_i (x_i cos ψ + sin ψ)₊                          (the first variation per |a|²)
+    G'(ψ) = Σ_i w_i 1{x_i cos ψ + sin ψ > 0} (cos ψ − x_i sin ψ),
+
+the velocity −∇J' gives d r²/dt = −2(sG(ψ) + λ) r² and dψ/dt = −s G'(ψ) (Chizat & Bach
+2018's lifting; the derivation is in ``docs/problems/training_set.md``). The measures
+ν_s = Σ_{j: s_j = s} m_j r_j² δ_{ψ_j} (s = ±1) therefore follow a transport with growth on
+the circle,
+
+    ∂_t ν_s − ∂_ψ(ν_s s G') = −2(sG + λ) ν_s,        f(x) = Σ_s s ∫ (x cos ψ + sin ψ)₊ dν_s(ψ),
+
+a nonlocal, periodic 1-D PDE (G depends on ν through f). :class:`CircleFlow` solves it by
+finite volumes on a periodic grid of N cells: piecewise-linear reconstruction with a slope
+limiter, upwind fluxes at the exact face velocities (a conservative transport: the fluxes
+telescope, so only the growth term changes a species' mass), the growth term with the exact
+cell averages of G, and SSP Runge–Kutta steps within the positivity bound
+
+    dt ≤ cfl / (2 max|G'| / h + max(2(sG + λ))₊).
+
+The predictor uses the exact cell integrals of (x cos ψ + sin ψ)₊, so f is exact for the
+piecewise-constant density.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..grid import Axis, TensorGrid
+from .training_set import LOSSES, mean_loss, residual_weights
+
+#: The species: s = +1 (b > 0) and s = −1 (b < 0), in this order along the first axis.
+SIGNS = np.array([1.0, -1.0])
+#: Weights of the stages' right-hand sides in the step of each SSP Runge–Kutta order
+#: (Shu–Osher): the growth the step integrates is Σ_k c_k dt (growth at stage k).
+STAGE_WEIGHTS = {1: (1.0,), 2: (0.5, 0.5), 3: (1 / 6, 1 / 6, 2 / 3)}
+
+
+def relu_cos_antiderivative(u: np.ndarray) -> np.ndarray:
+    """H(u) = ∫₀ᵘ (cos v)₊ dv, continuous and non-decreasing (2 per period of 2π)."""
+    shifted = np.asarray(u, float) + 0.5 * math.pi  # (cos v)₊ > 0 for shifted mod 2π ∈ (0, π)
+    periods = np.floor(shifted / (2 * math.pi))
+    phase = shifted - 2 * math.pi * periods
+    within = np.where(phase < math.pi, 1.0 - np.cos(phase), 2.0)  # ∫ from −π/2 of (cos v)₊
+    return 2.0 * periods + within - 1.0
+
+
+def cell_averages(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    r"""(1/h_c) ∫_{cell c} (x_i cos ψ + sin ψ)₊ dψ, (n, N), exactly.
+
+    x cos ψ + sin ψ = R cos(ψ − φ) with R = (x² + 1)^{1/2}, φ = atan2(1, x).
+    """
+    x = np.asarray(x, float)[:, None]
+    radius, phase = np.sqrt(x * x + 1.0), np.arctan2(1.0, x)
+    antider = radius * relu_cos_antiderivative(edges[None, :] - phase)
+    return np.diff(antider, axis=1) / np.diff(edges)[None, :]
+
+
+def relu_slopes(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """d/dψ (x_i cos ψ + sin ψ)₊ at the angles, (n, len(angles))."""
+    x = np.asarray(x, float)[:, None]
+    c, s = np.cos(angles)[None, :], np.sin(angles)[None, :]
+    return np.where(x * c + s > 0.0, c - x * s, 0.0)
+
+
+def _minmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.where(a * b > 0.0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
+
+
+def limited_slopes(p: np.ndarray, limiter: str) -> np.ndarray:
+    """Per-cell slopes × h of the densities p (2, N) on the periodic axis (first order: 0)."""
+    if limiter == "none":
+        return np.zeros_like(p)
+    left = p - np.roll(p, 1, axis=1)
+    right = np.roll(p, -1, axis=1) - p
+    if limiter == "minmod":
+        return _minmod(left, right)
+    return _minmod(_minmod(2.0 * left, 2.0 * right), 0.5 * (left + right))  # monotonized central
+
+
+class CircleFlow:
+    r"""The flow of balanced ReLU units on 1-D inputs as a PDE on the circle (module docstring).
+
+    Parameters
+    ----------
+    data : :class:`~ddsolver.data.TrainingSet` with d = 1
+    loss : "square" or "logistic"
+    alpha, lam : the output scale α and the weight decay λ
+    cells : N, cells of the periodic angle axis [0, 2π)
+    order : SSP Runge–Kutta order (1, 2, 3)
+    limiter : "mc", "minmod" or "none" (first order in space)
+    cfl : the fraction of the positivity bound each step takes
+    """
+
+    def __init__(self, data, loss: str, alpha: float, lam: float, cells: int, order: int = 3,
+                 limiter: str = "mc", cfl: float = 0.5):  # fmt: skip
+        if data.dimension != 1:
+            raise ValueError(f"the circle flow takes inputs in R (d = 1), not d = {data.dimension}")
+        self.data, self.loss, self.loss_code = data, loss, LOSSES[loss]
+        self.alpha, self.lam = alpha, lam
+        self.order, self.limiter, self.cfl = order, limiter, cfl
+        axis = Axis.uniform("angle", 0.0, 2 * math.pi, cells, periodic=True)
+        self.grid = TensorGrid((axis,))
+        self.h = 2 * math.pi / cells
+        x = data.x[:, 0]
+        self.averages = cell_averages(x, axis.edges)  # (n, N)
+        self.test_averages = cell_averages(data.x_test[:, 0], axis.edges)
+        self.face_slopes = relu_slopes(x, axis.edges[:-1])  # at the left face of each cell
+        self.centre_slopes = relu_slopes(x, axis.centres)
+
+    # ------------------------------------------------------------------ the fields
+
+    def predict(self, masses: np.ndarray, test: bool = False) -> np.ndarray:
+        """f at the training (or test) points from the cell masses ν (2, N) (without α)."""
+        table = self.test_averages if test else self.averages
+        return table @ (masses[0] - masses[1])
+
+    def weights(self, masses: np.ndarray) -> np.ndarray:
+        """w_i = ℓ'(α f(x_i), y_i)/(α n), (n,)."""
+        out = np.empty(self.data.y.size)
+        residual_weights(self.loss_code, self.predict(masses), self.data.y, self.alpha, out)
+        return out / self.data.y.size
+
+    def rates_and_velocities(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Growth rates −2(sG_c + λ) (2, N) at the cells and the velocities −sG'(ψ_f) (2, N)
+        at the left faces."""
+        w = self.weights(masses)
+        g_cells = w @ self.averages
+        g_faces = w @ self.face_slopes
+        rates = -2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam)
+        return rates, -SIGNS[:, None] * g_faces[None, :]
+
+    def rhs(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """dν/dt (2, N), the growth Σ_c rate ν per species (2,), and the positivity step bound."""
+        rates, v = self.rates_and_velocities(masses)
+        p = masses / self.h
+        slope = limited_slopes(p, self.limiter)
+        upper = p + 0.5 * slope  # the density at each cell's right face
+        lower = p - 0.5 * slope  # … and at its left face
+        # face f is the left face of cell f: upwind between cell f − 1 (its right face value)
+        flux = np.maximum(v, 0.0) * np.roll(upper, 1, axis=1) + np.minimum(v, 0.0) * lower
+        growth_density = rates * masses
+        dmass = -(np.roll(flux, -1, axis=1) - flux) + growth_density
+        decay = float(np.max(np.maximum(-rates, 0.0)))
+        bound = 1.0 / (2.0 * float(np.max(np.abs(v))) / self.h + decay + 1e-300)
+        return dmass, growth_density.sum(axis=1), bound
+
+    def step(self, masses: np.ndarray, dt_max: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """One SSP Runge–Kutta step of at most ``dt_max``: (ν, the growth integrated over the
+        step per species (2,), dt)."""
+        k0, g0, bound = self.rhs(masses)
+        dt = min(self.cfl * bound, dt_max)
+        weights = STAGE_WEIGHTS[self.order]
+        if self.order == 1:
+            return masses + dt * k0, dt * g0, dt
+        u1 = masses + dt * k0
+        k1, g1, _ = self.rhs(u1)
+        if self.order == 2:
+            return 0.5 * (masses + u1 + dt * k1), dt * (weights[0] * g0 + weights[1] * g1), dt
+        u2 = 0.75 * masses + 0.25 * (u1 + dt * k1)
+        k2, g2, _ = self.rhs(u2)
+        out = masses / 3.0 + (2.0 / 3.0) * (u2 + dt * k2)
+        return out, dt * (weights[0] * g0 + weights[1] * g1 + weights[2] * g2), dt
+
+    # ------------------------------------------------------------------ laws and observables
+
+    def uniform(self, kappa: float) -> np.ndarray:
+        """Cell masses (2, N) of the balanced sphere law: ψ uniform, |a|² = κ², s = ±1 with
+        probability ½ each (ν_± = κ²/2 × uniform)."""
+        return np.full((2, self.grid.size), 0.5 * kappa**2 / self.grid.size)
+
+    def from_particles(self, theta: np.ndarray, masses: np.ndarray) -> np.ndarray:
+        """Cell masses (2, N) of balanced particles θ = (b, a) (M, 3): each particle's m|a|²
+        split between the two cells whose centres bracket ψ = atan2(a₂, a₁), so that the
+        mean angle is kept (cloud in cell, periodic)."""
+        angle = np.mod(np.arctan2(theta[:, 2], theta[:, 1]), 2 * math.pi)
+        weight = masses * (theta[:, 1] ** 2 + theta[:, 2] ** 2)
+        position = angle / self.h - 0.5
+        left = np.floor(position)
+        frac = position - left
+        n = self.grid.size
+        out = np.zeros((2, n))
+        species = (theta[:, 0] < 0).astype(int)
+        np.add.at(out, (species, left.astype(int) % n), weight * (1.0 - frac))
+        np.add.at(out, (species, (left.astype(int) + 1) % n), weight * frac)
+        return out
+
+    def observables(self, masses: np.ndarray) -> dict[str, float]:
+        """risk, loss, test_loss, test_error, margin, norm2 = ∫|θ|² dρ = 2 Σ_s ν_s(S¹),
+        dissipation = ∫|v|² dρ = Σ_s ∫ [2(sG + λ)² + G'²] dν_s, mass_plus, mass_minus."""
+        data, alpha = self.data, self.alpha
+        f = self.predict(masses)
+        loss = mean_loss(self.loss_code, f, data.y, alpha)
+        totals = masses.sum(axis=1)
+        norm2 = 2.0 * float(totals.sum())
+        w = self.weights(masses)
+        g_cells, g_slope = w @ self.averages, w @ self.centre_slopes
+        speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope[None, :] ** 2
+        out = {
+            "risk": float(loss + 0.5 * self.lam * norm2),
+            "loss": float(loss),
+            "margin": float(np.min(data.y * f) / totals.sum()) if totals.sum() > 0 else math.nan,
+            "norm2": norm2,
+            "dissipation": float(np.sum(speed2 * masses)),
+            "mass_plus": float(totals[0]),
+            "mass_minus": float(totals[1]),
+        }
+        if data.y_test.size:
+            g = self.predict(masses, test=True)
+            out["test_loss"] = float(mean_loss(self.loss_code, g, data.y_test, alpha))
+            out["test_error"] = float(np.mean(np.sign(g) != np.sign(data.y_test)))
+        else:
+            out["test_loss"] = out["test_error"] = math.nan
+        return out
+
+
+class CircleIntegrator:
+    """:class:`CircleFlow` as the run loop drives it: the cell masses ν (2, N) and the growth
+    each species has integrated so far (``growth_plus``, ``growth_minus``: a species' mass at
+    t is its mass at 0 plus its growth, to round-off — the fluxes only move mass).
+
+    Parameters
+    ----------
+    flow : the :class:`CircleFlow`
+    masses : ν at t = 0, (2, N)
+    dt_max : cap on the step (``solver.dt_max``)
+    """
+
+    #: Most steps per :meth:`advance` call (the progress bar moves in between).
+    STEPS_PER_CALL = 5000
+
+    def __init__(self, flow: CircleFlow, masses: np.ndarray, dt_max: float = math.inf):
+        self.flow, self.masses = flow, np.array(masses, float)
+        self.growth = np.zeros(2)
+        self.dt_max = dt_max
+        self.dt_limit = math.inf
+
+    def advance(self, t: float, t_stop: float):
+        from ..runloop import Advance
+
+        steps, last = 0, math.nan
+        while t < t_stop and steps < self.STEPS_PER_CALL:
+            remaining = t_stop - t
+            masses, growth, dt = self.flow.step(self.masses, min(self.dt_max, remaining))
+            if not np.all(np.isfinite(masses)):
+                return Advance(t, steps, last, "non-finite density")
+            self.masses, self.growth = masses, self.growth + growth
+            t = t_stop if dt >= remaining else t + dt
+            steps, last = steps + 1, dt
+            self.dt_limit = dt
+        return Advance(t, steps, last)
+
+    def observe(self) -> dict[str, float]:
+        return {
+            **self.flow.observables(self.masses),
+            "growth_plus": float(self.growth[0]),
+            "growth_minus": float(self.growth[1]),
+        }
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """``angle_density`` (2, N): the densities of ν₊, ν₋ per radian at the cell centres."""
+        return {"angle_density": self.masses / self.flow.h}
+
+    def checkpoint(self) -> tuple[np.ndarray, float, dict]:
+        return self.masses.copy(), self.dt_limit, {"growth": self.growth.tolist()}
+
+    def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
+        self.masses = np.array(state, float).reshape(2, -1)
+        self.dt_limit = dt_limit
+        self.growth = np.array((extra or {}).get("growth", [0.0, 0.0]), float)
