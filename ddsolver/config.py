@@ -34,9 +34,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "data law and network (see the docs' problem pages)",
             choices=tuple(KINDS),
         ),
-        "dimension": _i(
-            40, 'input dimension d; "inf" for the d → ∞ kernel', low=1, allow_inf=True
-        ),
+        "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=1, allow_inf=True),
         "delta": _f(
             0.8, "Δ: x | y ~ N(0, (1 + yΔ)² I_d)", low=0, high=1, low_open=True, high_open=True
         ),

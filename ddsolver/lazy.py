@@ -27,7 +27,8 @@ The tangent kernel of a finite set of particles is :func:`empirical_tangent_kern
 ReLU and the standard initial laws its M → ∞ limit is :func:`tangent_kernel`, in arc-cosine
 kernels of degree 1 and 0 (Cho & Saul 2009): with u = x̃, v = x̃', θ = ∠(u, v),
 
-    E[(a·u)₊ (a·v)₊] = s² |u||v| (sin θ + (π − θ) cos θ)/(2π),   E[1{a·u > 0} 1{a·v > 0}] = (π − θ)/(2π)
+    E[(a·u)₊ (a·v)₊] = s² |u||v| (sin θ + (π − θ) cos θ)/(2π),
+    E[1{a·u > 0} 1{a·v > 0}] = (π − θ)/(2π)
 
 for a ~ N(0, s² I_D); a = κ û, û uniform on S^{D−1}, is the same with s² = κ²/D in the
 first (the second does not depend on |a|). The indicator term carries E[b²] (u·v).

@@ -158,12 +158,12 @@ def test_relu_runs_move_like_one_over_alpha_and_the_mean_field_run_is_not_lazy(t
 def test_linearised_needs_no_weight_decay_and_grid_needs_a_balanced_1d_problem():
     base = {"problem": {"kind": "training_set", "dimension": 1,
                         "generate": {"kind": "teacher"}}}  # fmt: skip
-    with pytest.raises(ConfigError, match="dynamics.linearised"):
+    with pytest.raises(ConfigError, match=r"dynamics.linearised"):
         validate({**base, "dynamics": {"linearised": True, "lam": 0.1}})
-    with pytest.raises(ConfigError, match="initial.kind"):
+    with pytest.raises(ConfigError, match=r"initial.kind"):
         validate({**base, "discretisation": {"method": "grid"}})
-    with pytest.raises(ConfigError, match="problem.dimension"):
+    with pytest.raises(ConfigError, match=r"problem.dimension"):
         validate({"problem": {"kind": "training_set", "dimension": 2},
                   "discretisation": {"method": "grid"}, "initial": {"kind": "sphere"}})  # fmt: skip
-    with pytest.raises(ConfigError, match="problem.dimension"):
+    with pytest.raises(ConfigError, match=r"problem.dimension"):
         validate({"problem": {"kind": "isotropic_gaussians", "dimension": 1}})

@@ -16,7 +16,7 @@ from ddsolver.comparison import compare_files
 from ddsolver.config import ConfigError, to_toml
 from ddsolver.integrate import run_grid
 from ddsolver.sweeps import read_sweep
-from ddsolver.sweeps.summary import read_summary
+from ddsolver.sweeps.summary import read_summary, summary_columns
 from ddsolver.sweeps.task import point_files, run_point
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -308,3 +308,18 @@ def test_the_same_sweep_runs_on_an_existing_scheduler(tmp_path):
     for name in names:
         with h5py.File(tmp_path / "local" / name) as a, h5py.File(tmp_path / "remote" / name) as b:
             assert np.array_equal(a["observables/risk"][()], b["observables/risk"][()])
+
+
+def test_final_columns_report_an_observables_last_value(tmp_path):
+    spec = read_sweep(sweep_file(tmp_path, 'final = ["mass", "margin"]\n[axes]\n'
+                                 '"problem.delta" = [0.8]\n'))  # fmt: skip
+    assert spec.final == ["mass", "margin"]
+    assert summary_columns(spec).index("final_mass") > summary_columns(spec).index("risk_final")
+    point = spec.points()[0]
+    report = run_point(point.config, point.key, str(tmp_path), ("run",), [], {}, ("mass", "margin"))
+    mass = io.read_series(point_files(tmp_path, point.key)["run"], "observables")["mass"]
+    assert report["final_mass"] == mass[-1]
+    assert np.isnan(report["final_margin"])  # this kind has no margin
+    for bad in ('final = "mass"', 'final = ["time"]', 'final = ["a.b"]'):
+        with pytest.raises(ConfigError, match="final"):
+            read_sweep(sweep_file(tmp_path, bad + '\n[axes]\n"problem.delta" = [0.8]\n'))

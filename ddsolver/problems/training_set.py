@@ -261,8 +261,9 @@ class TrainingSetKind(ProblemKind):
         if cfg["discretisation"]["method"] == "grid":
             self._check_circle(cfg)
         if cfg["dynamics"]["linearised"] and cfg["dynamics"]["lam"] != 0:
-            raise ConfigError("dynamics.linearised", True,
-                              "the linearisation is of the unpenalised flow: dynamics.lam = 0")  # fmt: skip
+            raise ConfigError(
+                "dynamics.linearised", True, "linearises the unpenalised flow: dynamics.lam = 0"
+            )
         lazy = max(cfg["dynamics"]["scale"], 1.0)  # θ moves O(1/α) and F = α f: errors × α
         kind_defaults(cfg["particles"], raw.get("particles", {}),
                       {key: value / lazy for key, value in FLOW_DEFAULTS.items()})  # fmt: skip
@@ -311,8 +312,9 @@ class TrainingSetKind(ProblemKind):
         if cfg["discretisation"]["method"] == "grid":
             gap = np.abs(np.abs(theta[:, 0]) - np.linalg.norm(theta[:, 1:], axis=1))
             if np.any(gap > 1e-9 * np.maximum(1.0, np.abs(theta[:, 0]))):
-                raise ConfigError("initial.particles", path,
-                                  "method grid needs balanced particles: |b| = |a| each")  # fmt: skip
+                raise ConfigError(
+                    "initial.particles", path, "method grid needs balanced particles: |b| = |a|"
+                )
 
     def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
         g = cfg["problem"]["generate"]

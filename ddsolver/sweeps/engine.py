@@ -133,6 +133,7 @@ def _submit_all(client, spec, same_config, out_dir, echo, reports: dict[int, dic
             spec.verbs,
             spec.risk_times,
             hosts,
+            tuple(spec.final),
             key=f"ddsolver-point-{key}",
             pure=False,
         )

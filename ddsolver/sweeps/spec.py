@@ -5,6 +5,7 @@ A sweep file (TOML) looks like::
     base = "quickstart.toml"            # relative to the sweep file
     verbs = ["run", "sgd"]              # per point: the PDE, SGD, or both
     risk_times = [1.0, 2.0]             # summary: risk at these times
+    final = ["test_error"]              # summary: last value of these observables
     zip = [["sgd.neurons", "sgd.eps"]]  # axes that vary together (the rest are crossed)
 
     [set]                               # fixed overrides of every point
@@ -40,7 +41,7 @@ import numpy as np
 from ..config import SCHEMA, ConfigError, read_toml, set_dotted, to_toml, validate
 
 VERBS = ("run", "sgd")
-TOP_KEYS = ("base", "verbs", "risk_times", "zip", "set", "axes")
+TOP_KEYS = ("base", "verbs", "risk_times", "final", "zip", "set", "axes")
 RANGE_KEYS = {"start", "stop", "num", "step", "log"}
 #: Most points of one sweep (and values of one axis): each point is a run and a file.
 MAX_POINTS = 10_000
@@ -76,6 +77,7 @@ class SweepSpec:
     axes: dict[str, list]
     zip_groups: list[list[str]]
     text: str
+    final: list[str] = field(default_factory=list)
 
     def points(self) -> list[Point]:
         """Every point, with its resolved config (or the validation error)."""
@@ -210,6 +212,11 @@ def read_sweep(path: str | Path) -> SweepSpec:
         isinstance(t, int | float) and not isinstance(t, bool) and t >= 0 for t in times
     ):
         raise ConfigError("risk_times", times, "a list of times ≥ 0")
+    final = raw.get("final", [])
+    if not isinstance(final, list) or not all(
+        isinstance(n, str) and n.isidentifier() and n != "time" for n in final
+    ):
+        raise ConfigError("final", final, "a list of observable names (e.g. test_error)")
     fixed = raw.get("set", {})
     axes_raw = raw.get("axes", {})
     for table, name in ((fixed, "set"), (axes_raw, "axes")):
@@ -271,4 +278,5 @@ def read_sweep(path: str | Path) -> SweepSpec:
         axes=axes,
         zip_groups=groups,
         text=path.read_text(),
+        final=list(dict.fromkeys(final)),
     )

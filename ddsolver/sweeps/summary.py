@@ -3,7 +3,8 @@
 Columns, in order: ``index``, ``key`` (the point's hash, also its file name), ``status``
 ("finished", "failed" or "invalid"), ``error``, one column per swept config key, then
 the results — ``t_reached``, ``risk_initial``, ``risk_final``, ``risk_at_<t>`` for each
-of the sweep's ``risk_times`` (linear interpolation of /observables/risk), ``sgd_risk_final``
+of the sweep's ``risk_times`` (linear interpolation of /observables/risk), ``final_<name>``
+for each observable of its ``final`` list (the PDE run's last value), ``sgd_risk_final``
 (mean over seeds), ``pde_sgd_gap`` (max over common times of |mean SGD risk − PDE risk
 with its 1/N term|, as ``ddsolver compare``), ``wall_run_s``, ``wall_sgd_s`` — and the
 ``run_file`` and ``sgd_file`` of the point. A result a point does not have is NaN
@@ -77,6 +78,7 @@ def summary_columns(spec: SweepSpec) -> list[str]:
         *spec.axes,
         *RESULT_COLUMNS,
         *times,
+        *(f"final_{name}" for name in spec.final),
         *TAIL_COLUMNS,
         "run_file",
         "sgd_file",

@@ -68,9 +68,14 @@ def run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float
 
 
 def summarise(
-    cfg: dict, files: dict[str, Path], verbs: tuple[str, ...], risk_times: list[float]
+    cfg: dict,
+    files: dict[str, Path],
+    verbs: tuple[str, ...],
+    risk_times: list[float],
+    final: tuple[str, ...] = (),
 ) -> dict:
-    """Key results of a point's files (NaN where a verb was not run or stopped early)."""
+    """Key results of a point's files (NaN where a verb was not run or stopped early, or
+    the run has no such observable); ``final``: observables whose last value to report."""
     row: dict[str, float] = {}
     nan = math.nan
     if "run" in verbs:
@@ -84,6 +89,9 @@ def summarise(
         for s in risk_times:
             inside = t.size and t[0] <= s <= t[-1] * (1 + 1e-12)
             row[f"risk_at_{s:g}"] = float(np.interp(s, t, risk)) if inside else nan
+        for name in final:
+            values = obs.get(name)
+            row[f"final_{name}"] = float(values[-1]) if values is not None and t.size else nan
     if "sgd" in verbs:
         obs = io.read_series(files["sgd"], "observables")
         risk = obs["risk"]
@@ -107,6 +115,7 @@ def run_point(
     verbs: tuple[str, ...],
     risk_times: list[float],
     threads_by_host: dict[str, int],
+    final: tuple[str, ...] = (),
 ) -> dict:
     """Run a point's verbs and return its summary row; never raises (errors are reported).
 
@@ -126,7 +135,7 @@ def run_point(
                 report["status"] = "failed"
                 report["error"] = f"{verb}: {status}"
                 break
-        report.update(summarise(cfg, files, verbs, risk_times))
+        report.update(summarise(cfg, files, verbs, risk_times, final))
     except Exception as exc:  # a point's failure must not stop the sweep
         report["status"] = "failed"
         report["error"] = f"{type(exc).__name__}: {exc}"
