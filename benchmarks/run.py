@@ -1,11 +1,16 @@
 """ddsolver against the tools users would otherwise pick, measured side by side.
 
-    python benchmarks/run.py [--quick]
+    python benchmarks/run.py [--quick] [--only NAME ...] [--threads K] [--output PATH]
 
-Writes benchmarks/results.json — a list of {"name", "ours_s", "peer", "peer_s", "ratio", ...}
-with ratio = peer_s / ours_s (> 1: ddsolver is faster) — and prints a table. Peers are
-installed by the ``bench`` extra (pip install -e ".[bench]"). The machines are shared and
-noisy: every figure is a ratio against a peer timed in the same run, best of a few repeats.
+Writes benchmarks/results.json — a list of {"name", "ours_s", "peer", "peer_s", "ratio",
+"threads", "benchmark", ...} with ratio = peer_s / ours_s (> 1: ddsolver is faster) — row by
+row as each is measured (a killed run keeps every finished row), and prints a table. A
+benchmark that fails becomes a row with ``failed`` = its reason, and the others still run.
+Peers are installed by the ``bench`` extra (pip install -e ".[bench]"). The machines are
+shared and noisy: where both sides are cheap they are timed interleaved (A B A B …) and the
+ratio is the median of the per-round ratios (``ratio_min``, ``ratio_max``: its range), so a
+drift of the machine's speed cancels; numba, BLAS and torch threads are pinned to
+``--threads`` (default: all cores) and recorded.
 
 1. SGD step (N = 800, d = 40, one sample per step): ours, idiomatic PyTorch (autograd, CPU),
    idiomatic NumPy, and the arithmetic bound — a BLAS matrix product with the same number of
@@ -31,12 +36,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+def _pin_threads(argv: list[str]) -> int:
+    """Every library's thread count from ``--threads K`` (default: the machine's cores), set
+    before numpy, numba and torch start their pools, and recorded in every row."""
+    count = os.cpu_count() or 1
+    if "--threads" in argv:
+        count = int(argv[argv.index("--threads") + 1])
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(count)
+    return count
+
+
+THREADS = _pin_threads(sys.argv)
 
 import ddsolver as dd  # noqa: E402
 from ddsolver.grid import Axis, TensorGrid  # noqa: E402
@@ -47,42 +67,90 @@ from ddsolver.schedules import Schedule  # noqa: E402
 from ddsolver.sgd.isotropic import initial_network, sgd_steps  # noqa: E402
 
 
+def _timed(func: Callable[..., object], *args) -> float:
+    start = time.perf_counter()
+    func(*args)
+    return time.perf_counter() - start
+
+
 def best_of(func, repeats: int) -> float:
     """Smallest wall time of ``repeats`` calls (after the caller warmed up)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(_timed(func) for _ in range(repeats))
 
 
-def marginal_step_time(run, steps: int, attempts: int = 4) -> float:
-    """Seconds per step from runs of 2·steps and steps: fixed set-up costs cancel.
+def paired(ours: Callable[[], object], peer: Callable[[], object], rounds: int,
+           counts: tuple[int, int] = (1, 1)) -> dict:  # fmt: skip
+    """Time ``ours`` and ``peer`` alternately (A B A B …, both warmed up by the caller).
 
-    The difference is trusted only when the extra steps are at least a quarter of the longer
-    run (otherwise the per-call overhead and its jitter dominate, as with a peer that compiles
-    on every call); the step count is then quadrupled, at most ``attempts`` times.
+    Returns the median times (per unit: each call does ``counts`` units, e.g. steps) and the
+    median of the per-round ratios peer/ours (with their range): a drift of the machine's
+    speed during the run hits both sides of a pair alike.
     """
+    mine, theirs = [], []
+    for _ in range(rounds):
+        mine.append(_timed(ours) / counts[0])
+        theirs.append(_timed(peer) / counts[1])
+    ratios = np.array(theirs) / np.array(mine)
+    return {
+        "ours_s": float(np.median(mine)),
+        "peer_s": float(np.median(theirs)),
+        "ratio": float(np.median(ratios)),
+        "ratio_min": float(ratios.min()),
+        "ratio_max": float(ratios.max()),
+        "rounds": rounds,
+    }
+
+
+def paired_marginal(ours, peer, steps: int, rounds: int, attempts: int = 4) -> dict:
+    """:func:`paired` for the cost of one step: per round, each side runs 2·steps and steps
+    (interleaved) and the difference over ``steps`` is its step cost — fixed per-call costs
+    cancel. A round counts only when each side's extra steps are ≥ ¼ of its longer run (else
+    the per-call jitter dominates); the step count is quadrupled, at most ``attempts`` times,
+    until every round counts."""
     for _ in range(attempts):
-        n = steps
-        long = best_of(lambda n=n: run(2 * n), 3)
-        short = best_of(lambda n=n: run(n), 3)
-        if long - short >= 0.25 * long:
-            return (long - short) / n
+        mine, theirs, ok = [], [], True
+        for _ in range(rounds):
+            long_a, short_a = _timed(ours, 2 * steps), _timed(ours, steps)
+            long_b, short_b = _timed(peer, 2 * steps), _timed(peer, steps)
+            if long_a - short_a < 0.25 * long_a or long_b - short_b < 0.25 * long_b:
+                ok = False
+                break
+            mine.append((long_a - short_a) / steps)
+            theirs.append((long_b - short_b) / steps)
+        if ok:
+            ratios = np.array(theirs) / np.array(mine)
+            return {
+                "ours_s": float(np.median(mine)),
+                "peer_s": float(np.median(theirs)),
+                "ratio": float(np.median(ratios)),
+                "ratio_min": float(ratios.min()),
+                "ratio_max": float(ratios.max()),
+                "rounds": rounds,
+                "steps": steps,
+            }
         steps *= 4
-    raise RuntimeError("timing noise exceeds the cost of the steps; increase the step count")
+    raise RuntimeError(f"timing noise exceeds the cost of {steps // 4} steps on one side")
 
 
 def entry(name, ours_s, peer, peer_s, **extra) -> dict:
-    ratio = peer_s / ours_s if (peer_s and ours_s) else None
-    return {"name": name, "ours_s": ours_s, "peer": peer, "peer_s": peer_s, "ratio": ratio, **extra}
+    """One row of results.json: every row has these five keys (values may be None)."""
+    ratio = extra.pop("ratio", None)
+    if ratio is None and peer_s and ours_s:
+        ratio = peer_s / ours_s
+    return {"name": name, "ours_s": ours_s, "peer": peer, "peer_s": peer_s, "ratio": ratio,
+            "threads": THREADS, **extra}  # fmt: skip
+
+
+def paired_entry(name: str, peer: str, timing: dict, **extra) -> dict:
+    """A row from :func:`paired` or :func:`paired_marginal`."""
+    timing = dict(timing)
+    return entry(name, timing.pop("ours_s"), peer, timing.pop("peer_s"), **timing, **extra)
 
 
 # ----------------------------------------------------------------------------- 1. SGD step
 
 
-def sgd_benchmark(quick: bool) -> list[dict]:
+def sgd_benchmark(quick: bool) -> Iterator[dict]:
     n, d, delta = 800, 40, 0.8
     act = dd.paper_ramp()
     sched = Schedule("constant")
@@ -109,10 +177,9 @@ def sgd_benchmark(quick: bool) -> list[dict]:
             rng,
         )
 
-    ours()
-    t_ours = best_of(ours, 3) / steps
     t1, t2, s1, s2 = act.params
     slope = (s2 - s1) / (t2 - t1)
+    rounds = 5 if quick else 9
 
     def numpy_loop():
         wn = w.copy()
@@ -125,14 +192,17 @@ def sgd_benchmark(quick: bool) -> list[dict]:
             grad = np.where((pre > t1) & (pre < t2), slope, 0.0)
             wn += 2e-4 * (y - yhat) * np.outer(grad, x)
 
+    ours()
     numpy_loop()
-    t_numpy = best_of(numpy_loop, 3) / (steps // 10)
-    out = [entry("sgd_step_N800_d40", t_ours, "numpy (idiomatic loop)", t_numpy)]
+    timing = paired(ours, numpy_loop, rounds, (steps, steps // 10))
+    t_ours = timing["ours_s"]
+    yield paired_entry("sgd_step_N800_d40", "numpy (idiomatic loop)", timing)
     try:
         import torch
     except ImportError:
-        out.append(entry("sgd_step_N800_d40", t_ours, "pytorch (not installed: .[bench])", None))
+        yield entry("sgd_step_N800_d40", t_ours, "pytorch (not installed: .[bench])", None)
     else:
+        torch.set_num_threads(THREADS)
         torch.manual_seed(0)
         wt = torch.tensor(w, requires_grad=True)
 
@@ -148,16 +218,10 @@ def sgd_benchmark(quick: bool) -> list[dict]:
                     wt.grad.zero_()
 
         torch_loop()
-        t_torch = best_of(torch_loop, 3) / (steps // 10)
-        out.append(
-            entry(
-                "sgd_step_N800_d40",
-                t_ours,
-                f"pytorch {torch.__version__} (autograd)",
-                t_torch,
-                torch_threads=torch.get_num_threads(),
-            )
-        )
+        timing = paired(ours, torch_loop, rounds, (steps, steps // 10))
+        t_ours = timing["ours_s"]
+        yield paired_entry("sgd_step_N800_d40", f"pytorch {torch.__version__} (autograd)",
+                           timing, torch_threads=torch.get_num_threads())  # fmt: skip
     # arithmetic bound: the multiply-adds of one step (forward W x and update x ⊗ g: 2 N d)
     # at the rate of a large BLAS product measured now
     size = 1024
@@ -165,7 +229,7 @@ def sgd_benchmark(quick: bool) -> list[dict]:
     m1 @ m2
     t_gemm = best_of(lambda: m1 @ m2, 3)
     bound = t_gemm * (2 * n * d) / size**3
-    out.append(
+    yield (
         entry(
             "sgd_step_N800_d40",
             t_ours,
@@ -174,20 +238,18 @@ def sgd_benchmark(quick: bool) -> list[dict]:
             note="ratio < 1: ours is slower than the bound by 1/ratio",
         )
     )
-    return out
 
 
 # ----------------------------------------------------------------------------- 2. PDE vs SGD
 
 
-def pde_vs_sgd_benchmark(quick: bool) -> list[dict]:
+def pde_vs_sgd_benchmark(quick: bool) -> Iterator[dict]:
     from ddsolver.config import validate
     from ddsolver.experiment import build_grid_dd, build_initial, build_particle_dd
     from ddsolver.sgd.isotropic import exact_risk
 
     t_end = 2.0 if quick else 10.0
     base = {"time": {"t_end": t_end, "save_every": t_end / 10}, "grid": {"r_max": 6.0}}
-    out = []
     # the SGD run the curve predicts: N = 800, one seed, ε = 2.5e-5, risk every 0.25
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
     rng = np.random.default_rng(0)
@@ -236,7 +298,7 @@ def pde_vs_sgd_benchmark(quick: bool) -> list[dict]:
             t, *_ = system.advance(state, t, target)
             system.observables(state, 800)
         t_pde = time.perf_counter() - start
-        out.append(
+        yield (
             entry(
                 f"risk_curve_to_t{t_end:g}",
                 t_pde,
@@ -245,17 +307,15 @@ def pde_vs_sgd_benchmark(quick: bool) -> list[dict]:
                 method=method,
             )
         )
-    return out
 
 
 # ----------------------------------------------------------------------------- 3. nonlocal term
 
 
-def nonlocal_benchmark(quick: bool) -> list[dict]:
+def nonlocal_benchmark(quick: bool) -> Iterator[dict]:
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
     # the independent reference: angular Gauss–Jacobi quadrature of the closed-form moment
     reference = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, tolerance=0.0)
-    out = []
     sizes = (1024, 4096) if quick else (1024, 4096, 16384)
     for m in sizes:
         points = np.linspace(0.005, 8.0, m)[:, None]
@@ -270,32 +330,29 @@ def nonlocal_benchmark(quick: bool) -> list[dict]:
             repeats = 1 if (mode == "onthefly" and m > 4096) else 5
             times[mode] = best_of(lambda rep=rep, masses=masses: rep.apply(masses), repeats)
             err = float(np.abs(rep.apply(masses)[rows] - exact_rows).max())
-            out.append(
-                {
-                    "name": f"nonlocal_apply_M{m}",
-                    "mode": mode,
-                    "seconds": times[mode],
-                    "max_error_vs_quadrature_8_rows": err,
-                    "stated_bound": rep.error_bound,
-                    "rank": rep.factors.shape[1],
-                }
+            yield entry(
+                f"nonlocal_apply_M{m}_{mode}",
+                times[mode],
+                None,  # an accuracy row: the error against the quadrature, no timed peer
+                None,
+                mode=mode,
+                max_error_vs_quadrature_8_rows=err,
+                stated_bound=rep.error_bound,
+                rank=rep.factors.shape[1],
             )
-        out.append(
-            entry(f"nonlocal_apply_M{m}", times["lowrank"], "matrix (BLAS)", times["matrix"])
-        )
-        out.append(entry(f"nonlocal_apply_M{m}", times["lowrank"], "on the fly", times["onthefly"]))
-    return out
+        yield (entry(f"nonlocal_apply_M{m}", times["lowrank"], "matrix (BLAS)", times["matrix"]))
+        yield (entry(f"nonlocal_apply_M{m}", times["lowrank"], "on the fly", times["onthefly"]))
 
 
 # ------------------------------------------------------------------------ 4. grid step vs py-pde
 
 
-def grid_step_benchmark(quick: bool) -> list[dict]:
-    out = []
+def grid_step_benchmark(quick: bool) -> Iterator[dict]:
     try:
         import pde
     except ImportError:
-        return [entry("grid_step", None, "py-pde (not installed: .[bench])", None)]
+        yield entry("grid_step", None, "py-pde (not installed: .[bench])", None)
+        return
     # enough steps that the marginal cost stands well above py-pde's per-call jitter
     cases = [((1024,), 40000), ((128, 128), 2000), ((256, 256), 400)]
     if quick:
@@ -335,26 +392,20 @@ def grid_step_benchmark(quick: bool) -> list[dict]:
             )
 
         peer(10)
-        t_ours = marginal_step_time(ours, steps)
-        t_peer = marginal_step_time(peer, steps)
-        out.append(
-            entry(
-                f"grid_step_{'x'.join(map(str, shape))}",
-                t_ours,
-                f"py-pde {pde.__version__} (numba, explicit Euler)",
-                t_peer,
-                ours_steps_per_s=1 / t_ours,
-                peer_steps_per_s=1 / t_peer,
-            )
+        timing = paired_marginal(ours, peer, steps, 3)
+        yield paired_entry(
+            f"grid_step_{'x'.join(map(str, shape))}",
+            f"py-pde {pde.__version__} (numba, explicit Euler)",
+            timing,
+            ours_steps_per_s=1 / timing["ours_s"],
+            peer_steps_per_s=1 / timing["peer_s"],
         )
-    return out
 
 
 # ----------------------------------------------------------------------------- 5. start-up
 
 
-def startup_benchmark(quick: bool) -> list[dict]:
-    out = []
+def startup_benchmark(quick: bool) -> Iterator[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
             sys.executable,
@@ -383,23 +434,17 @@ def startup_benchmark(quick: bool) -> list[dict]:
             ),
             1,
         )
-    out.append(
-        {
-            "name": "startup_quickstart",
-            "cold_s": results["cold"],
-            "warm_s": results["warm"],
-            "import_stack_s": baseline,
-            "target_warm_s": 1.5,
-            "met": results["warm"] < 1.5,
-        }
-    )
-    return out
+    for label in ("cold", "warm"):
+        yield entry(f"startup_quickstart_{label}", results[label],
+                    "python -c 'import numpy, scipy, numba, h5py'", baseline,
+                    target_s=10.0 if label == "cold" else 1.0,
+                    met=bool(results[label] <= (10.0 if label == "cold" else 1.0)))  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- 6. training set
 
 
-def training_set_benchmark(quick: bool) -> list[dict]:
+def training_set_benchmark(quick: bool) -> Iterator[dict]:
     """One full-batch gradient step of the flow's compiled velocity (M = 1000 particles,
     n = 256 points in d = 15, ReLU, logistic loss) against the same step written idiomatically
     in PyTorch (autograd, CPU); and the whole logistic flow of the example to t = 50."""
@@ -421,12 +466,11 @@ def training_set_benchmark(quick: bool) -> list[dict]:
         gradient_steps(flow, theta, masses, 0.05, 0, steps, rng)
 
     ours()
-    t_ours = best_of(ours, 3) / steps
-    out = []
     try:
         import torch
     except ImportError:
-        out.append(entry("gd_step_M1000_n256_d15", t_ours, "pytorch (not installed)", None))
+        yield entry("gd_step_M1000_n256_d15", best_of(ours, 3) / steps, "pytorch (not installed)",
+                    None)  # fmt: skip
     else:
         x = torch.tensor(np.column_stack([data.x, np.ones(n)]))
         y = torch.tensor(data.y)
@@ -444,18 +488,18 @@ def training_set_benchmark(quick: bool) -> list[dict]:
                     b.grad.zero_()
                     a.grad.zero_()
 
+        torch.set_num_threads(THREADS)
         torch_loop()
-        t_torch = best_of(torch_loop, 3) / steps
-        out.append(entry("gd_step_M1000_n256_d15", t_ours, f"pytorch {torch.__version__} "
-                         "(autograd)", t_torch, torch_threads=torch.get_num_threads()))  # fmt: skip
+        timing = paired(ours, torch_loop, 5 if quick else 9, (steps, steps))
+        yield paired_entry("gd_step_M1000_n256_d15", f"pytorch {torch.__version__} (autograd)",
+                           timing, torch_threads=torch.get_num_threads())  # fmt: skip
     from ddsolver import examples
 
     cfg = examples.path("training_set")
     start = time.perf_counter()
     run = dd.solve(cfg, quiet=True, time__t_end=50.0)
-    out.append({"name": "training_set_flow_t50", "wall_s": time.perf_counter() - start,
-                "steps": run.steps, "particles": 500, "points": 100})  # fmt: skip
-    return out
+    yield entry("training_set_flow_t50", time.perf_counter() - start, None, None,
+                steps=run.steps, particles=500, points=100)  # fmt: skip
 
 
 BENCHMARKS = {
@@ -468,43 +512,57 @@ BENCHMARKS = {
 }
 
 
+def _write(target: Path, rows: list[dict]) -> None:
+    """results.json, replaced atomically: a run killed at any moment leaves the last rows."""
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps(rows, indent=1))
+    partial.replace(target)
+
+
+def _print_row(r: dict) -> None:
+    def fmt(v, spec):
+        return format(v, spec) if isinstance(v, int | float) and v else "-"
+
+    extra = r.get("failed") or r.get("method") or r.get("mode") or ""
+    print(f"{r['name']:30s} {fmt(r['ours_s'], '.3e'):>10s} {fmt(r['peer_s'], '.3e'):>10s} "
+          f"{fmt(r['ratio'], '.2f'):>8s}  {r['peer'] or ''} {extra}", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (under two minutes)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
     parser.add_argument(
         "--only",
         nargs="+",
         choices=tuple(BENCHMARKS),
         help="run these benchmarks and replace only their rows of results.json",
     )
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="threads of numba, BLAS and torch (default: all cores)")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.json")
     args = parser.parse_args()
-    target = ROOT / "benchmarks" / "results.json"
+    target = args.output
     chosen = args.only or list(BENCHMARKS)
-    results = []
-    for key in chosen:
-        start = time.perf_counter()
-        rows = BENCHMARKS[key](args.quick)
-        for row in rows:
-            row["benchmark"] = key
-        results.extend(rows)
-        print(f"[{key}: {time.perf_counter() - start:.1f} s]", file=sys.stderr)
+    kept = []
     if args.only and target.exists():  # keep the other benchmarks' rows of the last run
         kept = [r for r in json.loads(target.read_text()) if r.get("benchmark") not in chosen]
-        results = kept + results
-    target.write_text(json.dumps(results, indent=1))
-    print(f"{'name':28s} {'ours_s':>10s} {'peer_s':>10s} {'ratio':>8s}  peer / details")
-    for r in results:
-        if "ratio" in r:
-            ours = f"{r['ours_s']:.3e}" if r["ours_s"] else "-"
-            peer = f"{r['peer_s']:.3e}" if r["peer_s"] else "-"
-            ratio = f"{r['ratio']:.2f}" if r["ratio"] else "-"
-            extra = r.get("method", "")
-            print(f"{r['name']:28s} {ours:>10s} {peer:>10s} {ratio:>8s}  {r['peer']} {extra}")
-        else:
-            details = {
-                k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items() if k != "name"
-            }
-            print(f"{r['name']:28s} {details}")
+    results = list(kept)
+    print(f"{'name':30s} {'ours_s':>10s} {'peer_s':>10s} {'ratio':>8s}  peer / details")
+    for key in chosen:
+        start = time.perf_counter()
+        try:
+            for row in BENCHMARKS[key](args.quick):
+                row["benchmark"] = key
+                results.append(row)
+                _write(target, results)  # every row as soon as it is measured
+                _print_row(row)
+        except Exception as exc:  # a failed benchmark is a row with its reason, not an abort
+            row = entry(key, None, None, None, benchmark=key,
+                        failed=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            results.append(row)
+            _write(target, results)
+            _print_row(row)
+        print(f"[{key}: {time.perf_counter() - start:.1f} s]", file=sys.stderr, flush=True)
     print(f"written: {target}")
 
 

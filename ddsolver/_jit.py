@@ -83,6 +83,42 @@ def jit_parallel(func=None, /):
     return decorator if func is None else decorator(func)
 
 
+#: The line on stderr while kernels compile (an empty cache, or a warm-up that takes long).
+COMPILING_NOTICE = (
+    "ddsolver: compiling the numerical kernels for this version (once, ~20 s; later runs "
+    "load them from {cache})"
+)
+#: Seconds a warm-up may take, with a cache present, before the notice is shown (loading
+#: cached kernels takes ~0.3 s; a kernel missing from the cache compiles for seconds).
+NOTICE_AFTER = 3.0
+
+
+def _cache_is_empty() -> bool:
+    cache = Path(os.environ.get("NUMBA_CACHE_DIR", ""))
+    return not cache.is_dir() or next(cache.rglob("*.nbi"), None) is None
+
+
+@contextlib.contextmanager
+def compiling_notice():
+    """Say on stderr, in one line, that kernels are being compiled — at once when the cache
+    is empty, else only if the body is still running after :data:`NOTICE_AFTER` seconds."""
+    import sys
+    import threading
+
+    message = COMPILING_NOTICE.format(cache=os.environ.get("NUMBA_CACHE_DIR", "the cache"))
+
+    def say() -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    timer = threading.Timer(0.0 if _cache_is_empty() else NOTICE_AFTER, say)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 @contextlib.contextmanager
 def compile_lock():
     """Hold a machine-wide lock while kernels are first compiled and cached.
@@ -91,7 +127,13 @@ def compile_lock():
     at once can leave an entry that crashes every later load (numba issues #4807, #10128).
     Callers compile everything they need (a tiny warm-up run) inside this lock, so a
     second process waits and then loads the finished cache. No-op where ``fcntl`` is missing.
+    While it is held, :func:`compiling_notice` tells a waiting user what is happening.
     """
+    with compiling_notice():
+        yield from _locked()
+
+
+def _locked():
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock

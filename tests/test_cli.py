@@ -304,3 +304,26 @@ def test_numba_cache_directory_is_named_by_the_source_hash(tmp_path):
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
         )
         assert out.stdout.strip() == str(tmp_path / f"ddsolver-{_source_stamp()}")
+
+
+def test_compiling_says_so_in_one_line_on_stderr(tmp_path, monkeypatch, capsys):
+    """An empty kernel cache: the notice at once; a filled one: only if the warm-up is slow."""
+    import time as clock
+
+    from ddsolver import _jit
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "empty"))
+    with _jit.compiling_notice():
+        clock.sleep(0.2)
+    assert capsys.readouterr().err.count("compiling the numerical kernels") == 1
+    filled = tmp_path / "filled" / "ddsolver"
+    filled.mkdir(parents=True)
+    (filled / "kernel.nbi").write_bytes(b"")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "filled"))
+    with _jit.compiling_notice():
+        clock.sleep(0.1)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(_jit, "NOTICE_AFTER", 0.05)
+    with _jit.compiling_notice():
+        clock.sleep(0.3)
+    assert len(capsys.readouterr().err.splitlines()) == 1
