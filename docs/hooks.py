@@ -67,7 +67,8 @@ def benchmarks() -> str:
     for r in results:
         if "ratio" in r:
             ratio = "" if r["ratio"] is None else f"{r['ratio']:.3g}"
-            peer = " ".join(str(x) for x in (r.get("peer", ""), r.get("method", "")) if x)
+            said = (r.get("peer"), r.get("method"), r.get("mode"), r.get("failed"))
+            peer = " ".join(str(x) for x in said if x)
             rows.append(
                 f"| {r['name']} | {_seconds(r.get('ours_s'))} | {peer} | "
                 f"{_seconds(r.get('peer_s'))} | {ratio} |"
