@@ -80,25 +80,27 @@ def sgd_steps(
                 x[b, j] = scale * rng.standard_normal()
             y[b] = label
         for b in range(batch):
-            yhat = 0.0
+            # three passes over the neurons, each one the compiler vectorises: the products
+            # <w_i, x_b> (row-contiguous), the activation (branch-free selects for the
+            # ramp), the output; one pass with the ramp's branches inside ran 2.5× slower
             for i in range(n):
                 h = 0.0
                 for j in range(d):
                     h += w[i, j] * x[b, j]
                 pre[b, i] = h
-                if code == RAMP:  # inline: the generic dispatch costs ~15 ns a call
-                    if h <= ramp_t1:
-                        val[b, i] = ramp_s1
-                        der[b, i] = 0.0
-                    elif h >= ramp_t2:
-                        val[b, i] = ramp_s2
-                        der[b, i] = 0.0
-                    else:
-                        val[b, i] = ramp_s1 + ramp_slope * (h - ramp_t1)
-                        der[b, i] = ramp_slope
-                else:
-                    val[b, i] = act_value(code, params, h)
-                    der[b, i] = act_derivative(code, params, h)
+            if code == RAMP:  # inline: the generic dispatch costs ~15 ns a call
+                for i in range(n):
+                    h = pre[b, i]
+                    v = ramp_s1 + ramp_slope * (h - ramp_t1)
+                    v = ramp_s1 if h <= ramp_t1 else v
+                    val[b, i] = ramp_s2 if h >= ramp_t2 else v
+                    der[b, i] = ramp_slope if (h > ramp_t1) and (h < ramp_t2) else 0.0
+            else:
+                for i in range(n):
+                    val[b, i] = act_value(code, params, pre[b, i])
+                    der[b, i] = act_derivative(code, params, pre[b, i])
+            yhat = 0.0
+            for i in range(n):
                 yhat += a[i] * val[b, i]
             resid[b] = y[b] - yhat / n
         shrink = 1.0 - 2.0 * lam * s
@@ -108,8 +110,9 @@ def sgd_steps(
             grad_a = 0.0
             if batch == 1:  # one fused, vectorisable pass over the row
                 g = coef * resid[0] * a[i] * der[0, i]
-                for j in range(d):
-                    w[i, j] = shrink * w[i, j] + g * x[0, j]
+                if g != 0.0 or shrink != 1.0:  # (a saturated unit without penalty stays)
+                    for j in range(d):
+                        w[i, j] = shrink * w[i, j] + g * x[0, j]
                 if train_a:
                     grad_a = resid[0] * val[0, i]
             else:
