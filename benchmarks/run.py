@@ -24,6 +24,10 @@ drift of the machine's speed cancels; numba, BLAS and torch threads are pinned t
    2-D 128² and 256²), explicit Euler steps per second.
 5. Start-up: process start to the end of a one-step run of grids/quickstart.toml, with an
    empty numba cache (cold) and with the cache (warm).
+6. Training set: a full-batch GD step against PyTorch; the example's flow to t = 50.
+7. Scaling: the cost of a grid step against cells (1-D 200 … 12 800, 2-D 32² … 256²), of a
+   particle velocity against particles (250 … 16 000), of an SGD step against N (200 … 12 800)
+   and d (40 … 1280), with the fitted log–log exponents.
 """
 
 from __future__ import annotations
@@ -500,6 +504,92 @@ def training_set_benchmark(quick: bool) -> Iterator[dict]:
                 steps=run.steps, particles=500, points=100)  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- 7. scaling
+
+
+def _fitted(series: str, sizes, seconds, expected: str, unit: str) -> dict:
+    """The summary row of a scaling series: the log–log slope of cost against size."""
+    slope = float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
+    return entry(f"scaling_{series}", None, None, None, exponent=slope, expected=expected,
+                 sizes=list(map(int, sizes)), seconds=list(seconds), per=unit)  # fmt: skip
+
+
+def scaling_benchmark(quick: bool) -> Iterator[dict]:
+    """How the cost grows: a grid step against cells (1-D r, 2-D (a, r)), a particle velocity
+    against particles, an SGD step against width N and dimension d — each a row per size and a
+    row with the fitted log–log exponent (expected: 1 for cells·K, M·K, N·d)."""
+    from ddsolver.config import validate
+    from ddsolver.experiment import build_grid_dd, build_initial, build_particle_dd
+
+    act, sched = dd.paper_ramp(), Schedule("constant")
+
+    def grid_cost(over: dict) -> float:
+        cfg = validate(over)
+        system = build_grid_dd(cfg)
+        state = system.initial_state(build_initial(cfg))
+        system.advance(state.copy(), 0.0, 1e9, math.inf, 2)
+        budget = max(4, int(4e5 / state.size))
+        best = math.inf
+        for _ in range(3):  # per step actually taken (a run may stop early, e.g. at a boundary)
+            work = state.copy()
+            start = time.perf_counter()
+            taken = system.advance(work, 0.0, 1e9, math.inf, budget)[2]
+            best = min(best, (time.perf_counter() - start) / max(int(taken), 1))
+        return best
+
+    one_d = (200, 800, 3200) if quick else (200, 400, 800, 1600, 3200, 6400, 12800)
+    costs = []
+    for cells in one_d:
+        costs.append(grid_cost({"grid": {"r_cells": cells}}))
+        yield entry(f"scaling_grid_1d_{cells}", costs[-1], None, None, cells=cells)
+    yield _fitted("grid_1d", one_d, costs, "1 (cells·K)", "step")
+    two_d = (32, 64, 128) if quick else (32, 64, 128, 256)
+    costs = []
+    for side in two_d:
+        over = {"problem": {"second_layer": True},
+                "grid": {"r_cells": side, "a_cells": side}}  # fmt: skip
+        costs.append(grid_cost(over))
+        yield entry(f"scaling_grid_2d_{side}x{side}", costs[-1], None, None, cells=side * side)
+    yield _fitted("grid_2d", [s * s for s in two_d], costs, "1 (cells·K)", "step")
+
+    counts = (250, 1000, 4000) if quick else (250, 1000, 4000, 16000)
+    costs = []
+    for count in counts:
+        cfg = validate({"discretisation": {"method": "particles"},
+                        "particles": {"r_count": count}})  # fmt: skip
+        system = build_particle_dd(cfg)
+        z = system.initial_state(build_initial(cfg))
+        system.velocity(z, 0.0)
+        costs.append(best_of(lambda system=system, z=z: system.velocity(z, 0.0), 5))
+        yield entry(f"scaling_particles_{count}", costs[-1], None, None, particles=count)
+    yield _fitted("particles", counts, costs, "1 (M·K)", "velocity evaluation")
+
+    def sgd_cost(n: int, d: int) -> float:
+        rng = np.random.default_rng(0)
+        w, a = initial_network(n, d, 0.8, 1.0, 0.0, rng)
+        steps = max(20, int(2e7 / (n * d)))
+
+        def run():
+            sgd_steps(w, a, False, act.code, act.param_array, 0.8, 1e-4, sched.code,
+                      sched.params, 0.0, 0.0, 1, 0, steps, rng)  # fmt: skip
+
+        run()
+        return best_of(run, 3) / steps
+
+    widths = (200, 800, 3200) if quick else (200, 400, 800, 1600, 3200, 6400, 12800)
+    costs = []
+    for n in widths:
+        costs.append(sgd_cost(n, 40))
+        yield entry(f"scaling_sgd_width_N{n}", costs[-1], None, None, neurons=n, dimension=40)
+    yield _fitted("sgd_width", widths, costs, "1 (N·d)", "step")
+    dims = (40, 160, 640) if quick else (40, 80, 160, 320, 640, 1280)
+    costs = []
+    for d in dims:
+        costs.append(sgd_cost(800, d))
+        yield entry(f"scaling_sgd_dim_d{d}", costs[-1], None, None, neurons=800, dimension=d)
+    yield _fitted("sgd_dimension", dims, costs, "1 (N·d)", "step")
+
+
 BENCHMARKS = {
     "sgd": sgd_benchmark,
     "pde_vs_sgd": pde_vs_sgd_benchmark,
@@ -507,6 +597,7 @@ BENCHMARKS = {
     "grid_step": grid_step_benchmark,
     "startup": startup_benchmark,
     "training_set": training_set_benchmark,
+    "scaling": scaling_benchmark,
 }
 
 
@@ -522,6 +613,8 @@ def _print_row(r: dict) -> None:
         return format(v, spec) if isinstance(v, int | float) and v else "-"
 
     extra = r.get("failed") or r.get("method") or r.get("mode") or ""
+    if "exponent" in r:
+        extra = f"exponent {r['exponent']:.2f} (expected {r['expected']})"
     print(f"{r['name']:30s} {fmt(r['ours_s'], '.3e'):>10s} {fmt(r['peer_s'], '.3e'):>10s} "
           f"{fmt(r['ratio'], '.2f'):>8s}  {r['peer'] or ''} {extra}", flush=True)  # fmt: skip
 

@@ -67,7 +67,10 @@ def benchmarks() -> str:
     for r in results:
         if "ratio" in r:
             ratio = "" if r["ratio"] is None else f"{r['ratio']:.3g}"
-            said = (r.get("peer"), r.get("method"), r.get("mode"), r.get("failed"))
+            fitted = ""
+            if r.get("exponent") is not None:
+                fitted = f"fitted exponent {r['exponent']:.2f} (expected {r.get('expected')})"
+            said = (r.get("peer"), r.get("method"), r.get("mode"), r.get("failed"), fitted)
             peer = " ".join(str(x) for x in said if x)
             rows.append(
                 f"| {r['name']} | {_seconds(r.get('ours_s'))} | {peer} | "
