@@ -82,11 +82,13 @@ def boundary_guard(grid, boundary_max: float):
     return guard
 
 
-def warm_up_pde(kind: str = "isotropic_gaussians") -> None:
+def warm_up_pde(kind: str = "isotropic_gaussians", method: str = "grid", blob: bool = True) -> None:
     """Compile (or load) the kernels of a run of problem ``kind``, under the compile lock.
 
-    The solver's own kernels (grid stepper in its two interaction forms, blob term) always,
-    then the kind's kernels (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
+    Only what the run needs (a cold start compiles for seconds per kernel): the grid stepper
+    (both interaction forms share it) for ``method = "grid"``, the blob term when ``blob``
+    (particles with τ > 0), then the kind's kernels
+    (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
     """
     from .grid import Axis, TensorGrid
     from .models.analytic import GaussianLaw, HarmonicProblem
@@ -95,12 +97,13 @@ def warm_up_pde(kind: str = "isotropic_gaussians") -> None:
     problem_kind = get_kind(kind)
     with compile_lock():
         grid = TensorGrid((Axis.uniform("x", -8.0, 8.0, 8),))
-        for interaction in ("lowrank", "matrix"):
+        for interaction in ("lowrank", "matrix") if method == "grid" else ():
             system = GridDD(HarmonicProblem(coupling=0.5), grid, tau=0.1, interaction=interaction)
             state = system.initial_state(GaussianLaw((0.0,), (1.0,)))
             system.advance(state, 0.0, 1e-3, math.inf, 2)
-        blob = np.empty((3, 1))
-        blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), blob)
+        if blob:
+            out = np.empty((3, 1))
+            blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), out)
         problem_kind.warm_up_pde()
 
 
@@ -141,7 +144,8 @@ def run_reduced(
                 exc.extent,
                 f"the grid misses {exc.lost:.3g} of the initial mass; enlarge it",
             ) from None
-    warm_up_pde(kind.name)
+    method = cfg["discretisation"]["method"]
+    warm_up_pde(kind.name, method, blob=method == "particles" and cfg["dynamics"]["tau"] > 0)
     system = build_system(cfg)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg["sgd"]["neurons"])
     times, is_save = stop_times(

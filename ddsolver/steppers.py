@@ -55,9 +55,16 @@ def evaluate_rhs(p, t, ops, out, rate):
         upsi,
         phi,
     ) = ops
-    masses[:] = (p * vol).ravel()
+    # explicit loops, not slice assignments: numba compiles a shape-mismatch message (string
+    # formatting, ~1.5 s of a cold start) for every ``a[:] = expr``
+    n0, n1, n2 = p.shape
+    for i in range(n0):
+        for j in range(n1):
+            for q in range(n2):
+                masses[(i * n1 + j) * n2 + q] = p[i, j, q] * vol[i, j, q]
     apply_interaction(imode, factors, fweights, matrix, masses, upsi)
-    phi[:] = base + upsi
+    for i in range(phi.size):
+        phi[i] = base[i] + upsi[i]
     xi2 = 2.0 * schedule_value(scode, sparams, t)
     flux_divergence(
         p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate
@@ -124,7 +131,10 @@ def advance(
             if err > 1.0:
                 rejected += 1
                 continue
-        p[:] = u
+        for i in range(p.shape[0]):  # (a loop: see evaluate_rhs)
+            for j in range(p.shape[1]):
+                for q in range(p.shape[2]):
+                    p[i, j, q] = u[i, j, q]
         t = t_stop if final else t + dt
         last_dt = dt
         steps += 1

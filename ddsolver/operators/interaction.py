@@ -110,12 +110,27 @@ def _pairwise_apply(factors, weights, masses, out):
 
 @jit
 def apply_interaction(mode, factors, weights, matrix, masses, out):
-    """out = U m in the chosen representation (compiled)."""
+    """out = U m in the chosen representation (compiled).
+
+    Plain loops rather than ``@`` and slice assignment: the same arithmetic, and a cold start
+    that does not compile numba's shape-mismatch messages (string formatting, seconds)."""
     if mode == LOWRANK:
-        coeff = (factors.T @ masses) * weights
-        out[:] = factors @ coeff
+        m, k = factors.shape
+        coeff = np.zeros(k)
+        for j in range(m):
+            for q in range(k):
+                coeff[q] += factors[j, q] * masses[j]
+        for i in range(m):
+            acc = 0.0
+            for q in range(k):
+                acc += factors[i, q] * (coeff[q] * weights[q])
+            out[i] = acc
     elif mode == MATRIX:
-        out[:] = matrix @ masses
+        for i in range(matrix.shape[0]):
+            acc = 0.0
+            for j in range(matrix.shape[1]):
+                acc += matrix[i, j] * masses[j]
+            out[i] = acc
     else:
         _pairwise_apply(factors, weights, masses, out)
 
