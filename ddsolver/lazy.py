@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .models.training_set import LOSSES, loss_derivative
 
@@ -159,6 +158,8 @@ class LinearisedFlow:
         return float(self.eigenvalues[-1] / low) if low > 0 else math.inf
 
     def _integrate_logistic(self, t_end: float):
+        from scipy.integrate import solve_ivp  # (imported here: ~0.15 s of every start-up)
+
         code = LOSSES["logistic"]
         k, u0, y, n = self.kernel, self.start, self.y, self.n
 
