@@ -82,6 +82,19 @@ def best_of(func, repeats: int) -> float:
     return min(_timed(func) for _ in range(repeats))
 
 
+def _pair_summary(mine: list[float], theirs: list[float]) -> dict:
+    """Median times of both sides and the median (and range) of the per-round ratios."""
+    ratios = np.array(theirs) / np.array(mine)
+    return {
+        "ours_s": float(np.median(mine)),
+        "peer_s": float(np.median(theirs)),
+        "ratio": float(np.median(ratios)),
+        "ratio_min": float(ratios.min()),
+        "ratio_max": float(ratios.max()),
+        "rounds": len(mine),
+    }
+
+
 def paired(ours: Callable[[], object], peer: Callable[[], object], rounds: int,
            counts: tuple[int, int] = (1, 1)) -> dict:  # fmt: skip
     """Time ``ours`` and ``peer`` alternately (A B A B …, both warmed up by the caller).
@@ -94,15 +107,7 @@ def paired(ours: Callable[[], object], peer: Callable[[], object], rounds: int,
     for _ in range(rounds):
         mine.append(_timed(ours) / counts[0])
         theirs.append(_timed(peer) / counts[1])
-    ratios = np.array(theirs) / np.array(mine)
-    return {
-        "ours_s": float(np.median(mine)),
-        "peer_s": float(np.median(theirs)),
-        "ratio": float(np.median(ratios)),
-        "ratio_min": float(ratios.min()),
-        "ratio_max": float(ratios.max()),
-        "rounds": rounds,
-    }
+    return _pair_summary(mine, theirs)
 
 
 def paired_marginal(ours, peer, steps: int, rounds: int, attempts: int = 4) -> dict:
@@ -122,16 +127,7 @@ def paired_marginal(ours, peer, steps: int, rounds: int, attempts: int = 4) -> d
             mine.append((long_a - short_a) / steps)
             theirs.append((long_b - short_b) / steps)
         if ok:
-            ratios = np.array(theirs) / np.array(mine)
-            return {
-                "ours_s": float(np.median(mine)),
-                "peer_s": float(np.median(theirs)),
-                "ratio": float(np.median(ratios)),
-                "ratio_min": float(ratios.min()),
-                "ratio_max": float(ratios.max()),
-                "rounds": rounds,
-                "steps": steps,
-            }
+            return {**_pair_summary(mine, theirs), "steps": steps}
         steps *= 4
     raise RuntimeError(f"timing noise exceeds the cost of {steps // 4} steps on one side")
 
