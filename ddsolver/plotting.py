@@ -91,8 +91,8 @@ def _lazy_figure(plt, obs: dict):
     t = obs["time"]
     for name, label in (("lin_gap", "‖F − F_lin‖ train"), ("lin_gap_test", "‖F − F_lin‖ test"),
                         ("interp_gap", "‖F − F_min-norm‖")):  # fmt: skip
-        if np.isfinite(obs[name]).any():
-            axes[0].plot(t, obs[name], label=label)
+        if np.isfinite(obs[name]).any():  # (from the first observation: the gaps start at 0)
+            axes[0].plot(t[1:], obs[name][1:], label=label)
     axes[0].set_yscale("log")
     _decorate(axes[0], "time t", "root mean square gap")
     axes[1].plot(t, obs["movement"], label="‖θ(t) − θ₀‖ / ‖θ₀‖")
