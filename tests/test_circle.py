@@ -140,3 +140,12 @@ def test_a_circle_run_resumes_bitwise(tmp_path):
                                       parts.observables[name].values)  # fmt: skip
     np.testing.assert_array_equal(whole.snapshots["angle_density"].values,
                                   parts.snapshots["angle_density"].values)  # fmt: skip
+
+
+def test_plot_draws_the_densities_over_the_angle(tmp_path):
+    run = _grid(tmp_path, 64, t_end=4.0)
+    figures = run.plot()
+    assert "circle" in figures and "density" not in figures
+    snaps = run.snapshots
+    assert snaps["angle_density"].dims == ("time", "sign", "angle")
+    assert snaps["angle_density"].shape == (5, 2, 64)

@@ -167,3 +167,10 @@ def test_linearised_needs_no_weight_decay_and_grid_needs_a_balanced_1d_problem()
                   "discretisation": {"method": "grid"}, "initial": {"kind": "sphere"}})  # fmt: skip
     with pytest.raises(ConfigError, match=r"problem.dimension"):
         validate({"problem": {"kind": "isotropic_gaussians", "dimension": 1}})
+
+
+def test_plot_draws_the_gaps_of_a_linearised_run(tmp_path):
+    _lazy_run(tmp_path, 10.0)
+    figures = dd.open(tmp_path / "lazy_relu_10.0.h5").plot()
+    assert {"training", "lazy"} <= set(figures)
+    assert len(figures["lazy"].axes[0].lines) == 3  # train, test, min-norm
