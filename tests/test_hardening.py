@@ -158,6 +158,31 @@ BAD_CONFIGS = [
         "grid.a",
     ),
     ("teacher-misses-mass", 'problem.kind="teacher_student"\ngrid.u_max=0.1', "run", "grid.u"),
+    *(
+        (name, 'problem.kind="training_set"\nproblem.generate.kind="teacher"\n' + sets, "run", key)
+        for name, sets, key in (
+            (
+                "circle-d2",
+                'problem.dimension=2\ndiscretisation.method="grid"\ninitial.kind="sphere"',
+                "problem.dimension",
+            ),
+            (
+                "circle-gaussian",
+                'problem.dimension=1\ndiscretisation.method="grid"',
+                "initial.kind",
+            ),
+            (
+                "circle-output",
+                'problem.dimension=1\ndiscretisation.method="grid"\n'
+                'initial.kind="sphere"\nproblem.train="output"',
+                "problem.train",
+            ),
+            ("angle-cells", "problem.dimension=1\ngrid.angle_cells=4", "grid.angle_cells"),
+            ("linearised-lam", "dynamics.linearised=true\ndynamics.lam=0.1", "dynamics.linearised"),
+            ("linearised-word", 'dynamics.linearised="yes"', "dynamics.linearised"),
+            ("dimension-0", "problem.dimension=0", "problem.dimension"),
+        )
+    ),
 ]
 
 
