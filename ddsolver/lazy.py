@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from .models.training_set import LOSSES, loss_derivative
+from .models.training_set import LOSSES, loss_derivative, with_bias
 
 #: Relative jitter of the minimum-norm interpolant: K(X, X) + δ I, δ = JITTER · λ_max, so an
 #: (almost) singular kernel gives the interpolant of the nearby regularised problem.
@@ -48,10 +48,6 @@ JITTER = 1e-10
 #: Tolerances of the logistic linearised flow's integration (its error sits far below the
 #: O(1/α) gaps it is compared with).
 LOGISTIC_RTOL, LOGISTIC_ATOL = 1e-10, 1e-12
-
-
-def _with_bias(x: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.asarray(x, float), np.ones(len(x))])
 
 
 def _angles(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,7 +74,7 @@ def tangent_kernel(
     kappa : κ (``initial.scale``)
     train : "both" or "output"
     """
-    u, v = _with_bias(x1), _with_bias(x2)
+    u, v = with_bias(x1), with_bias(x2)
     nu, nv, theta = _angles(u, v)
     dim = u.shape[1]
     s2 = kappa**2 if law == "gaussian" else kappa**2 / dim
@@ -104,7 +100,7 @@ def empirical_tangent_kernel(
     = Σ_j m_j [σ(a_j·x̃)σ(a_j·x̃') + b_j² σ'(a_j·x̃)σ'(a_j·x̃') (x̃·x̃')] — the second term only
     when both layers train. ``activation``: an :class:`~ddsolver.models.activations.Activation`.
     """
-    u, v = _with_bias(x1), _with_bias(x2)
+    u, v = with_bias(x1), with_bias(x2)
     a = np.ascontiguousarray(theta[:, 1:])
     z1, z2 = u @ a.T, v @ a.T
     kernel = (activation(z1) * masses) @ activation(z2).T

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from ..grid import Axis, TensorGrid
+from ..runloop import Advance
 from .training_set import LOSSES, mean_loss, residual_weights
 
 #: The species: s = +1 (b > 0) and s = −1 (b < 0), in this order along the first axis.
@@ -122,10 +123,11 @@ class CircleFlow:
         table = self.test_averages if test else self.averages
         return table @ (masses[0] - masses[1])
 
-    def weights(self, masses: np.ndarray) -> np.ndarray:
-        """w_i = ℓ'(α f(x_i), y_i)/(α n), (n,)."""
+    def weights(self, masses: np.ndarray, f: np.ndarray | None = None) -> np.ndarray:
+        """w_i = ℓ'(α f(x_i), y_i)/(α n), (n,) (``f``: the predictions, if already made)."""
+        f = self.predict(masses) if f is None else f
         out = np.empty(self.data.y.size)
-        residual_weights(self.loss_code, self.predict(masses), self.data.y, self.alpha, out)
+        residual_weights(self.loss_code, f, self.data.y, self.alpha, out)
         return out / self.data.y.size
 
     def rates_and_velocities(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,7 +202,7 @@ class CircleFlow:
         loss = mean_loss(self.loss_code, f, data.y, alpha)
         totals = masses.sum(axis=1)
         norm2 = 2.0 * float(totals.sum())
-        w = self.weights(masses)
+        w = self.weights(masses, f)
         g_cells, g_slope = w @ self.averages, w @ self.centre_slopes
         speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope[None, :] ** 2
         out = {
@@ -242,9 +244,7 @@ class CircleIntegrator:
         self.dt_max = dt_max
         self.dt_limit = math.inf
 
-    def advance(self, t: float, t_stop: float):
-        from ..runloop import Advance
-
+    def advance(self, t: float, t_stop: float) -> Advance:
         steps, last = 0, math.nan
         while t < t_stop and steps < self.STEPS_PER_CALL:
             remaining = t_stop - t

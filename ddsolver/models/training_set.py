@@ -101,6 +101,11 @@ def particle_velocity(theta, x, weights, code, params, lam, train_positions, out
                 out[j, 1 + k] = -inv_n * out[j, 1 + k] - lam * theta[j, 1 + k]
 
 
+def with_bias(x: np.ndarray) -> np.ndarray:
+    """x̃ = (x, 1): the inputs with the bias as a constant last coordinate, (n, d + 1)."""
+    return np.column_stack([np.asarray(x, float), np.ones(len(x))])
+
+
 @jit
 def residual_weights(code, predictions, y, alpha, out):
     """out[i] = ℓ'(α f_i, y_i)/α."""
@@ -135,7 +140,7 @@ class TrainingSetFlow:
         self.data, self.activation = data, activation
         self.loss, self.loss_code = loss, LOSSES[loss]
         self.alpha, self.lam, self.train_positions = alpha, lam, train_positions
-        self._tilde = np.column_stack([data.x, np.ones(len(data.x))])
+        self._tilde = with_bias(data.x)
         self._local = threading.local()
 
     def predict(self, theta: np.ndarray, masses: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -144,7 +149,7 @@ class TrainingSetFlow:
 
     def _with_bias(self, x: np.ndarray) -> np.ndarray:
         """x̃ = (x, 1), (n, d + 1) (the training points' once, at construction)."""
-        return self._tilde if x is self.data.x else np.column_stack([x, np.ones(len(x))])
+        return self._tilde if x is self.data.x else with_bias(x)
 
     def _fields(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """z_ij = a_j·x̃_i, (n, M): x̃ against a contiguous copy of the a's (BLAS)."""
