@@ -101,15 +101,24 @@ def train(
     return Run(path, result)
 
 
-def compare(pde: Run | str | Path, sgd: Run | str | Path, output: str | Path | None = None) -> dict:
-    """The PDE-against-SGD report (``ddsolver compare``); with ``output``, also the figures."""
+def compare(
+    pde: Run | str | Path,
+    sgd: Run | str | Path,
+    output: str | Path | None = None,
+    corrected: Run | str | Path | None = None,
+) -> dict:
+    """The PDE-against-SGD report (``ddsolver compare``); with ``output``, also the figures;
+    with ``corrected`` (a run with ``dynamics.finite_step = true``), its section too."""
     from .comparison import compare_files, write_report
 
     pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
+    corr_path = None
+    if corrected is not None:
+        corr_path = corrected.path if isinstance(corrected, Run) else Path(corrected)
     if output is None:
-        return compare_files(pde_path, sgd_path)
-    write_report(pde_path, sgd_path, output)
-    return compare_files(pde_path, sgd_path)
+        return compare_files(pde_path, sgd_path, corr_path)
+    write_report(pde_path, sgd_path, output, corr_path)
+    return compare_files(pde_path, sgd_path, corr_path)
 
 
 def sweep(

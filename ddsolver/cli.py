@@ -110,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "-o", "--output", metavar="REPORT_DIR", help="default: PDE_vs_SGD next to PDE.h5"
     )
+    compare.add_argument(
+        "--corrected",
+        metavar="CORRECTED.h5",
+        help="also a run of the same problem with dynamics.finite_step = true (the finite-step "
+        "correction at the SGD's ε): drawn beside PDE.h5, reported under finite_step",
+    )
 
     info = sub.add_parser("info", help="show status, config and contents of an output file")
     info.add_argument("file", metavar="FILE.h5")
@@ -334,12 +340,14 @@ def _compare(args) -> int:
 
     io.check_run_file(args.pde, ("pde",))
     io.check_run_file(args.sgd, ("sgd",))
+    if args.corrected:
+        io.check_run_file(args.corrected, ("pde",))
     pde = Path(args.pde)
     out = (
         Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
     )
     _writable_dir(out)
-    for written in write_report(pde, args.sgd, out):
+    for written in write_report(pde, args.sgd, out, args.corrected):
         print(written)
     return EXIT_OK
 

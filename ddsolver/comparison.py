@@ -8,6 +8,9 @@ report (a JSON-ready dict); :func:`write_report` also draws the figures.
   the gap SGD mean − corrected PDE.
 * Every other observable of both files (coordinate means and quantiles, the committee's
   overlaps): the PDE (or ODE) at the SGD times against the SGD mean and spread.
+* With a second PDE run of the same problem solved with ``dynamics.finite_step = true`` (the
+  finite-step correction at the SGD's ε and B): the same risk, gap and W1 for it, under
+  ``finite_step``, so the plain and the corrected limit stand side by side.
 * At snapshot times present in both files (PDE runs with a density): W1 between the PDE
   marginal density of each reduced coordinate and the pooled empirical law of the neurons
   (all seeds), W1 = ∫ |F_PDE(x) − F_SGD(x)| dx, computed exactly for the piecewise-linear
@@ -54,7 +57,7 @@ def check_same_problem(pde_config: dict, sgd_config: dict) -> None:
     The one difference allowed: a PDE with the d = ∞ kernel (``problem.dimension = "inf"``)
     started from the initial law of the SGD's dimension (``initial.dimension = d``).
     """
-    skip = {"initial.dimension"}
+    skip = {"initial.dimension", "dynamics.finite_step"}
     if _d_infinity_against(pde_config, sgd_config):
         skip.add("problem.dimension")
     for table in PROBLEM_TABLES:
@@ -92,54 +95,37 @@ def wasserstein1(edges: np.ndarray, cell_masses: np.ndarray, samples: np.ndarray
     return float(total)
 
 
-def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
-    """The comparison report of a PDE file and an SGD file (JSON-ready dict)."""
-    pa, sa = io.read_attrs(pde_path), io.read_attrs(sgd_path)
-    if pa.get("kind") != "pde" or sa.get("kind") != "sgd":
-        raise ConfigError(
-            "FILES",
-            f"{pa.get('kind')}, {sa.get('kind')}",
-            "expected a PDE file (ddsolver run) then an SGD file (ddsolver sgd)",
-        )
-    pcfg, scfg = tomllib.loads(pa["config"]), tomllib.loads(sa["config"])
+def _check_step(cfg: dict, sgd_config: dict) -> None:
+    """A finite-step-corrected limit must be corrected for the SGD's own ε and B."""
+    if not cfg.get("dynamics", {}).get("finite_step"):
+        return
+    for key in ("eps", "batch"):
+        if cfg["sgd"][key] != sgd_config["sgd"][key]:
+            raise ConfigError(
+                f"sgd.{key}",
+                f"PDE {cfg['sgd'][key]!r}, SGD {sgd_config['sgd'][key]!r}",
+                "the finite-step correction of the PDE run is for another step than the SGD's",
+            )
+
+
+def _limit_against(pde_path, sgd_path, scfg: dict, sobs: dict, inside: np.ndarray) -> dict:
+    """Risk (with its 1/N term at the SGD's N), gap and W1 of one deterministic limit."""
+    pa = io.read_attrs(pde_path)
+    if pa.get("kind") != "pde":
+        raise ConfigError("FILES", pa.get("kind"), f"{pde_path} is not a PDE file (ddsolver run)")
+    pcfg = tomllib.loads(pa["config"])
     check_same_problem(pcfg, scfg)
+    _check_step(pcfg, scfg)
     neurons = scfg["sgd"]["neurons"]
-    pobs, sobs = io.read_series(pde_path, "observables"), io.read_series(sgd_path, "observables")
-    t = sobs["time"]
-    inside = t <= pobs["time"][-1] + TIME_MATCH
-    t = t[inside]
-    sgd_risk = sobs["risk"][inside]
+    pobs = io.read_series(pde_path, "observables")
+    t = sobs["time"][inside]
     pde_risk = np.interp(t, pobs["time"], pobs["risk"])
     if "risk_finite_n" in pobs:  # a mean-field limit: its 1/N correction at the SGD's N
         finite = np.interp(t, pobs["time"], pobs["risk_finite_n"])
         pde_corrected = pde_risk + (finite - pde_risk) * (pcfg["sgd"]["neurons"] / neurons)
     else:  # a finite-width limit (committee ODEs) has none
         pde_corrected = pde_risk
-    mean = sgd_risk.mean(axis=1)
-    gap = mean - pde_corrected
-    report = {
-        "pde_file": str(pde_path),
-        "sgd_file": str(sgd_path),
-        "neurons": neurons,
-        "pde_kernel_dimension": str(pcfg["problem"]["dimension"]),
-        "eps": scfg["sgd"]["eps"],
-        "seeds": scfg["sgd"]["seeds"],
-        "risk": {
-            "time": t.tolist(),
-            "pde": pde_risk.tolist(),
-            "pde_finite_n": pde_corrected.tolist(),
-            "sgd_mean": mean.tolist(),
-            "sgd_std": sgd_risk.std(axis=1, ddof=min(1, sgd_risk.shape[1] - 1)).tolist(),
-            "sgd_min": sgd_risk.min(axis=1).tolist(),
-            "sgd_max": sgd_risk.max(axis=1).tolist(),
-            "gap": gap.tolist(),
-        },
-        "max_abs_gap": float(np.abs(gap).max()),
-        "time_of_max_gap": float(t[np.abs(gap).argmax()]),
-        "pde_status": pa.get("status"),
-        "sgd_status": sa.get("status"),
-    }
-    report["observables"] = shared_observables(pobs, sobs, inside)
+    gap = sobs["risk"][inside].mean(axis=1) - pde_corrected
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
     w1: dict[str, list] = {"time": []}
@@ -155,11 +141,98 @@ def compare_files(pde_path: str | Path, sgd_path: str | Path) -> dict:
             w1.setdefault(name, []).append(
                 wasserstein1(grid[name]["edges"], marginal, ssnap[name][k])
             )
+    out = {
+        "config": pcfg,
+        "attrs": pa,
+        "pobs": pobs,
+        "psnap": psnap,
+        "ssnap": ssnap,
+        "pde": pde_risk,
+        "pde_finite_n": pde_corrected,
+        "gap": gap,
+        "wasserstein1": w1,
+    }
+    return out
+
+
+def compare_files(
+    pde_path: str | Path, sgd_path: str | Path, corrected_path: str | Path | None = None
+) -> dict:
+    """The comparison report of a PDE file and an SGD file (JSON-ready dict); with
+    ``corrected_path``, also of the finite-step-corrected PDE run under ``finite_step``."""
+    pa, sa = io.read_attrs(pde_path), io.read_attrs(sgd_path)
+    if pa.get("kind") != "pde" or sa.get("kind") != "sgd":
+        raise ConfigError(
+            "FILES",
+            f"{pa.get('kind')}, {sa.get('kind')}",
+            "expected a PDE file (ddsolver run) then an SGD file (ddsolver sgd)",
+        )
+    scfg = tomllib.loads(sa["config"])
+    sobs = io.read_series(sgd_path, "observables")
+    inside = sobs["time"] <= io.read_series(pde_path, "observables")["time"][-1] + TIME_MATCH
+    limit = _limit_against(pde_path, sgd_path, scfg, sobs, inside)
+    pcfg = limit["config"]
+    neurons = scfg["sgd"]["neurons"]
+    t = sobs["time"][inside]
+    sgd_risk = sobs["risk"][inside]
+    gap = limit["gap"]
+    report = {
+        "pde_file": str(pde_path),
+        "sgd_file": str(sgd_path),
+        "neurons": neurons,
+        "pde_kernel_dimension": str(pcfg["problem"]["dimension"]),
+        "pde_finite_step": bool(pcfg["dynamics"].get("finite_step", False)),
+        "eps": scfg["sgd"]["eps"],
+        "seeds": scfg["sgd"]["seeds"],
+        "risk": {
+            "time": t.tolist(),
+            "pde": limit["pde"].tolist(),
+            "pde_finite_n": limit["pde_finite_n"].tolist(),
+            "sgd_mean": sgd_risk.mean(axis=1).tolist(),
+            "sgd_std": sgd_risk.std(axis=1, ddof=min(1, sgd_risk.shape[1] - 1)).tolist(),
+            "sgd_min": sgd_risk.min(axis=1).tolist(),
+            "sgd_max": sgd_risk.max(axis=1).tolist(),
+            "gap": gap.tolist(),
+        },
+        "max_abs_gap": float(np.abs(gap).max()),
+        "time_of_max_gap": float(t[np.abs(gap).argmax()]),
+        "pde_status": pa.get("status"),
+        "sgd_status": sa.get("status"),
+    }
+    report["observables"] = shared_observables(limit["pobs"], sobs, inside)
+    psnap, ssnap = limit["psnap"], limit["ssnap"]
     if "particles" in psnap and "particles" in ssnap:
         report["energy_distance"] = particle_distances(psnap, ssnap)
+    w1 = limit["wasserstein1"]
     report["wasserstein1"] = w1
-    report["max_wasserstein1"] = {n: float(max(v)) for n, v in w1.items() if n != "time" and v}
+    report["max_wasserstein1"] = _max_w1(w1)
+    if corrected_path is not None:
+        other = _limit_against(corrected_path, sgd_path, scfg, sobs, inside)
+        if not other["config"]["dynamics"].get("finite_step"):
+            raise ConfigError(
+                "dynamics.finite_step",
+                False,
+                f"{corrected_path} (--corrected) must be a run with dynamics.finite_step = true",
+            )
+        cgap = other["gap"]
+        report["finite_step"] = {
+            "pde_file": str(corrected_path),
+            "pde_status": other["attrs"].get("status"),
+            "risk": {
+                "pde": other["pde"].tolist(),
+                "pde_finite_n": other["pde_finite_n"].tolist(),
+                "gap": cgap.tolist(),
+            },
+            "max_abs_gap": float(np.abs(cgap).max()),
+            "time_of_max_gap": float(t[np.abs(cgap).argmax()]),
+            "wasserstein1": other["wasserstein1"],
+            "max_wasserstein1": _max_w1(other["wasserstein1"]),
+        }
     return report
+
+
+def _max_w1(w1: dict) -> dict:
+    return {n: float(max(v)) for n, v in w1.items() if n != "time" and v}
 
 
 def energy_distance(p: np.ndarray, wp: np.ndarray, q: np.ndarray, wq: np.ndarray) -> float:
@@ -232,13 +305,18 @@ def _json_safe(value):
     return value
 
 
-def write_report(pde_path: str | Path, sgd_path: str | Path, out_dir: str | Path) -> list[Path]:
+def write_report(
+    pde_path: str | Path,
+    sgd_path: str | Path,
+    out_dir: str | Path,
+    corrected_path: str | Path | None = None,
+) -> list[Path]:
     """Write report.json and the figures into ``out_dir``; returns the files written."""
     from .plotting import comparison_figures
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = compare_files(pde_path, sgd_path)
+    report = compare_files(pde_path, sgd_path, corrected_path)
     target = out_dir / "report.json"
     target.write_text(json.dumps(_json_safe(report), indent=1, allow_nan=False))
     return [target, *comparison_figures(pde_path, sgd_path, report, out_dir)]

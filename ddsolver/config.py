@@ -71,6 +71,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "xi": Key("any", 1.0, "step-size schedule ξ(t): a number, or a table (see dynamics.xi.*)"),
         "tau": _f(0.0, "temperature τ", low=0),
         "lam": _f(0.0, "ℓ2 penalty λ", low=0),
+        "finite_step": Key(
+            "bool",
+            False,
+            "add SGD's own step noise at sgd.eps, sgd.batch, sgd.neurons (the finite-step "
+            "correction: Itô drift of order εd and radial diffusion of order ε)",
+        ),
     },
     "dynamics.xi": {
         "kind": Key("str", "constant", "schedule kind", choices=SCHEDULE_KINDS),

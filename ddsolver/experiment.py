@@ -13,7 +13,7 @@ import numpy as np
 
 from .grid import TensorGrid
 from .lagrangian import ParticleDD
-from .pde import GridDD
+from .pde import GridDD, StepNoise
 from .problems import InitialLaw, ReducedProblem, get_kind
 from .schedules import Schedule
 
@@ -87,6 +87,10 @@ def build_particle_dd(cfg: dict) -> ParticleDD:
 def build_grid_dd(cfg: dict) -> GridDD:
     """The discretised dynamics of the config, ready to integrate."""
     s = cfg["solver"]
+    noise = None
+    if cfg["dynamics"].get("finite_step"):
+        sgd = cfg["sgd"]
+        noise = StepNoise(sgd["eps"], sgd["batch"], sgd["neurons"])
     return GridDD(
         build_problem(cfg),
         build_grid(cfg),
@@ -100,4 +104,5 @@ def build_grid_dd(cfg: dict) -> GridDD:
         dt_max=s["dt_max"] if math.isfinite(s["dt_max"]) else math.inf,
         rtol=s["rtol"],
         atol=s["atol"],
+        step_noise=noise,
     )

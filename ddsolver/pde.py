@@ -32,6 +32,28 @@ from .steppers import advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER
 
 
+@dataclass(frozen=True)
+class StepNoise:
+    """The SGD whose finite step the corrected DD follows (``dynamics.finite_step``).
+
+    Attributes
+    ----------
+    eps : float, ε (``sgd.eps``)
+    batch : int, B (``sgd.batch``)
+    neurons : float, N (``sgd.neurons``; ``math.inf`` drops the 1/N part of E e²)
+    """
+
+    eps: float
+    batch: int = 1
+    neurons: float = math.inf
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """[ε/B, 1/N] as the compiled kernel takes them."""
+        inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
+        return np.array([self.eps / self.batch, inv_n])
+
+
 class InitialMassError(ValueError):
     """The grid does not hold the initial law: some of its mass falls outside."""
 
@@ -81,6 +103,8 @@ class GridDD:
         or ``none`` (first order)
     dt_max : float, cap on the step
     rtol, atol : float, embedded error control (rtol = 0: CFL only)
+    step_noise : StepNoise or None, the finite-step correction of SGD's own step noise
+        (:mod:`ddsolver.models.step_noise`; radial problems on a 1-D grid)
     """
 
     problem: ReducedProblem
@@ -95,6 +119,7 @@ class GridDD:
     dt_max: float = math.inf
     rtol: float = 0.0
     atol: float = 1e-10
+    step_noise: StepNoise | None = None
 
     def __post_init__(self) -> None:
         self.grid.require_names(self.problem.coordinate_names)
@@ -131,6 +156,30 @@ class GridDD:
         )
         self.operator: Interaction = build_interaction(self.problem, points, self.interaction)
         self._scratch = [np.empty(points.shape[0]) for _ in range(3)]
+        self._step_noise_arrays()
+
+    def _step_noise_arrays(self) -> None:
+        """The correction's tables at the cell centres (empty arrays when it is off)."""
+        self.step_noise_tables = None
+        if self.step_noise is None:
+            empty = np.zeros(0)
+            self._noise = (np.zeros((5, 0, 0)), empty, empty, empty, np.zeros(2),
+                           np.zeros((3, 0)), empty, np.zeros(0))  # fmt: skip
+            return
+        if self.grid.names != ("r",):
+            raise ValueError(
+                f"the finite-step correction is built for the radial coordinate r alone; "
+                f"this grid has {self.grid.names}"
+            )
+        r = self.points[:, 0]
+        tables = self.problem.step_noise_tables(r)
+        self.step_noise_tables = tables
+        inv_r = np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), 0.0)
+        q = tables.weights.size
+        self._noise = (
+            np.ascontiguousarray(tables.tables), tables.weights, tables.labels, inv_r,
+            self.step_noise.parameters, np.empty((3, q)), np.empty(r.size), np.empty(r.size),
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ kernels
 
@@ -153,6 +202,7 @@ class GridDD:
             self.schedule.code,
             self.schedule.params,
             *self._scratch,
+            *self._noise,
         )
 
     def rhs(self, p: np.ndarray, t: float) -> np.ndarray:
@@ -231,9 +281,20 @@ class GridDD:
             "free_energy": self._free_energy(m, p, risk),
             "boundary_mass": self._boundary_mass(m),
         }
+        if self.step_noise is not None:
+            out.update(self.step_noise_observables(m))
         edges = [axis.edges for axis in self.grid.axes]
         out.update(coordinate_statistics(self.grid.names, self.points, m, edges))
         return out
+
+    def step_noise_observables(self, masses: np.ndarray) -> dict[str, float]:
+        """The correction's size per unit ξ²: ``step_drift`` = ∫ c p (mean Itô drift of r) and
+        ``step_spread`` = ∫ a p (mean variance rate of r), both ∝ ε."""
+        noise = self.step_noise
+        drift, var = self.step_noise_tables.coefficients(
+            masses, noise.eps, noise.batch, noise.neurons
+        )
+        return {"step_drift": float(masses @ drift), "step_spread": float(masses @ var)}
 
     def gibbs_map(self, p: np.ndarray) -> np.ndarray:
         r"""The Gibbs density of the potential that ``p`` creates, shape (n_cells,).

@@ -340,6 +340,10 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     ax.plot(t, risk["pde"], label="PDE R(ρ_t)")
     if risk["pde_finite_n"] != risk["pde"]:  # a mean-field limit's 1/N correction
         ax.plot(t, risk["pde_finite_n"], "--", label=f"PDE + 1/N (N = {report['neurons']})")
+    step = report.get("finite_step")
+    if step:
+        ax.plot(t, step["risk"]["pde_finite_n"], "C3-",
+                label=f"finite-step PDE + 1/N (ε = {report['eps']:g})")  # fmt: skip
     mean, std = np.asarray(risk["sgd_mean"]), np.asarray(risk["sgd_std"])
     ax.plot(
         t,
@@ -381,6 +385,8 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
             samples = ssnap[name][j].ravel()
             ax.hist(samples, bins=60, density=True, color="0.6", label="SGD neurons")
             ax.plot(grid[name]["centres"], marginal, "C0", label="PDE")
+            if step:
+                _corrected_marginal(ax, step["pde_file"], ts, name)
             ax.set_title(f"t = {ts:g}")
             ax.set_xlabel(name)
         axes[0][0].set_ylabel("density")
@@ -390,9 +396,24 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         for key, values in report["wasserstein1"].items():
             if key != "time":
                 ax.plot(times, values, "o-", ms=3, label=f"W1 in {key}")
+        for key, values in (step or {}).get("wasserstein1", {}).items():
+            if key != "time":
+                ax.plot(step["wasserstein1"]["time"], values, "s--", ms=3, color="C3",
+                        label=f"W1 in {key}, finite-step PDE")  # fmt: skip
         _decorate(ax, "time t", "Wasserstein-1 distance")
         out.append(_save(plt, fig, out_dir / "wasserstein.png"))
     return out
+
+
+def _corrected_marginal(ax, path: str, ts: float, name: str) -> None:
+    """Draw the finite-step PDE's marginal density of ``name`` at the snapshot nearest ``ts``."""
+    snap, grid = io.read_series(path, "snapshots"), io.read_grid(path)
+    i = int(np.argmin(np.abs(snap["time"] - ts)))
+    dens = snap["density"][i]
+    axis = list(grid).index(name)
+    other = tuple(k for k in range(dens.ndim) if k != axis)
+    marginal = (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
+    ax.plot(grid[name]["centres"], marginal, "C3--", label="finite-step PDE")
 
 
 def _overlaps_comparison(plt, t, observables: dict, names: list[str], out_dir: Path) -> Path:

@@ -24,6 +24,7 @@ import numpy as np
 from ._jit import jit
 from .controllers import cfl_step, error_step
 from .operators.interaction import apply_interaction
+from .operators.step_noise import step_noise_coefficients, step_noise_divergence
 from .operators.transport import flux_divergence
 from .schedules import schedule_value
 from .status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLOW
@@ -54,6 +55,14 @@ def evaluate_rhs(p, t, ops, out, rate):
         masses,
         upsi,
         phi,
+        noise_tables,
+        noise_weights,
+        noise_labels,
+        noise_inv_r,
+        noise_params,
+        noise_work,
+        noise_drift,
+        noise_var,
     ) = ops
     # explicit loops, not slice assignments: numba compiles a shape-mismatch message (string
     # formatting, ~1.5 s of a cold start) for every ``a[:] = expr``
@@ -69,6 +78,15 @@ def evaluate_rhs(p, t, ops, out, rate):
     flux_divergence(
         p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate
     )
+    if noise_tables.shape[1] > 0:  # the finite-step correction (radial grids: n1 = n2 = 1)
+        xi = 0.5 * xi2
+        step_noise_coefficients(
+            masses, noise_tables, noise_weights, noise_labels, noise_inv_r,
+            noise_params[0] * xi * xi, noise_params[1], noise_work, noise_drift, noise_var,
+        )  # fmt: skip
+        step_noise_divergence(
+            p[:, 0, 0], w0, h0, noise_drift, noise_var, limited, out[:, 0, 0], rate[:, 0, 0]
+        )
 
 
 @jit

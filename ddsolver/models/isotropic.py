@@ -38,6 +38,7 @@ from .factorisation import Factorisation
 from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_tables
 from .integrals import mean, pair, pair_moment, pair_moment_da
 from .risk import finite_width_correction, mean_field_risk
+from .step_noise import StepNoiseTables
 
 #: Highest Mehler order j (degree 2j) before falling back to angular quadrature.
 MAX_MEHLER_ORDER = 150
@@ -225,6 +226,12 @@ class IsotropicGaussians:
         """U(θ, θ) = ½ Σ± E σ((1±Δ) r G)² at radii r, shape (M,)."""
         ap, am = self.scales(r)
         return 0.5 * (pair(self.activation, ap, ap, 1.0) + pair(self.activation, am, am, 1.0))
+
+    def step_noise_tables(self, r: np.ndarray) -> StepNoiseTables:
+        """Tables of SGD's own step noise at radii ``r`` (M,) (:mod:`~.step_noise`); θ = w only."""
+        if self.second_layer:
+            raise ValueError("the finite-step correction is built for θ = w (no second layer)")
+        return StepNoiseTables.build(self.activation, self.dimension, self.delta, r)
 
     # ------------------------------------------------------------------ generic reduced API
 

@@ -87,6 +87,17 @@ class ProblemKind(ABC):
                 + (f": {self.methods_reason}" if self.methods_reason else ""),
             )
         cfg["discretisation"]["method"] = method
+        if cfg["dynamics"].get("finite_step"):
+            self.check_finite_step(cfg)
+
+    def check_finite_step(self, cfg: dict) -> None:
+        """Refuse ``dynamics.finite_step`` where the kind has no correction (the default)."""
+        raise ConfigError(
+            "dynamics.finite_step",
+            True,
+            f"{self.name} has no finite-step correction; it exists for isotropic_gaussians "
+            '(θ = w, finite problem.dimension, discretisation.method = "grid")',
+        )
 
     def check_solvable(self, cfg: dict) -> None:  # noqa: B027 (a hook; most kinds need none)
         """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""

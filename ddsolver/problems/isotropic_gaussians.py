@@ -17,7 +17,7 @@ import numpy as np
 from ..grid import Axis, TensorGrid
 from ..models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
 from ..schedules import Schedule
-from ..schema import Key, dimension_value, initial_dimension
+from ..schema import ConfigError, Key, dimension_value, initial_dimension
 from ..sgd.isotropic import exact_risk, initial_network, sgd_steps
 from ..sgd.network import Network
 from .base import ReducedKind
@@ -82,6 +82,21 @@ class IsotropicGaussiansKind(ReducedKind):
         },
     }
     network = IsotropicNetwork
+
+    def check_finite_step(self, cfg: dict) -> None:
+        """The correction is built for θ = w at finite d on the radial grid."""
+        for key, value, ok, allowed in (
+            ("problem.second_layer", cfg["problem"]["second_layer"],
+             not cfg["problem"]["second_layer"], "false (θ = w) with dynamics.finite_step"),
+            ("problem.dimension", cfg["problem"]["dimension"],
+             not math.isinf(dimension_value(cfg)), "a finite d with dynamics.finite_step "
+             "(the correction grows like εd)"),
+            ("discretisation.method", cfg["discretisation"]["method"],
+             cfg["discretisation"]["method"] == "grid", "\"grid\" with dynamics.finite_step "
+             "(the radial diffusion needs the grid)"),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(key, value, allowed)
 
     def build_problem(self, cfg: dict) -> IsotropicGaussians:
         p = cfg["problem"]
