@@ -158,6 +158,25 @@ BAD_CONFIGS = [
         "grid.a",
     ),
     ("teacher-misses-mass", 'problem.kind="teacher_student"\ngrid.u_max=0.1', "run", "grid.u"),
+    ("finite-step-word", 'dynamics.finite_step="yes"', "run", "dynamics.finite_step"),
+    (
+        "finite-step-second",
+        "dynamics.finite_step=true\nproblem.second_layer=true",
+        "run",
+        "problem.second_layer",
+    ),
+    (
+        "finite-step-dinf",
+        'dynamics.finite_step=true\nproblem.dimension="inf"',
+        "run",
+        "problem.dimension",
+    ),
+    (
+        "finite-step-committee",
+        'dynamics.finite_step=true\nproblem.kind="committee"',
+        "run",
+        "dynamics.finite_step",
+    ),
     *(
         (name, 'problem.kind="training_set"\nproblem.generate.kind="teacher"\n' + sets, "run", key)
         for name, sets, key in (

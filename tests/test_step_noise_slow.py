@@ -1,0 +1,64 @@
+"""The finite-step correction against real SGD (slow): the paper's example at ε = 1e-4 with
+N = 3200 and three seeds, and the escape from the failure-of-convergence trap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ddsolver import io
+from ddsolver.comparison import compare_files
+from ddsolver.config import load_config
+from ddsolver.examples import path as example
+from ddsolver.integrate import run_grid
+from ddsolver.sgd.run import run_sgd
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_corrected_pde_predicts_sgd_at_eps_1e_4(tmp_path):
+    """The goal of the correction: max |SGD − (PDE + 1/N)| over t ∈ [0, 10] at most 0.01 where
+    the plain PDE misses by more than 0.02 (measured 0.0078 at t = 0.1 against 0.026 at
+    t = 5.4), and the density closer to the neurons' (W1 0.013 against 0.068)."""
+    cfg = load_config(example("finite_step"))
+    run_grid(cfg, tmp_path / "corrected.h5", quiet=True)
+    plain = load_config(example("finite_step"), ["dynamics.finite_step=false"])
+    run_grid(plain, tmp_path / "plain.h5", quiet=True)
+    run_sgd(cfg, tmp_path / "sgd.h5")
+    report = compare_files(tmp_path / "plain.h5", tmp_path / "sgd.h5", tmp_path / "corrected.h5")
+    step = report["finite_step"]
+    assert report["max_abs_gap"] > 0.02
+    assert step["max_abs_gap"] <= 0.01
+    assert step["max_wasserstein1"]["r"] < 0.5 * report["max_wasserstein1"]["r"]
+
+
+def _escape_time(t, risk, level):
+    below = np.nonzero(risk < level)[0]
+    if not below.size:
+        return np.inf
+    k = below[0]
+    return t[k - 1] + (t[k] - t[k - 1]) * (risk[k - 1] - level) / (risk[k - 1] - risk[k])
+
+
+@pytest.mark.parametrize("eps", [1e-4, 2e-5])
+def test_escape_from_the_failure_of_convergence_trap(tmp_path, eps):
+    """Δ = 0.5, d = 320, κ = 0.1: the plain DD stays at risk 7.25. With the correction at
+    ε = 1e-4 the PDE escapes (measured t = 0.047) like SGD (N = 200, three seeds: 0.049, 0.061,
+    0.060); at ε = 2e-5 both stay."""
+    t_end = 1.0 if eps == 1e-4 else 10.0  # the escape takes ~0.05; staying is checked to t = 10
+    overrides = [f"sgd.eps={eps}", "discretisation.method=\"grid\"", f"time.t_end={t_end}",
+                 "time.save_every=0.25", "time.observe_every=0.005", "sgd.observe_every=0.005",
+                 "sgd.seeds=[0, 1, 2]", "dynamics.finite_step=true"]  # fmt: skip
+    cfg = load_config(example("failure_of_convergence"), overrides)
+    run_grid(cfg, tmp_path / "pde.h5", quiet=True)
+    run_sgd(cfg, tmp_path / "sgd.h5")
+    pde_obs = io.read_series(tmp_path / "pde.h5", "observables")
+    trap = pde_obs["risk"][0]
+    pde = _escape_time(pde_obs["time"], pde_obs["risk"], trap / 2)
+    sgd = io.read_series(tmp_path / "sgd.h5", "observables")
+    seeds = [_escape_time(sgd["time"], sgd["risk"][:, j], trap / 2) for j in range(3)]
+    if eps == 1e-4:
+        assert np.isfinite(pde) and all(np.isfinite(seeds))
+        assert abs(pde - np.mean(seeds)) < 0.5 * np.mean(seeds)
+    else:
+        assert not np.isfinite(pde) and not any(np.isfinite(seeds))
