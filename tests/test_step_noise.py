@@ -20,7 +20,7 @@ from ddsolver.experiment import build_grid_dd, build_initial
 from ddsolver.models import paper_ramp
 from ddsolver.models.activations import Activation
 from ddsolver.models.step_noise import StepNoiseTables, angle_tables
-from ddsolver.operators.step_noise import step_noise_coefficients, step_noise_divergence
+from ddsolver.operators.step_noise import step_noise_divergence, step_noise_moments
 from ddsolver.schedules import Schedule
 from ddsolver.sgd.isotropic import sgd_steps
 
@@ -121,6 +121,63 @@ def test_orthogonal_step_of_the_sgd_kernel(batch):
     assert (np.abs(mean - predicted) < 4 * se).all(), (mean / predicted, se / predicted)
 
 
+def test_second_layer_steps_of_the_sgd_kernel():
+    """θ = (a, w): the SGD kernel's steps against the second-layer coefficients — E|P⊥Δw|² =
+    2 r ε a² c(r) and Var Δa = ε·(4εξ²/B)(E[e²σ²] − E[eσ]²) per step (a ∈ {0.5, 1, 1.5})."""
+    d, delta, eps, xi, batch, repeats = 4, 0.8, 1e-3, 1.3, 2, 3000
+    act = paper_ramp()
+    a_values = np.array([0.5, 1.0, 1.5])
+    grid_masses = np.outer(np.full(3, 1 / 3), MASSES)  # (n_a, n_r), a independent of r
+    tables = StepNoiseTables.build(act, d, delta, RADII)
+    per_r = np.round(MASSES * 100).astype(int)
+    r_idx = np.tile(np.repeat(np.arange(RADII.size), per_r), 3)
+    a_idx = np.repeat(np.arange(3), per_r.sum())
+    neurons = r_idx.size
+    drift, _, var_a = tables.second_layer_coefficients(grid_masses, a_values, eps, batch,
+                                                       neurons, xi)  # fmt: skip
+    sched = Schedule("constant", value=xi)
+    rng = np.random.default_rng(11)
+    cells = a_idx * RADII.size + r_idx
+    perp_samples = np.zeros((repeats, 3 * RADII.size))
+    a_steps = np.zeros((repeats, 3 * RADII.size))
+    for rep in range(repeats):
+        w = RADII[r_idx, None] * _uniform_directions(rng, (neurons,), d)
+        a = a_values[a_idx].copy()
+        w0, a0 = w.copy(), a.copy()
+        sgd_steps(w, a, True, act.code, act.param_array, delta, eps,
+                  sched.code, sched.params, 0.0, 0.0, batch, 0, 1, rng)  # fmt: skip
+        step = w - w0
+        unit = w0 / RADII[r_idx, None]
+        perp2 = (step**2).sum(axis=1) - (step * unit).sum(axis=1) ** 2
+        count = np.bincount(cells, None, 3 * RADII.size)
+        perp_samples[rep] = np.bincount(cells, perp2, 3 * RADII.size) / count
+        a_steps[rep] = np.bincount(cells, a - a0, 3 * RADII.size) / count
+    predicted = (2 * RADII * eps * drift).ravel()
+    mean = perp_samples.mean(axis=0)
+    se = perp_samples.std(axis=0, ddof=1) / math.sqrt(repeats)
+    assert (np.abs(mean - predicted) < 4 * se).all(), (mean / predicted, se / predicted)
+    # Δa is shared by the cell's neurons only through the sample: its per-step variance over
+    # repetitions (one neuron per cell) against ε·var_a
+    one = np.zeros((repeats, 3 * RADII.size))
+    rng = np.random.default_rng(12)
+    for rep in range(repeats):
+        w = RADII[r_idx, None] * _uniform_directions(rng, (neurons,), d)
+        a = a_values[a_idx].copy()
+        a0 = a.copy()
+        sgd_steps(w, a, True, act.code, act.param_array, delta, eps,
+                  sched.code, sched.params, 0.0, 0.0, batch, 0, 1, rng)  # fmt: skip
+        first = np.unique(cells, return_index=True)[1]
+        one[rep] = (a - a0)[first]
+    var = one.var(axis=0, ddof=1)
+    expected = eps * var_a.ravel()
+    # the sample variance of a variance: relative s.e. √(2/(n−1)) for near-Gaussian steps;
+    # the steps are far from Gaussian (σ' is 0 or 10), so the tolerance uses their kurtosis
+    centred = one - one.mean(axis=0)
+    kurt = (centred**4).mean(axis=0) / var**2
+    rel_se = np.sqrt((kurt - 1) / repeats)
+    assert (np.abs(var / expected - 1) < 4 * rel_se).all(), (var / expected, rel_se)
+
+
 def test_grid_flux_conserves_keeps_positivity_and_uses_the_coefficients():
     rng = np.random.default_rng(0)
     n = 60
@@ -149,15 +206,15 @@ def test_grid_flux_conserves_keeps_positivity_and_uses_the_coefficients():
         assert (p + out / rate.max() >= -1e-14).all()
 
 
-def test_compiled_coefficients_equal_the_tables():
+def test_compiled_moments_equal_the_tables():
     tables = StepNoiseTables.build(paper_ramp(), 40, 0.8, RADII)
-    drift, var = np.empty(RADII.size), np.empty(RADII.size)
-    work = np.empty((3, tables.weights.size))
-    step_noise_coefficients(MASSES, tables.tables, tables.weights, tables.labels, 1 / RADII,
-                            2e-4 * 1.5**2 / 2, 1 / 800, work, drift, var)  # fmt: skip
-    ref_drift, ref_var = tables.coefficients(MASSES, 2e-4, 2, 800, xi=1.5)
-    np.testing.assert_allclose(drift, ref_drift, rtol=1e-12)
-    np.testing.assert_allclose(var, ref_var, rtol=1e-12)
+    a_masses, a2_masses = 0.7 * MASSES, 0.9 * MASSES
+    moments, work = np.empty((5, RADII.size)), np.empty((2, tables.weights.size))
+    step_noise_moments(a_masses, a2_masses, tables.tables, tables.weights, tables.labels, 1 / 800,
+                       work, moments)  # fmt: skip
+    ref = tables.moments(*tables.residuals(a_masses, 800, a2_masses))
+    for row, name in enumerate(("perp", "second", "mean_par", "value2", "value")):
+        np.testing.assert_allclose(moments[row], ref[name], rtol=1e-12, atol=1e-15)
 
 
 def _config(tmp_path, **dynamics):
@@ -211,7 +268,6 @@ def test_correction_vanishes_linearly_with_eps(tmp_path):
     ("override", "key"),
     [
         ({"problem.kind": "anisotropic_gaussians"}, "dynamics.finite_step"),
-        ({"problem.second_layer": True}, "problem.second_layer"),
         ({"problem.dimension": "inf"}, "problem.dimension"),
         ({"discretisation.method": "particles"}, "discretisation.method"),
     ],
@@ -277,7 +333,7 @@ def test_compare_refuses_a_correction_for_another_step(plain_corrected_sgd, tmp_
     from ddsolver.sgd.run import run_sgd
 
     tmp, raw = plain_corrected_sgd
-    with pytest.raises(ConfigError, match="dynamics.finite_step"):  # a plain run as --corrected
+    with pytest.raises(ConfigError, match=r"dynamics\.finite_step"):  # a plain run as --corrected
         compare_files(tmp / "plain.h5", tmp / "sgd.h5", tmp / "plain.h5")
     other = validate({**raw, "sgd": {**raw["sgd"], "eps": 2e-3, "seeds": [0]}})
     run_sgd(other, tmp_path / "sgd_2e-3.h5")
