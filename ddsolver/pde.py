@@ -23,6 +23,7 @@ import numpy as np
 
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
+from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
@@ -30,28 +31,6 @@ from .problems.protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .steppers import advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER
-
-
-@dataclass(frozen=True)
-class StepNoise:
-    """The SGD whose finite step the corrected DD follows (``dynamics.finite_step``).
-
-    Attributes
-    ----------
-    eps : float, ε (``sgd.eps``)
-    batch : int, B (``sgd.batch``)
-    neurons : float, N (``sgd.neurons``; ``math.inf`` drops the 1/N part of E e²)
-    """
-
-    eps: float
-    batch: int = 1
-    neurons: float = math.inf
-
-    @property
-    def parameters(self) -> np.ndarray:
-        """[ε/B, 1/N] as the compiled kernel takes them."""
-        inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
-        return np.array([self.eps / self.batch, inv_n])
 
 
 class InitialMassError(ValueError):

@@ -267,7 +267,7 @@ def test_correction_vanishes_linearly_with_eps(tmp_path):
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ({"problem.kind": "anisotropic_gaussians"}, "dynamics.finite_step"),
+        ({"problem.kind": "teacher_student"}, "dynamics.finite_step"),
         ({"problem.dimension": "inf"}, "problem.dimension"),
         ({"discretisation.method": "particles"}, "discretisation.method"),
     ],
@@ -339,3 +339,45 @@ def test_compare_refuses_a_correction_for_another_step(plain_corrected_sgd, tmp_
     run_sgd(other, tmp_path / "sgd_2e-3.h5")
     with pytest.raises(ConfigError, match=r"sgd\.eps"):
         compare_files(tmp / "plain.h5", tmp_path / "sgd_2e-3.h5", tmp / "corrected.h5")
+
+
+def test_anisotropic_drift_against_monte_carlo():
+    """The anisotropic r₁, r₂ drift: for fixed class residuals e± (those of the formula's
+    M±), E[e² a² 1{z > 0} |P⊥ x_block|²] by Monte Carlo in d = 12, s₀ = 4 (so s₀ − 1 = 3 and
+    d − s₀ − 1 = 7 are far from s₀ and d − s₀) within 4 s.e., and the factor 2εξ²/(B r)."""
+    from ddsolver.models import AnisotropicGaussians
+
+    d, s0, delta, eps, xi, batch, neurons = 12, 4, 0.6, 1e-3, 1.4, 3, 50
+    problem = AnisotropicGaussians(delta, s0, math.inf)
+    rng = np.random.default_rng(5)
+    points = np.column_stack([rng.normal(1, 0.5, 40), rng.normal(0.2, 0.3, 40),
+                              rng.uniform(0.2, 1.5, 40), rng.uniform(0.2, 1.0, 40)])  # fmt: skip
+    masses = np.full(40, 1 / 40)
+    drift = problem.step_noise_velocity(points, masses, eps, batch, neurons, xi, d)
+    assert np.all(drift[:, :2] == 0)
+    a, b, r1, r2 = points[5]
+    # the formula's class residuals E e±², recomputed from its own pieces
+    from ddsolver.models.anisotropic import _relu_moments, relu_square_mean
+
+    e2 = {}
+    for sign in (1.0, -1.0):
+        s = np.sqrt((1 + sign * delta) ** 2 * points[:, 2] ** 2 + points[:, 3] ** 2)
+        m, _, _ = _relu_moments(points[:, 1], s)
+        out = masses @ (points[:, 0] * m)
+        second = masses @ (points[:, 0] ** 2 * relu_square_mean(points[:, 1], s))
+        e2[sign] = (sign - out) ** 2 + (second - out**2) / neurons
+    samples = 400_000
+    y = rng.choice([-1.0, 1.0], size=samples)
+    x1 = rng.standard_normal((samples, s0)) * (1 + y * delta)[:, None]
+    x2 = rng.standard_normal((samples, d - s0))
+    w1 = np.zeros(s0)
+    w1[0] = r1
+    w2 = np.zeros(d - s0)
+    w2[0] = r2
+    z = x1 @ w1 + x2 @ w2 + b
+    weight = np.where(y > 0, e2[1.0], e2[-1.0]) * a * a * (z > 0)
+    for column, block, r in ((2, x1, r1), (3, x2, r2)):
+        q = weight * (block[:, 1:] ** 2).sum(axis=1)
+        mc = 2 * eps * xi**2 / batch * q.mean() / r
+        se = 2 * eps * xi**2 / batch * q.std() / math.sqrt(samples) / r
+        assert abs(drift[5, column] - mc) < 4 * se, (column, drift[5, column], mc, se)

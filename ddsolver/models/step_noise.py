@@ -224,3 +224,26 @@ class StepNoiseTables:
         var_a = 4.0 * scale * np.maximum(mom["value2"] - mom["value"] ** 2, 0.0)
         a2 = (a * a)[:, None]
         return a2 * drift, a2 * var_r, np.broadcast_to(var_a, m.shape).copy()
+
+
+@dataclass(frozen=True)
+class StepNoise:
+    """The SGD whose finite step the corrected DD follows (``dynamics.finite_step``).
+
+    Attributes
+    ----------
+    eps : float, ε (``sgd.eps``)
+    batch : int, B (``sgd.batch``)
+    neurons : float, N for the i.i.d. variance (h₂ − h²)/N in E e² (default ``math.inf``: the
+        mean-field residual, what ``dynamics.finite_step`` uses)
+    """
+
+    eps: float
+    batch: int = 1
+    neurons: float = math.inf
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """[ε/B, 1/N] as the compiled kernel takes them."""
+        inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
+        return np.array([self.eps / self.batch, inv_n])
