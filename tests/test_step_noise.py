@@ -62,7 +62,7 @@ def test_angle_tables_match_direct_quadrature(kind, d):
 def test_coefficients_match_monte_carlo_over_samples_and_networks(d):
     """c(r) and a(r) against their definitions: a width-N network drawn from ρ, a fresh sample,
     a test neuron w = r e₁ — E[e² σ'² |P⊥x|²] and Var-type moments within 4 s.e."""
-    delta, neurons, samples = 0.8, 30, 60_000
+    delta, neurons, samples = 0.8, 30, 30_000
     act = paper_ramp()
     test_r = np.array([0.5, 1.2, 3.0])
     tables = StepNoiseTables.build(act, d, delta, np.concatenate([RADII, test_r]))
