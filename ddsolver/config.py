@@ -74,8 +74,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "finite_step": Key(
             "bool",
             False,
-            "add SGD's own step noise at sgd.eps, sgd.batch, sgd.neurons (the finite-step "
-            "correction: Itô drift of order εd and radial diffusion of order ε)",
+            "add SGD's own step noise at sgd.eps and sgd.batch (the finite-step correction: "
+            "Itô drift of order εd and radial diffusion of order ε; docs/finite_step.md)",
         ),
     },
     "dynamics.xi": {

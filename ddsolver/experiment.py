@@ -13,9 +13,11 @@ import numpy as np
 
 from .grid import TensorGrid
 from .lagrangian import ParticleDD
-from .pde import GridDD, StepNoise
+from .models.step_noise import StepNoise
+from .pde import GridDD
 from .problems import InitialLaw, ReducedProblem, get_kind
 from .schedules import Schedule
+from .schema import dimension_value, initial_dimension
 
 
 def build_problem(cfg: dict) -> ReducedProblem:
@@ -81,16 +83,32 @@ def build_particle_dd(cfg: dict) -> ParticleDD:
         rtol=part["rtol"],
         atol=part["atol"],
         blob_widths=widths,
+        step_noise=build_step_noise(cfg),
+        noise_dimension=noise_dimension(cfg),
     )
+
+
+def build_step_noise(cfg: dict) -> StepNoise | None:
+    """The SGD of ``[sgd]`` whose step noise ``dynamics.finite_step`` adds, or None.
+
+    The residual is the mean-field one (no 1/N variance): the i.i.d. variance (h₂ − h²)/N
+    holds for an untrained network only — trained neurons are not independent draws from ρ_t
+    (docs/finite_step.md measures both).
+    """
+    if not cfg["dynamics"].get("finite_step"):
+        return None
+    return StepNoise(cfg["sgd"]["eps"], cfg["sgd"]["batch"])
+
+
+def noise_dimension(cfg: dict) -> float:
+    """The SGD's d: ``problem.dimension``, or ``initial.dimension`` with the d = ∞ kernel."""
+    d = dimension_value(cfg)
+    return float(initial_dimension(cfg)) if math.isinf(d) else float(d)
 
 
 def build_grid_dd(cfg: dict) -> GridDD:
     """The discretised dynamics of the config, ready to integrate."""
     s = cfg["solver"]
-    noise = None
-    if cfg["dynamics"].get("finite_step"):
-        sgd = cfg["sgd"]
-        noise = StepNoise(sgd["eps"], sgd["batch"], sgd["neurons"])
     return GridDD(
         build_problem(cfg),
         build_grid(cfg),
@@ -104,5 +122,5 @@ def build_grid_dd(cfg: dict) -> GridDD:
         dt_max=s["dt_max"] if math.isfinite(s["dt_max"]) else math.inf,
         rtol=s["rtol"],
         atol=s["atol"],
-        step_noise=noise,
+        step_noise=build_step_noise(cfg),
     )

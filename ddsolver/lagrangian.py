@@ -39,6 +39,7 @@ from scipy import special
 from .controllers import error_step
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
+from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.blob import blob_velocity, regularised_log_density
 from .problems.protocol import FactorisedProblem
@@ -72,6 +73,9 @@ class ParticleDD:
     schedule, tau, lam : dynamics (τ > 0 only with D = ∞)
     rtol, atol : error control of the time stepper
     dt_max : cap on the step
+    step_noise : StepNoise or None — the finite-step correction as a drift (problems with a
+        ``step_noise_velocity``; the O(ε) diffusions are not carried by particles)
+    noise_dimension : the SGD's d for the correction
     """
 
     problem: FactorisedProblem
@@ -84,6 +88,8 @@ class ParticleDD:
     atol: float = 1e-10
     dt_max: float = math.inf
     blob_widths: np.ndarray | None = None
+    step_noise: StepNoise | None = None
+    noise_dimension: float = math.inf
 
     def __post_init__(self) -> None:
         self.grid.require_names(self.problem.coordinate_names)
@@ -138,6 +144,12 @@ class ParticleDD:
             blob = np.empty_like(z)
             blob_velocity(np.ascontiguousarray(z), self.masses, self.blob_widths, blob)
             velocity += 2.0 * self.schedule(t) * self.diffusivity * blob
+        if self.step_noise is not None:
+            noise = self.step_noise
+            velocity += self.problem.step_noise_velocity(
+                z, self.masses, noise.eps, noise.batch, noise.neurons, self.schedule(t),
+                self.noise_dimension,
+            )  # fmt: skip
         return velocity
 
     def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9):
@@ -227,6 +239,14 @@ class ParticleDD:
                 m[np.any((z < self.grid_lower) | (z > self.grid_upper), axis=1)].sum()
             ),
         }
+        if self.step_noise is not None:  # the correction's size per unit ξ²
+            noise = self.step_noise
+            drift = self.problem.step_noise_velocity(
+                z, m, noise.eps, noise.batch, noise.neurons, 1.0, self.noise_dimension
+            )
+            for k, name in enumerate(self.grid.names):
+                if np.any(drift[:, k]):
+                    out[f"step_drift_{name}"] = float(m @ drift[:, k])
         out.update(coordinate_statistics(self.grid.names, z, m))
         return out
 

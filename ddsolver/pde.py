@@ -23,6 +23,7 @@ import numpy as np
 
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
+from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS
@@ -30,28 +31,6 @@ from .problems.protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .steppers import advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER
-
-
-@dataclass(frozen=True)
-class StepNoise:
-    """The SGD whose finite step the corrected DD follows (``dynamics.finite_step``).
-
-    Attributes
-    ----------
-    eps : float, ε (``sgd.eps``)
-    batch : int, B (``sgd.batch``)
-    neurons : float, N (``sgd.neurons``; ``math.inf`` drops the 1/N part of E e²)
-    """
-
-    eps: float
-    batch: int = 1
-    neurons: float = math.inf
-
-    @property
-    def parameters(self) -> np.ndarray:
-        """[ε/B, 1/N] as the compiled kernel takes them."""
-        inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
-        return np.array([self.eps / self.batch, inv_n])
 
 
 class InitialMassError(ValueError):
@@ -159,26 +138,30 @@ class GridDD:
         self._step_noise_arrays()
 
     def _step_noise_arrays(self) -> None:
-        """The correction's tables at the cell centres (empty arrays when it is off)."""
+        """The correction's tables at the r centres (empty arrays when it is off)."""
         self.step_noise_tables = None
         if self.step_noise is None:
             empty = np.zeros(0)
-            self._noise = (np.zeros((5, 0, 0)), empty, empty, empty, np.zeros(2),
-                           np.zeros((3, 0)), empty, np.zeros(0))  # fmt: skip
+            self._noise = (np.zeros((5, 0, 0)), empty, empty, empty, empty, np.zeros(2),
+                           np.zeros((2, 0)), np.zeros((5, 0)), np.zeros((2, 0)), empty,
+                           np.zeros(0))  # fmt: skip
             return
-        if self.grid.names != ("r",):
+        if self.grid.names not in (("r",), ("a", "r")):
             raise ValueError(
-                f"the finite-step correction is built for the radial coordinate r alone; "
+                f"the finite-step correction is built for the coordinates (r,) or (a, r); "
                 f"this grid has {self.grid.names}"
             )
-        r = self.points[:, 0]
+        second_layer = self.grid.names == ("a", "r")
+        r = self.grid.axes[-1].centres
         tables = self.problem.step_noise_tables(r)
         self.step_noise_tables = tables
         inv_r = np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), 0.0)
-        q = tables.weights.size
+        a_values = self.grid.axes[0].centres if second_layer else np.zeros(0)
+        q, longest = tables.weights.size, max(self.grid.shape)
         self._noise = (
             np.ascontiguousarray(tables.tables), tables.weights, tables.labels, inv_r,
-            self.step_noise.parameters, np.empty((3, q)), np.empty(r.size), np.empty(r.size),
+            np.ascontiguousarray(a_values), self.step_noise.parameters, np.empty((2, q)),
+            np.empty((5, r.size)), np.empty((2, r.size)), np.empty(longest), np.empty(longest),
         )  # fmt: skip
 
     # ------------------------------------------------------------------ kernels
@@ -289,12 +272,20 @@ class GridDD:
 
     def step_noise_observables(self, masses: np.ndarray) -> dict[str, float]:
         """The correction's size per unit ξ²: ``step_drift`` = ∫ c p (mean Itô drift of r) and
-        ``step_spread`` = ∫ a p (mean variance rate of r), both ∝ ε."""
-        noise = self.step_noise
-        drift, var = self.step_noise_tables.coefficients(
-            masses, noise.eps, noise.batch, noise.neurons
-        )
-        return {"step_drift": float(masses @ drift), "step_spread": float(masses @ var)}
+        ``step_spread`` = ∫ a p (mean variance rate of r), both ∝ ε; with a second layer also
+        ``step_spread_a`` (the variance rate of a)."""
+        noise, tables = self.step_noise, self.step_noise_tables
+        args = (noise.eps, noise.batch, noise.neurons)
+        if self.grid.names == ("r",):
+            drift, var = tables.coefficients(masses, *args)
+            return {"step_drift": float(masses @ drift), "step_spread": float(masses @ var)}
+        m = masses.reshape(self.grid.shape)
+        drift, var_r, var_a = tables.second_layer_coefficients(m, self.grid.axes[0].centres, *args)
+        return {
+            "step_drift": float((m * drift).sum()),
+            "step_spread": float((m * var_r).sum()),
+            "step_spread_a": float((m * var_a).sum()),
+        }
 
     def gibbs_map(self, p: np.ndarray) -> np.ndarray:
         r"""The Gibbs density of the potential that ``p`` creates, shape (n_cells,).

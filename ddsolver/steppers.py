@@ -24,7 +24,7 @@ import numpy as np
 from ._jit import jit
 from .controllers import cfl_step, error_step
 from .operators.interaction import apply_interaction
-from .operators.step_noise import step_noise_coefficients, step_noise_divergence
+from .operators.step_noise import step_noise_rhs
 from .operators.transport import flux_divergence
 from .schedules import schedule_value
 from .status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLOW
@@ -59,8 +59,11 @@ def evaluate_rhs(p, t, ops, out, rate):
         noise_weights,
         noise_labels,
         noise_inv_r,
+        noise_a,
         noise_params,
         noise_work,
+        noise_moments,
+        noise_radial,
         noise_drift,
         noise_var,
     ) = ops
@@ -78,15 +81,13 @@ def evaluate_rhs(p, t, ops, out, rate):
     flux_divergence(
         p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate
     )
-    if noise_tables.shape[1] > 0:  # the finite-step correction (radial grids: n1 = n2 = 1)
+    if noise_tables.shape[1] > 0:  # the finite-step correction (r, or (a, r))
         xi = 0.5 * xi2
-        step_noise_coefficients(
-            masses, noise_tables, noise_weights, noise_labels, noise_inv_r,
-            noise_params[0] * xi * xi, noise_params[1], noise_work, noise_drift, noise_var,
+        step_noise_rhs(
+            p, masses, noise_a, noise_tables, noise_weights, noise_labels, noise_inv_r,
+            noise_params[0] * xi * xi, noise_params[1], w0, w1, h0, h1, limited, noise_work,
+            noise_moments, noise_radial, noise_drift, noise_var, out, rate,
         )  # fmt: skip
-        step_noise_divergence(
-            p[:, 0, 0], w0, h0, noise_drift, noise_var, limited, out[:, 0, 0], rate[:, 0, 0]
-        )
 
 
 @jit

@@ -160,12 +160,6 @@ BAD_CONFIGS = [
     ("teacher-misses-mass", 'problem.kind="teacher_student"\ngrid.u_max=0.1', "run", "grid.u"),
     ("finite-step-word", 'dynamics.finite_step="yes"', "run", "dynamics.finite_step"),
     (
-        "finite-step-second",
-        "dynamics.finite_step=true\nproblem.second_layer=true",
-        "run",
-        "problem.second_layer",
-    ),
-    (
         "finite-step-dinf",
         'dynamics.finite_step=true\nproblem.dimension="inf"',
         "run",

@@ -62,3 +62,27 @@ def test_escape_from_the_failure_of_convergence_trap(tmp_path, eps):
         assert abs(pde - np.mean(seeds)) < 0.5 * np.mean(seeds)
     else:
         assert not np.isfinite(pde) and not any(np.isfinite(seeds))
+
+
+def test_anisotropic_r2_follows_sgd(tmp_path):
+    """Variable selection (d = 320, s₀ = 40, d = ∞ kernel from the d = 320 initial law): SGD's
+    uninformative norm r₂ stays near 0.36 where the plain DD settles at 0.28; the drift of the
+    d − s₀ − 1 = 279 directions brings the corrected DD to SGD's r₂ (measured: within 0.012 of
+    the three-seed mean over t ∈ [2, 20], the plain DD 0.088 away)."""
+    overrides = ["sgd.observe_every=0.25", "time.observe_every=0.25"]
+    plain = load_config(example("anisotropic"), overrides)
+    run_grid(plain, tmp_path / "plain.h5", quiet=True)
+    corrected = load_config(example("anisotropic"), [*overrides, "dynamics.finite_step=true"])
+    run_grid(corrected, tmp_path / "corrected.h5", quiet=True)
+    sgd_cfg = load_config(example("anisotropic"), [*overrides, "problem.dimension=320"])
+    run_sgd(sgd_cfg, tmp_path / "sgd.h5")
+    sgd = io.read_series(tmp_path / "sgd.h5", "observables")
+    later = sgd["time"] >= 2.0
+    target = sgd["mean_r2"][later].mean(axis=1)
+    gaps = {}
+    for name in ("plain", "corrected"):
+        obs = io.read_series(tmp_path / f"{name}.h5", "observables")
+        r2 = np.interp(sgd["time"][later], obs["time"], obs["mean_r2"])
+        gaps[name] = float(np.abs(r2 - target).max())
+    assert gaps["plain"] > 0.06
+    assert gaps["corrected"] < 0.025, gaps

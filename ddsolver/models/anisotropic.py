@@ -134,6 +134,49 @@ class AnisotropicGaussians:
             out.append((s, m, cdf, pdf * k2 * r1 / safe, pdf * r2 / safe))
         return a, b, r1, r2, out
 
+    def step_noise_velocity(
+        self,
+        points: np.ndarray,
+        masses: np.ndarray,
+        eps: float,
+        batch: int,
+        neurons: float,
+        xi: float,
+        dimension: float,
+    ) -> np.ndarray:
+        r"""SGD's own step noise as an Itô drift of r₁ and r₂ (docs/finite_step.md), shape (M, 4).
+
+        A step moves w by (2s/B) Σ e a 1{z > 0} x, z = <w, x> + b. Its parts orthogonal to w₁
+        within the informative block and to w₂ within the other have (1 ± Δ)²(s₀ − 1) and
+        (d − s₀ − 1) expected squared norm per unit x-variance, independent of z, so per unit
+        time
+
+            c₁ = (2εξ²/(B r₁)) a² Σ± ½ E e±² (1 ± Δ)² (s₀ − 1) Φ(b/S±),
+            c₂ = (2εξ²/(B r₂)) a² Σ± ½ E e±² (d − s₀ − 1) Φ(b/S±),
+
+        with the class residuals of the rank-two kernel, E e±² = (±1 − M±)² + (E[ŷᵢ²|±] −
+        M±²)/N (the fluctuation of ŷ with |x| is O(1/d) and left out). ``dimension`` is the
+        SGD's d (the d = ∞ kernel is solved for the law of a finite-d network).
+        """
+        a, b, r1, r2, fields = self._fields(points)
+        m = np.asarray(masses, dtype=float)
+        s0 = self.informative
+        inv_n = 0.0 if math.isinf(neurons) else 1.0 / neurons
+        acc1 = np.zeros_like(a)
+        acc2 = np.zeros_like(a)
+        for sign, (s, mean, cdf, _, _) in zip((1.0, -1.0), fields, strict=True):
+            output = float(m @ (a * mean))
+            second = float(m @ (a * a * relu_square_mean(b, s)))
+            e2 = (sign - output) ** 2 + (second - output**2) * inv_n
+            acc1 += 0.5 * e2 * (1.0 + sign * self.delta) ** 2 * (s0 - 1) * cdf
+            acc2 += 0.5 * e2 * (dimension - s0 - 1) * cdf
+        scale = 2.0 * eps * xi * xi / batch * a * a
+        out = np.zeros((a.size, 4))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[:, 2] = np.where(r1 > 0, scale * acc1 / r1, 0.0)
+            out[:, 3] = np.where(r2 > 0, scale * acc2 / r2, 0.0)
+        return out
+
     def potential(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""V(θ) = −(a/2)[m(b, S₊) − m(b, S₋)] and ∇V in (a, b, r₁, r₂); shapes (M,), (M, 4)."""
         a, _, _, _, ((_, mp, cp, p1, p2), (_, mm, cm, q1, q2)) = self._fields(points)

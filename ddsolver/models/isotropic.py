@@ -228,9 +228,7 @@ class IsotropicGaussians:
         return 0.5 * (pair(self.activation, ap, ap, 1.0) + pair(self.activation, am, am, 1.0))
 
     def step_noise_tables(self, r: np.ndarray) -> StepNoiseTables:
-        """Tables of SGD's own step noise at radii ``r`` (M,) (:mod:`~.step_noise`); θ = w only."""
-        if self.second_layer:
-            raise ValueError("the finite-step correction is built for θ = w (no second layer)")
+        """Tables of SGD's own step noise at radii ``r`` (M,) (:mod:`~.step_noise`)."""
         return StepNoiseTables.build(self.activation, self.dimension, self.delta, r)
 
     # ------------------------------------------------------------------ generic reduced API

@@ -153,18 +153,35 @@ class StepNoiseTables:
         tables[A_PERP] = lengths**2 * angular[4]
         return cls(r, labels, lengths, weights, tables)
 
-    def residuals(self, masses: np.ndarray, neurons: float) -> tuple[np.ndarray, np.ndarray]:
+    def residuals(
+        self, masses: np.ndarray, neurons: float, second_masses: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """e = y − h and E_N e² = (y − h)² + (h₂ − h²)/N at the (y, L) nodes, each (Q,).
 
-        ``masses`` (M,) are the radial law's masses at the table's radii (summing to 1);
-        ``neurons`` = N (``math.inf``: the mean-field residual).
+        ``masses`` (M,) are the radial law's masses at the table's radii (summing to 1) — with
+        a second layer, its a-weighted masses ∫ a dρ per radius, and ``second_masses`` the
+        a²-weighted ones; ``neurons`` = N (``math.inf``: the mean-field residual).
         """
         m = np.asarray(masses, dtype=float)
+        m2 = m if second_masses is None else np.asarray(second_masses, dtype=float)
         h = m @ self.tables[G1]
-        h2 = m @ self.tables[G2]
+        h2 = m2 @ self.tables[G2]
         e = self.labels - h
         spread = 0.0 if math.isinf(neurons) else (h2 - h * h) / neurons
         return e, e * e + spread
+
+    def moments(self, e: np.ndarray, e2: np.ndarray) -> dict[str, np.ndarray]:
+        """The expectations at the radii (each (M,)) for residuals e, E e² at the nodes:
+        ``perp`` E[e²σ'²|P⊥x|²], ``second`` E[e²σ'²<ŵ,x>²], ``mean_par`` E[eσ'<ŵ,x>],
+        ``value2`` E[e²σ²], ``value`` E[eσ]."""
+        we, we2 = self.weights * e, self.weights * e2
+        return {
+            "perp": self.tables[A_PERP] @ we2,
+            "second": self.tables[A_PARALLEL] @ we2,
+            "mean_par": self.tables[P1] @ we,
+            "value2": self.tables[G2] @ we2,
+            "value": self.tables[G1] @ we,
+        }
 
     def coefficients(
         self, masses: np.ndarray, eps: float, batch: int, neurons: float, xi: float = 1.0
@@ -173,12 +190,60 @@ class StepNoiseTables:
 
         c = (2εξ²/(B r)) E[e² σ'² |P⊥x|²],  a = (4εξ²/B)(E[e² σ'² <ŵ,x>²] − E[e σ' <ŵ,x>]²).
         """
-        e, e2 = self.residuals(masses, neurons)
+        mom = self.moments(*self.residuals(masses, neurons))
         scale = eps * xi * xi / batch
-        perp = self.tables[A_PERP] @ (self.weights * e2)
         with np.errstate(divide="ignore", invalid="ignore"):
-            drift = np.where(self.radii > 0, 2.0 * scale * perp / self.radii, 0.0)
-        mean_parallel = self.tables[P1] @ (self.weights * e)
-        second = self.tables[A_PARALLEL] @ (self.weights * e2)
-        variance = 4.0 * scale * np.maximum(second - mean_parallel**2, 0.0)
+            drift = np.where(self.radii > 0, 2.0 * scale * mom["perp"] / self.radii, 0.0)
+        variance = 4.0 * scale * np.maximum(mom["second"] - mom["mean_par"] ** 2, 0.0)
         return drift, variance
+
+    def second_layer_coefficients(
+        self,
+        masses: np.ndarray,
+        a: np.ndarray,
+        eps: float,
+        batch: int,
+        neurons: float,
+        xi: float = 1.0,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """θ = (a, w), σ*(x; θ) = a σ(<w, x>): the r-drift, r-variance and a-variance rates on
+        a grid of masses (n_a, M) at second-layer values ``a`` (n_a,), each (n_a, M).
+
+        Δw carries a factor a, so c and the r-variance are a² times those of θ = w; Δa =
+        (2s/B) Σ e σ(<w, x>) has the variance rate (4εξ²/B)(E[e²σ²] − E[eσ]²) (order ε).
+        The a–r covariance is not carried (see docs/finite_step.md).
+        """
+        m = np.asarray(masses, dtype=float)
+        a = np.asarray(a, dtype=float)
+        e, e2 = self.residuals(a @ m, neurons, (a * a) @ m)
+        mom = self.moments(e, e2)
+        scale = eps * xi * xi / batch
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drift = np.where(self.radii > 0, 2.0 * scale * mom["perp"] / self.radii, 0.0)
+        var_r = 4.0 * scale * np.maximum(mom["second"] - mom["mean_par"] ** 2, 0.0)
+        var_a = 4.0 * scale * np.maximum(mom["value2"] - mom["value"] ** 2, 0.0)
+        a2 = (a * a)[:, None]
+        return a2 * drift, a2 * var_r, np.broadcast_to(var_a, m.shape).copy()
+
+
+@dataclass(frozen=True)
+class StepNoise:
+    """The SGD whose finite step the corrected DD follows (``dynamics.finite_step``).
+
+    Attributes
+    ----------
+    eps : float, ε (``sgd.eps``)
+    batch : int, B (``sgd.batch``)
+    neurons : float, N for the i.i.d. variance (h₂ − h²)/N in E e² (default ``math.inf``: the
+        mean-field residual, what ``dynamics.finite_step`` uses)
+    """
+
+    eps: float
+    batch: int = 1
+    neurons: float = math.inf
+
+    @property
+    def parameters(self) -> np.ndarray:
+        """[ε/B, 1/N] as the compiled kernel takes them."""
+        inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
+        return np.array([self.eps / self.batch, inv_n])

@@ -124,6 +124,10 @@ class AnisotropicGaussiansKind(ReducedKind):
     methods_reason = "it has 4 reduced coordinates (a, b, r1, r2)"
     network = AnisotropicNetwork
 
+    def check_finite_step(self, cfg: dict) -> None:
+        """Accepted: the particles carry the correction's Itô drift of r₁ and r₂ (order εs₀ and
+        ε(d − s₀)) at the SGD's d; its O(ε) diffusions are not carried (docs/finite_step.md)."""
+
     def check(self, raw: dict, cfg: dict) -> None:
         problem = cfg["problem"]
         kind = raw.get("problem", {}).get("activation", {}).get("kind", "relu")

@@ -84,10 +84,8 @@ class IsotropicGaussiansKind(ReducedKind):
     network = IsotropicNetwork
 
     def check_finite_step(self, cfg: dict) -> None:
-        """The correction is built for θ = w at finite d on the radial grid."""
+        """The correction is built at finite d on the grid (r, or (a, r))."""
         for key, value, ok, allowed in (
-            ("problem.second_layer", cfg["problem"]["second_layer"],
-             not cfg["problem"]["second_layer"], "false (θ = w) with dynamics.finite_step"),
             ("problem.dimension", cfg["problem"]["dimension"],
              not math.isinf(dimension_value(cfg)), "a finite d with dynamics.finite_step "
              "(the correction grows like εd)"),
