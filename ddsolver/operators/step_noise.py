@@ -17,7 +17,7 @@ rates (added to ``rate``); the sum of ``out`` weighted by the widths is 0 (conse
 from __future__ import annotations
 
 from .._jit import jit
-from .transport import limited_slope
+from .transport import limited_slope, upwind_face
 
 
 @jit
@@ -152,14 +152,9 @@ def step_noise_divergence(p, widths, dist, drift, var, limited, out, rate):
         slope_next = 0.0
         if j < n - 1:
             slope_next = limited_slope(p[i], p[j], p[j + 1], dist[f], dist[j], widths[j], limited)
-        if u > 0.0:
-            flux = u * (p[i] + 0.5 * widths[i] * slope_prev)
-            out_right = 2.0 * u
-            out_left = 0.0
-        else:
-            flux = u * (p[j] - 0.5 * widths[j] * slope_next)
-            out_right = 0.0
-            out_left = -2.0 * u
+        flux, out_right, out_left = upwind_face(
+            u, p[i], p[j], widths[i], widths[j], slope_prev, slope_next
+        )
         slope_prev = slope_next
         diff_i = 0.5 * var[i] / dist[f]
         diff_j = 0.5 * var[j] / dist[f]

@@ -71,6 +71,21 @@ def limited_slope(pl, pc, pr, hl, hr, width, limiter):
 
 
 @jit
+def upwind_face(u, p_left, p_right, width_left, width_right, slope_left, slope_right):
+    """MUSCL upwind flux through a face at velocity u (positive towards the right cell), and
+    the outflow rates it takes from the left and the right cell (the reconstructed value is
+    at most twice the cell's density, hence the factor 2 of the positivity bound).
+
+    Returns
+    -------
+    flux, rate_left, rate_right : float
+    """
+    if u > 0.0:
+        return u * (p_left + 0.5 * width_left * slope_left), 2.0 * u, 0.0
+    return u * (p_right - 0.5 * width_right * slope_right), 0.0, -2.0 * u
+
+
+@jit
 def _line(p, phi, widths, dist, xi2, diffusivity, limited, out, rate):
     """Flux divergence along one grid line (1-D strided views); accumulates into out, rate."""
     n = p.shape[0]
@@ -93,14 +108,9 @@ def _line(p, phi, widths, dist, xi2, diffusivity, limited, out, rate):
                 slope_next = limited_slope(
                     p[i], p[j], p[j + 1], dist[f], dist[j], widths[j], limited
                 )
-            if u > 0.0:
-                flux = u * (p[i] + 0.5 * widths[i] * slope_prev)
-                out_right = 2.0 * u
-                out_left = 0.0
-            else:
-                flux = u * (p[j] - 0.5 * widths[j] * slope_next)
-                out_right = 0.0
-                out_left = -2.0 * u
+            flux, out_right, out_left = upwind_face(
+                u, p[i], p[j], widths[i], widths[j], slope_prev, slope_next
+            )
             slope_prev = slope_next
         out[i] -= flux / widths[i]
         out[j] += flux / widths[j]
