@@ -108,8 +108,9 @@ def _check_step(cfg: dict, sgd_config: dict) -> None:
             )
 
 
-def _limit_against(pde_path, sgd_path, scfg: dict, sobs: dict, inside: np.ndarray) -> dict:
-    """Risk (with its 1/N term at the SGD's N), gap and W1 of one deterministic limit."""
+def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.ndarray) -> dict:
+    """Risk (with its 1/N term at the SGD's N), gap and W1 of one deterministic limit against
+    the SGD run's observables ``sobs`` and snapshots ``ssnap``."""
     pa = io.read_attrs(pde_path)
     if pa.get("kind") != "pde":
         raise ConfigError("FILES", pa.get("kind"), f"{pde_path} is not a PDE file (ddsolver run)")
@@ -126,7 +127,7 @@ def _limit_against(pde_path, sgd_path, scfg: dict, sobs: dict, inside: np.ndarra
     else:  # a finite-width limit (committee ODEs) has none
         pde_corrected = pde_risk
     gap = sobs["risk"][inside].mean(axis=1) - pde_corrected
-    psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
+    psnap = io.read_series(pde_path, "snapshots")
     grid = io.read_grid(pde_path)
     w1: dict[str, list] = {"time": []}
     for k, ts in enumerate(ssnap["time"] if "density" in psnap else ()):
@@ -146,7 +147,6 @@ def _limit_against(pde_path, sgd_path, scfg: dict, sobs: dict, inside: np.ndarra
         "attrs": pa,
         "pobs": pobs,
         "psnap": psnap,
-        "ssnap": ssnap,
         "pde": pde_risk,
         "pde_finite_n": pde_corrected,
         "gap": gap,
@@ -170,7 +170,8 @@ def compare_files(
     scfg = tomllib.loads(sa["config"])
     sobs = io.read_series(sgd_path, "observables")
     inside = sobs["time"] <= io.read_series(pde_path, "observables")["time"][-1] + TIME_MATCH
-    limit = _limit_against(pde_path, sgd_path, scfg, sobs, inside)
+    ssnap = io.read_series(sgd_path, "snapshots")
+    limit = _limit_against(pde_path, scfg, sobs, ssnap, inside)
     pcfg = limit["config"]
     neurons = scfg["sgd"]["neurons"]
     t = sobs["time"][inside]
@@ -200,14 +201,14 @@ def compare_files(
         "sgd_status": sa.get("status"),
     }
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
-    psnap, ssnap = limit["psnap"], limit["ssnap"]
+    psnap = limit["psnap"]
     if "particles" in psnap and "particles" in ssnap:
         report["energy_distance"] = particle_distances(psnap, ssnap)
     w1 = limit["wasserstein1"]
     report["wasserstein1"] = w1
     report["max_wasserstein1"] = _max_w1(w1)
     if corrected_path is not None:
-        other = _limit_against(corrected_path, sgd_path, scfg, sobs, inside)
+        other = _limit_against(corrected_path, scfg, sobs, ssnap, inside)
         if not other["config"]["dynamics"].get("finite_step"):
             raise ConfigError(
                 "dynamics.finite_step",
