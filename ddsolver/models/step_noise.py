@@ -191,11 +191,8 @@ class StepNoiseTables:
         c = (2εξ²/(B r)) E[e² σ'² |P⊥x|²],  a = (4εξ²/B)(E[e² σ'² <ŵ,x>²] − E[e σ' <ŵ,x>]²).
         """
         mom = self.moments(*self.residuals(masses, neurons))
-        scale = eps * xi * xi / batch
-        with np.errstate(divide="ignore", invalid="ignore"):
-            drift = np.where(self.radii > 0, 2.0 * scale * mom["perp"] / self.radii, 0.0)
-        variance = 4.0 * scale * np.maximum(mom["second"] - mom["mean_par"] ** 2, 0.0)
-        return drift, variance
+        drift, var_r, _ = self._rates(mom, eps * xi * xi / batch)
+        return drift, var_r
 
     def second_layer_coefficients(
         self,
@@ -215,15 +212,21 @@ class StepNoiseTables:
         """
         m = np.asarray(masses, dtype=float)
         a = np.asarray(a, dtype=float)
-        e, e2 = self.residuals(a @ m, neurons, (a * a) @ m)
-        mom = self.moments(e, e2)
-        scale = eps * xi * xi / batch
+        mom = self.moments(*self.residuals(a @ m, neurons, (a * a) @ m))
+        drift, var_r, var_a = self._rates(mom, eps * xi * xi / batch)
+        a2 = (a * a)[:, None]
+        return a2 * drift, a2 * var_r, np.broadcast_to(var_a, m.shape).copy()
+
+    def _rates(
+        self, mom: dict[str, np.ndarray], scale: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """c, the r-variance and the a-variance rate (per unit a²) from :meth:`moments`, with
+        ``scale`` = εξ²/B; each (M,)."""
         with np.errstate(divide="ignore", invalid="ignore"):
             drift = np.where(self.radii > 0, 2.0 * scale * mom["perp"] / self.radii, 0.0)
         var_r = 4.0 * scale * np.maximum(mom["second"] - mom["mean_par"] ** 2, 0.0)
         var_a = 4.0 * scale * np.maximum(mom["value2"] - mom["value"] ** 2, 0.0)
-        a2 = (a * a)[:, None]
-        return a2 * drift, a2 * var_r, np.broadcast_to(var_a, m.shape).copy()
+        return drift, var_r, var_a
 
 
 @dataclass(frozen=True)
