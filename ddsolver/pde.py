@@ -83,7 +83,7 @@ class GridDD:
     dt_max : float, cap on the step
     rtol, atol : float, embedded error control (rtol = 0: CFL only)
     step_noise : StepNoise or None, the finite-step correction of SGD's own step noise
-        (:mod:`ddsolver.models.step_noise`; radial problems on a 1-D grid)
+        (:mod:`ddsolver.models.step_noise`; grids over (r) or (a, r))
     """
 
     problem: ReducedProblem

@@ -373,20 +373,19 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         fig, axes = plt.subplots(
             1, len(picks), figsize=(3.6 * len(picks), 3.4), constrained_layout=True, squeeze=False
         )
-        edges = grid[name]["edges"]
-        axis = list(grid).index(name)
-        vol = io.grid_volumes(grid)
+        corrected = None
+        if step:  # read once for every panel
+            path = step["pde_file"]
+            corrected = io.read_series(path, "snapshots"), io.read_grid(path)
         for ax, ts in zip(axes[0], picks, strict=True):
-            i = int(np.argmin(np.abs(psnap["time"] - ts)))
             j = int(np.argmin(np.abs(ssnap["time"] - ts)))
-            dens = psnap["density"][i]
-            other = tuple(k for k in range(dens.ndim) if k != axis)
-            marginal = (dens * vol).sum(axis=other) / np.diff(edges)
             samples = ssnap[name][j].ravel()
             ax.hist(samples, bins=60, density=True, color="0.6", label="SGD neurons")
-            ax.plot(grid[name]["centres"], marginal, "C0", label="PDE")
-            if step:
-                _corrected_marginal(ax, step["pde_file"], ts, name)
+            ax.plot(grid[name]["centres"], _marginal(psnap, grid, ts, name), "C0", label="PDE")
+            if corrected:
+                snap, cgrid = corrected
+                ax.plot(cgrid[name]["centres"], _marginal(snap, cgrid, ts, name), "C3--",
+                        label="finite-step PDE")  # fmt: skip
             ax.set_title(f"t = {ts:g}")
             ax.set_xlabel(name)
         axes[0][0].set_ylabel("density")
@@ -405,15 +404,12 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     return out
 
 
-def _corrected_marginal(ax, path: str, ts: float, name: str) -> None:
-    """Draw the finite-step PDE's marginal density of ``name`` at the snapshot nearest ``ts``."""
-    snap, grid = io.read_series(path, "snapshots"), io.read_grid(path)
-    i = int(np.argmin(np.abs(snap["time"] - ts)))
-    dens = snap["density"][i]
+def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
+    """The marginal density of coordinate ``name`` in the density snapshot nearest ``ts``."""
+    dens = snap["density"][int(np.argmin(np.abs(snap["time"] - ts)))]
     axis = list(grid).index(name)
     other = tuple(k for k in range(dens.ndim) if k != axis)
-    marginal = (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
-    ax.plot(grid[name]["centres"], marginal, "C3--", label="finite-step PDE")
+    return (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
 
 
 def _overlaps_comparison(plt, t, observables: dict, names: list[str], out_dir: Path) -> Path:

@@ -96,7 +96,8 @@ class ProblemKind(ABC):
             "dynamics.finite_step",
             True,
             f"{self.name} has no finite-step correction; it exists for isotropic_gaussians "
-            '(θ = w, finite problem.dimension, discretisation.method = "grid")',
+            '(finite problem.dimension, discretisation.method = "grid", with or without a '
+            "second layer) and anisotropic_gaussians (particles)",
         )
 
     def check_solvable(self, cfg: dict) -> None:  # noqa: B027 (a hook; most kinds need none)
