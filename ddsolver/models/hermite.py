@@ -141,8 +141,16 @@ def hermite_coefficients(
 
 
 @jit
-def kinked_even_tables(kinks, signs, slope, level0, scales, order, vals, grads):
-    """f̂_{2j}(a) and d f̂_{2j}/da, j = 0..order, for a ramp/ReLU-like activation (compiled).
+def kinked_even_columns(kinks, signs, slope, level0, scales, order, vals, grads):
+    r"""f̂_{2j}(a) and d f̂_{2j}/da, j = 0..order, for a ramp/ReLU-like activation (compiled).
+
+    Stein's identity gives, for k = 2j ≥ 2 and u_q = t_q/a,
+
+        f̂_k(a) = slope Σ_q e_q a φ(u_q) h_{k−2}(u_q) / √(k(k−1)),
+        d f̂_k/da = slope Σ_q e_q φ(u_q) [h_{k−2}(u_q) + u_q √(k−1) h_{k−1}(u_q)] / √(k(k−1)),
+
+    and d f̂_0/da = slope Σ_q e_q φ(u_q). The Hermite recurrence runs over all scales at once
+    (one row per degree, the scales contiguous), so the compiler vectorises it across scales.
 
     Parameters
     ----------
@@ -151,35 +159,46 @@ def kinked_even_tables(kinks, signs, slope, level0, scales, order, vals, grads):
     level0 : (M,) f̂_0 = E σ(aG) at each scale (computed by the caller)
     scales : (M,) a ≥ 0
     order : int, J
-    vals, grads : (M, J + 1) float64, written in place
+    vals, grads : (J + 1, M) float64, written in place
     """
-    kmax = 2 * order
-    for m in range(scales.shape[0]):
-        a = scales[m]
-        vals[m, 0] = level0[m]
-        grads[m, 0] = 0.0
-        for j in range(1, order + 1):
-            vals[m, j] = 0.0
-            grads[m, j] = 0.0
-        h = np.empty(kmax + 1)
-        for q in range(kinks.shape[0]):
+    count = scales.shape[0]
+    vals[0, :] = level0
+    vals[1:, :] = 0.0
+    grads[:, :] = 0.0
+    u = np.empty(count)
+    phi = np.empty(count)
+    lower = np.empty(count)  # h_{k−2}(u)
+    upper = np.empty(count)  # h_{k−1}(u)
+    for q in range(kinks.shape[0]):
+        weight = slope * signs[q]
+        for m in range(count):
+            a = scales[m]
             if a > 0.0:
-                u = kinks[q] / a
+                x = kinks[q] / a
             elif kinks[q] == 0.0:
-                u = 0.0  # the a → 0 limit of a kink at the origin
+                x = 0.0  # the a → 0 limit of a kink at the origin
             else:
-                continue
-            if abs(u) > _U_CUTOFF:
-                continue
-            phi = math.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
-            grads[m, 0] += slope * signs[q] * phi
-            h[0] = 1.0
-            if kmax >= 1:
-                h[1] = u
-            for n in range(1, kmax):
-                h[n + 1] = (u * h[n] - math.sqrt(n) * h[n - 1]) / math.sqrt(n + 1.0)
-            for j in range(1, order + 1):
-                k = 2 * j
-                norm = slope * signs[q] / math.sqrt(k * (k - 1.0))
-                vals[m, j] += norm * a * phi * h[k - 2]
-                grads[m, j] += norm * phi * (h[k - 2] + u * math.sqrt(k - 1.0) * h[k - 1])
+                x = math.inf
+            if abs(x) > _U_CUTOFF:  # no contribution: φ(u) = 0 in double precision
+                u[m] = 0.0
+                phi[m] = 0.0
+            else:
+                u[m] = x
+                phi[m] = math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+            grads[0, m] += weight * phi[m]
+            lower[m] = 1.0
+            upper[m] = u[m]
+        for j in range(1, order + 1):
+            k = 2 * j
+            norm = weight / math.sqrt(k * (k - 1.0))
+            root = math.sqrt(k - 1.0)
+            for m in range(count):
+                vals[j, m] += norm * scales[m] * phi[m] * lower[m]
+                grads[j, m] += norm * phi[m] * (lower[m] + u[m] * root * upper[m])
+            if j < order:  # two steps of h_{n+1} = (u h_n − √n h_{n−1}) / √(n+1)
+                c0, c1 = root / math.sqrt(k), 1.0 / math.sqrt(k)
+                d0, d1 = math.sqrt(k) / math.sqrt(k + 1.0), 1.0 / math.sqrt(k + 1.0)
+                for m in range(count):
+                    even = c1 * u[m] * upper[m] - c0 * lower[m]
+                    upper[m] = d1 * u[m] * even - d0 * upper[m]
+                    lower[m] = even

@@ -35,7 +35,7 @@ from .._jit import jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, even_moments
 from .factorisation import Factorisation
-from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_tables
+from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_columns
 from .integrals import mean, pair, pair_moment, pair_moment_da
 from .risk import finite_width_correction, mean_field_risk
 from .step_noise import StepNoiseTables
@@ -198,10 +198,10 @@ class IsotropicGaussians:
             return f[:, ::2], df[:, ::2]
         kinks, signs, slope = act.kink_structure()
         a = np.ascontiguousarray(a, dtype=float)
-        vals = np.empty((a.size, order + 1))
-        grads = np.empty((a.size, order + 1))
-        kinked_even_tables(kinks, signs, slope, mean(act, 0.0, a), a, order, vals, grads)
-        return vals, grads
+        vals = np.empty((order + 1, a.size))
+        grads = np.empty((order + 1, a.size))
+        kinked_even_columns(kinks, signs, slope, mean(act, 0.0, a), a, order, vals, grads)
+        return vals.T, grads.T
 
     def radial_interaction(
         self, r1: np.ndarray, r2: np.ndarray, derivative: bool = False
