@@ -87,7 +87,8 @@ def warm_up_pde(kind: str = "isotropic_gaussians", method: str = "grid", blob: b
 
     Only what the run needs (a cold start compiles for seconds per kernel): the grid stepper
     (both interaction forms share it) for ``method = "grid"``, the blob term when ``blob``
-    (particles with τ > 0), then the kind's kernels
+    (particles with τ > 0), the kind's compiled particle loop for ``method = "particles"``,
+    then the kind's kernels
     (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
     """
     from .grid import Axis, TensorGrid
@@ -104,6 +105,8 @@ def warm_up_pde(kind: str = "isotropic_gaussians", method: str = "grid", blob: b
         if blob:
             out = np.empty((3, 1))
             blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), out)
+        if method == "particles":
+            problem_kind.warm_up_particles()
         problem_kind.warm_up_pde()
 
 

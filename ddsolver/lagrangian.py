@@ -42,12 +42,19 @@ from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.blob import blob_velocity, regularised_log_density
+from .operators.isotropic_particles import advance as compiled_advance
+from .operators.isotropic_particles import isotropic_particle_model
 from .problems.protocol import FactorisedProblem
 from .schedules import Schedule
 from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 from .tableaux import BOGACKI_SHAMPINE
 
 METHOD = BOGACKI_SHAMPINE
+#: METHOD's A, b, b_low, c as arrays for the compiled loop (it relies on first-same-as-last)
+BUTCHER_ARRAYS = tuple(
+    np.array(x, dtype=float) for x in (METHOD.A, METHOD.b, METHOD.b_low, METHOD.c)
+)
+assert METHOD.fsal
 FIRST_STEP = 1e-3  # the first step of a run; the controller takes over after it
 MAX_GROWTH, MIN_SHRINK = 5.0, 0.2  # the step changes at most by these factors per step
 
@@ -76,6 +83,8 @@ class ParticleDD:
     step_noise : StepNoise or None — the finite-step correction as a drift (problems with a
         ``step_noise_velocity``; the O(ε) diffusions are not carried by particles)
     noise_dimension : the SGD's d for the correction
+    compiled : use the compiled step loop where the problem has one
+        (:mod:`ddsolver.operators.isotropic_particles`); False keeps the NumPy path, its twin
     """
 
     problem: FactorisedProblem
@@ -90,6 +99,7 @@ class ParticleDD:
     blob_widths: np.ndarray | None = None
     step_noise: StepNoise | None = None
     noise_dimension: float = math.inf
+    compiled: bool = True
 
     def __post_init__(self) -> None:
         self.grid.require_names(self.problem.coordinate_names)
@@ -104,6 +114,11 @@ class ParticleDD:
             raise ValueError("particles need a factorised interaction (Mehler series or d = inf)")
         self.count = int(np.prod(self.particles_per_axis))
         self.masses = np.full(self.count, 1.0 / self.count)
+        self.kernel = None
+        if self.compiled and self.step_noise is None:
+            self.kernel = isotropic_particle_model(
+                self.problem, self.schedule, self.lam, self.tau, self.diffusivity
+            )
 
     # ------------------------------------------------------------------ state (run-loop API)
 
@@ -160,6 +175,13 @@ class ParticleDD:
         """
         method = METHOD
         exponent = 1.0 / (method.embedded_order + 1)
+        if self.kernel is not None:
+            t, dt, steps, rejected, status, last = compiled_advance(
+                self.kernel, z, self.masses, t, t_stop, dt_limit, self.dt_max, self.rtol,
+                self.atol, FIRST_STEP, max_steps, *BUTCHER_ARRAYS, exponent, MAX_GROWTH,
+                MIN_SHRINK,
+            )  # fmt: skip
+            return t, dt, steps, rejected, status, last
         steps = rejected = 0
         last = 0.0
         k_first = self.velocity(z, t)

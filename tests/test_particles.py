@@ -12,7 +12,10 @@ from ddsolver.config import load_config
 from ddsolver.grid import Axis, TensorGrid
 from ddsolver.integrate import run_grid
 from ddsolver.lagrangian import ParticleDD
+from ddsolver.models.step_noise import StepNoise
 from ddsolver.pde import GridDD
+from ddsolver.schedules import Schedule
+from ddsolver.status import STATUS_NAN
 
 PAPER_RISK_D40 = 1.7044817079144043
 GRID_AGREEMENT = 2e-3  # the tolerance between the two solvers
@@ -213,3 +216,83 @@ def test_density_tensor_sum_equals_the_direct_sum(ndim, rng):
     axes = "abcd"[:ndim]
     direct = np.einsum("m," + ",".join(f"m{c}" for c in axes) + "->" + axes, masses, *per_axis)
     np.testing.assert_allclose(_tensor_sum(masses, per_axis), direct.ravel(), rtol=1e-14)
+
+
+# ------------------------------------------------- the compiled step loop against its NumPy twin
+
+
+def _twins(problem, names, counts, **kw):
+    grid = TensorGrid(tuple(Axis.uniform(n, -3.0 if n == "a" else 0.0, 6.0, 8) for n in names))
+    fast = ParticleDD(problem, grid, counts, **kw)
+    slow = ParticleDD(problem, grid, counts, compiled=False, **kw)
+    assert fast.kernel is not None and slow.kernel is None
+    return fast, slow
+
+
+TWIN_CASES = {
+    "r, ramp, d = 40": (dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8), {}),
+    "r, piecewise, d = 12, λ, power schedule": (
+        dd.IsotropicGaussians(
+            dd.Activation.from_mapping(
+                {"kind": "piecewise", "knots": [-1.0, 0.5, 2.0], "values": [-1.0, 0.0, 3.0]}
+            ),
+            12,
+            0.5,
+            tolerance=1e-8,
+        ),
+        {"lam": 0.3, "schedule": Schedule("power", value=2.0, t0=1.0, alpha=0.5)},
+    ),
+    "r, ramp, d = inf, τ > 0": (
+        dd.IsotropicGaussians(dd.paper_ramp(), math.inf, 0.6),
+        {"tau": 0.05},
+    ),
+    "(a, r), ramp, d = 40, λ": (
+        dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, second_layer=True),
+        {"lam": 0.1},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TWIN_CASES)
+def test_compiled_velocity_and_steps_match_the_numpy_twin(case, rng):
+    from ddsolver.operators.isotropic_particles import velocity
+
+    problem, kw = TWIN_CASES[case]
+    names = problem.coordinate_names
+    counts = (5, 40) if len(names) == 2 else (60,)
+    fast, slow = _twins(problem, names, counts, **kw)
+    z = np.column_stack(
+        [rng.normal(0.5, 1.0, fast.count)] * (len(names) - 1) + [rng.uniform(0.05, 3.0, fast.count)]
+    )
+    out = np.empty_like(z)
+    velocity(fast.kernel, z, fast.masses, 0.7, out)
+    expected = slow.velocity(z, 0.7)
+    assert np.abs(out - expected).max() <= 1e-12 * np.abs(expected).max()
+    za, zb = z.copy(), z.copy()
+    got = fast.advance(za, 0.0, 0.5)
+    want = slow.advance(zb, 0.0, 0.5)
+    assert got[0] == want[0] == 0.5 and got[4] == want[4] == 0
+    assert got[2:4] == want[2:4]  # the same accepted and rejected steps
+    assert np.abs(za - zb).max() < 1e-11 * np.abs(zb).max()
+
+
+def test_compiled_loop_reports_a_nan_and_stops_where_the_numpy_loop_does():
+    problem, _ = TWIN_CASES["r, ramp, d = 40"]
+    fast, slow = _twins(problem, ("r",), (10,))
+    for system in (fast, slow):
+        z = np.linspace(0.5, 2.0, 10)[:, None]
+        z[3] = np.nan
+        t, _, steps, _, status, _ = system.advance(z, 0.0, 1.0)
+        assert (t, steps, status) == (0.0, 0, STATUS_NAN)
+
+
+def test_the_compiled_loop_is_used_only_where_it_applies():
+    grid = output_grid()
+    tanh = dd.IsotropicGaussians(dd.Activation.from_mapping({"kind": "tanh"}), 40, 0.8)
+    ramp = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
+    assert ParticleDD(ramp, grid, (10,)).kernel is not None
+    assert ParticleDD(tanh, grid, (10,)).kernel is None  # no closed-form Hermite tables
+    noisy = ParticleDD(ramp, grid, (10,), tau=0.1, blob_widths=np.ones(1))
+    assert noisy.kernel is None  # the blob term stays in the NumPy loop
+    noise = ParticleDD(ramp, grid, (10,), step_noise=StepNoise(1e-4, 1), noise_dimension=40)
+    assert noise.kernel is None

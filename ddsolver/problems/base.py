@@ -170,3 +170,6 @@ class ReducedKind(ProblemKind):
     @abstractmethod
     def warm_up_pde(self) -> None:
         """Compile (or load) this kind's own kernels with a real run's argument types."""
+
+    def warm_up_particles(self) -> None:
+        """Compile (or load) the kind's compiled particle loop, if it has one (default: none)."""

@@ -138,6 +138,14 @@ class IsotropicGaussiansKind(ReducedKind):
         small_d.radial_interaction(r, r)
         IsotropicGaussians(paper_ramp(), math.inf, 0.5).radial_factors(r)
 
+    def warm_up_particles(self) -> None:
+        from ..lagrangian import ParticleDD
+
+        # (r,) and (a, r) share one signature: particles (M, n) with n read at run time
+        problem = IsotropicGaussians(paper_ramp(), 40, 0.5)
+        system = ParticleDD(problem, TensorGrid((Axis.uniform("r", 0.0, 2.0, 4),)), (2,))
+        system.advance(np.ones((2, 1)), 0.0, 1e-3, math.inf, 1)
+
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)
         problem = IsotropicGaussians(paper_ramp(), 4, 0.5)
