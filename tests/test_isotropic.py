@@ -91,6 +91,20 @@ def test_mehler_and_quadrature_paths_agree():
     assert mehler.radial_factors(r).error_bound <= 1e-13
 
 
+@pytest.mark.parametrize("tolerance", [1e-4, 1e-6, 1e-8])
+def test_a_looser_mehler_tolerance_keeps_its_stated_bound(tolerance):
+    """problem.mehler_tolerance: a smaller rank, and the truncation stays within the bound."""
+    quad = IsotropicGaussians(paper_ramp(), 40, DELTA, tolerance=0.0)
+    loose = IsotropicGaussians(paper_ramp(), 40, DELTA, tolerance=tolerance)
+    r = np.linspace(0.02, 6.0, 31)
+    fac = loose.radial_factors(r)
+    assert fac.error_bound <= tolerance
+    full = IsotropicGaussians(paper_ramp(), 40, DELTA).radial_factors(r)
+    assert fac.values.shape[1] < full.values.shape[1]
+    error = np.abs(loose.radial_interaction(r, r) - quad.radial_interaction(r, r)).max()
+    assert error <= fac.error_bound
+
+
 def test_large_dimension_approaches_product_form():
     r = np.linspace(0.1, 3.0, 12)
     inf = IsotropicGaussians(paper_ramp(), math.inf, DELTA)
