@@ -44,6 +44,7 @@ from .observables import coordinate_statistics
 from .operators.blob import blob_velocity, regularised_log_density
 from .operators.isotropic_particles import advance as compiled_advance
 from .operators.isotropic_particles import isotropic_particle_model
+from .operators.isotropic_particles import risk_terms as compiled_risk_terms
 from .problems.protocol import FactorisedProblem
 from .schedules import Schedule
 from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
@@ -237,15 +238,23 @@ class ParticleDD:
             per_axis.append(np.diff(cdf, axis=1))  # (M, n_k): kernel mass of particle i in cell k
         return _tensor_sum(self.masses, per_axis).reshape(self.grid.shape) / self.grid.volumes
 
-    def observables(self, z: np.ndarray, neurons: int) -> dict[str, float]:
-        """Risk, 1/N-corrected risk, free energy, mass and coordinate statistics."""
+    def risk_terms(self, z: np.ndarray) -> tuple[float, float, float]:
+        """∫V dρ, ∫∫U dρ dρ and ∫U(θ, θ) dρ of the particles z (M, n) (compiled where the
+        step loop is)."""
+        if self.kernel is not None:
+            return compiled_risk_terms(self.kernel, np.ascontiguousarray(z), self.masses)
         m = self.masses
         v, _ = self.problem.potential(z)
         fac = self.problem.interaction_factors(z)
         proj = fac.values.T @ m
         double = float(proj @ (fac.weights * proj))
-        risk = mean_field_risk(self.problem.label_second_moment, float(m @ v), double)
-        mean_self = float(m @ self.problem.self_interaction(z))
+        return float(m @ v), double, float(m @ self.problem.self_interaction(z))
+
+    def observables(self, z: np.ndarray, neurons: int) -> dict[str, float]:
+        """Risk, 1/N-corrected risk, free energy, mass and coordinate statistics."""
+        m = self.masses
+        mean_v, double, mean_self = self.risk_terms(z)
+        risk = mean_field_risk(self.problem.label_second_moment, mean_v, double)
         free = 0.5 * risk + 0.5 * self.lam * float(m @ self.problem.squared_norm(z))
         if self.diffusivity > 0:
             log_rho = regularised_log_density(z, m, self.blob_widths)

@@ -254,7 +254,7 @@ TWIN_CASES = {
 
 
 @pytest.mark.parametrize("case", TWIN_CASES)
-def test_compiled_velocity_and_steps_match_the_numpy_twin(case, rng):
+def test_compiled_velocity_risk_and_steps_match_the_numpy_twin(case, rng):
     from ddsolver.operators.isotropic_particles import velocity
 
     problem, kw = TWIN_CASES[case]
@@ -268,6 +268,7 @@ def test_compiled_velocity_and_steps_match_the_numpy_twin(case, rng):
     velocity(fast.kernel, z, fast.masses, 0.7, out)
     expected = slow.velocity(z, 0.7)
     assert np.abs(out - expected).max() <= 1e-12 * np.abs(expected).max()
+    np.testing.assert_allclose(fast.risk_terms(z), slow.risk_terms(z), rtol=1e-12, atol=1e-14)
     za, zb = z.copy(), z.copy()
     got = fast.advance(za, 0.0, 0.5)
     want = slow.advance(zb, 0.0, 0.5)

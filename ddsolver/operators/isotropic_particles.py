@@ -33,7 +33,7 @@ import numpy as np
 from .._jit import jit
 from ..controllers import error_step
 from ..models.hermite import KINKED_KINDS, kinked_even_columns
-from ..models.integrals import gaussian_mean
+from ..models.integrals import gaussian_mean, pair_moment
 from ..schedules import schedule_value
 from ..status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 
@@ -98,45 +98,48 @@ def isotropic_particle_model(problem, schedule, lam: float, tau: float, diffusiv
 
 
 @jit
-def _coefficients(model, scales, vals, grads):
-    """f̂_{2j}(s) and f̂'_{2j}(s) at scales (M,) into vals, grads (J + 1, M)."""
-    level0 = np.empty(scales.shape[0])
-    for m in range(scales.shape[0]):
+def _side(model, z, masses, side, vals, grads, proj):
+    """The tables of one side (s = (1 ± Δ) r): f̂_{2j}(s), f̂'_{2j}(s) into vals, grads
+    (J + 1, M) and proj_j = Σ_i m_i a_i f̂_{2j}(s_i) into proj (J + 1,); returns (±1, 1 ± Δ)."""
+    count, n = z.shape
+    sign = 1.0 if side == 0 else -1.0
+    stretch = 1.0 + sign * model.delta
+    scales = np.empty(count)
+    level0 = np.empty(count)
+    for m in range(count):
+        scales[m] = stretch * z[m, n - 1]
         level0[m] = gaussian_mean(model.act_code, model.act_params, 0.0, scales[m])
     order = vals.shape[0] - 1
     kinked_even_columns(model.kinks, model.signs, model.slope, level0, scales, order, vals, grads)
+    for j in range(order + 1):
+        acc = 0.0
+        for m in range(count):
+            acc += masses[m] * vals[j, m] * (z[m, 0] if n == 2 else 1.0)
+        proj[j] = acc
+    return sign, stretch
 
 
 @jit
 def velocity(model, z, masses, t, out):
     """dz/dt of particles z (M, n) — n = 1: (r,), n = 2: (a, r) — into out (M, n)."""
-    delta, weights, lam, entropic = model.delta, model.weights, model.lam, model.entropic
+    weights, lam, entropic = model.weights, model.lam, model.entropic
     count, n = z.shape
     size = weights.shape[0]
     grad_a = np.zeros(count)  # ∂V/∂a + Σ_j ∂U/∂a (n = 2 only)
     grad_r = np.zeros(count)
-    scales = np.empty(count)
     vals = np.empty((size, count))
     grads = np.empty((size, count))
-    coef = np.empty(size)
+    proj = np.empty(size)
     for side in range(2):
-        sign = 1.0 if side == 0 else -1.0
-        stretch = 1.0 + sign * delta
-        for m in range(count):
-            scales[m] = stretch * z[m, n - 1]
-        _coefficients(model, scales, vals, grads)
-        for j in range(size):
-            acc = 0.0
-            for m in range(count):
-                acc += masses[m] * vals[j, m] * (z[m, 0] if n == 2 else 1.0)
-            coef[j] = weights[j] * acc
+        sign, stretch = _side(model, z, masses, side, vals, grads, proj)
         for m in range(count):
             grad_a[m] -= 0.5 * sign * vals[0, m]
             grad_r[m] -= 0.5 * sign * stretch * grads[0, m]
         for j in range(size):
+            coef = weights[j] * proj[j]
             for m in range(count):
-                grad_a[m] += vals[j, m] * coef[j]
-                grad_r[m] += stretch * grads[j, m] * coef[j]
+                grad_a[m] += vals[j, m] * coef
+                grad_r[m] += stretch * grads[j, m] * coef
     speed = -2.0 * schedule_value(model.sched_code, model.sched_params, t)
     for m in range(count):
         r = z[m, n - 1]
@@ -147,6 +150,28 @@ def velocity(model, z, masses, t, out):
         out[m, n - 1] = speed * dr
         if n == 2:
             out[m, 0] = speed * (grad_a[m] + lam * a)
+
+
+@jit
+def risk_terms(model, z, masses):
+    """∫V dρ, ∫∫U dρ dρ and ∫U(θ, θ) dρ for the particle measure Σ_i m_i δ_{z_i} (z (M, n))."""
+    count, n = z.shape
+    size = model.weights.shape[0]
+    vals = np.empty((size, count))
+    grads = np.empty((size, count))
+    proj = np.empty(size)
+    mean_v = double = mean_self = 0.0
+    for side in range(2):
+        sign, stretch = _side(model, z, masses, side, vals, grads, proj)
+        for j in range(size):
+            double += model.weights[j] * proj[j] * proj[j]
+        mean_v -= 0.5 * sign * proj[0]
+        for m in range(count):
+            a = z[m, 0] if n == 2 else 1.0
+            s = stretch * z[m, n - 1]
+            second = pair_moment(model.act_code, model.act_params, s, s, 1.0)
+            mean_self += 0.5 * masses[m] * a * a * second
+    return mean_v, double, mean_self
 
 
 @jit
