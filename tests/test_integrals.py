@@ -169,3 +169,38 @@ def test_two_knot_piecewise_is_the_ramp():
             family(twin, a, b, c), family(ramp, a, b, c), rtol=1e-13, atol=1e-13
         )
     np.testing.assert_allclose(I.mean(twin, 0.2, a), I.mean(ramp, 0.2, a), rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        paper_ramp(),
+        Activation.from_mapping({"kind": "relu"}),
+        Activation.from_mapping(
+            {"kind": "piecewise", "knots": [-1.0, 0.5, 2.0], "values": [-1.0, 0.0, 3.0]}
+        ),
+    ],
+    ids=lambda a: a.kind,
+)
+def test_second_moment_by_pieces_against_quadrature_and_the_pair_moment(activation):
+    """E σ(sG)² by pieces (the PDE's self-interaction) = adaptive quadrature = K(s, s, 1)."""
+    kinks = activation.kink_structure()[0]
+    scales = np.array([0.0, 1e-9, 0.05, 0.3, 1.0, 2.7, 8.0, 20.0])
+    ours = I.second_moment(activation, scales)
+    for s, value in zip(scales, ours, strict=True):
+        if s < 1e-6:  # the kinks are out of reach: σ(0)²
+            expected = float(activation(np.zeros(1))[0]) ** 2
+        else:
+            points = sorted(k / s for k in kinks if abs(k / s) < 30)
+            expected, _ = integrate.quad(
+                lambda g, s=s: float(activation(np.array([s * g]))[0]) ** 2 * stats.norm.pdf(g),
+                -40.0,
+                40.0,
+                points=points or None,
+                epsabs=1e-14,
+                epsrel=1e-13,
+                limit=200,
+            )
+        assert abs(value - expected) <= 1e-12 * max(1.0, abs(expected)), (s, value, expected)
+    pair = I.pair(activation, scales, scales, 1.0)
+    np.testing.assert_allclose(ours, pair, rtol=1e-12, atol=1e-14)

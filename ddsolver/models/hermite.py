@@ -162,9 +162,10 @@ def kinked_even_columns(kinks, signs, slope, level0, scales, order, vals, grads)
     vals, grads : (J + 1, M) float64, written in place
     """
     count = scales.shape[0]
-    vals[0, :] = level0
-    vals[1:, :] = 0.0
-    grads[:, :] = 0.0
+    for j in range(order + 1):  # loops, not slice assignments (each costs a cold start ~1 s)
+        for m in range(count):
+            vals[j, m] = level0[m] if j == 0 else 0.0
+            grads[j, m] = 0.0
     u = np.empty(count)
     phi = np.empty(count)
     lower = np.empty(count)  # h_{k−2}(u)

@@ -36,7 +36,7 @@ from .activations import Activation
 from .angular import cosine_quadrature, even_moments
 from .factorisation import Factorisation
 from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_columns
-from .integrals import mean, pair, pair_moment, pair_moment_da
+from .integrals import mean, pair_moment, pair_moment_da, second_moment
 from .risk import finite_width_correction, mean_field_risk
 from .step_noise import StepNoiseTables
 
@@ -225,7 +225,7 @@ class IsotropicGaussians:
     def radial_self(self, r: np.ndarray) -> np.ndarray:
         """U(θ, θ) = ½ Σ± E σ((1±Δ) r G)² at radii r, shape (M,)."""
         ap, am = self.scales(r)
-        return 0.5 * (pair(self.activation, ap, ap, 1.0) + pair(self.activation, am, am, 1.0))
+        return 0.5 * (second_moment(self.activation, ap) + second_moment(self.activation, am))
 
     def step_noise_tables(self, r: np.ndarray) -> StepNoiseTables:
         """Tables of SGD's own step noise at radii ``r`` (M,) (:mod:`~.step_noise`)."""

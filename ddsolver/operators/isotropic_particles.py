@@ -33,7 +33,7 @@ import numpy as np
 from .._jit import jit
 from ..controllers import error_step
 from ..models.hermite import KINKED_KINDS, kinked_even_columns
-from ..models.integrals import gaussian_mean, pair_moment
+from ..models.integrals import gaussian_mean, kinked_second_moment
 from ..schedules import schedule_value
 from ..status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 
@@ -169,7 +169,7 @@ def risk_terms(model, z, masses):
         for m in range(count):
             a = z[m, 0] if n == 2 else 1.0
             s = stretch * z[m, n - 1]
-            second = pair_moment(model.act_code, model.act_params, s, s, 1.0)
+            second = kinked_second_moment(model.act_code, model.act_params, s)
             mean_self += 0.5 * masses[m] * a * a * second
     return mean_v, double, mean_self
 
@@ -225,8 +225,10 @@ def advance(model, z, masses, t, t_stop, dt, dt_max, rtol, atol, first_step, max
             dt = proposal
             rejected += 1
             continue
-        z[:, :] = new
-        ks[0, :, :] = ks[stages - 1]  # first same as last
+        for m in range(count):  # loops, not slice assignments (see kinked_even_columns)
+            for q in range(n):
+                z[m, q] = new[m, q]
+                ks[0, m, q] = ks[stages - 1, m, q]  # first same as last
         t = t_stop if final else t + h
         last = h
         steps += 1
