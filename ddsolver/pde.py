@@ -138,13 +138,10 @@ class GridDD:
         self._step_noise_arrays()
 
     def _step_noise_arrays(self) -> None:
-        """The correction's tables at the r centres (empty arrays when it is off)."""
+        """The correction's tables at the r centres (None when it is off)."""
         self.step_noise_tables = None
+        self._noise = None
         if self.step_noise is None:
-            empty = np.zeros(0)
-            self._noise = (np.zeros((5, 0, 0)), empty, empty, empty, empty, np.zeros(2),
-                           np.zeros((2, 0)), np.zeros((5, 0)), np.zeros((2, 0)), empty,
-                           np.zeros(0))  # fmt: skip
             return
         if self.grid.names not in (("r",), ("a", "r")):
             raise ValueError(
@@ -166,8 +163,9 @@ class GridDD:
 
     # ------------------------------------------------------------------ kernels
 
-    def kernel_arguments(self) -> tuple:
-        """The tuple of arrays and scalars that the compiled right-hand side takes."""
+    def kernel_arguments(self) -> tuple[tuple, tuple | None]:
+        """The arrays and scalars the compiled right-hand side takes: the operator's and the
+        finite-step correction's (None when it is off)."""
         w = self.grid.padded("widths")
         h = self.grid.padded("centre_distances")
         op = self.operator
@@ -185,15 +183,14 @@ class GridDD:
             self.schedule.code,
             self.schedule.params,
             *self._scratch,
-            *self._noise,
-        )
+        ), self._noise
 
     def rhs(self, p: np.ndarray, t: float) -> np.ndarray:
         """dp/dt for a density of shape ``grid.shape``."""
         p3 = np.ascontiguousarray(p, dtype=float).reshape(self.grid.shape3)
         out = np.empty_like(p3)
         rate = np.empty_like(p3)
-        evaluate_rhs(p3, t, self.kernel_arguments(), out, rate)
+        evaluate_rhs(p3, t, *self.kernel_arguments(), out, rate)
         return out.reshape(self.grid.shape)
 
     def advance(self, p3, t, t_stop, dt_limit=math.inf, max_steps=10**9):
@@ -213,7 +210,7 @@ class GridDD:
             self.dt_max,
             self.rtol,
             self.atol,
-            self.kernel_arguments(),
+            *self.kernel_arguments(),
         )
 
     # ------------------------------------------------------------------ state (run-loop API)
