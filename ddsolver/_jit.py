@@ -85,7 +85,7 @@ def jit_parallel(func=None, /):
 
 #: The line on stderr while kernels compile (an empty cache, or a warm-up that takes long).
 COMPILING_NOTICE = (
-    "ddsolver: compiling the numerical kernels for this version (once, ~20 s; later runs "
+    "ddsolver: compiling the numerical kernels for this version (once, ~10 s; later runs "
     "load them from {cache})"
 )
 #: Seconds a warm-up may take, with a cache present, before the notice is shown (loading

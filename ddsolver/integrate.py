@@ -82,13 +82,18 @@ def boundary_guard(grid, boundary_max: float):
     return guard
 
 
-def warm_up_pde(kind: str = "isotropic_gaussians", method: str = "grid", blob: bool = True) -> None:
+def warm_up_pde(
+    kind: str = "isotropic_gaussians",
+    method: str = "grid",
+    blob: bool = True,
+    cfg: dict | None = None,
+) -> None:
     """Compile (or load) the kernels of a run of problem ``kind``, under the compile lock.
 
     Only what the run needs (a cold start compiles for seconds per kernel): the grid stepper
     (both interaction forms share it) for ``method = "grid"``, the blob term when ``blob``
     (particles with τ > 0), the kind's compiled particle loop for ``method = "particles"``,
-    then the kind's kernels
+    then the kind's kernels — those a run of ``cfg`` needs when it is given
     (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
     """
     from .grid import Axis, TensorGrid
@@ -107,7 +112,10 @@ def warm_up_pde(kind: str = "isotropic_gaussians", method: str = "grid", blob: b
             blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), out)
         if method == "particles":
             problem_kind.warm_up_particles()
-        problem_kind.warm_up_pde()
+        if cfg is None:
+            problem_kind.warm_up_pde()
+        else:
+            problem_kind.warm_up_config(cfg)
 
 
 def run_pde(
@@ -148,7 +156,7 @@ def run_reduced(
                 f"the grid misses {exc.lost:.3g} of the initial mass; enlarge it",
             ) from None
     method = cfg["discretisation"]["method"]
-    warm_up_pde(kind.name, method, blob=method == "particles" and cfg["dynamics"]["tau"] > 0)
+    warm_up_pde(kind.name, method, method == "particles" and cfg["dynamics"]["tau"] > 0, cfg)
     system = build_system(cfg)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg["sgd"]["neurons"])
     times, is_save = stop_times(

@@ -150,6 +150,27 @@ class IsotropicGaussiansKind(ReducedKind):
         small_d.radial_interaction(r, r)
         IsotropicGaussians(paper_ramp(), math.inf, 0.5).radial_factors(r)
 
+    def warm_up_config(self, cfg: dict) -> None:
+        """The config's own paths only: its activation (closed form or quadrature) and its
+        interaction (Mehler factors, or the angular quadrature at small d)."""
+        problem = self.build_problem(cfg)
+        r = np.array([0.5, 1.0])
+        problem.radial_potential(r)
+        problem.radial_self(r)
+        if problem.factorised:
+            problem.radial_factors(r)
+        else:
+            problem.radial_interaction(r, r)
+        if cfg["dynamics"].get("finite_step"):  # the grid stepper's signature with it
+            from ..models.step_noise import StepNoise
+            from ..pde import GridDD
+
+            small = IsotropicGaussians(paper_ramp(), 40, 0.5)
+            grid = TensorGrid((Axis.uniform("r", 0.0, 3.0, 8, radial=True),))
+            system = GridDD(small, grid, step_noise=StepNoise(1e-3, 1))
+            law = GaussianInitial(0.8, 40)
+            system.advance(system.initial_state(law), 0.0, 1e-3, math.inf, 1)
+
     def warm_up_particles(self) -> None:
         from ..lagrangian import ParticleDD
 
