@@ -5,11 +5,13 @@ The method is data — a Shu–Osher tableau of :mod:`ddsolver.tableaux` selecte
 coefficient 1, so each keeps p ≥ 0 under the forward-Euler bound dt ≤ 1/max(outflow rate).
 
 Step-size policy (:mod:`ddsolver.controllers`): dt = cfl / max_i rate_i(p) at the start of
-each step, capped by ``dt_max``, by ``dt_limit`` and by the next stop time. With ``rtol > 0``
-and a method with an embedded solution (order 3: Heun, from its first two stages) the local
-error ‖u − u_low‖∞ / (atol + rtol‖u‖∞) decides: a step with error > 1 is rejected, and the
-next step is at most 0.9·err^{−1/3}·dt. The controller state is just ``dt_limit`` (carried
-between calls and checkpointed), so a resumed run takes exactly the steps of an uninterrupted one.
+each step, the maximum over the cells that hold mass or can receive it within the step
+(:func:`reachable_rate`), capped by ``dt_max``, by ``dt_limit`` and by the next stop time.
+With ``rtol > 0`` and a method with an embedded solution (order 3: Heun, from its first two
+stages) the local error ‖u − u_low‖∞ / (atol + rtol‖u‖∞) decides: a step with error > 1 is
+rejected, and the next step is at most 0.9·err^{−1/3}·dt. The controller state is just
+``dt_limit`` (carried between calls and checkpointed), so a resumed run takes exactly the
+steps of an uninterrupted one.
 
 The loop runs inside one compiled call until ``t_stop`` or ``max_steps``; Python runs
 only at save points and progress updates.
@@ -105,6 +107,52 @@ def combine_stage(p, u, k, dt, weight, out):
 
 
 @jit
+def reachable_rate(p, rate, reach):
+    """The largest outflow rate over the cells that hold mass or can receive it within a step.
+
+    Mass moves one face per forward-Euler stage, so after ``reach`` stages it lies within
+    ``reach`` face-steps of the cells with p ≠ 0. A cell beyond holds none and receives none:
+    its outflow rate cannot break positivity, and the CFL bound need not see it. Where p ≠ 0
+    everywhere (any diffusion) this is max(rate). Without it, an empty region with a steep
+    potential set the step of the whole run: 2.7e-5 instead of 1.2e-4 on the 3200-cell
+    failure-of-convergence example.
+    """
+    n0, n1, n2 = p.shape
+    top = 0.0
+    full = True
+    for i in range(n0):
+        for j in range(n1):
+            for q in range(n2):
+                top = max(top, rate[i, j, q])
+                if p[i, j, q] == 0.0:
+                    full = False
+    if full:
+        return top
+    mask = np.zeros((n0, n1, n2), dtype=np.bool_)
+    for i in range(n0):
+        for j in range(n1):
+            for q in range(n2):
+                mask[i, j, q] = p[i, j, q] != 0.0
+    for _ in range(reach):
+        grown = mask.copy()
+        for i in range(n0):
+            for j in range(n1):
+                for q in range(n2):
+                    if mask[i, j, q]:
+                        grown[max(i - 1, 0), j, q] = grown[min(i + 1, n0 - 1), j, q] = True
+                        grown[i, max(j - 1, 0), q] = grown[i, min(j + 1, n1 - 1), q] = True
+                        grown[i, j, max(q - 1, 0)] = grown[i, j, min(q + 1, n2 - 1)] = True
+        mask = grown
+    top = 0.0
+    for i in range(n0):
+        for j in range(n1):
+            for q in range(n2):
+                if mask[i, j, q]:
+                    top = max(top, rate[i, j, q])
+    return top
+
+
+@jit
 def advance(
     p, t, t_stop, dt_limit, max_steps, a, c, emb_stage, emb_a, cfl, dt_max, rtol, atol, ops, noise
 ):
@@ -137,7 +185,7 @@ def advance(
     control = rtol > 0.0 and emb_stage >= 0
     while t < t_stop and steps < max_steps:
         evaluate_rhs(p, t, ops, noise, k, rate)
-        dt = cfl_step(rate.max(), cfl, dt_max, dt_limit)
+        dt = cfl_step(reachable_rate(p, rate, a.size), cfl, dt_max, dt_limit)
         final = False
         if t + dt >= t_stop or t_stop - (t + dt) < 1e-12 * max(1.0, abs(t_stop)):
             dt = t_stop - t

@@ -10,6 +10,7 @@ from ddsolver.grid import Axis, TensorGrid
 from ddsolver.lagrangian import METHOD, ParticleDD
 from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
 from ddsolver.pde import GridDD
+from ddsolver.steppers import evaluate_rhs, reachable_rate
 from ddsolver.tableaux import SSP_BY_ORDER
 
 #: The observed order on the finest levels lies within this of the declared one (STYLE.md).
@@ -78,3 +79,37 @@ def test_the_controller_rule():
     assert error_step(1.0, 1e6, 1 / 3, 2.0, 0.2) == 0.2  # rejected: shrink at most 5×
     assert error_step(1.0, 0.5, 1 / 3, 5.0, 0.2) == pytest.approx(0.9 * 0.5 ** (-1 / 3))
     assert math.isclose(error_step(2.0, 1e-9, 1 / 3, 5.0, 0.2), 10.0)
+
+
+def test_the_step_bound_sees_only_the_cells_mass_can_reach(rng):
+    rate = rng.random((9, 7, 1))
+    p = np.zeros((9, 7, 1))
+    p[4, 3, 0] = 1.0
+    for reach in (0, 1, 2, 3):
+        near = [
+            rate[i, j, 0] for i in range(9) for j in range(7) if abs(i - 4) + abs(j - 3) <= reach
+        ]
+        assert reachable_rate(p, rate, reach) == max(near)
+    assert reachable_rate(p + 1e-300, rate, 1) == rate.max()  # mass everywhere: every cell
+
+
+def test_an_empty_region_does_not_set_the_step_and_positivity_holds():
+    """Pure transport (τ = 0) towards x = 0 on a wide grid: the outer cells never hold mass, and
+    the fast transport there no longer shrinks the step; the density matches a run at the
+    global bound to the time error, stays ≥ 0 and keeps its mass."""
+    grid = TensorGrid((Axis.uniform("x", -40.0, 40.0, 800),))
+    problem = HarmonicProblem(stiffness=1.0)
+    law = GaussianLaw((1.0,), (0.3,))
+    fast = GridDD(problem, grid, cfl=0.9)
+    p = fast.initial_state(law)
+    assert np.count_nonzero(p) < 400  # the outer cells are exactly empty
+    rate = np.empty_like(p)
+    evaluate_rhs(p, 0.0, *fast.kernel_arguments(), np.empty_like(p), rate)
+    reference = GridDD(problem, grid, cfl=0.9, dt_max=0.9 / rate.max())  # the old, global bound
+    q = reference.initial_state(law)
+    _, _, steps, _, status, _ = fast.advance(p, 0.0, 1.0)
+    _, _, reference_steps, _, reference_status, _ = reference.advance(q, 0.0, 1.0)
+    assert status == reference_status == 0
+    assert steps < 0.3 * reference_steps  # 472 against 1773
+    assert p.min() >= 0.0 and abs(p.ravel() @ fast.volumes - 1.0) < 1e-12
+    assert np.abs(p - q).max() < 1e-3 * q.max()
