@@ -90,7 +90,14 @@ def test_even_moments_against_sampled_directions(rng):
         assert abs(x.mean() - m) < SE_FACTOR * x.std() / math.sqrt(x.size)
 
 
-@pytest.mark.parametrize("act", [paper_ramp(), Activation("relu"), DIP], ids=lambda a: a.kind)
+BELOW_ZERO = Activation.from_mapping(  # kinks on both sides of 0: c₀ ≠ σ(0)
+    {"kind": "piecewise", "knots": [-1.0, 0.5, 2.0], "values": [-1.0, 0.0, 3.0]}
+)
+
+
+@pytest.mark.parametrize(
+    "act", [paper_ramp(), Activation("relu"), DIP, BELOW_ZERO], ids=["ramp", "relu", "dip", "pw"]
+)
 def test_compiled_even_tables_match_numpy_coefficients(act):
     """Compiled Mehler tables (what the solvers use) against the NumPy ones, a → 0 included."""
     from ddsolver.models.isotropic import IsotropicGaussians

@@ -140,23 +140,35 @@ def hermite_coefficients(
     return coef, dcoef
 
 
+def kink_offset(activation: Activation) -> float:
+    """c₀ in σ(x) = c₀ + c₁x + slope Σ_q e_q (x − t_q)₊: σ(0) − slope Σ_q e_q (−t_q)₊."""
+    kinks, signs, slope = activation.kink_structure()
+    at_zero = float(activation(np.zeros(1))[0])
+    return at_zero - slope * float(np.sum(signs * np.maximum(-np.asarray(kinks), 0.0)))
+
+
 @jit
-def kinked_even_columns(kinks, signs, slope, level0, scales, order, vals, grads):
+def kinked_even_columns(kinks, signs, slope, offset, scales, order, vals, grads):
     r"""f̂_{2j}(a) and d f̂_{2j}/da, j = 0..order, for a ramp/ReLU-like activation (compiled).
 
-    Stein's identity gives, for k = 2j ≥ 2 and u_q = t_q/a,
+    With σ(x) = c₀ + c₁x + slope Σ_q e_q (x − t_q)₊ and u_q = t_q/a,
+
+        f̂_0(a) = E σ(aG) = c₀ + slope Σ_q e_q [a φ(u_q) − t_q Φ(−u_q)],
+        d f̂_0/da = slope Σ_q e_q φ(u_q),
+
+    and Stein's identity gives, for k = 2j ≥ 2,
 
         f̂_k(a) = slope Σ_q e_q a φ(u_q) h_{k−2}(u_q) / √(k(k−1)),
-        d f̂_k/da = slope Σ_q e_q φ(u_q) [h_{k−2}(u_q) + u_q √(k−1) h_{k−1}(u_q)] / √(k(k−1)),
+        d f̂_k/da = slope Σ_q e_q φ(u_q) [h_{k−2}(u_q) + u_q √(k−1) h_{k−1}(u_q)] / √(k(k−1)).
 
-    and d f̂_0/da = slope Σ_q e_q φ(u_q). The Hermite recurrence runs over all scales at once
-    (one row per degree, the scales contiguous), so the compiler vectorises it across scales.
+    The Hermite recurrence runs over all scales at once (one row per degree, the scales
+    contiguous), so the compiler vectorises it across scales.
 
     Parameters
     ----------
     kinks, signs : (n_k,) kink positions t and their signs e (σ'' = slope Σ e δ_t)
     slope : float
-    level0 : (M,) f̂_0 = E σ(aG) at each scale (computed by the caller)
+    offset : c₀ (:func:`kink_offset`)
     scales : (M,) a ≥ 0
     order : int, J
     vals, grads : (J + 1, M) float64, written in place
@@ -164,7 +176,7 @@ def kinked_even_columns(kinks, signs, slope, level0, scales, order, vals, grads)
     count = scales.shape[0]
     for j in range(order + 1):  # loops, not slice assignments (each costs a cold start ~1 s)
         for m in range(count):
-            vals[j, m] = level0[m] if j == 0 else 0.0
+            vals[j, m] = offset if j == 0 else 0.0
             grads[j, m] = 0.0
     u = np.empty(count)
     phi = np.empty(count)
@@ -180,12 +192,15 @@ def kinked_even_columns(kinks, signs, slope, level0, scales, order, vals, grads)
                 x = 0.0  # the a → 0 limit of a kink at the origin
             else:
                 x = math.inf
-            if abs(x) > _U_CUTOFF:  # no contribution: φ(u) = 0 in double precision
+            if abs(x) > _U_CUTOFF:  # φ(u) = 0 in double precision; Φ(−u) = 0 or 1
                 u[m] = 0.0
                 phi[m] = 0.0
+                vals[0, m] += weight * max(-kinks[q], 0.0)
             else:
                 u[m] = x
                 phi[m] = math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+                tail = 0.5 * math.erfc(x / math.sqrt(2.0))
+                vals[0, m] += weight * (a * phi[m] - kinks[q] * tail)
             grads[0, m] += weight * phi[m]
             lower[m] = 1.0
             upper[m] = u[m]

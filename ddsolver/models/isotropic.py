@@ -35,7 +35,7 @@ from .._jit import jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, even_moments
 from .factorisation import Factorisation
-from .hermite import KINKED_KINDS, hermite_coefficients, kinked_even_columns
+from .hermite import KINKED_KINDS, hermite_coefficients, kink_offset, kinked_even_columns
 from .integrals import mean, pair_moment, pair_moment_da, second_moment
 from .risk import finite_width_correction, mean_field_risk
 from .step_noise import StepNoiseTables
@@ -200,7 +200,7 @@ class IsotropicGaussians:
         a = np.ascontiguousarray(a, dtype=float)
         vals = np.empty((order + 1, a.size))
         grads = np.empty((order + 1, a.size))
-        kinked_even_columns(kinks, signs, slope, mean(act, 0.0, a), a, order, vals, grads)
+        kinked_even_columns(kinks, signs, slope, kink_offset(act), a, order, vals, grads)
         return vals.T, grads.T
 
     def radial_interaction(

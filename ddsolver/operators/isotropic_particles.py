@@ -32,8 +32,8 @@ import numpy as np
 
 from .._jit import jit
 from ..controllers import error_step
-from ..models.hermite import KINKED_KINDS, kinked_even_columns
-from ..models.integrals import gaussian_mean, kinked_second_moment
+from ..models.hermite import KINKED_KINDS, kink_offset, kinked_even_columns
+from ..models.integrals import kinked_second_moment
 from ..schedules import schedule_value
 from ..status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 
@@ -42,7 +42,8 @@ class IsotropicParticleModel(NamedTuple):
     """The arrays and numbers the compiled velocity needs (see the module docstring).
 
     kinks, signs, slope : σ'' = slope Σ_q signs[q] δ(· − kinks[q])
-    act_code, act_params : σ for f̂₀ = E σ(sG) (:func:`~ddsolver.models.integrals.gaussian_mean`)
+    offset : c₀ of σ (:func:`~ddsolver.models.hermite.kink_offset`)
+    act_code, act_params : σ for E σ(sG)² (the risk's self-interaction)
     delta : Δ
     weights : (J + 1,) w_j = ½ E c^{2j}
     lam : λ
@@ -53,6 +54,7 @@ class IsotropicParticleModel(NamedTuple):
     kinks: np.ndarray
     signs: np.ndarray
     slope: float
+    offset: float
     act_code: int
     act_params: np.ndarray
     delta: float
@@ -86,6 +88,7 @@ def isotropic_particle_model(problem, schedule, lam: float, tau: float, diffusiv
         np.asarray(kinks, dtype=float),
         np.asarray(signs, dtype=float),
         float(slope),
+        kink_offset(problem.activation),
         problem.activation.code,
         problem.activation.param_array,
         float(problem.delta),
@@ -105,12 +108,12 @@ def _side(model, z, masses, side, vals, grads, proj):
     sign = 1.0 if side == 0 else -1.0
     stretch = 1.0 + sign * model.delta
     scales = np.empty(count)
-    level0 = np.empty(count)
     for m in range(count):
         scales[m] = stretch * z[m, n - 1]
-        level0[m] = gaussian_mean(model.act_code, model.act_params, 0.0, scales[m])
     order = vals.shape[0] - 1
-    kinked_even_columns(model.kinks, model.signs, model.slope, level0, scales, order, vals, grads)
+    kinked_even_columns(
+        model.kinks, model.signs, model.slope, model.offset, scales, order, vals, grads
+    )
     for j in range(order + 1):
         acc = 0.0
         for m in range(count):
