@@ -84,7 +84,7 @@ class IsotropicGaussiansKind(ReducedKind):
                 1e-13,
                 "isotropic: bound on the truncation of ū_d's Mehler series (the rank follows: "
                 "at d = 40, 1e-13 → J = 32, 1e-6 → J = 9, which moves the paper example's risk "
-                "by 1.5e-9 and runs particles ~1.6× faster)",
+                "by 1.5e-9 and runs particles ~1.9× faster)",
                 low=0.0,
                 high=1.0,
                 low_open=True,
