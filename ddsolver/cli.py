@@ -451,6 +451,22 @@ def _on_sigint(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _quiet_interrupts(previous):
+    """A :data:`sys.unraisablehook` that drops a KeyboardInterrupt raised where Python cannot
+    propagate it (a weakref callback, a ``__del__``): the interrupt is not lost — the run loop
+    reads :data:`~ddsolver.runloop.INTERRUPT_REQUESTED` after every advance — and the user
+    sees the one-line message instead of an "Exception ignored" traceback. Anything else goes
+    to ``previous``."""
+    from .runloop import INTERRUPT_REQUESTED
+
+    def hook(unraisable) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt) and INTERRUPT_REQUESTED.is_set():
+            return
+        previous(unraisable)
+
+    return hook
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ddsolver`` command."""
     args = _parser().parse_args(argv)
@@ -473,11 +489,14 @@ def main(argv: list[str] | None = None) -> int:
     own = previous is signal.default_int_handler  # not when ignored or handled by a host
     if own:
         signal.signal(signal.SIGINT, _on_sigint)
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts(unraisable)
     try:
         return _dispatch(handlers, args)
     finally:
         if own:
             signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = unraisable
         INTERRUPT_REQUESTED.clear()
 
 
