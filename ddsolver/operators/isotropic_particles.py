@@ -47,7 +47,8 @@ class IsotropicParticleModel(NamedTuple):
     delta : Δ
     weights : (J + 1,) w_j = ½ E c^{2j}
     lam : λ
-    entropic : c·(d − 1) (or τ for d = ∞): the coefficient of 1/r in c∇L
+    entropic : τ, the entropic drift τ/r of the d = ∞ kernel (at finite d, τ > 0 needs the
+        blob term, which this loop does not carry)
     sched_code, sched_params : ξ(t)
     """
 
@@ -81,7 +82,6 @@ def isotropic_particle_model(problem, schedule, lam: float, tau: float, diffusiv
     ):
         return None
     kinks, signs, slope = problem.activation.kink_structure()
-    factor = 1.0 if math.isinf(problem.dimension) else problem.dimension - 1.0
     factorisation = problem.radial_factors(np.ones(1))
     order = factorisation.values.shape[1] // 2 - 1
     return IsotropicParticleModel(
@@ -94,7 +94,7 @@ def isotropic_particle_model(problem, schedule, lam: float, tau: float, diffusiv
         float(problem.delta),
         np.ascontiguousarray(factorisation.weights[: order + 1]),
         float(lam),
-        float(tau * factor if tau > 0 else 0.0),
+        float(tau),  # diffusivity = 0 with τ > 0 only at d = ∞
         schedule.code,
         schedule.params,
     )
