@@ -53,6 +53,8 @@ PARAMETER_NAMES = {
 RAMP_DEFAULTS = {"t1": 0.5, "t2": 1.5, "s1": -2.5, "s2": 7.5}
 #: Activations whose Gaussian integrals are in closed form; the others use quadrature.
 CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise"})
+#: Piecewise-linear activations: σ'' is a sum of Dirac masses at the kinks (exact tables).
+KINKED_KINDS = ("ramp", "relu", "piecewise")
 
 
 @dataclass(frozen=True)

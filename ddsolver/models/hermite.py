@@ -23,12 +23,10 @@ import numpy as np
 from scipy import special
 
 from .._jit import jit
-from .activations import Activation
+from .activations import KINKED_KINDS, Activation
 from .integrals import mean
 
 PANELS = 600
-#: Piecewise-linear activations: exact coefficients from the kinks (Stein's identity).
-KINKED_KINDS = ("ramp", "relu", "piecewise")
 _HALF_WIDTH = 12.0
 _U_CUTOFF = 40.0  # φ(40) underflows; coefficients there are exactly 0 in double precision
 

@@ -28,7 +28,16 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, jit_parallel
-from .activations import ERF, PIECEWISE, RAMP, RELU, Activation, act_derivative, act_value
+from .activations import (
+    ERF,
+    KINKED_KINDS,
+    PIECEWISE,
+    RAMP,
+    RELU,
+    Activation,
+    act_derivative,
+    act_value,
+)
 from .gaussian import (
     TWO_PI,
     biased_relu_product,
@@ -351,7 +360,7 @@ def _second_moment_loop(code, params, s, out):
 def second_moment(activation: Activation, s) -> np.ndarray:
     """E σ(sG)², broadcast over ``s``: exact by pieces for ramp/ReLU/piecewise, else
     :func:`pair` at c = 1."""
-    if activation.kind not in ("ramp", "relu", "piecewise"):
+    if activation.kind not in KINKED_KINDS:
         return pair(activation, s, s, 1.0)
     shape, (s,) = _flat(s)
     out = np.empty(s.size)

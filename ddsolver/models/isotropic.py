@@ -32,10 +32,10 @@ from numba import prange
 from scipy import special
 
 from .._jit import jit_parallel
-from .activations import Activation
+from .activations import KINKED_KINDS, Activation
 from .angular import cosine_quadrature, even_moments
 from .factorisation import Factorisation
-from .hermite import KINKED_KINDS, hermite_coefficients, kink_offset, kinked_even_columns
+from .hermite import hermite_coefficients, kink_offset, kinked_even_columns
 from .integrals import mean, pair_moment, pair_moment_da, second_moment
 from .risk import finite_width_correction, mean_field_risk
 from .step_noise import StepNoiseTables

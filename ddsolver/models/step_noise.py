@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .activations import Activation
+from .activations import KINKED_KINDS, Activation
 
 #: Generalised Gauss–Laguerre nodes per class for |x|.
 LENGTH_NODES = 24
@@ -59,7 +59,7 @@ G1, G2, P1, A_PARALLEL, A_PERP = range(5)
 
 
 def _breakpoints(activation: Activation) -> np.ndarray:
-    if activation.kind in ("ramp", "relu", "piecewise"):
+    if activation.kind in KINKED_KINDS:
         return np.asarray(activation.kink_structure()[0], dtype=float)
     return SMOOTH_BREAKS
 

@@ -32,7 +32,8 @@ import numpy as np
 
 from .._jit import jit
 from ..controllers import error_step
-from ..models.hermite import KINKED_KINDS, kink_offset, kinked_even_columns
+from ..models.activations import KINKED_KINDS
+from ..models.hermite import kink_offset, kinked_even_columns
 from ..models.integrals import kinked_second_moment
 from ..schedules import schedule_value
 from ..status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
