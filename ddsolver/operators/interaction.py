@@ -7,9 +7,11 @@ Three interchangeable representations (:class:`Interaction`):
               problem has none, a truncated eigendecomposition of the matrix (the bound is
               the sum of the discarded |eigenvalues|).
 ``matrix``    U precomputed once (M, M) and applied by BLAS: O(M²) per apply, M² memory.
-``onthefly``  U_ij = Σ_k w_k Φ_ik Φ_jk evaluated pair by pair in a parallel kernel: O(M²K)
-              per apply, no M² memory (a check of the other two, and the way to
-              evaluate a kernel known only pointwise).
+``onthefly``  U_ij = Σ_k w_k Φ_ik Φ_jk evaluated pair by pair: O(M²K) per apply, no M²
+              memory (a check of the other two, and the way to evaluate a kernel known
+              only pointwise). Serial: it runs inside the cached grid stepper, and a
+              ``parallel=True`` kernel called from cached kernels crashes a later process
+              (see :func:`_pairwise_apply`).
 
 The default (``auto``) is the factorisation when it exists with a bound ≤ 1e-12,
 else the matrix up to :data:`MAX_MATRIX_CELLS`, else the eigen-factorisation.
@@ -20,9 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import prange
 
-from .._jit import jit, jit_parallel
+from .._jit import jit
 
 LOWRANK, MATRIX, ONTHEFLY = 0, 1, 2
 MODES = {"lowrank": LOWRANK, "matrix": MATRIX, "onthefly": ONTHEFLY}
@@ -95,10 +96,15 @@ def build_interaction(problem, points: np.ndarray, mode: str = "auto") -> Intera
     )
 
 
-@jit_parallel
+@jit
 def _pairwise_apply(factors, weights, masses, out):
+    """out = U m pair by pair. Serial on purpose: with ``parallel=True`` here (it is called
+    from :func:`apply_interaction`, hence from the cached grid stepper), a process that
+    compiled ``evaluate_rhs`` alone (``GridDD.rhs``) and one that then compiled ``advance``
+    against it left a cached ``advance`` that segfaulted every later run (numba 0.68;
+    ``tests/test_cache_processes.py``)."""
     m, k = factors.shape
-    for i in prange(m):
+    for i in range(m):
         acc = 0.0
         for j in range(m):
             uij = 0.0
