@@ -77,6 +77,24 @@ def test_interaction_representations_agree(rng):
     assert reps["lowrank"].factors.shape[1] == 66  # 2 (J + 1) with J = 32 at d = 40
 
 
+@pytest.mark.parametrize("tolerance", [1e-13, 1e-6])
+def test_auto_interaction_takes_the_cheaper_apply_of_the_same_factors(tolerance, rng):
+    """``auto`` picks the factors when 2K < M and the matrix built from them otherwise, at any
+    Mehler tolerance: the two are the same U (a loose tolerance once selected a dense matrix
+    of 1600² built from 20 factors)."""
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, tolerance=tolerance)
+    for m in (20, 400):
+        points = np.sort(rng.uniform(0.01, 5, m))[:, None]
+        auto = build_interaction(problem, points, "auto")
+        rank = build_interaction(problem, points, "lowrank").factors.shape[1]
+        assert auto.mode == ("lowrank" if 2 * rank < m else "matrix")
+        masses = rng.random(m)
+        other_mode = "matrix" if auto.mode == "lowrank" else "lowrank"
+        other = build_interaction(problem, points, other_mode)
+        np.testing.assert_allclose(auto.apply(masses), other.apply(masses), rtol=1e-12, atol=1e-14)
+        assert auto.error_bound == other.error_bound
+
+
 def test_eigen_factorisation_for_small_dimension(monkeypatch, rng):
     """Without a Mehler series (small d) the low rank comes from the matrix's eigenvalues."""
     import ddsolver.operators.interaction as inter
