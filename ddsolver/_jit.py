@@ -75,6 +75,15 @@ def jit(func=None, /):
     return decorator if func is None else decorator(func)
 
 
+def jit_ordered(func=None, /):
+    """Compile ``func`` serial and cached, keeping the order of floating-point operations as
+    written (fused multiply-add allowed): for kernels whose accuracy rests on it, such as the
+    Cody–Waite range reduction of :func:`ddsolver.operators.transport.bernoulli_pairs`, which
+    re-association could fold into one rounded product."""
+    decorator = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    return decorator if func is None else decorator(func)
+
+
 def jit_parallel(func=None, /):
     """Compile ``func`` with the policy for ``prange`` loops (parallel, cached)."""
     decorator = njit(

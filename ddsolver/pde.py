@@ -26,7 +26,7 @@ from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
-from .operators.transport import LIMITERS
+from .operators.transport import LIMITERS, flux_work
 from .problems.protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .steppers import advance, evaluate_rhs
@@ -134,7 +134,9 @@ class GridDD:
             - self.reference_coefficient * self.log_reference
         )
         self.operator: Interaction = build_interaction(self.problem, points, self.interaction)
-        self._scratch = [np.empty(points.shape[0]) for _ in range(3)]
+        self._scratch = [np.empty(points.shape[0]) for _ in range(3)] + [
+            flux_work(self.grid.shape3)
+        ]
         self._step_noise_arrays()
 
     def _step_noise_arrays(self) -> None:

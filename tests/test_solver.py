@@ -10,7 +10,12 @@ import ddsolver as dd
 from ddsolver.grid import Axis, TensorGrid
 from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
 from ddsolver.operators.interaction import apply_interaction_ref, build_interaction
-from ddsolver.operators.transport import LIMITERS, flux_divergence, flux_divergence_ref
+from ddsolver.operators.transport import (
+    LIMITERS,
+    flux_divergence,
+    flux_divergence_ref,
+    flux_work,
+)
 from ddsolver.pde import GridDD
 from ddsolver.schedules import Schedule
 
@@ -53,6 +58,7 @@ def test_flux_kernel_matches_numpy_twin(shape, diffusivity, limiter, rng):
         LIMITERS[limiter],
         out,
         rate,
+        flux_work(shape3),
     )
     np.testing.assert_allclose(out.reshape(shape), ref, atol=TWIN_TOL)
     np.testing.assert_allclose(rate.reshape(shape), ref_rate, atol=TWIN_TOL)

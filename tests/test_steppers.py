@@ -93,6 +93,24 @@ def test_the_step_bound_sees_only_the_cells_mass_can_reach(rng):
     assert reachable_rate(p + 1e-300, rate, 1) == rate.max()  # mass everywhere: every cell
 
 
+@pytest.mark.parametrize("shape", [(30, 1, 1), (9, 7, 1), (5, 6, 7)])
+def test_the_reachable_step_bound_against_brute_force(shape, rng):
+    """The distance-transform sweeps give the max over the L1 ball around every held cell,
+    on 1-, 2- and 3-axis grids with scattered mass; and max(rate) when it sits in a held cell."""
+    index = np.indices(shape).reshape(3, -1).T
+    for _ in range(20):
+        rate = rng.random(shape)
+        p = np.where(rng.random(shape) < 0.08, rng.random(shape), 0.0)
+        held = index[p.ravel() != 0]
+        for reach in (0, 1, 2, 3):
+            if held.size == 0:
+                continue
+            near = np.abs(index[:, None, :] - held[None, :, :]).sum(axis=2).min(axis=1) <= reach
+            assert reachable_rate(p, rate, reach) == rate.ravel()[near].max()
+    p[np.unravel_index(np.argmax(rate), shape)] = 1.0
+    assert reachable_rate(p, rate, 0) == rate.max()
+
+
 def test_an_empty_region_does_not_set_the_step_and_positivity_holds():
     """Pure transport (τ = 0) towards x = 0 on a wide grid: the outer cells never hold mass, and
     the fast transport there no longer shrinks the step; the density matches a run at the

@@ -151,7 +151,10 @@ def step_noise_divergence(p, widths, dist, drift, var, limited, out, rate):
         u = 0.5 * (drift[i] + drift[j])
         slope_next = 0.0
         if j < n - 1:
-            slope_next = limited_slope(p[i], p[j], p[j + 1], dist[f], dist[j], widths[j], limited)
+            slope_next = limited_slope(
+                p[i], p[j], p[j + 1], 1.0 / dist[f], 1.0 / dist[j], 1.0 / (dist[f] + dist[j]),
+                1.0 / widths[j], limited,
+            )  # fmt: skip
         flux, out_right, out_left = upwind_face(
             u, p[i], p[j], widths[i], widths[j], slope_prev, slope_next
         )
