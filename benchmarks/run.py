@@ -250,6 +250,10 @@ MATCHED_ACCURACY = 1e-3
 PDE_ROUTES = {
     "grid, 800 cells": {"grid": {"r_cells": 800}},
     "grid, 1600 cells, r_stretch = 2": {"grid": {"r_cells": 1600, "r_stretch": 2.0}},
+    "grid, 1600 cells, r_stretch = 2, mehler_tolerance = 1e-6": {
+        "grid": {"r_cells": 1600, "r_stretch": 2.0},
+        "problem": {"mehler_tolerance": 1e-6},
+    },
     "particles, M = 250 (default tolerances)": {"discretisation": {"method": "particles"}},
     "particles, M = 250, rtol = 1e-3, mehler_tolerance = 1e-6": {
         "discretisation": {"method": "particles"},

@@ -101,12 +101,18 @@ def warm_up_pde(
     from .operators.blob import blob_velocity
 
     problem_kind = get_kind(kind)
+    # the grid stepper is compiled with the Scharfetter–Gummel flux only for τ > 0
+    # (GridDD.kernel_arguments): warm up the variants the run can take
+    diffusive = cfg is None or cfg.get("dynamics", {}).get("tau", 0.0) > 0
     with compile_lock():
         grid = TensorGrid((Axis.uniform("x", -8.0, 8.0, 8),))
         for interaction in ("lowrank", "matrix") if method == "grid" else ():
-            system = GridDD(HarmonicProblem(coupling=0.5), grid, tau=0.1, interaction=interaction)
-            state = system.initial_state(GaussianLaw((0.0,), (1.0,)))
-            system.advance(state, 0.0, 1e-3, math.inf, 2)
+            for tau in (0.0, 0.1) if diffusive else (0.0,):
+                system = GridDD(
+                    HarmonicProblem(coupling=0.5), grid, tau=tau, interaction=interaction
+                )
+                state = system.initial_state(GaussianLaw((0.0,), (1.0,)))
+                system.advance(state, 0.0, 1e-3, math.inf, 2)
         if blob:
             out = np.empty((3, 1))
             blob_velocity(np.ones((3, 1)), np.full(3, 1 / 3), np.ones(1), out)

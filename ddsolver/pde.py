@@ -180,7 +180,7 @@ class GridDD:
             op.matrix,
             *w,
             *h,
-            self.diffusivity,
+            self.diffusivity if self.diffusivity > 0 else None,  # None: no SG flux compiled
             LIMITERS[self.limiter],
             self.schedule.code,
             self.schedule.params,

@@ -162,7 +162,10 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
     for f in range(n - 1):
         inv_h[f] = 1.0 / h[f]
     b_pos, b_neg = work[0], work[1]
-    if nu > 0.0:  # Scharfetter–Gummel: δ per face, then B(±δ) for all faces at once
+    # ``nu`` None (τ = 0 or d = ∞, from the grid stepper): numba drops the Scharfetter–Gummel
+    # branches at compile time, so a run without diffusion does not compile them (~1 s)
+    diffusive = nu is not None and nu > 0.0
+    if diffusive:  # Scharfetter–Gummel: δ per face, then B(±δ) for all faces at once
         inv_nu = 1.0 / nu
         for blk in range(before):
             base = blk * n * after
@@ -199,7 +202,7 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
         for f in range(n - 1):
             wl, wr = inv_w[f], inv_w[f + 1]
             lo = base + f * after
-            if nu > 0.0:
+            if diffusive:
                 coef = xi2 * nu * inv_h[f]
                 g0 = blk * per_block + f * after
                 for s in range(after):
@@ -238,7 +241,8 @@ def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, o
     w0, w1, w2 : cell widths per axis, (n0,), (n1,), (n2,)
     h0, h1, h2 : centre distances per axis, (n0 − 1,), …
     xi2 : float, 2ξ(t)
-    diffusivity : float, ν = τ/D (0 selects the MUSCL upwind flux)
+    diffusivity : float or None, ν = τ/D (0 or None selects the MUSCL upwind flux; None also
+        leaves the Scharfetter–Gummel flux uncompiled)
     limited : int, the limiter code (:data:`LIMITERS`) for ν = 0
     out : (n0, n1, n2) float64, overwritten with dp/dt
     rate : (n0, n1, n2) float64, overwritten with each cell's outflow rate (CFL)
@@ -251,14 +255,16 @@ def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, o
     for k in range(size):
         of[k] = 0.0
         rf[k] = 0.0
-    if n0 > 1:
-        _axis_divergence(pf, phif, 1, n0, n1 * n2, w0, h0, xi2, diffusivity, limited, of, rf,
-                         work)  # fmt: skip
-    if n1 > 1:
-        _axis_divergence(pf, phif, n0, n1, n2, w1, h1, xi2, diffusivity, limited, of, rf, work)
-    if n2 > 1:
-        _axis_divergence(pf, phif, n0 * n1, n2, 1, w2, h2, xi2, diffusivity, limited, of, rf,
-                         work)  # fmt: skip
+    for axis in range(3):  # one call site: the axis kernel is compiled and optimised once
+        if axis == 0:
+            before, n, after, w, h = 1, n0, n1 * n2, w0, h0
+        elif axis == 1:
+            before, n, after, w, h = n0, n1, n2, w1, h1
+        else:
+            before, n, after, w, h = n0 * n1, n2, 1, w2, h2
+        if n > 1:
+            _axis_divergence(pf, phif, before, n, after, w, h, xi2, diffusivity, limited, of, rf,
+                             work)  # fmt: skip
 
 
 def flux_work(shape3: tuple[int, int, int]) -> np.ndarray:
