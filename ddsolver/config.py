@@ -140,7 +140,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "solver": {
         "order": Key("int", 3, "SSP Runge–Kutta order", choices=(1, 2, 3)),
         "cfl": _f(0.5, "fraction of the positivity step bound", low=0, high=1, low_open=True),
-        "limiter": Key("str", "mc", "slope limiter (τ = 0)", choices=("mc", "minmod", "none")),
+        "limiter": Key(
+            "str",
+            "mc",
+            "reconstruction of the τ = 0 flux: slope limiters, or fifth-order WENO (uniform cells)",
+            choices=("mc", "minmod", "none", "weno5"),
+        ),
         "interaction": Key(
             "str", "auto", "nonlocal term", choices=("auto", "lowrank", "matrix", "onthefly")
         ),
@@ -311,6 +316,12 @@ def _check_cross(raw: dict, cfg: dict) -> None:
             "time.observe_every",
             time["observe_every"],
             f"must not exceed time.save_every = {time['save_every']}",
+        )
+    if cfg["solver"]["limiter"] == "weno5" and grid["r_stretch"] > 0:
+        raise ConfigError(
+            "solver.limiter",
+            "weno5",
+            f"needs uniform cells: grid.r_stretch = 0, not {grid['r_stretch']}",
         )
     if cfg["solver"]["rtol"] > 0 and cfg["solver"]["order"] != 3:
         raise ConfigError(

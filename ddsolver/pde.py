@@ -43,6 +43,8 @@ class InitialMassError(ValueError):
 
 #: Initial mass a grid may miss (round-off of the cdf differences).
 LOST_MASS_TOLERANCE = 1e-9
+#: widths of a "uniform" axis agree to this (relative): linspace edges differ by round-off
+UNIFORM_WIDTHS = 1e-9
 
 
 def initial_cell_masses(grid: TensorGrid, law: InitialLaw) -> np.ndarray:
@@ -78,8 +80,9 @@ class GridDD:
     interaction : str, ``auto``, ``lowrank``, ``matrix`` or ``onthefly``
     order : int, Runge–Kutta order (1, 2, 3)
     cfl : float in (0, 1], fraction of the positivity step bound
-    limiter : str, slope limiter of the τ = 0 upwind flux: ``mc`` (default), ``minmod``,
-        or ``none`` (first order)
+    limiter : str, reconstruction of the τ = 0 upwind flux: slope limiters ``mc`` (default),
+        ``minmod``, ``none`` (first order), or ``weno5`` (fifth-order WENO-Z; uniform cells
+        along every axis)
     dt_max : float, cap on the step
     rtol, atol : float, embedded error control (rtol = 0: CFL only)
     step_noise : StepNoise or None, the finite-step correction of SGD's own step noise
@@ -109,6 +112,14 @@ class GridDD:
         self.method = SSP_BY_ORDER[self.order]
         if self.limiter not in LIMITERS:
             raise ValueError(f"limiter {self.limiter!r}; allowed: {sorted(LIMITERS)}")
+        if self.limiter == "weno5":
+            for axis in self.grid.axes:
+                w = axis.widths
+                if w.size > 1 and np.ptp(w) > UNIFORM_WIDTHS * w.max():
+                    raise ValueError(
+                        f"limiter 'weno5' needs uniform cells; axis {axis.name!r} has widths "
+                        f"{w.min():.3g} … {w.max():.3g} (use a uniform axis, or limiter 'mc')"
+                    )
         if not 0 < self.cfl <= 1:
             raise ValueError(f"cfl must lie in (0, 1], got {self.cfl}")
         if self.tau < 0 or self.lam < 0:

@@ -67,6 +67,8 @@ BAD_CONFIGS = [
     ("[solver]\norder = 4\n", "solver.order"),
     ("[solver]\ncfl = 1.5\n", "solver.cfl"),
     ('[solver]\ninteraction = "fast"\n', "solver.interaction"),
+    ('[solver]\nlimiter = "weno3"\n', "solver.limiter"),
+    ('[solver]\nlimiter = "weno5"\n[grid]\nr_stretch = 2.0\n', "needs uniform cells"),
     ('[problem]\nsecond_layer = "yes"\n', "problem.second_layer"),
     ("[problem\ndelta = 0.5\n", "not valid TOML"),
     ("problem = 3\n", "problem"),

@@ -190,6 +190,12 @@ BAD_CONFIGS = [
                 'initial.kind="sphere"\nproblem.train="output"',
                 "problem.train",
             ),
+            (
+                "circle-weno",
+                'problem.dimension=1\ndiscretisation.method="grid"\n'
+                'initial.kind="sphere"\nsolver.limiter="weno5"',
+                "solver.limiter",
+            ),
             ("angle-cells", "problem.dimension=1\ngrid.angle_cells=4", "grid.angle_cells"),
             ("linearised-lam", "dynamics.linearised=true\ndynamics.lam=0.1", "dynamics.linearised"),
             ("linearised-word", 'dynamics.linearised="yes"', "dynamics.linearised"),

@@ -191,6 +191,39 @@ def test_transport_along_characteristics_converges():
     assert errors[-1] < 1e-3, errors
 
 
+def test_transport_weno5_converges_at_fifth_order():
+    """Same contracting bump: WENO-Z on uniform cells (measured 5.04, 5.00; MC 1.94)."""
+    errors = [ou_error(n, tau=0.0, limiter="weno5") for n in (100, 200, 400, 800)]
+    rates = observed_orders(errors)
+    assert abs(rates[-1] - 5.0) < RATE_TOL and abs(rates[-2] - 5.0) < RATE_TOL, rates
+    assert errors[-1] < 1e-7, errors
+
+
+@pytest.mark.parametrize("limiter", sorted(LIMITERS))
+@pytest.mark.parametrize("shape", [(60,), (20, 16), (7, 8, 9)])
+def test_an_euler_step_at_the_bound_keeps_the_density_nonnegative(shape, limiter, rng):
+    """dt = 1/max rate on rough data with empty cells: the positivity claim of the fluxes."""
+    p = rng.random(shape) * (rng.random(shape) < 0.5) * 10.0 ** rng.uniform(-3, 1, shape)
+    phi = 3.0 * rng.standard_normal(shape)
+    shape3 = shape + (1,) * (3 - len(shape))
+    widths = [np.full(n, 0.1) for n in shape3]  # uniform, as weno5 needs
+    dists = [np.full(n - 1, 0.1) for n in shape3]
+    out, rate = np.empty(shape3), np.empty(shape3)
+    flux_divergence(p.reshape(shape3), phi.reshape(shape3), *widths, *dists, 2.0, None,
+                    LIMITERS[limiter], out, rate, flux_work(shape3))  # fmt: skip
+    after = p.reshape(shape3) + out / rate.max()
+    assert after.min() >= -ROUNDOFF_NEGATIVE * p.max(), after.min()
+    assert abs(out.sum()) < TWIN_TOL * p.size  # equal volumes: the mass moves, none is lost
+
+
+def test_weno5_refuses_a_stretched_axis():
+    problem = HarmonicProblem(1, stiffness=1.0)
+    grid = TensorGrid((Axis.stretched("x", 0.0, 4.0, 50, 2.0),))
+    with pytest.raises(ValueError, match="weno5.*'x'"):
+        GridDD(problem, grid, limiter="weno5")
+    GridDD(problem, grid, limiter="mc")
+
+
 def test_time_dependent_step_schedule_is_a_time_change():
     power = Schedule("power", value=1.5, t0=0.5, alpha=0.5)
     assert ou_error(400, tau=0.3, schedule=power) < 2e-4

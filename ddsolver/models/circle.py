@@ -71,6 +71,10 @@ def relu_slopes(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.where(x * c + s > 0.0, c - x * s, 0.0)
 
 
+#: the slope limiters of the circle's upwind flux
+CIRCLE_LIMITERS = ("mc", "minmod", "none")
+
+
 def _minmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(a * b > 0.0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
 
@@ -104,6 +108,8 @@ class CircleFlow:
                  limiter: str = "mc", cfl: float = 0.5):  # fmt: skip
         if data.dimension != 1:
             raise ValueError(f"the circle flow takes inputs in R (d = 1), not d = {data.dimension}")
+        if limiter not in CIRCLE_LIMITERS:
+            raise ValueError(f"limiter {limiter!r}; allowed: {', '.join(CIRCLE_LIMITERS)}")
         self.data, self.loss, self.loss_code = data, loss, LOSSES[loss]
         self.alpha, self.lam = alpha, lam
         self.order, self.limiter, self.cfl = order, limiter, cfl

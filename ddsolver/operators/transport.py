@@ -10,6 +10,10 @@ between cells i and i + 1 (positive towards i + 1) is
       p_i^{E/W} = p_i ± ½ w_i σ_i,  σ_i the limited slope (``limiter``: 0 none (first
       order), 1 minmod, 2 monotonized central: minmod(2σ_L, 2σ_R, σ_C)), clamped to
       |σ_i| ≤ 2 p_i / w_i so that 0 ≤ p^{E/W} ≤ 2 p_i — the condition for positivity;
+  or (``limiter`` 3, uniform cells along the axis) p_i^{E/W} by fifth-order WENO-Z
+  (Borges et al. 2008; the Jiang–Shu candidate stencils and smoothness indicators, weights
+  α_k = d_k (1 + (|β_0 − β_2| / (β_k + ε))²)), clamped to the same [0, 2 p_i]; the two cells
+  next to each end of a line, whose stencil would leave the box, take the MC slope;
 * ν > 0, exponentially fitted (Scharfetter–Gummel):
       F = (2ξν/h) [B(δ) p_i − B(−δ) p_{i+1}],   δ = (Φ_{i+1} − Φ_i)/ν,  B(x) = x/(eˣ − 1),
   which vanishes exactly on the discrete Gibbs state p ∝ exp(−Φ/ν).
@@ -40,8 +44,10 @@ def minmod(a, b):
     return a if abs(a) < abs(b) else b
 
 
-NO_LIMITER, MINMOD, MONOTONIZED_CENTRAL = 0, 1, 2
-LIMITERS = {"none": NO_LIMITER, "minmod": MINMOD, "mc": MONOTONIZED_CENTRAL}
+NO_LIMITER, MINMOD, MONOTONIZED_CENTRAL, WENO5 = 0, 1, 2, 3
+#: the reconstructions of the τ = 0 upwind flux; ``weno5`` needs uniform cells along each axis
+LIMITERS = {"none": NO_LIMITER, "minmod": MINMOD, "mc": MONOTONIZED_CENTRAL, "weno5": WENO5}
+WENO_EPSILON = 1e-40  # ε of the WENO-Z weights (Borges et al.): only keeps 0/0 away
 
 
 @jit
@@ -57,7 +63,7 @@ def limited_slope(pl, pc, pr, inv_hl, inv_hr, inv_hlr, inv_width, limiter):
     dr = (pr - pc) * inv_hr
     if limiter == MINMOD:
         s = minmod(dl, dr)
-    else:
+    else:  # monotonized central (also WENO5's cells next to the ends of a line)
         s = minmod(minmod(2.0 * dl, 2.0 * dr), (pr - pl) * inv_hlr)
     bound = 2.0 * pc * inv_width
     if s > bound:
@@ -65,6 +71,53 @@ def limited_slope(pl, pc, pr, inv_hl, inv_hr, inv_hlr, inv_width, limiter):
     if s < -bound:
         return -bound
     return s
+
+
+@jit
+def weno5_faces(vm2, vm1, v0, vp1, vp2):
+    r"""Fifth-order WENO-Z values of a cell at its east and west faces, uniform cells.
+
+    From the cell averages v_{i−2} … v_{i+2} of equal-width cells: the three quadratic
+    candidates of the east face, (2v_{i−2} − 7v_{i−1} + 11v_i)/6, (−v_{i−1} + 5v_i + 2v_{i+1})/6,
+    (2v_i + 5v_{i+1} − v_{i+2})/6 with linear weights d = (1/10, 6/10, 3/10), the Jiang–Shu
+    indicators β_k, and α_k = d_k (1 + (τ₅/(β_k + ε))²), τ₅ = |β_0 − β_2|; the west face is the
+    mirror image. Each value is clamped to [0, 2 v_i], so the flux keeps the MUSCL positivity
+    bound.
+
+    Returns
+    -------
+    east, west : float
+    """
+    a = vm2 - 2.0 * vm1 + v0
+    b = vm2 - 4.0 * vm1 + 3.0 * v0
+    beta0 = (13.0 / 12.0) * a * a + 0.25 * b * b
+    a = vm1 - 2.0 * v0 + vp1
+    b = vm1 - vp1
+    beta1 = (13.0 / 12.0) * a * a + 0.25 * b * b
+    a = v0 - 2.0 * vp1 + vp2
+    b = 3.0 * v0 - 4.0 * vp1 + vp2
+    beta2 = (13.0 / 12.0) * a * a + 0.25 * b * b
+    tau5 = abs(beta0 - beta2)
+    g0 = tau5 / (beta0 + WENO_EPSILON)
+    g1 = tau5 / (beta1 + WENO_EPSILON)
+    g2 = tau5 / (beta2 + WENO_EPSILON)
+    s0, s1, s2 = 1.0 + g0 * g0, 1.0 + g1 * g1, 1.0 + g2 * g2
+    # east face: stencils {i−2, i−1, i}, {i−1, i, i+1}, {i, i+1, i+2}
+    e0, e1, e2 = 0.1 * s0, 0.6 * s1, 0.3 * s2
+    east = (
+        e0 * (2.0 * vm2 - 7.0 * vm1 + 11.0 * v0)
+        + e1 * (-vm1 + 5.0 * v0 + 2.0 * vp1)
+        + e2 * (2.0 * v0 + 5.0 * vp1 - vp2)
+    ) / (6.0 * (e0 + e1 + e2))
+    # west face, mirrored: the stencil {i, i+1, i+2} carries d_0, {i−2, i−1, i} d_2
+    f0, f1, f2 = 0.1 * s2, 0.6 * s1, 0.3 * s0
+    west = (
+        f0 * (2.0 * vp2 - 7.0 * vp1 + 11.0 * v0)
+        + f1 * (-vp1 + 5.0 * v0 + 2.0 * vm1)
+        + f2 * (2.0 * v0 + 5.0 * vm1 - vm2)
+    ) / (6.0 * (f0 + f1 + f2))
+    top = 2.0 * v0
+    return min(max(east, 0.0), top), min(max(west, 0.0), top)
 
 
 @jit
@@ -172,31 +225,60 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
             for k in range(per_block):
                 b_neg[blk * per_block + k] = (phi[base + k + after] - phi[base + k]) * inv_nu
         bernoulli_pairs(before * per_block, b_pos, b_neg, work[2].view(np.int64))
-    else:  # MUSCL: limited slopes of the interior cells (0 on the boundary) in b_pos
+    else:  # upwind: every cell's east and west face values in b_pos and b_neg
+        # the main reconstruction covers cells [edge, n − edge) of each line; the ``edge``
+        # cells at each end take the MC slope (WENO5) or none (the boundary cell, MUSCL)
+        weno = limited == WENO5 and n >= 5
+        edge = 2 if weno else 1
         inv_span = np.empty(max(n - 2, 0))  # 1/(h_{i−1} + h_i) of the interior cells
         for i in range(n - 2):
             inv_span[i] = 1.0 / (h[i] + h[i + 1])
         for blk in range(before):
             base = blk * n * after
-            for s in range(after):
-                b_pos[base + s] = 0.0
-                b_pos[base + (n - 1) * after + s] = 0.0
-            if after == 1:  # one loop over the line, so that it vectorises too
+            for k in range(2 * edge):  # the end cells of the line
+                i = k if k < edge else n - 2 * edge + k
+                interior = 0 < i < n - 1
+                for s in range(after):
+                    c = base + i * after + s
+                    slope = 0.0
+                    if interior:
+                        slope = limited_slope(
+                            p[c - after], p[c], p[c + after], inv_h[i - 1], inv_h[i],
+                            inv_span[i - 1], inv_w[i], limited,
+                        )  # fmt: skip
+                    b_pos[c] = p[c] + 0.5 * w[i] * slope
+                    b_neg[c] = p[c] - 0.5 * w[i] * slope
+            if weno:  # uniform cells: no per-cell constants, so each row is one strided loop
+                rows = 1 if after == 1 else n - 4
+                row = n - 4 if after == 1 else after
+                two = 2 * after
+                for j in range(rows):
+                    start = base + two + j * row
+                    for c in range(start, start + row):
+                        b_pos[c], b_neg[c] = weno5_faces(
+                            p[c - two], p[c - after], p[c], p[c + after], p[c + two]
+                        )
+            elif after == 1:  # one loop over the line, so that it vectorises too
                 for i in range(1, n - 1):
                     c = base + i
-                    b_pos[c] = limited_slope(
+                    slope = limited_slope(
                         p[c - 1], p[c], p[c + 1], inv_h[i - 1], inv_h[i], inv_span[i - 1],
                         inv_w[i], limited,
                     )  # fmt: skip
-                continue
-            for i in range(1, n - 1):
-                lo = base + i * after
-                for s in range(after):
-                    c = lo + s
-                    b_pos[c] = limited_slope(
-                        p[c - after], p[c], p[c + after], inv_h[i - 1], inv_h[i],
-                        inv_span[i - 1], inv_w[i], limited,
-                    )  # fmt: skip
+                    b_pos[c] = p[c] + 0.5 * w[i] * slope
+                    b_neg[c] = p[c] - 0.5 * w[i] * slope
+            else:
+                for i in range(1, n - 1):
+                    lo = base + i * after
+                    half = 0.5 * w[i]
+                    for s in range(after):
+                        c = lo + s
+                        slope = limited_slope(
+                            p[c - after], p[c], p[c + after], inv_h[i - 1], inv_h[i],
+                            inv_span[i - 1], inv_w[i], limited,
+                        )  # fmt: skip
+                        b_pos[c] = p[c] + half * slope
+                        b_neg[c] = p[c] - half * slope
     for blk in range(before):
         base = blk * n * after
         for f in range(n - 1):
@@ -215,16 +297,16 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
                     out[right] += flux * wr
                     rate[left] += out_right * wl
                     rate[right] += out_left * wr
-            else:
+            else:  # the upwind cell's face value; ≤ 2p, hence the rate 2|u|
                 speed = -xi2 * inv_h[f]
-                width_l, width_r = w[f], w[f + 1]
                 for s in range(after):
                     left = lo + s
                     right = left + after
                     u = speed * (phi[right] - phi[left])
-                    flux, out_right, out_left = upwind_face(
-                        u, p[left], p[right], width_l, width_r, b_pos[left], b_pos[right]
-                    )
+                    forward = u > 0.0
+                    flux = u * (b_pos[left] if forward else b_neg[right])
+                    out_right = 2.0 * u if forward else 0.0
+                    out_left = 0.0 if forward else -2.0 * u
                     out[left] -= flux * wl
                     out[right] += flux * wr
                     rate[left] += out_right * wl
@@ -310,13 +392,15 @@ def flux_divergence_ref(p, phi, widths, dists, xi2, diffusivity, limited: int):
                     return np.where(a * b > 0, np.where(np.abs(a) < np.abs(b), a, b), 0.0)
 
                 s = mm(dl, dr)
-                if limited == MONOTONIZED_CENTRAL:
+                if limited in (MONOTONIZED_CENTRAL, WENO5):  # WENO5: its end cells
                     s = mm(mm(2 * dl, 2 * dr), (pm[..., 2:] - pm[..., :-2]) / (h[:-1] + h[1:]))
                 bound = 2 * pm[..., 1:-1] / w[1:-1]
                 slope[..., 1:-1] = np.clip(s, -bound, bound)
-            east = left + 0.5 * w[:-1] * slope[..., :-1]
-            west = right - 0.5 * w[1:] * slope[..., 1:]
-            flux = np.where(u > 0, u * east, u * west)
+            east = pm + 0.5 * w * slope  # every cell's face values
+            west = pm - 0.5 * w * slope
+            if limited == WENO5 and pm.shape[-1] >= 5:
+                east[..., 2:-2], west[..., 2:-2] = _weno5_faces_ref(pm)
+            flux = np.where(u > 0, u * east[..., :-1], u * west[..., 1:])
             out_r, out_l = 2 * np.maximum(u, 0), 2 * np.maximum(-u, 0)
         div = np.zeros_like(pm)
         div[..., :-1] -= flux / w[:-1]
@@ -327,3 +411,26 @@ def flux_divergence_ref(p, phi, widths, dists, xi2, diffusivity, limited: int):
         out += np.moveaxis(div, -1, axis)
         rate += np.moveaxis(rt, -1, axis)
     return out, rate
+
+
+def _weno5_faces_ref(v):
+    """NumPy twin of :func:`weno5_faces` along the last axis: (east, west) of cells 2 … n − 3."""
+    vm2, vm1, v0, vp1, vp2 = (v[..., k : v.shape[-1] - 4 + k] for k in range(5))
+    beta = [
+        13 / 12 * (vm2 - 2 * vm1 + v0) ** 2 + 0.25 * (vm2 - 4 * vm1 + 3 * v0) ** 2,
+        13 / 12 * (vm1 - 2 * v0 + vp1) ** 2 + 0.25 * (vm1 - vp1) ** 2,
+        13 / 12 * (v0 - 2 * vp1 + vp2) ** 2 + 0.25 * (3 * v0 - 4 * vp1 + vp2) ** 2,
+    ]
+    tau5 = np.abs(beta[0] - beta[2])
+    alpha = [1 + (tau5 / (b + WENO_EPSILON)) ** 2 for b in beta]
+    east_candidates = [(2 * vm2 - 7 * vm1 + 11 * v0) / 6, (-vm1 + 5 * v0 + 2 * vp1) / 6,
+                       (2 * v0 + 5 * vp1 - vp2) / 6]  # fmt: skip
+    west_candidates = [(2 * vp2 - 7 * vp1 + 11 * v0) / 6, (-vp1 + 5 * v0 + 2 * vm1) / 6,
+                       (2 * v0 + 5 * vm1 - vm2) / 6]  # fmt: skip
+    linear = (0.1, 0.6, 0.3)
+    faces = []
+    for candidates, order in ((east_candidates, (0, 1, 2)), (west_candidates, (2, 1, 0))):
+        weights = [d * alpha[k] for d, k in zip(linear, order, strict=True)]
+        value = sum(wt * q for wt, q in zip(weights, candidates, strict=True)) / sum(weights)
+        faces.append(np.clip(value, 0.0, 2 * v0))
+    return faces

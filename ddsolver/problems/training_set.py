@@ -23,7 +23,7 @@ from .._jit import compile_lock
 from ..data import TrainingSet, clusters, read_training_set, relu_teacher
 from ..lazy import LazyComparison
 from ..models.activations import Activation
-from ..models.circle import CircleFlow, CircleIntegrator
+from ..models.circle import CIRCLE_LIMITERS, CircleFlow, CircleIntegrator
 from ..models.training_set import LOSSES, TrainingSetFlow
 from ..schedules import Schedule
 from ..schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
@@ -286,6 +286,9 @@ class TrainingSetKind(ProblemKind):
              'a balanced law (|b| = |a|): "sphere" or a balanced "file"'),
             ("dynamics.linearised", cfg["dynamics"]["linearised"],
              not cfg["dynamics"]["linearised"], "particles (the linearisation is theirs)"),
+            ("solver.limiter", cfg["solver"]["limiter"],
+             cfg["solver"]["limiter"] in CIRCLE_LIMITERS,
+             f"a slope limiter: {', '.join(CIRCLE_LIMITERS)}"),
         ):  # fmt: skip
             if not ok:
                 raise ConfigError(key, value, f"{why} {needs}")
