@@ -254,6 +254,11 @@ PDE_ROUTES = {
         "grid": {"r_cells": 1600, "r_stretch": 2.0},
         "problem": {"mehler_tolerance": 1e-6},
     },
+    "grid, 480 cells, weno5, cfl = 1, mehler_tolerance = 1e-6": {
+        "grid": {"r_cells": 480},
+        "solver": {"limiter": "weno5", "cfl": 1.0},
+        "problem": {"mehler_tolerance": 1e-6},
+    },
     "particles, M = 250 (default tolerances)": {"discretisation": {"method": "particles"}},
     "particles, M = 250, rtol = 1e-3, mehler_tolerance = 1e-6": {
         "discretisation": {"method": "particles"},

@@ -33,7 +33,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._jit import jit, jit_ordered
+from .._jit import jit, jit_inline, jit_ordered
 
 
 @jit
@@ -73,7 +73,7 @@ def limited_slope(pl, pc, pr, inv_hl, inv_hr, inv_hlr, inv_width, limiter):
     return s
 
 
-@jit
+@jit_inline
 def weno5_faces(vm2, vm1, v0, vp1, vp2):
     r"""Fifth-order WENO-Z values of a cell at its east and west faces, uniform cells.
 
