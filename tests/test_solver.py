@@ -199,6 +199,15 @@ def test_transport_weno5_converges_at_fifth_order():
     assert errors[-1] < 1e-7, errors
 
 
+def test_transport_weno5_in_two_dimensions():
+    """The 2-D bump (both axes strided and contiguous): fifth order once resolved (measured
+    2.95 then 5.28 from 48² to 192²; MC 1.59 and 7.9e-3 at 192²)."""
+    errors = [ou_error(n, tau=0.0, limiter="weno5", ndim=2) for n in (48, 96, 192)]
+    rates = observed_orders(errors)
+    assert rates[-1] > 4.5, rates
+    assert errors[-1] < 2e-4, errors
+
+
 @pytest.mark.parametrize("limiter", sorted(LIMITERS))
 @pytest.mark.parametrize("shape", [(60,), (20, 16), (7, 8, 9)])
 def test_an_euler_step_at_the_bound_keeps_the_density_nonnegative(shape, limiter, rng):
@@ -219,7 +228,7 @@ def test_an_euler_step_at_the_bound_keeps_the_density_nonnegative(shape, limiter
 def test_weno5_refuses_a_stretched_axis():
     problem = HarmonicProblem(1, stiffness=1.0)
     grid = TensorGrid((Axis.stretched("x", 0.0, 4.0, 50, 2.0),))
-    with pytest.raises(ValueError, match="weno5.*'x'"):
+    with pytest.raises(ValueError, match=r"weno5.*'x'"):
         GridDD(problem, grid, limiter="weno5")
     GridDD(problem, grid, limiter="mc")
 
