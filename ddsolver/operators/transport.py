@@ -74,6 +74,18 @@ def limited_slope(pl, pc, pr, inv_hl, inv_hr, inv_hlr, inv_width, limiter):
 
 
 @jit_inline
+def _weno5_face(s0, s1, s2, vm2, vm1, v0, vp1, vp2):
+    """The WENO-Z value at the face between v0 and vp1, from the stencils {vm2, vm1, v0},
+    {vm1, v0, vp1}, {v0, vp1, vp2} with linear weights (1/10, 6/10, 3/10) × s0, s1, s2."""
+    e0, e1, e2 = 0.1 * s0, 0.6 * s1, 0.3 * s2
+    return (
+        e0 * (2.0 * vm2 - 7.0 * vm1 + 11.0 * v0)
+        + e1 * (-vm1 + 5.0 * v0 + 2.0 * vp1)
+        + e2 * (2.0 * v0 + 5.0 * vp1 - vp2)
+    ) / (6.0 * (e0 + e1 + e2))
+
+
+@jit_inline
 def weno5_faces(vm2, vm1, v0, vp1, vp2):
     r"""Fifth-order WENO-Z values of a cell at its east and west faces, uniform cells.
 
@@ -102,20 +114,8 @@ def weno5_faces(vm2, vm1, v0, vp1, vp2):
     g1 = tau5 / (beta1 + WENO_EPSILON)
     g2 = tau5 / (beta2 + WENO_EPSILON)
     s0, s1, s2 = 1.0 + g0 * g0, 1.0 + g1 * g1, 1.0 + g2 * g2
-    # east face: stencils {i−2, i−1, i}, {i−1, i, i+1}, {i, i+1, i+2}
-    e0, e1, e2 = 0.1 * s0, 0.6 * s1, 0.3 * s2
-    east = (
-        e0 * (2.0 * vm2 - 7.0 * vm1 + 11.0 * v0)
-        + e1 * (-vm1 + 5.0 * v0 + 2.0 * vp1)
-        + e2 * (2.0 * v0 + 5.0 * vp1 - vp2)
-    ) / (6.0 * (e0 + e1 + e2))
-    # west face, mirrored: the stencil {i, i+1, i+2} carries d_0, {i−2, i−1, i} d_2
-    f0, f1, f2 = 0.1 * s2, 0.6 * s1, 0.3 * s0
-    west = (
-        f0 * (2.0 * vp2 - 7.0 * vp1 + 11.0 * v0)
-        + f1 * (-vp1 + 5.0 * v0 + 2.0 * vm1)
-        + f2 * (2.0 * v0 + 5.0 * vm1 - vm2)
-    ) / (6.0 * (f0 + f1 + f2))
+    east = _weno5_face(s0, s1, s2, vm2, vm1, v0, vp1, vp2)
+    west = _weno5_face(s2, s1, s0, vp2, vp1, v0, vm1, vm2)  # the mirror image
     top = 2.0 * v0
     return min(max(east, 0.0), top), min(max(west, 0.0), top)
 
