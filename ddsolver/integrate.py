@@ -82,6 +82,19 @@ def boundary_guard(grid, boundary_max: float):
     return guard
 
 
+def grid_stepper_taus(cfg: dict | None) -> tuple[float, ...]:
+    """The temperatures whose grid-stepper variants a run of ``cfg`` can take (all without one).
+
+    :class:`~ddsolver.pde.GridDD` compiles the Scharfetter–Gummel flux only when it diffuses,
+    τ > 0 at a finite dimension (at d = ∞ the noise is a drift); τ = 0.1 stands for that variant.
+    """
+    if cfg is None:
+        return (0.0, 0.1)
+    tau = cfg.get("dynamics", {}).get("tau", 0.0)
+    dimension = cfg.get("problem", {}).get("dimension", 0.0)  # absent: assume finite
+    return (0.0, 0.1) if tau > 0 and not math.isinf(dimension) else (0.0,)
+
+
 def warm_up_pde(
     kind: str = "isotropic_gaussians",
     method: str = "grid",
@@ -101,13 +114,10 @@ def warm_up_pde(
     from .operators.blob import blob_velocity
 
     problem_kind = get_kind(kind)
-    # the grid stepper is compiled with the Scharfetter–Gummel flux only for τ > 0
-    # (GridDD.kernel_arguments): warm up the variants the run can take
-    diffusive = cfg is None or cfg.get("dynamics", {}).get("tau", 0.0) > 0
     with compile_lock():
         grid = TensorGrid((Axis.uniform("x", -8.0, 8.0, 8),))
         for interaction in ("lowrank", "matrix") if method == "grid" else ():
-            for tau in (0.0, 0.1) if diffusive else (0.0,):
+            for tau in grid_stepper_taus(cfg):
                 system = GridDD(
                     HarmonicProblem(coupling=0.5), grid, tau=tau, interaction=interaction
                 )

@@ -161,6 +161,26 @@ def test_warm_up_compiles_each_kinds_own_kernels_under_the_lock(monkeypatch):
     assert called == [(name, True) for name in KINDS]
 
 
+@pytest.mark.parametrize(
+    ("kind", "sets"),
+    [
+        ("isotropic_gaussians", {"dynamics": {"tau": 0.0}}),
+        ("isotropic_gaussians", {"dynamics": {"tau": 0.1}}),
+        ("isotropic_gaussians", {"dynamics": {"tau": 0.1}, "problem": {"dimension": "inf"}}),
+        ("teacher_student", {"dynamics": {"tau": 0.1}, "grid": {"r_min": 0.1, "u_cells": 6}}),
+    ],
+)
+def test_warm_up_takes_the_grid_stepper_variant_the_run_takes(kind, sets):
+    """The diffusive flux is warmed up exactly when GridDD will use it (τ > 0, finite d)."""
+    raw = {section: dict(values) for section, values in sets.items()}
+    raw.setdefault("problem", {})["kind"] = kind
+    raw.setdefault("grid", {})["r_cells"] = 20
+    cfg = validate(raw)
+    system = build_grid_dd(cfg)
+    assert (0.1 in integrate.grid_stepper_taus(cfg)) == (system.diffusivity > 0), cfg["problem"]
+    assert integrate.grid_stepper_taus(None) == (0.0, 0.1)
+
+
 def test_an_unknown_activation_code_raises_instead_of_computing_a_sigmoid():
     params = np.zeros(4)
     for kernel in (act_value, act_derivative):
