@@ -186,7 +186,7 @@ class GridDD:
             self.volumes.reshape(self.grid.shape3),
             self.base,
             op.code,
-            op.factors,
+            op.factors_t,
             op.weights,
             op.matrix,
             *w,

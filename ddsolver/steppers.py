@@ -45,7 +45,7 @@ def evaluate_rhs(p, t, ops, noise, out, rate):
         vol,
         base,
         imode,
-        factors,
+        factors_t,
         fweights,
         matrix,
         w0,
@@ -65,12 +65,10 @@ def evaluate_rhs(p, t, ops, noise, out, rate):
     ) = ops
     # explicit loops, not slice assignments: numba compiles a shape-mismatch message (string
     # formatting, ~1.5 s of a cold start) for every ``a[:] = expr``
-    n0, n1, n2 = p.shape
-    for i in range(n0):
-        for j in range(n1):
-            for q in range(n2):
-                masses[(i * n1 + j) * n2 + q] = p[i, j, q] * vol[i, j, q]
-    apply_interaction(imode, factors, fweights, matrix, masses, upsi)
+    pf, vf = p.ravel(), vol.ravel()  # flat: nested loops over (n, 1, 1) cost ~3 ns a cell more
+    for k in range(pf.size):
+        masses[k] = pf[k] * vf[k]
+    apply_interaction(imode, factors_t, fweights, matrix, masses, upsi)
     for i in range(phi.size):
         phi[i] = base[i] + upsi[i]
     xi2 = 2.0 * schedule_value(scode, sparams, t)
@@ -209,16 +207,19 @@ def advance(
             if err > 1.0:
                 rejected += 1
                 continue
-        for i in range(p.shape[0]):  # (a loop: see evaluate_rhs)
-            for j in range(p.shape[1]):
-                for q in range(p.shape[2]):
-                    p[i, j, q] = u[i, j, q]
+        # accept: copy u into p and take its extremes and any NaN in the same pass
+        pf, uf = p.reshape(p.size), u.ravel()  # (reshape: a view, or an error — never a copy)
+        pmax, pmin, nan = -math.inf, math.inf, False
+        for j in range(pf.size):
+            v = uf[j]
+            pf[j] = v
+            pmax = max(pmax, v)
+            pmin = min(pmin, v)
+            nan |= v != v
         t = t_stop if final else t + dt
         last_dt = dt
         steps += 1
-        pmax = p.max()
-        pmin = p.min()
-        if not (math.isfinite(pmax) and math.isfinite(pmin)):
+        if nan or not (math.isfinite(pmax) and math.isfinite(pmin)):
             return t, dt_limit, steps, rejected, STATUS_NAN, last_dt
         if pmin < -NEGATIVITY_TOLERANCE * pmax:
             return t, dt_limit, steps, rejected, STATUS_NEGATIVE, last_dt

@@ -10,6 +10,7 @@ from ddsolver.grid import Axis, TensorGrid
 from ddsolver.lagrangian import METHOD, ParticleDD
 from ddsolver.models.analytic import GaussianLaw, HarmonicProblem
 from ddsolver.pde import GridDD
+from ddsolver.status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLOW
 from ddsolver.steppers import evaluate_rhs, reachable_rate
 from ddsolver.tableaux import SSP_BY_ORDER
 
@@ -131,3 +132,25 @@ def test_an_empty_region_does_not_set_the_step_and_positivity_holds():
     assert steps < 0.3 * reference_steps  # 472 against 1773
     assert p.min() >= 0.0 and abs(p.ravel() @ fast.volumes - 1.0) < 1e-12
     assert np.abs(p - q).max() < 1e-3 * q.max()
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "steps"),
+    [(math.nan, STATUS_NAN, 1), (-1.0, STATUS_NEGATIVE, 1), (math.inf, STATUS_STEP_UNDERFLOW, 0)],
+    ids=["nan", "negative", "inf"],
+)
+@pytest.mark.parametrize("shape", [(30,), (12, 10)])
+def test_the_grid_stepper_stops_on_a_bad_density(shape, value, status, steps):
+    """The acceptance pass copies the stage into p and checks it in the same loop: a NaN or a
+    negative density stops the run after the step that carries it; an infinite one makes the
+    outflow rate infinite, and the run stops before a step (the step bound is 0)."""
+    problem = HarmonicProblem(len(shape), coupling=0.5)
+    axes = zip(problem.coordinate_names, shape, strict=True)
+    grid = TensorGrid(tuple(Axis.uniform(name, -6.0, 6.0, cells) for name, cells in axes))
+    system = GridDD(problem, grid, tau=0.0)
+    p = system.initial_state(GaussianLaw((0.0,) * len(shape), (0.7,) * len(shape)))
+    good = p.copy()
+    assert system.advance(good, 0.0, 0.05)[4] == STATUS_OK
+    p.reshape(-1)[p.size // 2] = value  # a cell in the bulk of the mass
+    _, _, taken, _, got, _ = system.advance(p, 0.0, 0.05)
+    assert (got, taken) == (status, steps)

@@ -198,6 +198,30 @@ def bernoulli_pairs(count, b_pos, b_neg, bits):
         b_neg[k] = b_minus if delta >= 0.0 else b_plus
 
 
+@jit_inline
+def _face(left, right, g, inv_h, inv_wl, inv_wr, p, phi, b_pos, b_neg, xi2, nu, diffusive, out,
+          rate):  # fmt: skip
+    """Add one face's flux to the divergence ``out`` of its two cells and its outflow rates to
+    their ``rate``: Scharfetter–Gummel from B(±δ) of face ``g`` in ``b_pos``, ``b_neg``, else
+    upwind from the face values of the cells (east of ``left`` in ``b_pos``, west of ``right``
+    in ``b_neg``), which are ≤ 2p, hence the outflow rate 2|u|."""
+    if diffusive:
+        coef = xi2 * nu * inv_h
+        out_right = coef * b_pos[g]  # the rate leaving ``left`` through the face
+        out_left = coef * b_neg[g]  # the rate leaving ``right``
+        flux = out_right * p[left] - out_left * p[right]
+    else:
+        u = -xi2 * inv_h * (phi[right] - phi[left])
+        forward = u > 0.0
+        flux = u * (b_pos[left] if forward else b_neg[right])
+        out_right = 2.0 * u if forward else 0.0
+        out_left = 0.0 if forward else -2.0 * u
+    out[left] -= flux * inv_wl
+    out[right] += flux * inv_wr
+    rate[left] += out_right * inv_wl
+    rate[right] += out_left * inv_wr
+
+
 @jit
 def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate, work):
     """Add the flux divergence and outflow rates of one axis to ``out`` and ``rate``.
@@ -281,36 +305,19 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
                         b_neg[c] = p[c] - half * slope
     for blk in range(before):
         base = blk * n * after
+        g_base = blk * per_block
+        if after == 1:  # a line: one flat loop over its faces (nested, ~5 ns a face more)
+            for f in range(n - 1):
+                _face(base + f, base + f + 1, g_base + f, inv_h[f], inv_w[f], inv_w[f + 1],
+                      p, phi, b_pos, b_neg, xi2, nu, diffusive, out, rate)  # fmt: skip
+            continue
         for f in range(n - 1):
-            wl, wr = inv_w[f], inv_w[f + 1]
-            lo = base + f * after
-            if diffusive:
-                coef = xi2 * nu * inv_h[f]
-                g0 = blk * per_block + f * after
-                for s in range(after):
-                    left = lo + s
-                    right = left + after
-                    out_right = coef * b_pos[g0 + s]  # rate leaving ``left`` through the face
-                    out_left = coef * b_neg[g0 + s]  # rate leaving ``right``
-                    flux = out_right * p[left] - out_left * p[right]
-                    out[left] -= flux * wl
-                    out[right] += flux * wr
-                    rate[left] += out_right * wl
-                    rate[right] += out_left * wr
-            else:  # the upwind cell's face value; ≤ 2p, hence the rate 2|u|
-                speed = -xi2 * inv_h[f]
-                for s in range(after):
-                    left = lo + s
-                    right = left + after
-                    u = speed * (phi[right] - phi[left])
-                    forward = u > 0.0
-                    flux = u * (b_pos[left] if forward else b_neg[right])
-                    out_right = 2.0 * u if forward else 0.0
-                    out_left = 0.0 if forward else -2.0 * u
-                    out[left] -= flux * wl
-                    out[right] += flux * wr
-                    rate[left] += out_right * wl
-                    rate[right] += out_left * wr
+            lo = f * after
+            h_inv, wl, wr = inv_h[f], inv_w[f], inv_w[f + 1]
+            for s in range(after):
+                left = base + lo + s
+                _face(left, left + after, g_base + lo + s, h_inv, wl, wr, p, phi, b_pos, b_neg,
+                      xi2, nu, diffusive, out, rate)  # fmt: skip
 
 
 @jit
