@@ -204,7 +204,9 @@ def _face(left, right, g, inv_h, inv_wl, inv_wr, p, phi, b_pos, b_neg, xi2, nu, 
     """Add one face's flux to the divergence ``out`` of its two cells and its outflow rates to
     their ``rate``: Scharfetter–Gummel from B(±δ) of face ``g`` in ``b_pos``, ``b_neg``, else
     upwind from the face values of the cells (east of ``left`` in ``b_pos``, west of ``right``
-    in ``b_neg``), which are ≤ 2p, hence the outflow rate 2|u|."""
+    in ``b_neg``), which are ≤ 2p, hence the outflow rate 2|u|. Inlined by numba, so that
+    with ``nu`` None (no diffusion) the Scharfetter–Gummel branch is pruned where it is
+    called: as a called function it would have to type ν·x for ν None."""
     if diffusive:
         coef = xi2 * nu * inv_h
         out_right = coef * b_pos[g]  # the rate leaving ``left`` through the face
