@@ -296,17 +296,24 @@ def test_piecewise_activation_round_trips_through_the_config(tmp_path):
     assert run_grid(cfg, tmp_path / "pw.h5", quiet=True).ok
 
 
-def test_numba_cache_directory_is_named_by_the_source_hash(tmp_path):
-    """A kernel's cache must not outlive a change to a kernel it calls (numba tracks one file)."""
-    from ddsolver._jit import _source_stamp
+@pytest.mark.parametrize(
+    ("settings", "suffix"),
+    [({}, ""), ({"NUMBA_BOUNDSCHECK": "1"}, "-boundscheck1"),
+     ({"NUMBA_BOUNDSCHECK": "1", "NUMBA_OPT": "0"}, "-boundscheck1-opt0")],
+)  # fmt: skip
+def test_numba_cache_directory_is_named_by_the_source_hash(tmp_path, settings, suffix):
+    """A kernel's cache must not outlive a change to a kernel it calls (numba tracks one file),
+    and kernels compiled with bounds checks (the tests') must not be loaded by other runs."""
+    from ddsolver._jit import CODEGEN_VARIABLES, _source_stamp
 
     probe = "import os, ddsolver.models; print(os.environ['NUMBA_CACHE_DIR'])"
+    base = {k: v for k, v in os.environ.items() if k not in CODEGEN_VARIABLES}
     for given in (tmp_path, tmp_path / "ddsolver-0123456789ab"):  # a parent's setting is reused
-        env = {**os.environ, "NUMBA_CACHE_DIR": str(given)}
+        env = {**base, **settings, "NUMBA_CACHE_DIR": str(given)}
         out = subprocess.run(
             [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
         )
-        assert out.stdout.strip() == str(tmp_path / f"ddsolver-{_source_stamp()}")
+        assert out.stdout.strip() == str(tmp_path / f"ddsolver-{_source_stamp()}{suffix}")
 
 
 def test_compiling_says_so_in_one_line_on_stderr(tmp_path, monkeypatch, capsys):
