@@ -110,7 +110,7 @@ def warm_up_pde(
     (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
     """
     from .grid import Axis, TensorGrid
-    from .models.analytic import GaussianLaw, HarmonicProblem
+    from .models.analytic import HarmonicProblem
     from .operators.blob import blob_velocity
 
     problem_kind = get_kind(kind)
@@ -121,7 +121,7 @@ def warm_up_pde(
                 system = GridDD(
                     HarmonicProblem(coupling=0.5), grid, tau=tau, interaction=interaction
                 )
-                state = system.initial_state(GaussianLaw((0.0,), (1.0,)))
+                state = system.state_from(np.full(grid.shape, 1.0 / 16.0))  # mass 1 on [−8, 8]
                 system.advance(state, 0.0, 1e-3, math.inf, 2)
         if blob:
             out = np.empty((3, 1))

@@ -34,8 +34,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
+from ._scipy import special
 from .controllers import error_step
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk

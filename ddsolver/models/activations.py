@@ -27,9 +27,9 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 
 from .._jit import jit
+from .._scipy import special
 
 RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE = 0, 1, 2, 3, 4, 5
 

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from .._scipy import special
 from .factorisation import Factorisation
 
 NAMES = ("x", "y", "z", "w")

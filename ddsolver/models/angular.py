@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
+
+from .._scipy import special
 
 
 def even_moments(dimension: float, jmax: int) -> np.ndarray:

@@ -32,9 +32,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from .._jit import jit
+from .._scipy import special
 from .factorisation import Factorisation
 from .gaussian import biased_relu_product, norm_cdf, norm_pdf, relu_mean
 from .risk import finite_width_correction, mean_field_risk

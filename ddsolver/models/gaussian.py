@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from .._jit import jit
+from .._scipy import special
 
 SQRT2 = math.sqrt(2.0)
 INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from .._jit import jit
+from .._scipy import special
 from .activations import KINKED_KINDS, Activation
 from .integrals import mean
 

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import prange
-from scipy import special
 
 from .._jit import jit_parallel
+from .._scipy import special
 from .activations import KINKED_KINDS, Activation
 from .angular import cosine_quadrature, even_moments
 from .factorisation import Factorisation

@@ -41,8 +41,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
+from .._scipy import special
 from .activations import KINKED_KINDS, Activation
 
 #: Generalised Gauss–Laguerre nodes per class for |x|.

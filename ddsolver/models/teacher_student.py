@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import prange
-from scipy import special
 
 from .._jit import jit_parallel
+from .._scipy import special
 from .activations import Activation
 from .angular import cosine_quadrature
 from .integrals import pair, pair_da, pair_dc, pair_moment
