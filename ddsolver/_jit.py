@@ -116,8 +116,9 @@ def jit_inline(func=None, /):
     """Compile ``func`` with the project-wide policy, inlined into its callers by numba itself.
 
     For a helper of a hot loop that is too large for LLVM's inliner: left as a call, it keeps
-    the loop from vectorising (the WENO face values: 12 → ~3 ns a cell). Inlined at every call
-    site (and compiled with each caller), so give such a helper one call site.
+    the loop from vectorising (the WENO face values: 12 → 5 ns a cell); and for a helper whose
+    branches must be pruned where it is called (the grid's face flux with ν None). Compiled
+    again at every call site, so keep the call sites few.
     """
     decorator = njit(
         cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAGS), inline="always"
