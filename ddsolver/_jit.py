@@ -8,9 +8,16 @@ Kernels take every array and scalar as an argument, so numba's on-disk cache
 The cache directory is chosen here, once, by a hash of the package's sources
 (:func:`_configure_cache`).
 
-The fastmath subset allows re-association and contraction (vectorised sums,
-fused multiply-add) but *not* ``nnan``/``ninf``: a NaN produced by a kernel
-must reach the fault guards of the integrator unchanged.
+Kernels compile with IEEE semantics: no fast-math flags, no SVML. numba links a copy of
+every callee into the library of each kernel that calls it and optimises it there again;
+under fast-math flags (re-association, fused multiply-add) each copy may round differently,
+and which copy a call binds to differed from process to process — the quickstart's
+densities of two runs from one cache differed in the last bits (1 ulp in 29 of 200 cells of
+one right-hand side; ``tests/test_reproducibility.py``). Strict arithmetic makes every copy
+round alike, so a run, a resumed run and a sweep's worker agree bit for bit. A NaN reaches
+the integrator's fault guards unchanged. Sums that must be fast keep several independent
+running sums in a fixed order (:func:`ddsolver.operators.interaction.dot`, the SGD step's
+products four neurons at a time).
 """
 
 from __future__ import annotations
@@ -88,27 +95,20 @@ def _configure_cache() -> None:
 
 
 _configure_cache()
+# SVML's vector functions and the scalar libm round differently: a loop vectorised in one
+# copy of a kernel and not in another would give two results (module docstring)
+os.environ["NUMBA_DISABLE_INTEL_SVML"] = "1"
 
 from numba import config as _numba_config  # noqa: E402  (after the cache directory is set)
 from numba import njit  # noqa: E402
 
 _numba_config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba may have been imported first
-
-FASTMATH_FLAGS = frozenset({"nsz", "arcp", "contract", "reassoc"})
+_numba_config.USING_SVML = False
 
 
 def jit(func=None, /):
-    """Compile ``func`` with the project-wide policy (serial, cached)."""
-    decorator = njit(cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAGS))
-    return decorator if func is None else decorator(func)
-
-
-def jit_ordered(func=None, /):
-    """Compile ``func`` serial and cached, keeping the order of floating-point operations as
-    written (fused multiply-add allowed): for kernels whose accuracy rests on it, such as the
-    Cody–Waite range reduction of :func:`ddsolver.operators.transport.bernoulli_pairs`, which
-    re-association could fold into one rounded product."""
-    decorator = njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+    """Compile ``func`` with the project-wide policy (serial, cached, IEEE arithmetic)."""
+    decorator = njit(cache=True, nogil=True, error_model="numpy")
     return decorator if func is None else decorator(func)
 
 
@@ -120,17 +120,13 @@ def jit_inline(func=None, /):
     branches must be pruned where it is called (the grid's face flux with ν None). Compiled
     again at every call site, so keep the call sites few.
     """
-    decorator = njit(
-        cache=True, nogil=True, error_model="numpy", fastmath=set(FASTMATH_FLAGS), inline="always"
-    )
+    decorator = njit(cache=True, nogil=True, error_model="numpy", inline="always")
     return decorator if func is None else decorator(func)
 
 
 def jit_parallel(func=None, /):
     """Compile ``func`` with the policy for ``prange`` loops (parallel, cached)."""
-    decorator = njit(
-        cache=True, nogil=True, parallel=True, error_model="numpy", fastmath=set(FASTMATH_FLAGS)
-    )
+    decorator = njit(cache=True, nogil=True, parallel=True, error_model="numpy")
     return decorator if func is None else decorator(func)
 
 

@@ -33,7 +33,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._jit import jit, jit_inline, jit_ordered
+from .._jit import jit, jit_inline
 
 
 @jit
@@ -158,7 +158,7 @@ _BERNOULLI_EVEN = (
 _SERIES_BELOW = 0.5
 
 
-@jit_ordered
+@jit
 def bernoulli_pairs(count, b_pos, b_neg, bits):
     r"""B(δ) and B(−δ) of the first ``count`` face arguments δ, B(x) = x/(eˣ − 1).
 
