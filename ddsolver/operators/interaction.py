@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._jit import jit
+from .._jit import jit, jit_inline
 
 LOWRANK, MATRIX, ONTHEFLY = 0, 1, 2
 MODES = {"lowrank": LOWRANK, "matrix": MATRIX, "onthefly": ONTHEFLY}
@@ -104,6 +104,30 @@ def build_interaction(problem, points: np.ndarray, mode: str = "auto") -> Intera
     )
 
 
+@jit_inline
+def dot(x, y):
+    """Σ_j x_j y_j in a fixed order: eight running sums over j ≡ 0 … 7 (mod 8), added
+    pairwise, then the tail. IEEE arithmetic keeps a loop's sum in the order written
+    (:mod:`ddsolver._jit`); eight independent sums keep the adder busy (M = 1024: 0.26 µs, one
+    running sum 0.57 µs). x, y : (n,) float64."""
+    n = x.size
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    top = n - n % 8
+    for j in range(0, top, 8):
+        s0 += x[j] * y[j]
+        s1 += x[j + 1] * y[j + 1]
+        s2 += x[j + 2] * y[j + 2]
+        s3 += x[j + 3] * y[j + 3]
+        s4 += x[j + 4] * y[j + 4]
+        s5 += x[j + 5] * y[j + 5]
+        s6 += x[j + 6] * y[j + 6]
+        s7 += x[j + 7] * y[j + 7]
+    tail = 0.0
+    for j in range(top, n):
+        tail += x[j] * y[j]
+    return (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + tail
+
+
 @jit
 def _pairwise_apply(factors_t, weights, masses, out):
     """out = U m pair by pair, from Φᵀ (K, M): row i of U, U_ij = Σ_k w_k Φ_ik Φ_jk for all j,
@@ -122,19 +146,15 @@ def _pairwise_apply(factors_t, weights, masses, out):
             fq = factors_t[q]
             for j in range(m):
                 row[j] += c * fq[j]
-        acc = 0.0
-        for j in range(m):
-            acc += row[j] * masses[j]
-        out[i] = acc
+        out[i] = dot(row, masses)
 
 
 @jit
 def apply_interaction(mode, factors_t, weights, matrix, masses, out):
     """out = U m in the chosen representation (compiled); ``factors_t`` is Φᵀ, (K, M).
 
-    ``lowrank``: c_k = w_k Σ_j Φ_jk m_j, then out = Σ_k c_k Φ_·k — both passes along the
-    contiguous rows of Φᵀ (with Φ (M, K) and K = 20 the first pass kept its K sums in memory
-    and the second reduced K-long rows: 7.0 → 4.7 µs at M = 1024; K = 1: 3.4 → 0.2 µs).
+    ``lowrank``: c_k = w_k Σ_j Φ_jk m_j (:func:`dot` along the rows of Φᵀ), then
+    out = Σ_k c_k Φ_·k (a scaled row added per k: vectorises). ``matrix``: out_i = dot(U_i, m).
     Plain loops rather than ``@`` and slice assignment: the same arithmetic, and a cold start
     that does not compile numba's shape-mismatch messages (string formatting, seconds)."""
     if mode == LOWRANK:
@@ -143,18 +163,12 @@ def apply_interaction(mode, factors_t, weights, matrix, masses, out):
             out[i] = 0.0
         for q in range(k):
             fq = factors_t[q]
-            c = 0.0
-            for j in range(m):
-                c += fq[j] * masses[j]
-            c *= weights[q]
+            c = weights[q] * dot(fq, masses)
             for i in range(m):
                 out[i] += c * fq[i]
     elif mode == MATRIX:
         for i in range(matrix.shape[0]):
-            acc = 0.0
-            for j in range(matrix.shape[1]):
-                acc += matrix[i, j] * masses[j]
-            out[i] = acc
+            out[i] = dot(matrix[i], masses)
     else:
         _pairwise_apply(factors_t, weights, masses, out)
 

@@ -80,10 +80,25 @@ def sgd_steps(
                 x[b, j] = scale * rng.standard_normal()
             y[b] = label
         for b in range(batch):
-            # three passes over the neurons, each one the compiler vectorises: the products
-            # <w_i, x_b> (row-contiguous), the activation (branch-free selects for the
-            # ramp), the output; one pass with the ramp's branches inside ran 2.5× slower
-            for i in range(n):
+            # three passes over the neurons: the products <w_i, x_b>, the activation
+            # (branch-free selects for the ramp), the output; one pass with the ramp's
+            # branches inside ran 2.5× slower. Each product sums in the order of j (IEEE
+            # order, :mod:`ddsolver._jit`), four neurons at a time so that four sums advance
+            # together (one at a time: 15.3 µs a step at N = 800, d = 40; four: 11.4)
+            quad = n - n % 4
+            for i0 in range(0, quad, 4):
+                h0 = h1 = h2 = h3 = 0.0
+                for j in range(d):
+                    xj = x[b, j]
+                    h0 += w[i0, j] * xj
+                    h1 += w[i0 + 1, j] * xj
+                    h2 += w[i0 + 2, j] * xj
+                    h3 += w[i0 + 3, j] * xj
+                pre[b, i0] = h0
+                pre[b, i0 + 1] = h1
+                pre[b, i0 + 2] = h2
+                pre[b, i0 + 3] = h3
+            for i in range(quad, n):
                 h = 0.0
                 for j in range(d):
                     h += w[i, j] * x[b, j]
