@@ -1,16 +1,73 @@
-"""ddsolver: the mean-field distributional dynamics of two-layer neural networks."""
+"""ddsolver: the mean-field distributional dynamics of two-layer neural networks.
+
+The public names load on first use (PEP 562), so that ``import ddsolver.config`` — what
+``ddsolver check`` needs — imports no kernel: numba, SciPy and h5py come with the first
+solver, model or file.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
-from .api import compare as compare
-from .api import open as open
-from .api import solve as solve
-from .api import sweep as sweep
-from .api import train as train
-from .models import Activation as Activation
-from .models import Factorisation as Factorisation
-from .models import GaussianInitial as GaussianInitial
-from .models import IsotropicGaussians as IsotropicGaussians
-from .models import paper_ramp as paper_ramp
-from .results import Run as Run
-from .results import SweepSummary as SweepSummary
 from .schema import ConfigError as ConfigError
+
+#: Each public name and the module that defines it.
+_PUBLIC = {
+    "compare": "api",
+    "open": "api",
+    "solve": "api",
+    "sweep": "api",
+    "train": "api",
+    "Activation": "models",
+    "Factorisation": "models",
+    "GaussianInitial": "models",
+    "IsotropicGaussians": "models",
+    "paper_ramp": "models",
+    "Run": "results",
+    "SweepSummary": "results",
+}
+__all__ = [
+    "Activation",
+    "ConfigError",
+    "Factorisation",
+    "GaussianInitial",
+    "IsotropicGaussians",
+    "Run",
+    "SweepSummary",
+    "__version__",
+    "compare",
+    "open",
+    "paper_ramp",
+    "solve",
+    "sweep",
+    "train",
+]
+
+if TYPE_CHECKING:
+    from .api import compare as compare
+    from .api import open as open
+    from .api import solve as solve
+    from .api import sweep as sweep
+    from .api import train as train
+    from .models import Activation as Activation
+    from .models import Factorisation as Factorisation
+    from .models import GaussianInitial as GaussianInitial
+    from .models import IsotropicGaussians as IsotropicGaussians
+    from .models import paper_ramp as paper_ramp
+    from .results import Run as Run
+    from .results import SweepSummary as SweepSummary
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ddsolver' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .problems import KINDS
+from .kinds import SPECS
 from .schema import ConfigError, Key, check_interval, float_key, int_key
 from .schema import dimension_value as dimension_value
 
@@ -32,7 +32,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "str",
             "isotropic_gaussians",
             "data law and network (see the docs' problem pages)",
-            choices=tuple(KINDS),
+            choices=tuple(SPECS),
         ),
         "dimension": _i(40, 'input dimension d; "inf" for the d → ∞ kernel', low=1, allow_inf=True),
         "delta": _f(
@@ -55,7 +55,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "str",
             "gaussian",
             "initial law (each problem kind's page says which it takes)",
-            choices=tuple(dict.fromkeys(k for kind in KINDS.values() for k in kind.initial_kinds)),
+            choices=tuple(dict.fromkeys(k for kind in SPECS.values() for k in kind.initial_kinds)),
         ),
         "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
         "dimension": _i(
@@ -171,7 +171,7 @@ MAX_SEED = 2**63 - 1
 
 def _merge_kind_keys() -> None:
     """Add each problem kind's own keys to the tables of :data:`SCHEMA` (once, at import)."""
-    for kind in KINDS.values():
+    for kind in SPECS.values():
         for table, keys in kind.keys.items():
             if table not in SCHEMA:  # a kind's own sub-table, e.g. problem.generate
                 SCHEMA[table] = {}
@@ -188,8 +188,8 @@ _merge_kind_keys()
 
 def _check_value(key: str, spec: Key, value: Any) -> Any:
     kind = spec.kind
-    if kind == "any":
-        return value
+    if kind == "any":  # a copy: the resolved table is filled in, the given one stays as given
+        return copy.deepcopy(value)
     if spec.allow_inf and isinstance(value, str) and value.strip().lower() in ("inf", "infinity"):
         return math.inf
     if spec.allow_inf and isinstance(value, float) and value == math.inf:
@@ -329,7 +329,98 @@ def _check_cross(raw: dict, cfg: dict) -> None:
         )
     _check_stops(cfg)
     _check_sgd(cfg)
-    KINDS[cfg["problem"]["kind"]].check(raw, cfg)
+    SPECS[cfg["problem"]["kind"]].check(raw, cfg)
+    _refuse_inapplicable(raw, cfg)
+
+
+def given_keys(raw: dict) -> dict[str, Any]:
+    """The dotted keys a raw config sets, with their values (a sub-table's keys one by one)."""
+    out: dict[str, Any] = {}
+    for table in SCHEMA:
+        node: Any = raw
+        for part in table.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if not isinstance(node, dict):  # dynamics.xi as a number
+            continue
+        for name, value in node.items():
+            full = f"{table}.{name}"
+            if full not in TABLES or not isinstance(value, dict):
+                out[full] = value
+    return out
+
+
+def applies(key: str, applicable: frozenset[str]) -> bool:
+    """Whether ``key`` is one of ``applicable`` (where ``table.*`` stands for a whole table)."""
+    return key in applicable or any(
+        pattern.endswith(".*") and key.startswith(pattern[:-1]) for pattern in applicable
+    )
+
+
+def _is_default(key: str, value: Any) -> bool:
+    table, name = key.rsplit(".", 1)
+    spec = SCHEMA[table][name]
+    if key == "dynamics.xi":
+        spec = Key("float", 1.0, "")
+    return _check_value(key, spec, value) == spec.default
+
+
+def is_complete(raw: dict) -> bool:
+    """Whether ``raw`` lists every key of the schema, as a resolved config does (a run file's
+    stored config, ``Run.config``); a config a user writes never does."""
+    given = given_keys(raw)
+    return all(
+        f"{table}.{name}" in given
+        for table, names in SCHEMA.items()
+        if table not in TABLES
+        for name in names
+        if f"{table}.{name}" not in TABLES and f"{table}.{name}" != "dynamics.xi"
+    )
+
+
+def _refuse_inapplicable(raw: dict, cfg: dict) -> None:
+    """Refuse every key the run's kind does not take.
+
+    A key that changes neither ``ddsolver run`` nor ``ddsolver sgd`` of this config would give
+    a plausible, unchanged result — even at its default, which is another kind's (the
+    committee's two teacher units are not a teacher–student run's one). A complete config (a
+    resolved one, which lists every key) re-validates as it is: its keys that do not apply
+    must then hold their defaults.
+    """
+    kind = SPECS[cfg["problem"]["kind"]]
+    applicable = kind.applicable_keys(cfg)
+    complete = is_complete(raw)
+    for key, value in given_keys(raw).items():
+        if applies(key, applicable) or (complete and _is_default(key, value)):
+            continue
+        table = key.rsplit(".", 1)[0]
+        same = sorted(k.rsplit(".", 1)[1] for k in applicable if k.rsplit(".", 1)[0] == table)
+        takes = f"its [{table}] keys: {', '.join(same)}" if same else f"it takes no [{table}] keys"
+        method = cfg["discretisation"]["method"]
+        raise ConfigError(
+            key,
+            value,
+            f"does not apply to problem.kind = {kind.name!r} with discretisation.method = "
+            f"{method!r}; {takes}",
+        )
+
+
+def applicable_config(cfg: dict) -> dict:
+    """The resolved ``cfg`` with only the keys its kind takes (what ``ddsolver info`` shows)."""
+    applicable = SPECS[cfg["problem"]["kind"]].applicable_keys(cfg)
+
+    def keep(node: dict, prefix: str) -> dict:
+        out = {}
+        for name, value in node.items():
+            key = f"{prefix}{name}"
+            if isinstance(value, dict):
+                sub = keep(value, key + ".")
+                if sub:
+                    out[name] = sub
+            elif applies(key, applicable):
+                out[name] = value
+        return out
+
+    return keep(cfg, "")
 
 
 def _check_stops(cfg: dict) -> None:

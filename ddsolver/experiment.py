@@ -1,6 +1,6 @@
 """Build the objects of an experiment from a resolved config (config → problem kind → solver).
 
-Everything that depends on ``problem.kind`` is asked of the kind (:mod:`ddsolver.problems`);
+Everything that depends on ``problem.kind`` is asked of the kind (:mod:`ddsolver.kinds`);
 this module only wires the kind's problem, initial law and grid into the discretisation named
 by ``discretisation.method``.
 """
@@ -12,10 +12,11 @@ import math
 import numpy as np
 
 from .grid import TensorGrid
+from .kinds import get_kind
+from .kinds.protocol import InitialLaw, ReducedProblem
 from .lagrangian import ParticleDD
 from .models.step_noise import StepNoise
 from .pde import GridDD
-from .problems import InitialLaw, ReducedProblem, get_kind
 from .schedules import Schedule
 from .schema import dimension_value, initial_dimension
 

@@ -20,9 +20,10 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_system
+from .kinds import get_kind
+from .kinds.base import ReducedKind
 from .lagrangian import ParticleDD
 from .pde import GridDD, InitialMassError, initial_cell_masses
-from .problems import get_kind
 from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
@@ -107,7 +108,7 @@ def warm_up_pde(
     (both interaction forms share it) for ``method = "grid"``, the blob term when ``blob``
     (particles with τ > 0), the kind's compiled particle loop for ``method = "particles"``,
     then the kind's kernels — those a run of ``cfg`` needs when it is given
-    (:meth:`~ddsolver.problems.base.ProblemKind.warm_up_pde`).
+    (:meth:`~ddsolver.kinds.base.ProblemKind.warm_up_pde`).
     """
     from .grid import Axis, TensorGrid
     from .models.analytic import HarmonicProblem
@@ -140,12 +141,14 @@ def run_pde(
     """``ddsolver run``: solve the deterministic limit of a resolved config into ``path``.
 
     Checks what the kernels can solve and the memory the run needs, then hands the run to
-    the problem kind (:meth:`~ddsolver.problems.base.ProblemKind.solve`): the reduced DD of
+    its driver: the reduced DD of
     :func:`run_reduced`, or the kind's own limit (the committee machines' ODEs).
     """
     kind = get_kind(cfg)
     kind.check_solvable(cfg)
     check_memory(cfg, "run")
+    if isinstance(kind, ReducedKind):  # a description of its DD, solved here
+        return run_reduced(cfg, Path(path), resume=resume, force=force, quiet=quiet)
     return kind.solve(cfg, Path(path), resume=resume, force=force, quiet=quiet)
 
 

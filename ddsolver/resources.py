@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 
-from .problems import get_kind
+from .kinds import get_kind
 from .schema import ConfigError
 
 #: Refuse a run whose estimate exceeds this fraction of the available memory.

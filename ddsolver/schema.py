@@ -1,7 +1,7 @@
 r"""The words of a config: keys, their errors, and the checks several modules share.
 
 The lowest layer of the package: :mod:`ddsolver.config` builds the schema from these keys and
-every problem kind (:mod:`ddsolver.problems`) declares its own keys and cross-key checks with
+every problem kind (:mod:`ddsolver.kinds`) declares its own keys and cross-key checks with
 them, so neither imports the other's internals.
 """
 

@@ -31,7 +31,7 @@ def cli_reference() -> str:
 
 
 def problem_kinds() -> str:
-    from ddsolver.problems import KINDS
+    from ddsolver.kinds import SPECS as KINDS
 
     rows = ["| `problem.kind` | what | solved by | module |", "|---|---|---|---|"]
     for name, kind in KINDS.items():

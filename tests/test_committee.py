@@ -11,8 +11,8 @@ from scipy import special
 
 import ddsolver as dd
 from ddsolver.config import ConfigError, validate
+from ddsolver.kinds.committee.kind import KIND, initial_overlaps, initial_student, teacher_weights
 from ddsolver.models import committee as cm
-from ddsolver.problems.committee import KIND, initial_overlaps, initial_student, teacher_weights
 from ddsolver.sgd.committee import (
     committee_sgd_steps,
     committee_sgd_steps_ref,

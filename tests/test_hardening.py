@@ -34,6 +34,16 @@ neurons = 20
 eps = 1e-3
 """
 
+#: SMALL without the isotropic kind's own keys (Δ, the r axis), for cases of another kind.
+OTHER_KIND = """
+[time]
+t_end = 0.2
+save_every = 0.1
+[sgd]
+neurons = 20
+eps = 1e-3
+"""
+
 
 def _cli(capsys, *argv):
     """``ddsolver ARGV`` in this process: (exit code, stdout, stderr)."""
@@ -210,7 +220,8 @@ BAD_CONFIGS = [
 )
 def test_bad_config_value_is_one_line_naming_the_key(tmp_path, capsys, name, sets, verb, needle):
     cfg = tmp_path / "c.toml"
-    cfg.write_text(SMALL)
+    # another kind starts from a config without the isotropic keys, which it would refuse
+    cfg.write_text(SMALL if "problem.kind" not in sets else OTHER_KIND)
     args = [a for line in sets.splitlines() for a in ("--set", line)]
     out = tmp_path / "out.h5"
     code, _, err = _cli(capsys, verb, cfg, "-o", out, *args)

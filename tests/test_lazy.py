@@ -11,9 +11,9 @@ from scipy.integrate import solve_ivp
 import ddsolver as dd
 from ddsolver.config import ConfigError, validate
 from ddsolver.data import relu_teacher
+from ddsolver.kinds.training_set.kind import initial_particles
 from ddsolver.lazy import LinearisedFlow, empirical_tangent_kernel, tangent_kernel
 from ddsolver.models.activations import Activation
-from ddsolver.problems.training_set import initial_particles
 
 RELU = Activation.from_mapping({"kind": "relu"})
 POINTS = np.random.default_rng(5).standard_normal((4, 3))

@@ -18,13 +18,16 @@ from cli_runner import ddsolver
 from ddsolver import integrate, io
 from ddsolver.config import SCHEMA, validate
 from ddsolver.experiment import build_grid_dd, build_initial, build_problem
+from ddsolver.kinds import NAMES, SPECS, get_kind
+from ddsolver.kinds.base import ReducedKind
+from ddsolver.kinds.protocol import FactorisedProblem, ReducedProblem
 from ddsolver.models import Activation
 from ddsolver.models.activations import act_derivative, act_value
 from ddsolver.observables import QUANTILES, coordinate_statistics, statistics_names
-from ddsolver.problems import KINDS, FactorisedProblem, ReducedProblem, get_kind
-from ddsolver.problems.base import ReducedKind
 from ddsolver.sgd.network import Network
 from ddsolver.sgd.run import run_sgd
+
+KINDS = {name: get_kind(name) for name in NAMES}
 
 #: Bitwise: a resumed run repeats the same floating-point operations.
 BITWISE = 0.0
@@ -119,8 +122,9 @@ def test_sgd_resume_refuses_a_changed_config_and_a_missing_file(tmp_path):
 
 
 def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
-    assert SCHEMA["problem"]["kind"].choices == tuple(KINDS)
+    assert SCHEMA["problem"]["kind"].choices == tuple(KINDS) == tuple(SPECS)
     for name, kind in KINDS.items():
+        assert isinstance(kind, type(SPECS[name]))  # the physics extends its config section
         cfg = validate({"problem": {"kind": name, "dimension": 20}})
         assert get_kind(cfg) is kind
         assert validate(cfg) == cfg  # a resolved config (a run file's) re-validates as itself

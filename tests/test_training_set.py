@@ -11,10 +11,10 @@ import pytest
 import ddsolver as dd
 from ddsolver.config import ConfigError, validate
 from ddsolver.data import clusters, relu_teacher
+from ddsolver.kinds.training_set.kind import initial_particles
 from ddsolver.maxmargin import f1_max_margin, svm_margin
 from ddsolver.models.activations import Activation
 from ddsolver.models.training_set import TrainingSetFlow
-from ddsolver.problems.training_set import initial_particles
 
 DATA = clusters(40, 50, 3, 2, 0.1, seed=3)
 

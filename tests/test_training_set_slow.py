@@ -8,8 +8,8 @@ import pytest
 
 import ddsolver as dd
 from ddsolver.config import validate
+from ddsolver.kinds.training_set.kind import training_set
 from ddsolver.maxmargin import f1_max_margin
-from ddsolver.problems.training_set import training_set
 
 pytestmark = pytest.mark.slow
 

@@ -1,6 +1,6 @@
 r"""One seed's network for ``ddsolver sgd``: what every problem kind's SGD network provides.
 
-A problem kind (:mod:`ddsolver.problems`) names a :class:`Network` subclass that draws the N
+A problem kind (:mod:`ddsolver.kinds`) names a :class:`Network` subclass that draws the N
 neurons from the config's initial law in the full dimension, advances them with its compiled
 online-SGD kernel, and evaluates the exact population risk R_N(θ) and each neuron's reduced
 coordinates. The run loop (:mod:`ddsolver.runloop`) checkpoints a network as its trained

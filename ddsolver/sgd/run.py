@@ -1,6 +1,6 @@
 r"""``ddsolver sgd``: finite-width online SGD for the problem of a config, several seeds.
 
-For every seed the problem kind's network (:mod:`ddsolver.problems`) starts from the config's
+For every seed the problem kind's network (:mod:`ddsolver.kinds`) starts from the config's
 initial law in the full dimension and runs its compiled SGD kernel, step k ↔ time t = kε.
 At every multiple of ``sgd.observe_every`` (default ``time.save_every``) the run records the
 exact risk R_N(θ) and the statistics of the neurons' reduced coordinates
@@ -22,8 +22,8 @@ from .. import io
 from .._jit import compile_lock
 from ..config import check_sgd_run, to_toml
 from ..experiment import build_schedule
+from ..kinds import get_kind
 from ..observables import coordinate_statistics
-from ..problems import get_kind
 from ..resources import check_memory
 from ..runloop import Advance, run_loop, stop_times
 from ..schedules import Schedule

@@ -10,17 +10,17 @@ the kernels are :class:`~ddsolver.models.IsotropicGaussians`, the SGD kernel
 from __future__ import annotations
 
 import math
-from typing import ClassVar
 
 import numpy as np
 
-from ..grid import Axis, TensorGrid
-from ..models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
-from ..schedules import Schedule
-from ..schema import ConfigError, Key, dimension_value, initial_dimension
-from ..sgd.isotropic import exact_risk, initial_network, sgd_steps
-from ..sgd.network import Network
-from .base import ReducedKind
+from ...grid import Axis, TensorGrid
+from ...models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
+from ...schedules import Schedule
+from ...schema import dimension_value, initial_dimension
+from ...sgd.isotropic import exact_risk, initial_network, sgd_steps
+from ...sgd.network import Network
+from ..base import ReducedKind
+from .config import IsotropicGaussiansSpec
 
 
 class IsotropicNetwork(Network):
@@ -71,41 +71,10 @@ class IsotropicNetwork(Network):
         return out
 
 
-class IsotropicGaussiansKind(ReducedKind):
+class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
     """The isotropic Gaussian classification problem, reduced to r = |w| (or (a, r))."""
 
-    name = "isotropic_gaussians"
-    summary = "y = ±1, x | y ~ N(0, (1 + yΔ)² I_d), σ*(x; w) = σ(<w, x>) (or a σ(<w, x>))"
-    keys: ClassVar[dict[str, dict[str, Key]]] = {
-        "problem": {
-            "second_layer": Key("bool", False, "isotropic: θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
-            "mehler_tolerance": Key(
-                "float",
-                1e-13,
-                "isotropic: bound on the truncation of ū_d's Mehler series (the rank follows: "
-                "at d = 40, 1e-13 → J = 32, 1e-6 → J = 9, which moves the paper example's risk "
-                "by 1.5e-9 and runs particles ~1.9× faster)",
-                low=0.0,
-                high=1.0,
-                low_open=True,
-                high_open=True,
-            ),
-        },
-    }
     network = IsotropicNetwork
-
-    def check_finite_step(self, cfg: dict) -> None:
-        """The correction is built at finite d on the grid (r, or (a, r))."""
-        for key, value, ok, allowed in (
-            ("problem.dimension", cfg["problem"]["dimension"],
-             not math.isinf(dimension_value(cfg)), "a finite d with dynamics.finite_step "
-             "(the correction grows like εd)"),
-            ("discretisation.method", cfg["discretisation"]["method"],
-             cfg["discretisation"]["method"] == "grid", "\"grid\" with dynamics.finite_step "
-             "(the radial diffusion needs the grid)"),
-        ):  # fmt: skip
-            if not ok:
-                raise ConfigError(key, value, allowed)
 
     def build_problem(self, cfg: dict) -> IsotropicGaussians:
         p = cfg["problem"]
@@ -162,8 +131,8 @@ class IsotropicGaussiansKind(ReducedKind):
         else:
             problem.radial_interaction(r, r)
         if cfg["dynamics"].get("finite_step"):  # the grid stepper's signature with it
-            from ..models.step_noise import StepNoise
-            from ..pde import GridDD
+            from ...models.step_noise import StepNoise
+            from ...pde import GridDD
 
             small = IsotropicGaussians(paper_ramp(), 40, 0.5)
             grid = TensorGrid((Axis.uniform("r", 0.0, 3.0, 8, radial=True),))
@@ -172,7 +141,7 @@ class IsotropicGaussiansKind(ReducedKind):
             system.advance(system.initial_state(law), 0.0, 1e-3, math.inf, 1)
 
     def warm_up_particles(self) -> None:
-        from ..lagrangian import ParticleDD
+        from ...lagrangian import ParticleDD
 
         # (r,) and (a, r) share one signature: particles (M, n) with n read at run time
         problem = IsotropicGaussians(paper_ramp(), 40, 0.5)

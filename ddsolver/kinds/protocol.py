@@ -5,7 +5,7 @@ A reduced problem is the DD of one data law and network written in a few coordin
 geometry that the noise needs (the reference density of the reduced coordinates, whose log
 is L(z), e.g. (d − 1) log r). The grid solver (:class:`~ddsolver.pde.GridDD`), the particle
 solver (:class:`~ddsolver.lagrangian.ParticleDD`) and the interaction operators accept any
-object with these members; the problem kinds of :mod:`ddsolver.problems` build them.
+object with these members; the problem kinds of :mod:`ddsolver.kinds` build them.
 """
 
 from __future__ import annotations

@@ -8,34 +8,20 @@ SGD :func:`~ddsolver.sgd.teacher_student.teacher_sgd_steps`.
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar
-
 import numpy as np
 
-from ..grid import Axis, TensorGrid
-from ..models import Activation, TeacherStudent, TeacherStudentInitial
-from ..schedules import Schedule
-from ..schema import (
-    LABEL_NOISE,
-    ConfigError,
-    Key,
-    check_interval,
+from ...grid import Axis, TensorGrid
+from ...models import Activation, TeacherStudent, TeacherStudentInitial
+from ...schedules import Schedule
+from ...schema import (
     dimension_value,
-    float_key,
     initial_dimension,
-    int_key,
-    kind_defaults,
 )
-from ..sgd.isotropic import initial_network
-from ..sgd.network import Network
-from ..sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
-from .base import ReducedKind
-
-#: (u, v) grid where the config does not set it.
-GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
-#: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
-MAX_DENSE_CELLS = 8000
+from ...sgd.isotropic import initial_network
+from ...sgd.network import Network
+from ...sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
+from ..base import ReducedKind
+from .config import TeacherStudentSpec
 
 
 class TeacherStudentNetwork(Network):
@@ -77,55 +63,10 @@ class TeacherStudentNetwork(Network):
         return {"u": self.w[:, 0].copy(), "v": np.linalg.norm(self.w[:, 1:], axis=1)}
 
 
-class TeacherStudentKind(ReducedKind):
+class TeacherStudentKind(TeacherStudentSpec, ReducedKind):
     """Students σ(<w, x>) learning a teacher σ(<w*, x>) from Gaussian inputs."""
 
-    name = "teacher_student"
-    summary = "x ~ N(0, I_d), y = σ(<w*, x>) + noise; students σ(<w, x>) on a (u, v) grid"
-    keys: ClassVar[dict[str, dict[str, Key]]] = {
-        "problem": {
-            "teacher_norm": float_key(
-                1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
-            ),
-            "label_noise": LABEL_NOISE,
-        },
-        "grid": {
-            "u_min": float_key(
-                -1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)"
-            ),
-            "u_max": float_key(2.0, "teacher–student: upper edge of the u axis"),
-            "u_cells": int_key(48, "teacher–student: cells on the u axis", low=3),
-        },
-    }
-    methods = ("grid",)
-    methods_reason = "its kernel is dense (no factorisation for particles)"
     network = TeacherStudentNetwork
-
-    def check(self, raw: dict, cfg: dict) -> None:
-        problem, grid = cfg["problem"], cfg["grid"]
-        if problem["second_layer"]:
-            raise ConfigError(
-                "problem.second_layer", True, "teacher_student trains w only (σ(<w, x>) students)"
-            )
-        if problem["dimension"] != math.inf and problem["dimension"] < 3:
-            raise ConfigError("problem.dimension", problem["dimension"], 'must be ≥ 3 or "inf"')
-        super().check(raw, cfg)
-        kind_defaults(grid, raw.get("grid", {}), GRID_DEFAULTS)
-        check_interval(grid, "u")
-        cells = grid["u_cells"] * grid["r_cells"]
-        if cells > MAX_DENSE_CELLS:
-            raise ConfigError(
-                "grid.u_cells",
-                grid["u_cells"],
-                f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
-                f"{MAX_DENSE_CELLS} cells",
-            )
-        if cfg["dynamics"]["tau"] > 0 and grid["r_min"] == 0:
-            raise ConfigError(
-                "grid.r_min",
-                0.0,
-                "with τ > 0 the reference measure v^(d−2) needs the v axis to start above 0",
-            )
 
     def build_problem(self, cfg: dict) -> TeacherStudent:
         p = cfg["problem"]

@@ -1,0 +1,52 @@
+r"""The problem kinds: one package each, ``ddsolver/kinds/<name>/``, looked up by ``problem.kind``.
+
+A kind's package holds ``config.py``, its config section (a
+:class:`~ddsolver.kinds.spec.KindSpec` instance ``SPEC``: keys, checks, the keys that apply),
+and ``kind.py``, its physics (a :class:`~ddsolver.kinds.base.ProblemKind` instance ``KIND``,
+a subclass of the same spec: its limit, its SGD network, its kernels). Adding a kind is its
+package and one line in :data:`NAMES` (plus its tests, a ``grids/`` file and a docs page).
+
+:data:`SPECS` imports the config sections only, so checking a config imports no kernel;
+:func:`get_kind` imports a kind's physics when a run needs it.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from ..schema import ConfigError
+from .spec import KindSpec as KindSpec
+
+if TYPE_CHECKING:
+    from .base import ProblemKind
+
+#: Every problem kind by its ``problem.kind`` name, in the order the docs list them.
+NAMES = (
+    "isotropic_gaussians",
+    "anisotropic_gaussians",
+    "teacher_student",
+    "committee",
+    "training_set",
+)
+
+#: The config section of every kind, by name (light: no kernel is imported).
+SPECS: dict[str, KindSpec] = {
+    name: import_module(f".{name}.config", __name__).SPEC for name in NAMES
+}
+
+
+def get_spec(cfg_or_name: dict | str) -> KindSpec:
+    """The config section of the kind of a resolved config (or of a ``problem.kind`` name)."""
+    name = cfg_or_name if isinstance(cfg_or_name, str) else cfg_or_name["problem"]["kind"]
+    try:
+        return SPECS[name]
+    except KeyError:
+        raise ConfigError("problem.kind", name, f"allowed: {', '.join(map(repr, SPECS))}") from None
+
+
+def get_kind(cfg_or_name: dict | str) -> ProblemKind:
+    """The problem kind of a resolved config (or of a ``problem.kind`` name), its physics
+    imported on first use."""
+    spec = get_spec(cfg_or_name)
+    return import_module(f".{spec.name}.kind", __name__).KIND

@@ -1,0 +1,115 @@
+r"""A problem kind's physics: its limit, its SGD network, its kernels' warm-ups.
+
+Each kind is one package ``ddsolver/kinds/<name>/``: ``config.py`` holds its config section
+(a :class:`~ddsolver.kinds.spec.KindSpec`), ``kind.py`` a :class:`ProblemKind` subclass of
+that spec with the physics, registered by one line in ``ddsolver/kinds/__init__.py``. The
+config, the experiment builders, the run loops and the comparison look a kind up by its name
+(``problem.kind``) and call these methods; none of them branches on the name.
+
+Most kinds are a distributional dynamics in reduced coordinates, solved on a grid or with
+particles: they subclass :class:`ReducedKind`, which supplies :meth:`ProblemKind.solve`. A
+kind whose deterministic limit is something else (the committee machines' order-parameter
+ODEs) implements :meth:`ProblemKind.solve` itself.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..grid import TensorGrid
+from ..schema import ConfigError
+from ..sgd.network import Network
+from ..status import RunResult
+from .protocol import InitialLaw, ReducedProblem
+from .spec import KindSpec, ReducedSpec
+
+
+class ProblemKind(KindSpec):
+    """One ``problem.kind``: its config section (:class:`KindSpec`), its limit and its SGD.
+
+    Class attributes
+    ----------------
+    network : the :class:`~ddsolver.sgd.network.Network` subclass that ``ddsolver sgd`` trains
+    """
+
+    network: ClassVar[type[Network]]
+
+    def check_solvable(self, cfg: dict) -> None:
+        """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""
+
+    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+        """Bytes a run of ``verb`` ("run" or "sgd") holds, by the config key that sets each
+        term; None: the estimate of :mod:`ddsolver.resources` for grids, particles and SGD."""
+        return None
+
+    @abstractmethod
+    def build_problem(self, cfg: dict):
+        """The problem of a resolved config (what ``ddsolver sgd`` trains on, too)."""
+
+    def file_data(self, cfg: dict, problem) -> dict[str, np.ndarray] | None:
+        """Arrays a run file keeps under /data (a training set's points), or None."""
+        return None
+
+    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
+        """``ddsolver run`` of a kind whose limit is its own (the committee's ODEs, the
+        training set's flow): the limit of a resolved config, written to ``path`` (the config
+        and memory checks are done). A :class:`ReducedKind` only describes its DD; the
+        driver :func:`ddsolver.integrate.run_reduced` solves it."""
+        raise NotImplementedError(f"{self.name}: its limit is solved by its driver")
+
+    # ------------------------------------------------------------------ SGD
+
+    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+        """The network of one seed, drawn from the initial law in the full dimension."""
+        return self.network(cfg, problem, np.random.default_rng(seed))
+
+    @abstractmethod
+    def warm_up_sgd(self) -> None:
+        """Compile (or load) the SGD step and exact-risk kernels with a real run's types (the
+        caller holds :func:`ddsolver._jit.compile_lock`; a warm-up never takes it itself)."""
+
+
+class ReducedKind(ReducedSpec, ProblemKind):
+    """A kind whose limit is a DD in reduced coordinates, solved on a grid or with particles."""
+
+    # ------------------------------------------------------------------ PDE
+
+    @abstractmethod
+    def build_problem(self, cfg: dict) -> ReducedProblem:
+        """The reduced problem of a resolved config."""
+
+    @abstractmethod
+    def build_initial(self, cfg: dict) -> InitialLaw:
+        """The initial law of a resolved config, in the reduced coordinates."""
+
+    @abstractmethod
+    def build_grid(self, cfg: dict) -> TensorGrid:
+        """The grid of ``[grid]`` (the solution grid, or the particles' density output grid)."""
+
+    @abstractmethod
+    def grid_cells(self, cfg: dict) -> dict[str, int]:
+        """The cells of each axis of :meth:`build_grid` by their config key, in axis order
+        (e.g. {"grid.a_cells": 96, "grid.r_cells": 800}), read from the config without
+        building anything (the memory estimate uses it)."""
+
+    def particle_counts(self, cfg: dict) -> tuple[int, ...]:
+        """Particles along each reduced coordinate (``[particles]``)."""
+        raise ConfigError(
+            "discretisation.method", "particles", f"{self.name} has no particle discretisation"
+        )
+
+    @abstractmethod
+    def warm_up_pde(self) -> None:
+        """Compile (or load) this kind's own kernels with a real run's argument types."""
+
+    def warm_up_config(self, cfg: dict) -> None:
+        """Compile (or load) what a run of ``cfg`` needs of the kind's kernels (default: all
+        of :meth:`warm_up_pde`); a kind whose kernels depend on the config compiles less."""
+        self.warm_up_pde()
+
+    def warm_up_particles(self) -> None:
+        """Compile (or load) the kind's compiled particle loop, if it has one (default: none)."""

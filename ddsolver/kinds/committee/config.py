@@ -1,0 +1,211 @@
+r"""The config section of committee machines: its keys, its checks, the keys that apply.
+
+Imports no kernel: :mod:`ddsolver.config` validates a config with this module alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from ...schema import (
+    INITIAL_SEED,
+    LABEL_NOISE,
+    ConfigError,
+    Key,
+    float_key,
+    int_key,
+    kind_defaults,
+)
+from ..spec import KindSpec, keys_of
+
+#: The activations of the committee kernels (:data:`ddsolver.models.committee.ACTIVATIONS`).
+ACTIVATIONS = ("erf_sqrt2", "erf", "relu", "linear")
+#: c in ŷ = c Σ v_k g(λ_k) (:func:`ddsolver.models.committee.output_factor`).
+OUTPUT_SCALES = ("none", "1/K", "1/sqrt(K)")
+
+
+#: The ODE's error tolerances where the config does not set solver.rtol / solver.atol.
+SOLVER_DEFAULTS = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def given_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, R, v) of ``initial.kind = "overlaps"`` from the flattened ``initial.q/r/v``."""
+    k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+    init = cfg["initial"]
+    return (
+        np.reshape(init["q"], (k, k)),
+        np.reshape(init["r"], (k, m)),
+        np.asarray(init["v"], float),
+    )
+
+
+class CommitteeSpec(KindSpec):
+    """The config section of ``problem.kind = "committee"``."""
+
+    name = "committee"
+
+    summary = (
+        "x ~ N(0, I_d), K-unit student, M-unit teacher; the order-parameter ODEs (d → ∞, "
+        "finite K) and online SGD"
+    )
+
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem": {
+            "student_units": int_key(2, "committee: K, hidden units of the student", low=1),
+            "teacher_units": int_key(2, "committee: M, hidden units of the teacher", low=1),
+            "output_scale": Key(
+                "str",
+                "none",
+                "committee: c in ŷ = c Σ v_k g(λ_k) (none: Saad–Solla / Goldt; 1/K: mean field)",
+                choices=OUTPUT_SCALES,
+            ),
+            "teacher_v": Key(
+                "float_list", [1.0], "committee: the teacher's second layer v* (one, or M values)"
+            ),
+            "teacher_weights": Key(
+                "str",
+                "orthonormal",
+                "committee: w* with orthogonal rows of norm √d (T = I), or i.i.d. N(0, 1)",
+                choices=("orthonormal", "gaussian"),
+            ),
+            "teacher_seed": int_key(0, "committee: seed of the teacher's weights", low=0),
+            "label_noise": LABEL_NOISE,
+        },
+        "dynamics": {
+            "eta": float_key(
+                0.5,
+                "committee: learning rate η of w (step η/√d, t = steps/d)",
+                low=0,
+                low_open=True,
+            ),
+            "eta_v": float_key(
+                0.0, "committee: learning rate η_v of v (step η_v/d; 0: v fixed)", low=0
+            ),
+            "noise_term": Key(
+                "bool",
+                True,
+                "committee: keep the η² (SGD-noise) terms of the ODEs; false is η → 0 at fixed ηt",
+            ),
+        },
+        "initial": {
+            "seed": INITIAL_SEED,
+            "q": Key("float_list", [], "committee, kind overlaps: Q (K × K, row by row)"),
+            "r": Key("float_list", [], "committee, kind overlaps: R (K × M, row by row)"),
+            "v": Key("float_list", [], "committee, kind overlaps: v (K)"),
+        },
+    }
+
+    methods = ("order_parameters",)
+
+    methods_reason = "its limit is the ODEs of the overlaps Q, R and v"
+
+    activations = tuple(ACTIVATIONS)
+
+    default_activation = "erf_sqrt2"
+
+    initial_kinds = ("gaussian", "overlaps")
+
+    def own_keys(self, cfg: dict) -> set[str]:
+        """K, M, the output scale, the teacher's v*, label noise, η, η_v, the noise terms,
+        weight decay, the ODE tolerances and the initial law's own keys. At a finite d the
+        teacher is drawn (its weights and seed); at d = ∞ T = I and a seed draws only a
+        random v."""
+        p, init = cfg["problem"], cfg["initial"]
+        keys = keys_of("problem", "student_units", "teacher_units", "output_scale", "teacher_v",
+                       "label_noise")  # fmt: skip
+        keys |= keys_of("dynamics", "eta", "eta_v", "noise_term", "lam")
+        keys |= keys_of("solver", "rtol", "atol") | {"initial.kind"}
+        finite = not math.isinf(p["dimension"])
+        if finite:
+            keys |= keys_of("problem", "teacher_weights", "teacher_seed")
+        if init["kind"] == "overlaps":
+            keys |= keys_of("initial", "q", "r", "v")
+        else:
+            keys |= keys_of("initial", "scale", "a_mean", "a_std")
+        if finite or (init["kind"] == "gaussian" and init["a_std"] > 0):
+            keys.add("initial.seed")
+        return keys
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        super().check(raw, cfg)
+        p = cfg["problem"]
+        k, m, d = p["student_units"], p["teacher_units"], p["dimension"]
+        given = {t: raw.get(t, {}) for t in ("sgd", "dynamics", "problem", "initial")}
+        if "neurons" in given["sgd"] and given["sgd"]["neurons"] != k:
+            raise ConfigError(
+                "sgd.neurons", given["sgd"]["neurons"], f"committee: the student has "
+                f"problem.student_units = {k} units; leave sgd.neurons out"
+            )  # fmt: skip
+        eps = given["sgd"].get("eps")
+        if eps is not None and not (math.isinf(d) or math.isclose(eps, 1.0 / d, rel_tol=1e-12)):
+            raise ConfigError(
+                "sgd.eps", given["sgd"]["eps"],
+                f"committee: one SGD step is 1/d of time (t = steps/d, here 1/{d}); leave it out",
+            )  # fmt: skip
+        for key, neutral in (("xi", 1.0), ("tau", 0.0)):
+            if given["dynamics"].get(key, neutral) != neutral:
+                raise ConfigError(
+                    f"dynamics.{key}", given["dynamics"][key],
+                    "committee: not part of its dynamics (learning rates: dynamics.eta, eta_v)",
+                )  # fmt: skip
+        if p["second_layer"]:
+            raise ConfigError(
+                "problem.second_layer", True, "committee: train v with dynamics.eta_v > 0"
+            )
+        cfg["sgd"]["neurons"] = k
+        if not math.isinf(d):
+            if d < k + m:
+                raise ConfigError(
+                    "problem.dimension", d,
+                    f"committee: at least K + M = {k + m} (the units' weights must be "
+                    "independent vectors)",
+                )  # fmt: skip
+            cfg["sgd"]["eps"] = 1.0 / d
+        if len(p["teacher_v"]) not in (1, m):
+            raise ConfigError("problem.teacher_v", p["teacher_v"], f"one number or M = {m} numbers")
+        kind_defaults(cfg["solver"], raw.get("solver", {}), SOLVER_DEFAULTS)
+        if cfg["solver"]["rtol"] <= 0:
+            raise ConfigError("solver.rtol", cfg["solver"]["rtol"], "committee: must be > 0")
+        self._check_initial(cfg, given["initial"])
+
+    @staticmethod
+    def _check_initial(cfg: dict, given: dict) -> None:
+        init = cfg["initial"]
+        k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+        sizes = {"q": k * k, "r": k * m, "v": k}
+        if init["kind"] != "overlaps":
+            for key in sizes:
+                if given.get(key):
+                    raise ConfigError(
+                        f"initial.{key}", given[key], 'only initial.kind = "overlaps" takes it'
+                    )
+            return
+        for key, size in sizes.items():
+            if len(init[key]) != size:
+                raise ConfigError(
+                    f"initial.{key}", init[key], f"{size} numbers (K = {k}, M = {m}, row by row)"
+                )
+        q, r, _ = given_overlaps(cfg)
+        if not np.allclose(q, q.T):
+            raise ConfigError("initial.q", init["q"], "Q must be symmetric")
+        joint = np.block([[q, r], [r.T, np.eye(m)]])
+        scale = max(1.0, float(np.abs(joint).max()))
+        if np.linalg.eigvalsh(joint).min() < -1e-10 * scale:
+            raise ConfigError(
+                "initial.q", init["q"],
+                "[[Q, R], [Rᵀ, T]] must be positive semi-definite (overlaps of real vectors; "
+                "T = I)",
+            )  # fmt: skip
+        if cfg["problem"]["teacher_weights"] == "gaussian" and not math.isinf(
+            cfg["problem"]["dimension"]
+        ):
+            raise ConfigError(
+                "problem.teacher_weights", "gaussian",
+                'initial.kind = "overlaps" gives R against T = I: use "orthonormal"',
+            )  # fmt: skip
+
+
+SPEC = CommitteeSpec()

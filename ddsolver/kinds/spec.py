@@ -1,0 +1,167 @@
+r"""What a problem kind says about its config: its keys, its checks, the keys that apply.
+
+The config layer of a kind, apart from its physics: :mod:`ddsolver.config` validates a file
+with these classes alone, so checking a config imports no kernel (no numba, no h5py). Each
+kind's ``ddsolver/kinds/<name>/config.py`` subclasses :class:`KindSpec` (or
+:class:`ReducedSpec`); its ``kind.py`` adds the physics (:class:`~ddsolver.kinds.base.ProblemKind`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+from ..schema import ConfigError, Key, dimension_value
+
+#: The activations of ``problem.activation.kind`` the reduced kinds' Gaussian integrals cover.
+REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
+
+#: Keys every kind takes: what the file is, when it is observed, and the SGD run of ``[sgd]``
+#: (one config serves ``ddsolver run`` and ``ddsolver sgd``, so a key applies to a kind when it
+#: changes either). ``problem.activation.*`` stands for the activation table, whose
+#: parameters are checked against its own kind.
+COMMON_KEYS = frozenset(
+    {
+        "problem.kind",
+        "problem.dimension",
+        "problem.activation.*",
+        "time.t_end",
+        "time.save_every",
+        "time.observe_every",
+        "output.path",
+        "discretisation.method",
+        "sgd.neurons",
+        "sgd.eps",
+        "sgd.seeds",
+        "sgd.batch",
+        "sgd.observe_every",
+    }
+)
+#: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid.
+GRID_SOLVER_KEYS = frozenset(
+    f"solver.{k}" for k in ("order", "cfl", "limiter", "interaction", "rtol", "atol", "dt_max")
+)
+#: The parameters of each schedule kind of ``dynamics.xi`` (a table).
+SCHEDULE_PARAMETERS = {
+    "constant": ("value",),
+    "power": ("value", "t0", "alpha"),
+    "piecewise": ("times", "values"),
+}
+
+
+def keys_of(table: str, *names: str) -> set[str]:
+    """The dotted keys ``table.name`` of ``names``."""
+    return {f"{table}.{name}" for name in names}
+
+
+def schedule_keys(cfg: dict) -> set[str]:
+    """``dynamics.xi`` and, where it is a table, the keys its schedule kind takes."""
+    xi = cfg["dynamics"]["xi"]
+    if not isinstance(xi, dict):
+        return {"dynamics.xi"}
+    own = SCHEDULE_PARAMETERS[xi["kind"]]
+    return {"dynamics.xi", "dynamics.xi.kind", *keys_of("dynamics.xi", *own)}
+
+
+class KindSpec(ABC):
+    """One ``problem.kind`` as the config sees it: its keys, checks and applicable keys.
+
+    Class attributes
+    ----------------
+    name : the value of ``problem.kind``
+    summary : one line for the docs and the config reference
+    keys : config keys of this kind only, {table: {name: Key}}, merged into the schema
+    methods : the values of ``discretisation.method`` it can be solved with, the default first
+    methods_reason : why other methods are refused (said in the error)
+    activations : the values of ``problem.activation.kind`` it takes
+    default_activation : its activation where the config names none (None: the package's)
+    initial_kinds : the values of ``initial.kind`` it takes
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    keys: ClassVar[dict[str, dict[str, Key]]] = {}
+    methods: ClassVar[tuple[str, ...]] = ("grid", "particles")
+    methods_reason: ClassVar[str] = ""
+    activations: ClassVar[tuple[str, ...]] = REDUCED_ACTIVATIONS
+    default_activation: ClassVar[str | None] = None
+    initial_kinds: ClassVar[tuple[str, ...]] = ("gaussian",)
+    #: The least problem.dimension it takes (the reductions in |w| need d ≥ 2).
+    min_dimension: ClassVar[int] = 2
+
+    # ------------------------------------------------------------------ config
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        """Cross-key checks and the kind's own defaults, on the resolved ``cfg`` in place.
+
+        ``raw`` is the config as given (before defaults), to tell what the user set. The
+        default refuses a discretisation the kind has no solver for and sets the kind's
+        default method where the user named none.
+        """
+        if dimension_value(cfg) < self.min_dimension:
+            raise ConfigError("problem.dimension", cfg["problem"]["dimension"],
+                              f"{self.name}: d ≥ {self.min_dimension} (or \"inf\")")  # fmt: skip
+        given = raw.get("problem", {}).get("activation", {})
+        if not (isinstance(given, dict) and "kind" in given) and self.default_activation:
+            cfg["problem"]["activation"] = {"kind": self.default_activation}
+        for key, value, allowed in (
+            ("problem.activation.kind", cfg["problem"]["activation"]["kind"], self.activations),
+            ("initial.kind", cfg["initial"]["kind"], self.initial_kinds),
+        ):
+            if value not in allowed:
+                raise ConfigError(key, value, f"{self.name} takes {', '.join(map(repr, allowed))}")
+        method = raw.get("discretisation", {}).get("method", self.methods[0])
+        if method not in self.methods:
+            raise ConfigError(
+                "discretisation.method",
+                method,
+                f"{self.name} is solved by {' or '.join(map(repr, self.methods))}"
+                + (f": {self.methods_reason}" if self.methods_reason else ""),
+            )
+        cfg["discretisation"]["method"] = method
+        if cfg["dynamics"].get("finite_step"):
+            self.check_finite_step(cfg)
+
+    def applicable_keys(self, cfg: dict) -> frozenset[str]:
+        """The dotted keys that change a run or an SGD run of the resolved ``cfg``.
+
+        Every other key the user sets to anything but its default is refused before compute
+        (:func:`ddsolver.config.validate`), and ``ddsolver info`` shows only these. A key ending
+        in ``.*`` stands for a whole table.
+        """
+        return COMMON_KEYS | self.own_keys(cfg)
+
+    @abstractmethod
+    def own_keys(self, cfg: dict) -> set[str]:
+        """The keys beyond :data:`COMMON_KEYS` this kind takes for the resolved ``cfg`` (they
+        may depend on it: a method's own table, a second layer's axis)."""
+
+    def check_finite_step(self, cfg: dict) -> None:
+        """Refuse ``dynamics.finite_step`` where the kind has no correction (the default)."""
+        raise ConfigError(
+            "dynamics.finite_step",
+            True,
+            f"{self.name} has no finite-step correction; it exists for isotropic_gaussians "
+            '(finite problem.dimension, discretisation.method = "grid", with or without a '
+            "second layer) and anisotropic_gaussians (particles)",
+        )
+
+
+class ReducedSpec(KindSpec):
+    """The config side of a kind whose limit is a DD in reduced coordinates."""
+
+    def own_keys(self, cfg: dict) -> set[str]:
+        """The initial law's scale and d, ξ and λ, and the method's own keys: the grid solver's
+        ``[solver]``, or the particle stepper's tolerances; then :meth:`reduced_keys`."""
+        keys = {"initial.kind", "initial.scale", "initial.dimension", "dynamics.lam"}
+        keys |= schedule_keys(cfg) | {"grid.boundary_mass_max"}
+        if cfg["discretisation"]["method"] == "grid":
+            keys |= GRID_SOLVER_KEYS
+        else:
+            keys |= keys_of("particles", "rtol", "atol")
+        return keys | self.reduced_keys(cfg)
+
+    @abstractmethod
+    def reduced_keys(self, cfg: dict) -> set[str]:
+        """The keys of this kind's data law, reduced coordinates and axes (beyond
+        :meth:`own_keys`' shared ones) for the resolved ``cfg``."""

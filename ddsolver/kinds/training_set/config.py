@@ -1,0 +1,248 @@
+r"""The config section of the training set: its keys, its checks, the keys that apply.
+
+Imports no kernel: :mod:`ddsolver.config` validates a config with this module alone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ...data import read_training_set
+from ...schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
+from ..spec import REDUCED_ACTIVATIONS, KindSpec, keys_of
+
+#: The losses of the flow (:data:`ddsolver.models.training_set.LOSSES`).
+LOSSES = ("square", "logistic")
+#: The slope limiters of the circle flow (:data:`ddsolver.models.circle.CIRCLE_LIMITERS`).
+CIRCLE_LIMITERS = ("mc", "minmod", "none")
+
+
+#: The flow's error tolerances where the config does not set particles.rtol / atol, divided
+#: by the output scale α when α > 1 (the weights move O(1/α), the predictor α f). ReLU's
+#: velocity jumps where a particle's hyperplane crosses a data point, and a tight control
+#: shrinks the steps at every crossing: M = 500, n = 100, t ≤ 100 take 273 / 1 826 / 152 470
+#: steps (1 / 5.6 / 495 s) at rtol 1e-3 / 1e-4 / 1e-6, with margins equal to 1.3e-4.
+FLOW_DEFAULTS = {"rtol": 1e-4, "atol": 1e-7}
+
+
+class TrainingSetSpec(KindSpec):
+    """The config section of ``problem.kind = "training_set"``."""
+
+    name = "training_set"
+
+    summary = (
+        "n labelled points (a file, clusters or a ReLU teacher); f = ∫ b σ(a·x̃) dρ on the "
+        "square or logistic loss; the Wasserstein gradient flow with weighted particles"
+    )
+
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem": {
+            "data": Key("str", "", "training set: .npz/.csv/.h5 file of x, y (x_test, y_test)"),
+            "loss": Key("str", "logistic", "training set: the loss ℓ", choices=tuple(LOSSES)),
+            "train": Key(
+                "str",
+                "both",
+                "training set: both layers, or the output layer (a fixed)",
+                choices=("both", "output"),
+            ),
+        },
+        "problem.generate": {
+            "kind": Key(
+                "str", "clusters", "training set: generated data", choices=("clusters", "teacher")
+            ),
+            "n": int_key(100, "training set: training points", low=1),
+            "n_test": int_key(1000, "training set: test points of the same law", low=0),
+            "seed": int_key(0, "training set: seed of the data (train, then test)", low=0),
+            "k": int_key(3, "clusters: k × k cluster centres on a grid of [−½, ½]²", low=1),
+            "radius": float_key(0.1, "clusters: radius of each cluster's disc", low=0),
+            "units": int_key(5, "teacher: m₀, hidden units of the ReLU teacher", low=1),
+            "inputs": Key(
+                "str",
+                "gaussian",
+                "teacher: x ~ N(0, I_d) or uniform on the sphere",
+                choices=("gaussian", "sphere"),
+            ),
+            "label": Key(
+                "str",
+                "sign",
+                "teacher: y = sign of the teacher, or its value",
+                choices=("sign", "value"),
+            ),
+        },
+        "dynamics": {
+            "scale": float_key(
+                1.0,
+                "training set: α, predictor α f and loss ℓ(α f)/α² (lazy as α grows)",
+                low=0,
+                low_open=True,
+            ),
+            "linearised": Key(
+                "bool",
+                False,
+                "training set: also solve the run's linearisation (tangent kernel of ρ₀) and "
+                "record lin_gap, lin_gap_test, lin_test_error, interp_gap",
+            ),
+        },
+        "initial": {
+            "seed": INITIAL_SEED,
+            "symmetric": Key(
+                "bool", False, "training set: pair each particle with its b-flipped twin (f₀ = 0)"
+            ),
+            "particles": Key(
+                "str", "", "training set, kind file: .npz with theta (M, d+2) [and masses]"
+            ),
+        },
+        "particles": {
+            "count": int_key(1000, "training set: M, particles of the flow", low=1),
+        },
+        "grid": {
+            "angle_cells": int_key(
+                256, "training set, d = 1, method grid: cells on the circle of directions", low=8
+            ),
+        },
+    }
+
+    methods = ("particles", "grid")
+
+    methods_reason = "particles in R^{d+2}, or for d = 1 the PDE on the circle of directions"
+
+    activations = REDUCED_ACTIVATIONS
+
+    default_activation = "relu"
+
+    initial_kinds = ("gaussian", "sphere", "file")
+
+    min_dimension = 1
+
+    def own_keys(self, cfg: dict) -> set[str]:
+        """The data (a file, or the generator's own keys), the loss, what is trained, α and λ;
+        the initial law's own keys; the particles' count and tolerances, the linearisation and
+        the flow's seed (particles), or the circle's cells and its stepper (grid). ξ and τ are
+        not part of this flow."""
+        p, init = cfg["problem"], cfg["initial"]
+        keys = keys_of("problem", "data", "loss", "train") | keys_of("dynamics", "scale", "lam")
+        if not p["data"]:
+            own = ("k", "radius") if p["generate"]["kind"] == "clusters" else ("units", "inputs",
+                                                                               "label")  # fmt: skip
+            keys |= keys_of("problem.generate", "kind", "n", "n_test", "seed", *own)
+        keys.add("initial.kind")
+        particles = cfg["discretisation"]["method"] == "particles"
+        if init["kind"] == "file":
+            keys.add("initial.particles")
+        else:
+            keys |= keys_of("initial", "scale", "symmetric")
+            if particles:
+                keys |= {"initial.seed", "particles.count"}
+        if particles:
+            keys |= keys_of("particles", "rtol", "atol") | {"dynamics.linearised"}
+        else:
+            keys |= {"grid.angle_cells"} | keys_of("solver", "order", "limiter", "cfl", "dt_max")
+        return keys
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        super().check(raw, cfg)
+        p = cfg["problem"]
+        given = raw.get("problem", {})
+        if p["second_layer"]:
+            raise ConfigError("problem.second_layer", True, "training set: θ = (b, a) already")
+        if p["data"]:
+            data = read_training_set(p["data"])  # refused here, before any compute
+            if "dimension" in given and given["dimension"] != data.dimension:
+                raise ConfigError(
+                    "problem.dimension", given["dimension"],
+                    f"the data file {p['data']} has d = {data.dimension}",
+                )  # fmt: skip
+            p["dimension"] = data.dimension
+            defaults = {k: spec.default for k, spec in self.keys["problem.generate"].items()}
+            changed = {k: v for k, v in given.get("generate", {}).items() if defaults.get(k) != v}
+            if changed:  # (a resolved config repeats the defaults: that is no conflict)
+                raise ConfigError("problem.generate", changed,
+                                  "problem.data is set: the data come from the file")  # fmt: skip
+            labels, points = data.y, data.y.size
+        else:
+            if math.isinf(p["dimension"]):
+                raise ConfigError("problem.dimension", "inf", "training set: a finite d")
+            g = p["generate"]
+            if g["kind"] == "clusters" and p["dimension"] < 2:
+                raise ConfigError("problem.dimension", p["dimension"], "clusters: d ≥ 2")
+            labels = None if g["kind"] == "teacher" and g["label"] == "value" else np.ones(1)
+            points = g["n"]
+        if p["loss"] == "logistic" and labels is not None and not np.all(np.abs(labels) == 1):
+            raise ConfigError("problem.loss", "logistic", "the labels must be ±1 (they are not)")
+        if p["loss"] == "logistic" and labels is None:
+            raise ConfigError(
+                "problem.loss", "logistic", 'needs ±1 labels: problem.generate.label = "sign"'
+            )
+        if cfg["initial"]["kind"] == "file":
+            self._check_particle_file(cfg)
+        if cfg["initial"]["symmetric"] and cfg["particles"]["count"] % 2:
+            raise ConfigError("particles.count", cfg["particles"]["count"],
+                              "initial.symmetric pairs the particles: an even count")  # fmt: skip
+        if cfg["discretisation"]["method"] == "grid":
+            self._check_circle(cfg)
+        if cfg["dynamics"]["linearised"] and cfg["dynamics"]["lam"] != 0:
+            raise ConfigError(
+                "dynamics.linearised", True, "linearises the unpenalised flow: dynamics.lam = 0"
+            )
+        if cfg["discretisation"]["method"] == "particles":
+            lazy = max(cfg["dynamics"]["scale"], 1.0)  # θ moves O(1/α), F = α f: errors × α
+            kind_defaults(cfg["particles"], raw.get("particles", {}),
+                          {key: value / lazy for key, value in FLOW_DEFAULTS.items()})  # fmt: skip
+        if "batch" not in raw.get("sgd", {}):
+            cfg["sgd"]["batch"] = points  # full batch (a resolved config re-validates as is)
+
+    @staticmethod
+    def _check_circle(cfg: dict) -> None:
+        """The circle PDE needs d = 1, ReLU, both layers, a balanced initial law, no
+        linearisation (its kernel is of the particles)."""
+        why = "method grid solves the flow on the circle of directions, which needs"
+        for key, value, ok, needs in (
+            ("problem.dimension", cfg["problem"]["dimension"],
+             cfg["problem"]["dimension"] == 1, "inputs in R: d = 1"),
+            ("problem.activation.kind", cfg["problem"]["activation"]["kind"],
+             cfg["problem"]["activation"]["kind"] == "relu", "2-homogeneous units: relu"),
+            ("problem.train", cfg["problem"]["train"], cfg["problem"]["train"] == "both",
+             "both layers trained"),
+            ("initial.kind", cfg["initial"]["kind"], cfg["initial"]["kind"] != "gaussian",
+             'a balanced law (|b| = |a|): "sphere" or a balanced "file"'),
+            ("dynamics.linearised", cfg["dynamics"]["linearised"],
+             not cfg["dynamics"]["linearised"], "particles (the linearisation is theirs)"),
+            ("solver.limiter", cfg["solver"]["limiter"],
+             cfg["solver"]["limiter"] in CIRCLE_LIMITERS,
+             f"a slope limiter: {', '.join(CIRCLE_LIMITERS)}"),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(key, value, f"{why} {needs}")
+
+    @staticmethod
+    def _check_particle_file(cfg: dict) -> None:
+        path = cfg["initial"]["particles"]
+        d = int(cfg["problem"]["dimension"])
+        if not path or not Path(path).is_file():
+            raise ConfigError("initial.particles", path, "an existing .npz file with theta")
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                theta = np.asarray(f["theta"], float)
+                masses = np.asarray(f["masses"], float) if "masses" in f.files else None
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError("initial.particles", path, f"cannot be read ({exc})") from None
+        if theta.ndim != 2 or theta.shape[1] != d + 2 or not np.all(np.isfinite(theta)):
+            raise ConfigError("initial.particles", path,
+                              f"theta must be finite, (M, d + 2) = (M, {d + 2})")  # fmt: skip
+        if masses is not None and (masses.shape != (theta.shape[0],) or np.any(masses < 0)
+                                   or not masses.sum() > 0):  # fmt: skip
+            raise ConfigError("initial.particles", path, "masses must be (M,), ≥ 0, not all 0")
+        cfg["particles"]["count"] = theta.shape[0]
+        if cfg["discretisation"]["method"] == "grid":
+            gap = np.abs(np.abs(theta[:, 0]) - np.linalg.norm(theta[:, 1:], axis=1))
+            if np.any(gap > 1e-9 * np.maximum(1.0, np.abs(theta[:, 0]))):
+                raise ConfigError(
+                    "initial.particles", path, "method grid needs balanced particles: |b| = |a|"
+                )
+
+
+SPEC = TrainingSetSpec()

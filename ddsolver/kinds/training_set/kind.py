@@ -1,0 +1,223 @@
+r"""``problem.kind = "training_set"``: ReLU networks on a finite data set (Chizat & Bach).
+
+n labelled points (``problem.data``, or ``[problem.generate]``: clusters or a ReLU teacher)
+and a two-layer network f(x) = ∫ b σ(a·x̃) dρ(a, b), x̃ = (x, 1), trained on the square or
+logistic loss (``problem.loss``), both layers or the output layer only (``problem.train``),
+with the output scale α (``dynamics.scale``) and weight decay λ (``dynamics.lam``).
+``ddsolver run`` integrates the Wasserstein gradient flow of the empirical risk with M
+weighted particles in R^{d+2} (:mod:`~ddsolver.models.training_set`); ``ddsolver sgd``
+trains width-m networks (f = (1/m) Σ b_j σ(a_j·x̃)) by full-batch GD or mini-batch SGD with
+a fixed step ε, one step per ε of time: θ_j ← θ_j + ε v_j, v_j the particle velocity of the
+batch, which is gradient descent on L(θ) with the step ε·m.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..._jit import compile_lock
+from ...data import TrainingSet, clusters, read_training_set, relu_teacher
+from ...lazy import LazyComparison
+from ...models.activations import Activation
+from ...models.circle import CircleFlow, CircleIntegrator
+from ...models.training_set import TrainingSetFlow
+from ...schedules import Schedule
+from ...sgd.network import Network
+from ...sgd.training_set import gradient_steps
+from ...status import RunResult
+from ..base import ProblemKind
+from .config import TrainingSetSpec
+
+#: Stream of the initial particles (np.random.default_rng((seed, stream))), apart from data.
+PARTICLE_STREAM = 2
+
+
+def training_set(cfg: dict) -> TrainingSet:
+    """The data of a resolved config: the file of ``problem.data`` or the generated set."""
+    p = cfg["problem"]
+    if p["data"]:
+        return read_training_set(p["data"])
+    g = p["generate"]
+    d = int(p["dimension"])
+    if g["kind"] == "clusters":
+        return clusters(g["n"], g["n_test"], d, g["k"], g["radius"], g["seed"])
+    return relu_teacher(g["n"], g["n_test"], d, g["units"], g["inputs"], g["label"], g["seed"])
+
+
+def initial_particles(cfg: dict, count: int, seed: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """(θ (count, d+2), masses (count,)) from ``[initial]``.
+
+    ``gaussian``: b, a ~ N(0, κ²) entrywise. ``sphere``: a = κ u with u uniform on the unit
+    sphere of R^{d+1}, b = ±κ with random signs (|b| = |a|, balanced). ``file``: the
+    particles of ``initial.particles`` (an ``.npz`` with ``theta`` (M, d+2) and optionally
+    ``masses``). ``symmetric``: the second half are the first half with b → −b, so f₀ = 0.
+    """
+    init = cfg["initial"]
+    if init["kind"] == "file":
+        with np.load(init["particles"], allow_pickle=False) as f:
+            theta = np.array(f["theta"], float)
+            masses = np.array(f["masses"], float) if "masses" in f.files else None
+        masses = np.full(theta.shape[0], 1.0 / theta.shape[0]) if masses is None else masses
+        return theta, masses / masses.sum()
+    rng = np.random.default_rng((seed, PARTICLE_STREAM))
+    half = count // 2 if init["symmetric"] else count
+    kappa = init["scale"]
+    if init["kind"] == "sphere":
+        u = rng.standard_normal((half, d + 1))
+        u /= np.linalg.norm(u, axis=1, keepdims=True)
+        signs = rng.choice([-1.0, 1.0], size=half)
+        theta = kappa * np.column_stack([signs, u])
+    else:
+        theta = kappa * rng.standard_normal((half, d + 2))
+    if init["symmetric"]:
+        twin = theta.copy()
+        twin[:, 0] *= -1.0
+        theta = np.concatenate([theta, twin])
+    return theta, np.full(theta.shape[0], 1.0 / theta.shape[0])
+
+
+def build_flow(cfg: dict, data: TrainingSet | None = None) -> TrainingSetFlow:
+    """The flow of a resolved config (its data read or generated once)."""
+    p, dyn = cfg["problem"], cfg["dynamics"]
+    return TrainingSetFlow(
+        data=training_set(cfg) if data is None else data,
+        activation=Activation.from_mapping(p["activation"]),
+        loss=p["loss"],
+        alpha=dyn["scale"],
+        lam=dyn["lam"],
+        train_positions=p["train"] == "both",
+    )
+
+
+class TrainingSetNetwork(Network):
+    """A width-m network on the training set, trained by GD / SGD with the step ε; one seed
+    draws the initial weights (as the flow's ``initial.seed`` would) and the mini-batches."""
+
+    coords = ("b", "a_norm")
+
+    def __init__(
+        self, cfg: dict, problem: TrainingSetFlow, rng: np.random.Generator, seed: int = 0
+    ):
+        super().__init__(cfg, problem, rng)
+        self.theta, self.masses = initial_particles(
+            cfg, cfg["sgd"]["neurons"], seed, problem.data.dimension
+        )
+        self.arrays = (self.theta,)
+        self.lazy = LazyComparison(problem, self.theta, self.masses, 0.0, False)
+
+    def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
+        sgd = self.cfg["sgd"]
+        gradient_steps(self.problem, self.theta, self.masses, sgd["eps"], sgd["batch"],
+                       k1 - k0, self.rng)  # fmt: skip
+
+    def risk(self) -> float:
+        return self.problem.objective(self.theta, self.masses)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        return {"b": self.theta[:, 0].copy(), "a_norm": np.linalg.norm(self.theta[:, 1:], axis=1)}
+
+    def observables(self) -> dict[str, float]:
+        obs = self.problem.observables(self.theta, self.masses)
+        obs.update(self.lazy.observe(self.theta, 0.0))
+        return {k: v for k, v in obs.items() if k != "risk"}
+
+    def snapshot_fields(self) -> dict[str, np.ndarray]:
+        return {"particles": self.theta.copy()}
+
+
+class TrainingSetKind(TrainingSetSpec, ProblemKind):
+    """Two-layer networks on a finite training set: the particle flow and GD / SGD."""
+
+    network = TrainingSetNetwork
+
+    # ------------------------------------------------------------------ config
+
+    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+        g = cfg["problem"]["generate"]
+        n = g["n"] + g["n_test"] if not cfg["problem"]["data"] else 0
+        d = int(cfg["problem"]["dimension"])
+        if verb == "sgd":
+            m, seeds = cfg["sgd"]["neurons"], len(cfg["sgd"]["seeds"])
+            return {"sgd.neurons": 8.0 * (seeds * 6 * m * (d + 2) + seeds * m * max(n, 1))}
+        count = cfg["particles"]["count"]
+        return {"particles.count": 8.0 * (count * (d + 2) * 12 + count * max(n, 1) * 2)}
+
+    # ------------------------------------------------------------------ the flow
+
+    def build_problem(self, cfg: dict) -> TrainingSetFlow:
+        return build_flow(cfg)
+
+    def file_data(self, cfg: dict, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
+        return problem.data.arrays()
+
+    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
+        from ...ode import ODEIntegrator, run_ode
+
+        with compile_lock():
+            self.warm_up_pde()
+        if cfg["discretisation"]["method"] == "grid":
+            return self._solve_circle(cfg, path, resume=resume, force=force, quiet=quiet)
+        flow = build_flow(cfg)
+        theta, masses = initial_particles(
+            cfg, cfg["particles"]["count"], cfg["initial"]["seed"], flow.data.dimension
+        )
+        shape = theta.shape
+        lazy = LazyComparison(flow, theta, masses, cfg["time"]["t_end"],
+                              cfg["dynamics"]["linearised"])  # fmt: skip
+
+        def observe(state: np.ndarray) -> dict[str, float]:
+            current = state.reshape(shape)
+            return {**flow.observables(current, masses), **lazy.observe(current, integrator.t)}
+
+        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
+            return {"particles": state.reshape(shape).copy(), "masses": masses}
+
+        part = cfg["particles"]
+        integrator = ODEIntegrator(
+            lambda state: flow.velocity(state.reshape(shape), masses).ravel(),
+            theta.ravel(), observe, snapshot, part["rtol"], part["atol"], method="RK45",
+        )  # fmt: skip
+        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
+                       data=flow.data.arrays())  # fmt: skip
+
+    def _solve_circle(self, cfg: dict, path: Path, *, resume: bool, force: bool,
+                      quiet: bool) -> RunResult:  # fmt: skip
+        """The flow of balanced units on 1-D inputs as the PDE on the circle (grid)."""
+        from ...ode import run_ode
+
+        p, dyn, solver = cfg["problem"], cfg["dynamics"], cfg["solver"]
+        circle = CircleFlow(training_set(cfg), p["loss"], dyn["scale"], dyn["lam"],
+                            cfg["grid"]["angle_cells"], solver["order"], solver["limiter"],
+                            solver["cfl"])  # fmt: skip
+        if cfg["initial"]["kind"] == "file":
+            theta, masses = initial_particles(cfg, 0, cfg["initial"]["seed"], 1)
+            start = circle.from_particles(theta, masses)
+        else:
+            start = circle.uniform(cfg["initial"]["scale"])
+        integrator = CircleIntegrator(circle, start, solver["dt_max"])
+        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
+                       data=circle.data.arrays(), grid=circle.grid)  # fmt: skip
+
+    def warm_up_pde(self) -> None:
+        """Compile (or load) the flow's kernels; the caller holds the compile lock."""
+        data = clusters(4, 2, 2, 2, 0.1, 0)
+        flow = TrainingSetFlow(data, Activation.from_mapping({"kind": "relu"}), "logistic",
+                               1.0, 0.0, True)  # fmt: skip
+        theta, masses = np.ones((3, 4)), np.full(3, 1 / 3)
+        flow.velocity(theta, masses)
+        flow.observables(theta, masses)
+
+    # ------------------------------------------------------------------ SGD
+
+    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+        """The seed draws the initial weights as the flow's ``initial.seed`` does (so seed =
+        initial.seed and m = M start from the flow's particles) and then the mini-batches."""
+        return TrainingSetNetwork(cfg, problem, np.random.default_rng(seed), seed)
+
+    def warm_up_sgd(self) -> None:
+        self.warm_up_pde()
+
+
+KIND = TrainingSetKind()

@@ -1,0 +1,318 @@
+"""Every key either applies to the run's kind or is refused before compute.
+
+A key that changes neither ``ddsolver run`` nor ``ddsolver sgd`` would give a plausible,
+unchanged result. Each kind declares the keys it takes
+(:meth:`~ddsolver.kinds.spec.KindSpec.applicable_keys`); the default suite checks that
+every other key of the schema, set to a value other than its default, is refused with its
+name; the slow test checks the other half on real runs: every key a kind takes changes the
+run's or the SGD run's file.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from cli_runner import ddsolver
+
+from ddsolver.config import SCHEMA, TABLES, applicable_config, applies, read_toml, validate
+from ddsolver.kinds import SPECS
+from ddsolver.schema import ConfigError, Key
+
+GRIDS = Path(__file__).resolve().parents[1] / "grids"
+
+#: One config of every kind and method (and the isotropic kind's second layer).
+CONFIGS = {
+    "isotropic grid": "quickstart.toml",
+    "isotropic particles": "isotropic_d40_particles.toml",
+    "isotropic second layer": "second_layer.toml",
+    "isotropic noisy": "noisy.toml",
+    "anisotropic": "anisotropic.toml",
+    "teacher_student": "teacher_student.toml",
+    "committee": "committee.toml",
+    "training_set particles": "training_set.toml",
+    "training_set circle": "training_set_circle.toml",
+}
+
+#: Values for keys whose automatic change (below) the config cannot take or that need a
+#: value of their own to make a difference.
+SPECIAL = {
+    "dynamics.xi": 0.8,
+    "problem.dimension": 12,
+    "sgd.seeds": [7],
+    "time.t_end": 0.3,
+    "time.save_every": 0.15,
+    "time.observe_every": 0.03,
+    "sgd.observe_every": 0.02,
+    "problem.activation.kind": "tanh",
+    "initial.dimension": 30,
+    "problem.informative": 5,
+}
+
+
+def changed_value(key: str, spec: Key):
+    """A valid value other than the default, or None where none is made automatically."""
+    if key in SPECIAL:
+        return SPECIAL[key]
+    default = spec.default
+    if spec.kind == "bool":
+        return not default
+    if spec.choices:
+        return next(c for c in spec.choices if c != default)
+    if spec.kind == "int":
+        up = default + 1
+        return up if spec.high is None or up <= spec.high else default - 1
+    if spec.kind == "float":
+        if math.isinf(default):
+            return 0.05
+        if default == 0:
+            return 0.01 if spec.high is None or spec.high > 0.01 else spec.high / 2
+        up = default * 1.25 if default > 0 else default * 0.75
+        return up if spec.high is None or up < spec.high else default * 0.8
+    if spec.kind == "float_list" and default:
+        return [v * 1.1 + 0.1 for v in default]
+    return None
+
+
+def all_keys() -> list[tuple[str, Key]]:
+    keys = []
+    for table, names in SCHEMA.items():
+        for name, spec in names.items():
+            full = f"{table}.{name}"
+            if full not in TABLES and not (table == "dynamics.xi" and name == "kind"):
+                keys.append((full, spec))
+    return keys
+
+
+def resolved(config: str) -> dict:
+    return validate(read_toml(GRIDS / config))
+
+
+# ---------------------------------------------------------------------- the cases reported
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "value"),
+    [
+        ("training_set.toml", "dynamics.tau", 0.01),
+        ("training_set.toml", "dynamics.xi", {"kind": "power", "value": 1, "t0": 1, "alpha": 0.5}),
+        ("teacher_student.toml", "problem.teacher_units", 2),
+        ("quickstart.toml", "problem.train", "output"),
+        ("quickstart.toml", "dynamics.scale", 2.0),
+        ("quickstart.toml", "dynamics.linearised", True),
+        ("quickstart.toml", "problem.label_noise", 0.1),
+        ("quickstart.toml", "problem.loss", "square"),
+        ("quickstart.toml", "dynamics.eta", 0.1),
+        ("quickstart.toml", "initial.symmetric", True),
+        ("quickstart.toml", "particles.count", 10),
+        ("quickstart.toml", "particles.r_count", 10),  # particles' key, run on the grid
+        ("teacher_student.toml", "problem.delta", 0.5),  # no Δ in a teacher's data law
+        ("committee.toml", "grid.r_cells", 100),
+        ("training_set_circle.toml", "particles.count", 10),
+        ("training_set.toml", "grid.angle_cells", 64),
+    ],
+)
+def test_reported_keys_are_refused(config, key, value):
+    raw = read_toml(GRIDS / config)
+    table, name = key.rsplit(".", 1)
+    raw.setdefault(table.split(".")[0], {})
+    node = raw
+    for part in table.split("."):
+        node = node.setdefault(part, {})
+    node[name] = value
+    with pytest.raises(ConfigError, match=r"does not apply to problem\.kind") as err:
+        validate(raw)
+    assert err.value.key.startswith(key)
+    assert SPECS[raw["problem"]["kind"]].name in str(err.value)
+
+
+def test_the_refusal_is_one_line_exit_2_from_the_cli():
+    done = ddsolver("check", str(GRIDS / "training_set.toml"), "--set", "dynamics.tau=0.01")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert "'dynamics.tau'" in done.stderr and "'training_set'" in done.stderr
+    assert "lam, linearised, scale" in done.stderr  # what the kind takes instead
+
+
+def test_a_key_at_another_kinds_default_is_refused_and_a_resolved_config_revalidates():
+    """The committee's default of two teacher units is not a teacher–student run's one."""
+    raw = read_toml(GRIDS / "teacher_student.toml")
+    raw["problem"]["teacher_units"] = SCHEMA["problem"]["teacher_units"].default
+    with pytest.raises(ConfigError, match="teacher_units"):
+        validate(raw)
+    for config in CONFIGS.values():
+        cfg = resolved(config)
+        assert validate(cfg) == cfg  # a run file's config lists every key, at its default
+        cfg["problem"]["teacher_units"] = 5  # … where it does not apply
+        if cfg["problem"]["kind"] != "committee":
+            with pytest.raises(ConfigError, match="teacher_units"):
+                validate(cfg)
+
+
+def test_schedule_parameters_of_another_schedule_kind_are_refused():
+    raw = read_toml(GRIDS / "quickstart.toml")
+    raw["dynamics"] = {"xi": {"kind": "constant", "value": 2.0, "alpha": 0.5}}
+    with pytest.raises(ConfigError, match=r"dynamics\.xi\.alpha"):
+        validate(raw)
+    raw["dynamics"] = {"xi": {"kind": "power", "value": 2.0, "alpha": 0.5}}
+    assert validate(raw)["dynamics"]["xi"]["alpha"] == 0.5
+
+
+# ---------------------------------------------------------------------- every key × every kind
+
+
+@pytest.mark.parametrize("label", list(CONFIGS))
+def test_every_key_that_does_not_apply_is_refused(label):
+    base = read_toml(GRIDS / CONFIGS[label])
+    cfg = validate(base)
+    applicable = SPECS[cfg["problem"]["kind"]].applicable_keys(cfg)
+    checked = 0
+    xi_table = isinstance(cfg["dynamics"]["xi"], dict)
+    for key, spec in all_keys():
+        if applies(key, applicable) or (key.startswith("dynamics.xi.") and not xi_table):
+            continue  # (a schedule's keys make ξ a table: the schedule test has them)
+        value = changed_value(key, spec)
+        if value is None:
+            continue
+        raw = _with(base, key, value)
+        with pytest.raises(ConfigError) as err:
+            validate(raw)
+        assert key.startswith(err.value.key), (key, str(err.value))  # the key, or its table
+        checked += 1
+    assert checked >= 10, f"{label}: only {checked} keys checked"
+
+
+def test_applicable_config_holds_only_the_keys_that_apply():
+    for config in CONFIGS.values():
+        cfg = resolved(config)
+        applicable = SPECS[cfg["problem"]["kind"]].applicable_keys(cfg)
+        shown = applicable_config(cfg)
+        flat = _flatten(shown)
+        assert flat and all(applies(k, applicable) for k in flat)
+        assert validate(shown) == cfg  # the shown keys alone rebuild the run's config
+
+
+def test_check_imports_no_kernel():
+    code = (
+        "import sys; from ddsolver.cli import main; "
+        "rc = main(['check', sys.argv[1]]); "
+        "bad = [m for m in ('numba', 'h5py', 'scipy', 'matplotlib') if m in sys.modules]; "
+        "print(rc, bad)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(GRIDS / "committee.toml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().endswith("0 []"), done.stdout
+
+
+# ---------------------------------------------------------------------- slow: every key changes
+
+
+def _with(raw: dict, key: str, value) -> dict:
+    import copy
+
+    out = copy.deepcopy(raw)
+    parts = key.split(".")
+    node = out
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):  # dynamics.xi given as a number: make it a table
+            break
+    else:
+        node[parts[-1]] = value
+        return out
+    out["dynamics"]["xi"] = {"kind": "constant", parts[-1]: value}
+    return out
+
+
+def _flatten(node: dict, prefix: str = "") -> dict:
+    out = {}
+    for name, value in node.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
+#: Coarsened runs: a few hundred SGD steps, a few snapshots.
+SHORT = {"time": {"t_end": 0.2, "save_every": 0.1, "observe_every": 0.02}}
+
+
+def _short(raw: dict) -> dict:
+    out = _with(raw, "time.t_end", SHORT["time"]["t_end"])
+    for name in ("save_every", "observe_every"):
+        out = _with(out, f"time.{name}", SHORT["time"][name])
+    if out["problem"].get("kind") not in ("committee",):
+        eps = out.get("sgd", {}).get("eps", 1e-4)
+        out = _with(out, "sgd.eps", min(max(eps, 2e-3), 0.02))
+    out = _with(out, "sgd.neurons", 40) if out["problem"].get("kind") != "committee" else out
+    out = _with(out, "sgd.seeds", [0])
+    return out
+
+
+def _outputs(raw: dict, tmp: Path) -> dict[str, np.ndarray]:
+    import ddsolver as dd
+
+    arrays = {}
+    for verb, call in (("run", dd.solve), ("sgd", dd.train)):
+        target = tmp / f"{verb}.h5"
+        target.unlink(missing_ok=True)
+        try:
+            result = call(raw, output=target)
+        except ConfigError:
+            if verb == "sgd":
+                continue  # d = ∞ and the like: SGD refuses the config, the run is compared
+            raise
+        assert result.status == "finished", result.status
+        with h5py.File(target, "r") as f:
+
+            def keep(name, obj, verb=verb):
+                if isinstance(obj, h5py.Dataset) and not name.startswith("checkpoint"):
+                    arrays[f"{verb}:{name}"] = np.asarray(obj[()])
+
+            f.visititems(keep)
+    return arrays
+
+
+def _same(a: dict, b: dict) -> bool:
+    if a.keys() != b.keys():
+        return False
+    return all(a[k].shape == b[k].shape and np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", list(CONFIGS))
+def test_every_key_that_applies_changes_the_output(label, tmp_path):
+    base = _short(read_toml(GRIDS / CONFIGS[label]))
+    cfg = validate(base)
+    applicable = SPECS[cfg["problem"]["kind"]].applicable_keys(cfg)
+    baseline = _outputs(base, tmp_path)
+    unchanged, not_tried = [], []
+    for key, spec in all_keys():
+        if not applies(key, applicable) or key in ("output.path", "problem.kind"):
+            continue
+        value = changed_value(key, spec)
+        current = _flatten(cfg).get(key)
+        if value is None or value == current:
+            not_tried.append(key)
+            continue
+        raw = _with(base, key, value)
+        try:
+            validate(raw)
+        except ConfigError as exc:
+            assert "does not apply" not in str(exc), (key, str(exc))
+            not_tried.append(f"{key} ({exc.allowed})")
+            continue
+        if _same(_outputs(raw, tmp_path), baseline):
+            unchanged.append(key)
+    print(f"{label}: not tried {not_tried}")
+    assert not unchanged, f"{label}: keys that apply but change nothing: {unchanged}"
