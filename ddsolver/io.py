@@ -159,8 +159,9 @@ def _row_crc(values: list[np.ndarray]) -> int:
     return crc
 
 
-def _root_attrs(f: h5py.File, config_text: str, kind: str) -> None:
+def _root_attrs(f: h5py.File, config_text: str, kind: str, limit: str) -> None:
     f.attrs["config"] = config_text
+    f.attrs["limit"] = limit  # what the run solved: "PDE", "ODE", "particle flow", "SGD", "GD"
     f.attrs["ddsolver_version"] = __version__
     f.attrs["status"] = "running"
     f.attrs["kind"] = kind
@@ -178,17 +179,20 @@ def create_run_file(
     state_shape: tuple[int, ...],
     force: bool = False,
     data: dict[str, np.ndarray] | None = None,
+    limit: str = "PDE",
 ) -> None:
-    """Create the output file of a PDE run (refuses to overwrite unless ``force``).
+    """Create the output file of a ``ddsolver run`` (refuses to overwrite unless ``force``).
 
     ``grid`` is None for a limit without one (an ODE): /grid is then empty. ``data``: arrays
-    kept under /data (a training set's points).
+    kept under /data (a training set's points). ``limit``: the root attribute naming what was
+    solved (the kind's :attr:`~ddsolver.kinds.spec.Labels.limit`); ``kind`` stays "pde" for
+    every ``ddsolver run`` file, as files of earlier releases have it.
     """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
     with open_file(path, "w") as f:
-        _root_attrs(f, config_text, kind)
+        _root_attrs(f, config_text, kind, limit)
         g = f.create_group("grid")
         for axis in grid.axes if grid is not None else ():  # an ODE limit has no grid
             a = g.create_group(axis.name)
@@ -338,8 +342,11 @@ def create_sgd_file(
     state_shape: tuple[int, ...],
     force: bool = False,
     data: dict[str, np.ndarray] | None = None,
+    trainer: str = "SGD",
 ) -> None:
     """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, *shape]).
+
+    ``trainer``: "SGD", or "GD" for full batches (the root attribute ``limit``).
 
     ``snapshot_shapes`` : one seed's shape of each snapshot array (the neurons' reduced
     coordinates, (N,) each; committee machines also their overlap matrices).
@@ -349,7 +356,7 @@ def create_sgd_file(
         raise FileExistsError(f"{path} exists; use --force to overwrite")
     n_seeds = len(seeds)
     with open_file(path, "w") as f:
-        _root_attrs(f, config_text, "sgd")
+        _root_attrs(f, config_text, "sgd", trainer)
         f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
         s = f.create_group("snapshots")
         _series(s, "time")

@@ -22,6 +22,7 @@ from scipy.integrate import DOP853, RK45
 
 from . import io
 from .config import to_toml
+from .kinds import get_spec
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
 from .status import RunResult
 
@@ -134,6 +135,7 @@ def run_ode(
             integrator.checkpoint()[0].shape,
             force=force or overwrite,
             data=data,
+            limit=get_spec(cfg).labels(cfg).limit,
         )
 
     return run_loop(

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from .kinds import get_spec
+from .kinds.spec import Labels
 
 
 def _save(plt, fig, target: Path) -> Path:
@@ -54,22 +56,32 @@ def _pyplot():
     return plt
 
 
-def _read(path: str | Path) -> tuple[str, dict, dict, dict]:
-    """(kind, observables, snapshots, grid) of a run file, each read once."""
+def _read(path: str | Path) -> tuple[str, dict, dict, dict, Labels]:
+    """(kind, observables, snapshots, grid, labels) of a run file, each read once."""
     kind = io.read_attrs(path).get("kind")
     grid = io.read_grid(path) if kind == "pde" else {}
-    return kind, io.read_series(path, "observables"), io.read_series(path, "snapshots"), grid
+    obs, snaps = io.read_series(path, "observables"), io.read_series(path, "snapshots")
+    return kind, obs, snaps, grid, file_labels(path)
 
 
-def _figures(kind: str, obs: dict, snaps: dict, grid: dict) -> dict[str, object]:
+def file_labels(path: str | Path) -> Labels:
+    """The words of the figures of a run file: its kind's, for the config it stores."""
+    import tomllib
+
+    cfg = tomllib.loads(io.read_attrs(path)["config"])
+    x = io.read_data(path).get("x")
+    return get_spec(cfg).labels(cfg, points=None if x is None else int(x.shape[0]))
+
+
+def _figures(kind: str, obs: dict, snaps: dict, grid: dict, labels: Labels) -> dict[str, object]:
     if kind == "sgd":
-        out = {"risk": _sgd_risk_figure(_Figures, obs),
+        out = {"risk": _sgd_risk_figure(_Figures, obs, labels),
                "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
         overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
         if overlaps:
             out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
         return out
-    out = {"risk": _risk_figure(_Figures, obs)}
+    out = {"risk": _risk_figure(_Figures, obs, labels)}
     if snaps["time"].size and "density" in snaps:
         out["density"] = _density_figure(_Figures, snaps, grid, list(grid))
     overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
@@ -222,7 +234,7 @@ def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> 
     """Write the figures of ``path`` into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _, _, snaps, grid = _read(path)
+    _, _, snaps, grid, _ = _read(path)
     written = []
     for name, fig in file_figures(path).items():
         target = out_dir / f"{name}.png"
@@ -233,18 +245,24 @@ def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> 
     return written
 
 
-def _risk_figure(plt, obs):
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+def _risk_figure(plt, obs, labels: Labels):
+    """The limit's objective (and its 1/N correction), beside the free energy where the
+    limit has one."""
+    energy = "free_energy" in obs
+    fig, axes = plt.subplots(1, 1 + energy, figsize=(5 + 5 * energy, 4), constrained_layout=True,
+                             squeeze=False)  # fmt: skip
     t = obs["time"]
-    ax1.plot(t, obs["risk"], label="R(ρ_t)")
+    ax1 = axes[0][0]
+    ax1.plot(t, obs["risk"], label=f"{labels.limit} {labels.symbol}")
     if "risk_finite_n" in obs:
-        ax1.plot(t, obs["risk_finite_n"], "--", label="R(ρ_t) + 1/N correction")
-    _decorate(ax1, "time t", "population risk")
-    if "free_energy" in obs:
+        ax1.plot(t, obs["risk_finite_n"], "--", label=f"{labels.symbol} + 1/N correction")
+    _decorate(ax1, "time t", labels.objective)
+    if energy:
+        ax2 = axes[0][1]
         ax2.plot(t, obs["free_energy"], color="C2")
         ax2.set_ylabel("free energy F(ρ_t)")
-    ax2.set_xlabel("time t")
-    ax2.grid(alpha=0.3)
+        ax2.set_xlabel("time t")
+        ax2.grid(alpha=0.3)
     return fig
 
 
@@ -336,26 +354,26 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     out = []
     risk = report["risk"]
     t = np.asarray(risk["time"])
+    words, trained = file_labels(pde_path), file_labels(sgd_path)
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    ax.plot(t, risk["pde"], label="PDE R(ρ_t)")
+    ax.plot(t, risk["pde"], label=f"{words.limit} {words.symbol}")
     if risk["pde_finite_n"] != risk["pde"]:  # a mean-field limit's 1/N correction
-        ax.plot(t, risk["pde_finite_n"], "--", label=f"PDE + 1/N (N = {report['neurons']})")
+        ax.plot(t, risk["pde_finite_n"], "--",
+                label=f"{words.limit} + 1/N (N = {report['neurons']})")  # fmt: skip
     step = report.get("finite_step")
     if step:
         ax.plot(t, step["risk"]["pde_finite_n"], "C3-",
                 label=f"finite-step PDE + 1/N (ε = {report['eps']:g})")  # fmt: skip
     mean, std = np.asarray(risk["sgd_mean"]), np.asarray(risk["sgd_std"])
-    ax.plot(
-        t,
-        mean,
-        "k.",
-        ms=3,
-        label=f"SGD mean of {len(report['seeds'])} seeds (ε = {report['eps']:g})",
-    )
-    ax.fill_between(t, risk["sgd_min"], risk["sgd_max"], color="k", alpha=0.15, label="SGD min–max")
-    ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
+    seeds = report["seeds"]
+    runs = f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of {len(seeds)} seeds"
+    ax.plot(t, mean, "k.", ms=3, label=f"{trained.trainer} {runs} ({trained.step})")
+    if len(seeds) > 1:
+        ax.fill_between(t, risk["sgd_min"], risk["sgd_max"], color="k", alpha=0.15,
+                        label=f"{trained.trainer} min–max")  # fmt: skip
+        ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
     ax.set_yscale("log")
-    _decorate(ax, "time t", "population risk")
+    _decorate(ax, "time t", words.objective)
     out.append(_save(plt, fig, out_dir / "risk_comparison.png"))
     overlaps = [n for n in report.get("observables", {}) if n[:2] in ("Q_", "R_", "v_")]
     if overlaps:
@@ -380,8 +398,10 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         for ax, ts in zip(axes[0], picks, strict=True):
             j = int(np.argmin(np.abs(ssnap["time"] - ts)))
             samples = ssnap[name][j].ravel()
-            ax.hist(samples, bins=60, density=True, color="0.6", label="SGD neurons")
-            ax.plot(grid[name]["centres"], _marginal(psnap, grid, ts, name), "C0", label="PDE")
+            ax.hist(samples, bins=60, density=True, color="0.6",
+                    label=f"{trained.trainer} neurons")  # fmt: skip
+            ax.plot(grid[name]["centres"], _marginal(psnap, grid, ts, name), "C0",
+                    label=words.limit)  # fmt: skip
             if corrected:
                 snap, cgrid = corrected
                 ax.plot(cgrid[name]["centres"], _marginal(snap, cgrid, ts, name), "C3--",
@@ -468,14 +488,14 @@ def plot_sweep(
     return [_save(plt, fig, out_dir / f"{y}_vs_{x}.png")]
 
 
-def _sgd_risk_figure(plt, obs):
+def _sgd_risk_figure(plt, obs, labels: Labels):
     """SGD: the exact risk of every seed, and the mean of each reduced coordinate."""
     t = obs["time"]
     means = [name for name in obs if name.startswith("mean_")]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for seed, risk in enumerate(obs["risk"].T):
         ax1.plot(t, risk, lw=1, label=f"seed {seed}" if seed < 8 else None)
-    _decorate(ax1, "time t", "exact risk R_N")
+    _decorate(ax1, "time t", f"{labels.objective} {labels.finite} ({labels.trainer})")
     for name in means:
         ax2.plot(t, obs[name].mean(axis=1), label=name.removeprefix("mean_") + " (mean)")
     _decorate(ax2, "time t", "reduced coordinates")

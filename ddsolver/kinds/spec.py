@@ -9,6 +9,7 @@ kind's ``ddsolver/kinds/<name>/config.py`` subclasses :class:`KindSpec` (or
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import ClassVar
 
 from ..schema import ConfigError, Key, dimension_value
@@ -37,10 +38,18 @@ COMMON_KEYS = frozenset(
         "sgd.observe_every",
     }
 )
-#: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid.
+#: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid
+#: (``solver.atol`` with the error control only: :func:`grid_solver_keys`).
 GRID_SOLVER_KEYS = frozenset(
-    f"solver.{k}" for k in ("order", "cfl", "limiter", "interaction", "rtol", "atol", "dt_max")
+    f"solver.{k}" for k in ("order", "cfl", "limiter", "interaction", "rtol", "dt_max")
 )
+
+
+def grid_solver_keys(cfg: dict) -> set[str]:
+    """The grid solver's keys, and its absolute tolerance where the error control is on."""
+    return set(GRID_SOLVER_KEYS) | ({"solver.atol"} if cfg["solver"]["rtol"] > 0 else set())
+
+
 #: The parameters of each schedule kind of ``dynamics.xi`` (a table).
 SCHEDULE_PARAMETERS = {
     "constant": ("value",),
@@ -61,6 +70,30 @@ def schedule_keys(cfg: dict) -> set[str]:
         return {"dynamics.xi"}
     own = SCHEDULE_PARAMETERS[xi["kind"]]
     return {"dynamics.xi", "dynamics.xi.kind", *keys_of("dynamics.xi", *own)}
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The words a kind's figures, reports and files use for its run.
+
+    Attributes
+    ----------
+    limit : the deterministic limit, as a file's ``limit`` attribute and a legend say it
+        ("PDE", "ODE", "particle flow", "PDE on the circle")
+    objective : the quantity ``/observables/risk`` holds, for an axis ("population risk",
+        "generalisation error ε_g", "training objective")
+    symbol : its symbol in a legend ("R(ρ_t)", "ε_g", "J(ρ_t)")
+    finite : the SGD run's name for the same quantity at finite width ("R_N", "ε_g", "J")
+    trainer : "SGD", or "GD" for full-batch gradient descent
+    step : the SGD step as a legend says it ("ε = 0.0001", "η = 0.5")
+    """
+
+    limit: str
+    objective: str
+    symbol: str
+    finite: str
+    trainer: str
+    step: str
 
 
 class KindSpec(ABC):
@@ -136,6 +169,19 @@ class KindSpec(ABC):
         """The keys beyond :data:`COMMON_KEYS` this kind takes for the resolved ``cfg`` (they
         may depend on it: a method's own table, a second layer's axis)."""
 
+    def labels(self, cfg: dict, points: int | None = None) -> Labels:
+        """The words of this kind's figures for a resolved (or a run file's stored) config;
+        ``points``: the size of a training set where the caller knows it (a run file's /data).
+        The default is the mean-field DD's."""
+        return Labels(
+            limit="PDE",
+            objective="population risk",
+            symbol="R(ρ_t)",
+            finite="R_N",
+            trainer="SGD",
+            step=f"ε = {cfg['sgd']['eps']:g}",
+        )
+
     def check_finite_step(self, cfg: dict) -> None:
         """Refuse ``dynamics.finite_step`` where the kind has no correction (the default)."""
         raise ConfigError(
@@ -156,7 +202,7 @@ class ReducedSpec(KindSpec):
         keys = {"initial.kind", "initial.scale", "initial.dimension", "dynamics.lam"}
         keys |= schedule_keys(cfg) | {"grid.boundary_mass_max"}
         if cfg["discretisation"]["method"] == "grid":
-            keys |= GRID_SOLVER_KEYS
+            keys |= grid_solver_keys(cfg)
         else:
             keys |= keys_of("particles", "rtol", "atol")
         return keys | self.reduced_keys(cfg)

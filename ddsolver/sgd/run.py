@@ -115,6 +115,7 @@ def run_sgd(
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         names = [name for name in first if name not in ("time", "dt")]
+        data = kind.file_data(cfg, problem)
         io.create_sgd_file(
             path,
             config_text,
@@ -123,7 +124,8 @@ def run_sgd(
             names,
             (len(nets), nets[0].size),
             force=force or overwrite,
-            data=kind.file_data(cfg, problem),
+            data=data,
+            trainer=kind.labels(cfg, None if data is None else len(data["x"])).trainer,
         )
 
     try:

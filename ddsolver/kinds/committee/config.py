@@ -19,7 +19,7 @@ from ...schema import (
     int_key,
     kind_defaults,
 )
-from ..spec import KindSpec, keys_of
+from ..spec import KindSpec, Labels, keys_of
 
 #: The activations of the committee kernels (:data:`ddsolver.models.committee.ACTIVATIONS`).
 ACTIVATIONS = ("erf_sqrt2", "erf", "relu", "linear")
@@ -128,6 +128,18 @@ class CommitteeSpec(KindSpec):
         if finite or (init["kind"] == "gaussian" and init["a_std"] > 0):
             keys.add("initial.seed")
         return keys
+
+    def labels(self, cfg: dict, points: int | None = None) -> Labels:
+        """The ODEs of the order parameters and the generalisation error ε_g; SGD's step is
+        η/√d, so a legend names η."""
+        return Labels(
+            limit="ODE",
+            objective="generalisation error ε_g",
+            symbol="ε_g",
+            finite="ε_g",
+            trainer="SGD",
+            step=f"η = {cfg['dynamics']['eta']:g}",
+        )
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)

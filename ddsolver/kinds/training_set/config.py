@@ -13,7 +13,7 @@ import numpy as np
 
 from ...data import read_training_set
 from ...schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
-from ..spec import REDUCED_ACTIVATIONS, KindSpec, keys_of
+from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of
 
 #: The losses of the flow (:data:`ddsolver.models.training_set.LOSSES`).
 LOSSES = ("square", "logistic")
@@ -142,6 +142,23 @@ class TrainingSetSpec(KindSpec):
         else:
             keys |= {"grid.angle_cells"} | keys_of("solver", "order", "limiter", "cfl", "dt_max")
         return keys
+
+    def labels(self, cfg: dict, points: int | None = None) -> Labels:
+        """The particle flow (or the PDE on the circle) of the training objective J; GD when
+        a step takes the whole training set, else SGD."""
+        p = cfg["problem"]
+        if points is None and not p.get("data"):
+            points = p["generate"]["n"]
+        full = points is not None and cfg["sgd"]["batch"] >= points
+        grid = cfg["discretisation"]["method"] == "grid"
+        return Labels(
+            limit="PDE on the circle" if grid else "particle flow",
+            objective="training objective",
+            symbol="J(ρ_t)",
+            finite="J",
+            trainer="GD" if full else "SGD",
+            step=f"ε = {cfg['sgd']['eps']:g}",
+        )
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)
