@@ -20,6 +20,7 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_system
+from .fields import run_fields
 from .kinds import get_kind
 from .kinds.base import ReducedKind
 from .lagrangian import ParticleDD
@@ -183,6 +184,9 @@ def run_reduced(
     )
 
     config_text = to_toml(cfg)
+    words = kind.labels(cfg)
+    fields = run_fields(words.symbol, words.objective, tuple(system.grid.names))
+    fields.update(kind.fields(cfg))
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         io.create_run_file(
@@ -194,6 +198,8 @@ def run_reduced(
             system.snapshot_shapes,
             system.state_shape,
             force=force or overwrite,
+            limit=words.limit,
+            fields=fields,
         )
 
     guards = (non_finite_risk, boundary_guard(system.grid, cfg["grid"]["boundary_mass_max"]))

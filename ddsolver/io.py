@@ -45,6 +45,7 @@ import numpy as np
 
 from ._version import __version__
 from .errors import DiskFullError, FileFormatError, OutputBusyError
+from .fields import DIMENSIONLESS, Field
 
 #: A checkpoint: the solver state array, its scalars (t, dt_limit, steps, …) and what is not
 #: an array (a JSON-able dict, e.g. random generators' states), or None.
@@ -180,13 +181,15 @@ def create_run_file(
     force: bool = False,
     data: dict[str, np.ndarray] | None = None,
     limit: str = "PDE",
+    fields: dict[str, Field] | None = None,
 ) -> None:
     """Create the output file of a ``ddsolver run`` (refuses to overwrite unless ``force``).
 
     ``grid`` is None for a limit without one (an ODE): /grid is then empty. ``data``: arrays
     kept under /data (a training set's points). ``limit``: the root attribute naming what was
     solved (the kind's :attr:`~ddsolver.kinds.spec.Labels.limit`); ``kind`` stays "pde" for
-    every ``ddsolver run`` file, as files of earlier releases have it.
+    every ``ddsolver run`` file, as files of earlier releases have it. ``fields``: what each
+    series is, by dataset path (:mod:`ddsolver.fields`), written as its attributes.
     """
     path = Path(path)
     if path.exists() and not force:
@@ -205,16 +208,69 @@ def create_run_file(
         _series(s, "time")
         for name, shape in snapshot_shapes.items():
             _series(s, name, shape)
-        if "density" in s:
-            s["density"].attrs["description"] = "density p per unit volume of reduced coordinates"
-        if "particles" in s:
-            s["particles"].attrs["description"] = "particle positions (M, n), equal masses 1/M"
         o = f.create_group("observables")
         for name in ("time", *observable_names):
             _series(o, name)
         _checkpoint_group(f, state_shape)
         _checksum_group(f)
         _data_group(f, data)
+        describe(f, fields or {}, seeds=False)
+
+
+#: The datasets this module writes itself, by path (a grid axis's by its own name).
+FIXED = {
+    "seeds": Field("seed", "the seed of each SGD run (numpy's default_rng)", ("seed",)),
+    "data/x": Field("training inputs x", "the training points, one a row", ("point", "input")),
+    "data/y": Field("training labels y", "the label of each training point", ("point",)),
+    "data/x_test": Field("test inputs", "the test points, one a row", ("test_point", "input")),
+    "data/y_test": Field("test labels", "the label of each test point", ("test_point",)),
+    "checkpoint/state": Field(
+        "checkpoint scalars", "t, dt_limit, slot, n_snapshots, n_observables, steps", ("field",)
+    ),
+    "checksums/observables": Field(
+        "row checksums", "CRC-32 of each row of /observables (float64, names sorted)", ("row",)
+    ),
+    "checksums/snapshots": Field(
+        "row checksums", "CRC-32 of each row of /snapshots (float64, names sorted)", ("row",)
+    ),
+}
+
+
+def describe(f: h5py.File, fields: dict[str, Field], seeds: bool) -> None:
+    """Write ``dims``, ``long_name``, ``units`` and ``description`` on every dataset of ``f``.
+
+    ``fields`` describes the series of /observables and /snapshots by path, their dimensions
+    after ``time`` (and ``seed`` where ``seeds``); the fixed datasets are this module's. A
+    dataset nobody described gets its name and an empty description (the tests refuse one).
+    """
+
+    def one(name: str, ds) -> None:
+        if not isinstance(ds, h5py.Dataset):
+            return
+        group, _, leaf = name.rpartition("/")
+        field = fields.get(name) or FIXED.get(name)
+        if group.startswith("grid/"):
+            axis = group.removeprefix("grid/")
+            what = "edges" if leaf == "edges" else "centres"
+            field = Field(f"{axis} ({what})", f"cell {what} of the reduced coordinate {axis}",
+                          (f"{axis}_edge",) if leaf == "edges" else (axis,))  # fmt: skip
+        elif name == "checkpoint/density":
+            dims = ("slot", *(f"state_{k}" for k in range(ds.ndim - 1)))
+            field = Field("checkpoint", "double-buffered solver state (two slots)", dims)
+        lead: tuple[str, ...] = ()
+        if group in ("observables", "snapshots"):
+            lead = ("time",) if leaf == "time" or not seeds else ("time", "seed")
+        if field is None:
+            field = Field(leaf, "", tuple(f"{leaf}_{k}" for k in range(ds.ndim - len(lead))))
+        dims = (*lead, *field.dims) if leaf != "time" or not lead else lead
+        ds.attrs["dims"] = ",".join(dims)
+        ds.attrs["long_name"] = field.long_name
+        ds.attrs["units"] = field.units or DIMENSIONLESS
+        ds.attrs["description"] = field.description
+        if field.coordinates:
+            ds.attrs["coordinate_labels"] = ",".join(field.coordinates)
+
+    f.visititems(one)
 
 
 def _data_group(f: h5py.File, data: dict[str, np.ndarray] | None) -> None:
@@ -343,10 +399,12 @@ def create_sgd_file(
     force: bool = False,
     data: dict[str, np.ndarray] | None = None,
     trainer: str = "SGD",
+    fields: dict[str, Field] | None = None,
 ) -> None:
     """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, *shape]).
 
-    ``trainer``: "SGD", or "GD" for full batches (the root attribute ``limit``).
+    ``trainer``: "SGD", or "GD" for full batches (the root attribute ``limit``); ``fields``:
+    what each series is, by dataset path (its dimensions after ``time`` and ``seed``).
 
     ``snapshot_shapes`` : one seed's shape of each snapshot array (the neurons' reduced
     coordinates, (N,) each; committee machines also their overlap matrices).
@@ -362,15 +420,14 @@ def create_sgd_file(
         _series(s, "time")
         for name, shape in snapshot_shapes.items():
             _series(s, name, (n_seeds, *shape))
-            s[name].attrs["description"] = f"{name} of every neuron, per seed"
         o = f.create_group("observables")
         _series(o, "time")
         for name in observable_names:
             _series(o, name, (n_seeds,))
-        o["risk"].attrs["description"] = "exact population risk R_N(θ) per seed"
         _checkpoint_group(f, state_shape)
         _checksum_group(f)
         _data_group(f, data)
+        describe(f, fields or {}, seeds=True)
 
 
 def set_status(path: str | Path, status: str) -> None:
@@ -499,6 +556,19 @@ def _read(path: str | Path, read):
 def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
     """All datasets of a group (``observables`` or ``snapshots``) as arrays."""
     return _read(path, lambda f: {name: ds[()] for name, ds in f[group].items()})
+
+
+def read_field_attrs(path: str | Path, group: str) -> dict[str, dict[str, str]]:
+    """The attributes :func:`describe` wrote on each dataset of a group ({} for a dataset of a
+    file from before they were written)."""
+    keys = ("dims", "long_name", "units", "description", "coordinate_labels")
+    return _read(
+        path,
+        lambda f: {
+            name: {k: str(ds.attrs[k]) for k in keys if k in ds.attrs}
+            for name, ds in f[group].items()
+        },
+    )
 
 
 def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:

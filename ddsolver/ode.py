@@ -22,6 +22,7 @@ from scipy.integrate import DOP853, RK45
 
 from . import io
 from .config import to_toml
+from .fields import STEP, TIME, Field, observables, snapshots
 from .kinds import get_spec
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
 from .status import RunResult
@@ -123,6 +124,14 @@ def run_ode(
     )
     config_text = to_toml(cfg)
     shapes = {name: np.shape(value) for name, value in integrator.snapshot().items()}
+    spec = get_spec(cfg)
+    words = spec.labels(cfg)
+    risk = Field(words.symbol, f"{words.objective} of the limit")
+    fields = {
+        **observables({"time": TIME, "dt": STEP, "risk": risk}),
+        **snapshots({"time": TIME}),
+        **spec.fields(cfg),
+    }
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         io.create_run_file(
@@ -135,7 +144,8 @@ def run_ode(
             integrator.checkpoint()[0].shape,
             force=force or overwrite,
             data=data,
-            limit=get_spec(cfg).labels(cfg).limit,
+            limit=words.limit,
+            fields=fields,
         )
 
     return run_loop(

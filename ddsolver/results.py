@@ -115,10 +115,40 @@ class Run:
         """PDE runs: the edges and centres of each reduced coordinate."""
         return io.read_grid(self.path) if self.kind == "pde" else {}
 
+    def _described(self, group: str):
+        """``group`` as an ``xarray.Dataset`` built from its datasets' own ``dims``,
+        ``long_name``, ``units`` and ``description``; None for a file written before them."""
+        xr = _xarray()
+        arrays = self.series(group)
+        attrs = io.read_field_attrs(self.path, group)
+        if not all("dims" in attrs[name] for name in arrays):
+            return None
+        coords: dict = {"time": arrays.pop("time")}
+        if self.kind == "sgd":
+            coords["seed"] = io.read_series_item(self.path, "seeds")
+        coords.update({name: axis["centres"] for name, axis in self.grid.items()})
+        data = {}
+        for name, values in arrays.items():
+            meta = dict(attrs[name])
+            dims = tuple(meta.pop("dims").split(","))
+            labels = meta.pop("coordinate_labels", None)
+            if labels:
+                coords[dims[-1]] = labels.split(",")
+            if "sign" in dims:  # the circle's two species
+                coords["sign"] = [1, -1]
+            data[name] = (dims, values, meta)
+        used = {d for dims, _, _ in data.values() for d in dims} | {"time"}
+        coords = {k: v for k, v in coords.items() if k in used}
+        return xr.Dataset(data, coords=coords, attrs={"path": str(self.path), "kind": self.kind})
+
     @property
     def observables(self):
-        """The observables as an ``xarray.Dataset`` (read now: a running file grows)."""
-        xr = _xarray()
+        """The observables as an ``xarray.Dataset`` (read now: a running file grows); each
+        variable carries its ``long_name``, ``units`` and ``description``."""
+        described = self._described("observables")
+        if described is not None:
+            return described
+        xr = _xarray()  # a file of an earlier release: dimensions by the layout it had
         obs = self.series("observables")
         time = obs.pop("time")
         if self.kind == "sgd":
@@ -132,8 +162,12 @@ class Run:
 
     @property
     def snapshots(self):
-        """The snapshots as an ``xarray.Dataset`` (see the module docstring for the layout)."""
-        xr = _xarray()
+        """The snapshots as an ``xarray.Dataset`` (see the module docstring for the layout),
+        its dimensions from each dataset's ``dims``."""
+        described = self._described("snapshots")
+        if described is not None:
+            return described
+        xr = _xarray()  # a file of an earlier release: dimensions by the layout it had
         snaps = self.series("snapshots")
         time = snaps.pop("time")
         coords: dict = {"time": time}

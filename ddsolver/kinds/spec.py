@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..fields import Field
 from ..schema import ConfigError, Key, dimension_value
 
 #: The activations of ``problem.activation.kind`` the reduced kinds' Gaussian integrals cover.
@@ -181,6 +182,12 @@ class KindSpec(ABC):
             trainer="SGD",
             step=f"ε = {cfg['sgd']['eps']:g}",
         )
+
+    def fields(self, cfg: dict) -> dict[str, Field]:
+        """The series of this kind's run and SGD files beyond the shared ones
+        (:func:`ddsolver.fields.run_fields`, :func:`~ddsolver.fields.sgd_fields`), by dataset
+        path; a kind's own override a shared one of the same path (default: none)."""
+        return {}
 
     def check_finite_step(self, cfg: dict) -> None:
         """Refuse ``dynamics.finite_step`` where the kind has no correction (the default)."""

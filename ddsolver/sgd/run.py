@@ -22,6 +22,7 @@ from .. import io
 from .._jit import compile_lock
 from ..config import check_sgd_run, to_toml
 from ..experiment import build_schedule
+from ..fields import sgd_fields
 from ..kinds import get_kind
 from ..observables import coordinate_statistics
 from ..resources import check_memory
@@ -116,6 +117,9 @@ def run_sgd(
     def create(first: dict[str, Any], overwrite: bool) -> None:
         names = [name for name in first if name not in ("time", "dt")]
         data = kind.file_data(cfg, problem)
+        words = kind.labels(cfg, None if data is None else len(data["x"]))
+        fields = sgd_fields(words.finite, words.objective, nets[0].coords, words.trainer)
+        fields.update(kind.fields(cfg))
         io.create_sgd_file(
             path,
             config_text,
@@ -125,7 +129,8 @@ def run_sgd(
             (len(nets), nets[0].size),
             force=force or overwrite,
             data=data,
-            trainer=kind.labels(cfg, None if data is None else len(data["x"])).trainer,
+            trainer=words.trainer,
+            fields=fields,
         )
 
     try:

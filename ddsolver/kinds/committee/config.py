@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...fields import Field, observables, snapshots
 from ...schema import (
     INITIAL_SEED,
     LABEL_NOISE,
@@ -21,6 +22,8 @@ from ...schema import (
 )
 from ..spec import KindSpec, Labels, keys_of
 
+#: Observables name every entry of Q, R and v when K ≤ this (and M ≤ this).
+MAX_NAMED_UNITS = 8
 #: The activations of the committee kernels (:data:`ddsolver.models.committee.ACTIVATIONS`).
 ACTIVATIONS = ("erf_sqrt2", "erf", "relu", "linear")
 #: c in ŷ = c Σ v_k g(λ_k) (:func:`ddsolver.models.committee.output_factor`).
@@ -140,6 +143,41 @@ class CommitteeSpec(KindSpec):
             trainer="SGD",
             step=f"η = {cfg['dynamics']['eta']:g}",
         )
+
+    def fields(self, cfg: dict) -> dict[str, Field]:
+        """The overlaps Q = w wᵀ/d, R = w w*ᵀ/d and v: one observable per entry (Q_k_l with
+        k ≤ l, R_k_n, v_k, from 1) up to :data:`MAX_NAMED_UNITS` units, else their means;
+        the matrices as snapshots; ε_g is ``risk``."""
+        k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+        if max(k, m) > MAX_NAMED_UNITS:
+            obs = {
+                "Q_diag_mean": Field("mean of Q_kk", "mean squared norm of a unit, |w_k|²/d"),
+                "Q_off_mean": Field("mean of Q_kl, k ≠ l", "mean overlap of two student units"),
+                "R_mean": Field("mean of R_kn", "mean overlap w_k·w*_n/d with the teacher"),
+                "v_mean": Field("mean of v_k", "mean second-layer weight of the student"),
+            }
+        else:
+            obs = {
+                f"Q_{a + 1}_{b + 1}": Field(f"Q_{a + 1}{b + 1}", f"w_{a + 1}·w_{b + 1}/d")
+                for a in range(k)
+                for b in range(a, k)
+            }
+            obs.update(
+                {
+                    f"R_{a + 1}_{n + 1}": Field(f"R_{a + 1}{n + 1}", f"w_{a + 1}·w*_{n + 1}/d")
+                    for a in range(k)
+                    for n in range(m)
+                }
+            )
+            obs.update({f"v_{a + 1}": Field(f"v_{a + 1}", "second-layer weight") for a in range(k)})
+        obs["risk"] = Field("ε_g", "generalisation error ε_g = ½ E (ŷ − y)² at the overlaps")
+        snaps = {
+            "Q": Field("Q", "student overlaps w wᵀ/d", ("student", "student_")),
+            "R": Field("R", "student–teacher overlaps w w*ᵀ/d", ("student", "teacher")),
+            "v": Field("v", "the student's second layer", ("student",)),
+            "q": Field("q", "each unit's squared norm |w_k|²/d", ("student",)),
+        }
+        return {**observables(obs), **snapshots(snaps)}
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)

@@ -33,10 +33,8 @@ from ...sgd.committee import committee_sgd_steps, order_parameters, weights_with
 from ...sgd.network import Network
 from ...status import RunResult
 from ..base import ProblemKind
-from .config import CommitteeSpec, given_overlaps
+from .config import MAX_NAMED_UNITS, CommitteeSpec, given_overlaps
 
-#: Observables name every entry of Q, R and v when K ≤ this (and M ≤ this).
-MAX_NAMED_UNITS = 8
 #: Random streams of the teacher and of the student, so that equal seeds draw independent
 #: weights (np.random.default_rng((seed, stream))).
 TEACHER_STREAM, STUDENT_STREAM = 0, 1

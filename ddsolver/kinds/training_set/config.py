@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from ...data import read_training_set
+from ...fields import Field, observables, snapshots
 from ...schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
 from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of
 
@@ -159,6 +160,50 @@ class TrainingSetSpec(KindSpec):
             trainer="GD" if full else "SGD",
             step=f"ε = {cfg['sgd']['eps']:g}",
         )
+
+    def fields(self, cfg: dict) -> dict[str, Field]:
+        """The objective's parts (``risk`` is J = (1/α²)(1/n)Σ ℓ(α f(x_i), y_i) + (λ/2)∫|θ|² dρ,
+        as its labels say), the margin, the lazy diagnostics; the particles'
+        θ = (b, a₁…a_d, bias) with their masses, or the circle's densities ν₊, ν₋."""
+        d = int(cfg["problem"]["dimension"])
+        columns = ("b", *(f"a_{k + 1}" for k in range(d)), "bias")
+        obs = {
+            "risk": Field(
+                "J(ρ_t)", "training objective (1/α²)(1/n)Σ ℓ(α f(x_i), y_i) + (λ/2)∫|θ|²"
+            ),
+            "loss": Field("training loss", "(1/α²)(1/n) Σ ℓ(α f(x_i), y_i), the data term"),
+            "test_loss": Field("test loss", "the same loss on the test set (NaN without one)"),
+            "test_error": Field("test error", "fraction of test points with sign f ≠ y"),
+            "margin": Field(
+                "normalised margin γ", "min_i y_i f(x_i) / ∫|b||a| dρ (output layer only: ℓ2)"
+            ),
+            "norm2": Field("∫|θ|² dρ", "second moment of the weights"),
+            "dissipation": Field("∫|v|² dρ", "−dJ/dt without the penalty: the squared speed"),
+            "movement": Field("‖θ(t) − θ₀‖ / ‖θ₀‖", "relative movement of the weights"),
+            "lin_gap": Field("‖F − F_lin‖ train", "RMS gap to the linearised flow, training set"),
+            "lin_gap_test": Field("‖F − F_lin‖ test", "RMS gap to the linearised flow, test set"),
+            "lin_test_error": Field("test error of F_lin", "the linearised predictor's test error"),
+            "interp_gap": Field("‖F − F_min-norm‖", "RMS gap to the minimum-norm interpolant"),
+            "mass_plus": Field("ν₊(S¹)", "mass of the units with b > 0 (|a|², circle)"),
+            "mass_minus": Field("ν₋(S¹)", "mass of the units with b < 0 (|a|², circle)"),
+            "growth_plus": Field("growth of ν₊", "log-mass the b > 0 species has grown by"),
+            "growth_minus": Field("growth of ν₋", "log-mass the b < 0 species has grown by"),
+        }
+        snaps = {
+            "particles": Field(
+                "θ = (b, a)",
+                "each particle's (or neuron's) weights",
+                ("particle", "coordinate"),
+                coordinates=columns,
+            ),
+            "masses": Field("masses", "each particle's mass (they sum to 1)", ("particle",)),
+            "angle_density": Field(
+                "densities of ν₊, ν₋", "per radian over the direction ψ of a", ("sign", "angle")
+            ),
+            "b": Field("b", "each neuron's output weight", ("neuron",)),
+            "a_norm": Field("|a|", "the norm of each neuron's input weights", ("neuron",)),
+        }
+        return {**observables(obs), **snapshots(snaps)}
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)
