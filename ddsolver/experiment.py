@@ -13,10 +13,10 @@ import numpy as np
 
 from .grid import TensorGrid
 from .kinds import get_kind
-from .kinds.protocol import InitialLaw, ReducedProblem
 from .lagrangian import ParticleDD
 from .models.step_noise import StepNoise
 from .pde import GridDD
+from .protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .schema import dimension_value, initial_dimension
 

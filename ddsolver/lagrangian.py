@@ -38,7 +38,6 @@ import numpy as np
 from ._scipy import special
 from .controllers import error_step
 from .grid import TensorGrid
-from .kinds.protocol import FactorisedProblem
 from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
@@ -46,6 +45,7 @@ from .operators.blob import blob_velocity, regularised_log_density
 from .operators.isotropic_particles import advance as compiled_advance
 from .operators.isotropic_particles import isotropic_particle_model
 from .operators.isotropic_particles import risk_terms as compiled_risk_terms
+from .protocol import FactorisedProblem
 from .schedules import Schedule
 from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
 from .tableaux import BOGACKI_SHAMPINE

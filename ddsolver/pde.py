@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .grid import TensorGrid
-from .kinds.protocol import InitialLaw, ReducedProblem
 from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
 from .observables import coordinate_statistics
 from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS, flux_work
+from .protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
 from .steppers import advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER

@@ -20,10 +20,10 @@ from ddsolver.config import SCHEMA, validate
 from ddsolver.experiment import build_grid_dd, build_initial, build_problem
 from ddsolver.kinds import NAMES, SPECS, get_kind
 from ddsolver.kinds.base import ReducedKind
-from ddsolver.kinds.protocol import FactorisedProblem, ReducedProblem
 from ddsolver.models import Activation
 from ddsolver.models.activations import act_derivative, act_value
 from ddsolver.observables import QUANTILES, coordinate_statistics, statistics_names
+from ddsolver.protocol import FactorisedProblem, ReducedProblem
 from ddsolver.sgd.network import Network
 from ddsolver.sgd.run import run_sgd
 

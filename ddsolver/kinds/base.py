@@ -21,10 +21,10 @@ from typing import ClassVar
 import numpy as np
 
 from ..grid import TensorGrid
+from ..protocol import InitialLaw, ReducedProblem
 from ..schema import ConfigError
 from ..sgd.network import Network
 from ..status import RunResult
-from .protocol import InitialLaw, ReducedProblem
 from .spec import KindSpec, ReducedSpec
 
 

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..models.factorisation import Factorisation
+from .models.factorisation import Factorisation
 
 
 @runtime_checkable
