@@ -34,6 +34,8 @@ class Field:
     dims : the dimensions after ``time`` (and ``seed``), one per remaining axis
     coordinates : labels along the last dimension, where its entries have names (a particle's
         columns b, a₁…a_d, bias), written as the ``coordinate_labels`` attribute
+    group : the family a figure draws it with (the committee's "Q", "R", "v"), written as
+        the ``group`` attribute; "" for none
     """
 
     long_name: str
@@ -41,6 +43,7 @@ class Field:
     dims: tuple[str, ...] = ()
     units: str = DIMENSIONLESS
     coordinates: tuple[str, ...] = ()
+    group: str = ""
 
 
 #: Fields of every file and limit.

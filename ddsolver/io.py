@@ -269,6 +269,8 @@ def describe(f: h5py.File, fields: dict[str, Field], seeds: bool) -> None:
         ds.attrs["description"] = field.description
         if field.coordinates:
             ds.attrs["coordinate_labels"] = ",".join(field.coordinates)
+        if field.group:
+            ds.attrs["group"] = field.group
 
     f.visititems(one)
 
@@ -561,7 +563,7 @@ def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
 def read_field_attrs(path: str | Path, group: str) -> dict[str, dict[str, str]]:
     """The attributes :func:`describe` wrote on each dataset of a group ({} for a dataset of a
     file from before they were written)."""
-    keys = ("dims", "long_name", "units", "description", "coordinate_labels")
+    keys = ("dims", "long_name", "units", "description", "coordinate_labels", "group")
     return _read(
         path,
         lambda f: {

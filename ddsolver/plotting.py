@@ -56,44 +56,70 @@ def _pyplot():
     return plt
 
 
-def _read(path: str | Path) -> tuple[str, dict, dict, dict, Labels]:
-    """(kind, observables, snapshots, grid, labels) of a run file, each read once."""
+def _read(path: str | Path) -> tuple[str, dict, dict, dict]:
+    """(kind, observables, snapshots, grid) of a run file, each read once."""
     kind = io.read_attrs(path).get("kind")
     grid = io.read_grid(path) if kind == "pde" else {}
-    obs, snaps = io.read_series(path, "observables"), io.read_series(path, "snapshots")
-    return kind, obs, snaps, grid, file_labels(path)
+    return kind, io.read_series(path, "observables"), io.read_series(path, "snapshots"), grid
+
+
+def _stored_config(path: str | Path) -> dict:
+    import tomllib
+
+    return tomllib.loads(io.read_attrs(path)["config"])
 
 
 def file_labels(path: str | Path) -> Labels:
     """The words of the figures of a run file: its kind's, for the config it stores."""
-    import tomllib
-
-    cfg = tomllib.loads(io.read_attrs(path)["config"])
+    cfg = _stored_config(path)
     x = io.read_data(path).get("x")
     return get_spec(cfg).labels(cfg, points=None if x is None else int(x.shape[0]))
 
 
-def _figures(kind: str, obs: dict, snaps: dict, grid: dict, labels: Labels) -> dict[str, object]:
+def overlap_groups(path: str | Path) -> dict[str, list[str]]:
+    """The observables of a file by the ``group`` its datasets declare (the committee's Q, R,
+    v), in file order. A file of the previous release declares none: its committee
+    observables are grouped by the names it was written with (Q_…, R_…, v_…)."""
+    attrs = io.read_field_attrs(path, "observables")
+    groups: dict[str, list[str]] = {}
+    described = any("dims" in a for a in attrs.values())
+    for name, a in attrs.items():
+        group = a.get("group") if described else _previous_release_group(name)
+        if group:
+            groups.setdefault(group, []).append(name)
+    return groups
+
+
+def _previous_release_group(name: str) -> str | None:
+    head = name.split("_", 1)[0]
+    return head if head in ("Q", "R", "v") and name != head else None
+
+
+def _figures(path: str | Path) -> dict[str, object]:
+    """The figures a file's kind declares (:meth:`~ddsolver.kinds.spec.KindSpec.figures`)."""
+    kind, obs, snaps, grid = _read(path)
+    cfg = _stored_config(path)
+    declared = get_spec(cfg).figures(cfg)
+    labels = file_labels(path)
     if kind == "sgd":
-        out = {"risk": _sgd_risk_figure(_Figures, obs, labels),
-               "neurons": _sgd_coordinates_figure(_Figures, snaps)}  # fmt: skip
-        overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
-        if overlaps:
-            out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
-        return out
-    out = {"risk": _risk_figure(_Figures, obs, labels)}
-    if snaps["time"].size and "density" in snaps:
-        out["density"] = _density_figure(_Figures, snaps, grid, list(grid))
-    overlaps = [n for n in obs if n[:2] in ("Q_", "R_", "v_")]
-    if overlaps:  # committee machines
-        out["overlaps"] = _overlaps_figure(_Figures, obs, overlaps)
-    if "margin" in obs:  # a training set
-        out["training"] = _training_figure(_Figures, obs)
-    if "lin_gap" in obs:  # … against its linearisation
-        out["lazy"] = _lazy_figure(_Figures, obs)
-    if snaps["time"].size and "angle_density" in snaps:  # … on the circle of directions
-        out["circle"] = _circle_figure(_Figures, snaps, grid)
-    return out
+        wanted = ("risk", "neurons", *(f for f in declared if f in ("overlaps", "classifier")))
+    else:
+        wanted = declared
+    builders = {
+        "risk": lambda: (_sgd_risk_figure if kind == "sgd" else _risk_figure)(
+            _Figures, obs, labels
+        ),
+        "neurons": lambda: _sgd_coordinates_figure(_Figures, snaps),
+        "density": lambda: _density_figure(_Figures, snaps, grid, list(grid)),
+        "overlaps": lambda: _overlaps_figure(_Figures, obs, overlap_groups(path)),
+        "training": lambda: _training_figure(_Figures, obs),
+        "lazy": lambda: _lazy_figure(_Figures, obs),
+        "circle": lambda: _circle_figure(_Figures, snaps, grid),
+        "classifier": lambda: classifier_figure(path),
+    }
+    if not snaps["time"].size:  # nothing saved yet: the figures over snapshots wait
+        wanted = [w for w in wanted if w not in ("density", "circle", "neurons", "classifier")]
+    return {name: builders[name]() for name in wanted}
 
 
 def _lazy_figure(plt, obs: dict):
@@ -194,25 +220,23 @@ def classifier_figure(path: str | Path, times: int = 3):
     return fig
 
 
-def _overlap_panels(plt, names: list[str]):
-    """(figure, [(axes, group prefix, the names of that group)]): one panel each for the
-    committee's Q, R and v observables present in ``names``."""
-    groups = [g for g in ("Q_", "R_", "v_") if any(n.startswith(g) for n in names)]
+def _overlap_panels(plt, groups: dict[str, list[str]]):
+    """(figure, [(axes, group, the names of that group)]): one panel for each group of
+    observables (:func:`overlap_groups`)."""
     fig, axes = plt.subplots(
         1, len(groups), figsize=(4.5 * len(groups), 3.8), constrained_layout=True, squeeze=False
     )
-    members = [[n for n in names if n.startswith(g)] for g in groups]
-    return fig, list(zip(axes[0], groups, members, strict=True))
+    return fig, [(ax, g, names) for ax, (g, names) in zip(axes[0], groups.items(), strict=True)]
 
 
-def _overlaps_figure(plt, obs: dict, names: list[str]):
+def _overlaps_figure(plt, obs: dict, groups: dict[str, list[str]]):
     """The committee's order parameters Q, R, v over time (SGD: the mean over seeds)."""
-    fig, panels = _overlap_panels(plt, names)
+    fig, panels = _overlap_panels(plt, groups)
     for ax, group, members in panels:
         for name in members:
             values = obs[name]
             ax.plot(obs["time"], values if values.ndim == 1 else values.mean(axis=1), label=name)
-        _decorate(ax, "time t", group[0])
+        _decorate(ax, "time t", group)
     return fig
 
 
@@ -223,18 +247,14 @@ def file_figures(path: str | Path) -> dict[str, object]:
     matplotlib ``Figure`` objects made without pyplot: they need no backend, show themselves
     in a notebook, and are saved with ``fig.savefig``.
     """
-    out = _figures(*_read(path))
-    data = io.read_data(path)
-    if data.get("x") is not None and data["x"].shape[1] == 2:
-        out["classifier"] = classifier_figure(path)
-    return out
+    return _figures(path)
 
 
 def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
     """Write the figures of ``path`` into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _, _, snaps, grid, _ = _read(path)
+    _, _, snaps, grid = _read(path)
     written = []
     for name, fig in file_figures(path).items():
         target = out_dir / f"{name}.png"
@@ -375,9 +395,13 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
     ax.set_yscale("log")
     _decorate(ax, "time t", words.objective)
     out.append(_save(plt, fig, out_dir / "risk_comparison.png"))
-    overlaps = [n for n in report.get("observables", {}) if n[:2] in ("Q_", "R_", "v_")]
-    if overlaps:
-        out.append(_overlaps_comparison(plt, t, report["observables"], overlaps, out_dir))
+    groups = {
+        g: [n for n in names if n in report.get("observables", {})]
+        for g, names in overlap_groups(pde_path).items()
+    }
+    groups = {g: names for g, names in groups.items() if names}
+    if groups:
+        out.append(_overlaps_comparison(plt, t, report["observables"], groups, out_dir))
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -432,16 +456,18 @@ def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
     return (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
 
 
-def _overlaps_comparison(plt, t, observables: dict, names: list[str], out_dir: Path) -> Path:
+def _overlaps_comparison(
+    plt, t, observables: dict, groups: dict[str, list[str]], out_dir: Path
+) -> Path:
     """overlaps_comparison.png: the committee's Q, R, v — ODE lines, SGD mean ± std."""
-    fig, panels = _overlap_panels(plt, names)
+    fig, panels = _overlap_panels(plt, groups)
     for ax, group, members in panels:
         for i, name in enumerate(members):
             entry = observables[name]
             mean, std = np.asarray(entry["sgd_mean"]), np.asarray(entry["sgd_std"])
             ax.plot(t, entry["pde"], color=f"C{i % 10}", label=name)
             ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
-        _decorate(ax, "time t", f"{group[0]} (lines: ODE; points: SGD mean ± std)")
+        _decorate(ax, "time t", f"{group} (lines: ODE; points: SGD mean ± std)")
     return _save(plt, fig, out_dir / "overlaps_comparison.png")
 
 

@@ -132,6 +132,7 @@ class Run:
             meta = dict(attrs[name])
             dims = tuple(meta.pop("dims").split(","))
             labels = meta.pop("coordinate_labels", None)
+            meta.pop("group", None)
             if labels:
                 coords[dims[-1]] = labels.split(",")
             if "sign" in dims:  # the circle's two species

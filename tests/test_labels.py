@@ -105,3 +105,21 @@ def _comparison_texts(pde: Path, sgd: Path, report_dir: Path) -> list[str]:
     finally:
         plotting._save = original
     return [t for fig in captured for t in _texts(fig)]
+
+
+def test_each_kind_draws_the_figures_it_declares(tmp_path):
+    """Plotting draws what the kind declares and groups the committee's overlaps by the
+    ``group`` their datasets carry, not by their names."""
+    sets = {**SHORT, "particles.count": 20}
+    ts = dd.solve(GRIDS / "training_set.toml", tmp_path / "ts.h5", overrides=sets)
+    assert list(file_figures(ts.path)) == ["risk", "training", "classifier"]
+    committee = dd.solve(GRIDS / "committee.toml", tmp_path / "c.h5", overrides=SHORT)
+    figures = file_figures(committee.path)
+    assert list(figures) == ["risk", "overlaps"]
+    assert [ax.get_ylabel() for ax in figures["overlaps"].axes] == ["Q", "R", "v"]
+    with h5py.File(committee.path, "r+") as f:  # regroup one dataset: the figure follows
+        f["observables/v_1"].attrs["group"] = "R"
+    panels = file_figures(committee.path)["overlaps"].axes
+    assert [len(ax.get_lines()) for ax in panels] == [10, 8 + 1, 3]
+    quick = dd.solve(GRIDS / "quickstart.toml", tmp_path / "q.h5", overrides=SHORT)
+    assert list(file_figures(quick.path)) == ["risk", "density"]

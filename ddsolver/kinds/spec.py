@@ -8,6 +8,7 @@ kind's ``ddsolver/kinds/<name>/config.py`` subclasses :class:`KindSpec` (or
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -40,15 +41,23 @@ COMMON_KEYS = frozenset(
     }
 )
 #: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid
-#: (``solver.atol`` with the error control only: :func:`grid_solver_keys`).
+#: (``solver.atol`` and ``solver.limiter`` only where they act: :func:`grid_solver_keys`).
 GRID_SOLVER_KEYS = frozenset(
-    f"solver.{k}" for k in ("order", "cfl", "limiter", "interaction", "rtol", "dt_max")
+    f"solver.{k}" for k in ("order", "cfl", "interaction", "rtol", "dt_max")
 )
 
 
 def grid_solver_keys(cfg: dict) -> set[str]:
-    """The grid solver's keys, and its absolute tolerance where the error control is on."""
-    return set(GRID_SOLVER_KEYS) | ({"solver.atol"} if cfg["solver"]["rtol"] > 0 else set())
+    """The grid solver's keys: the absolute tolerance where the error control is on, and the
+    reconstruction (``limiter``) where the flux is the upwind one — with τ > 0 at a finite d
+    the Scharfetter–Gummel flux takes its place and no reconstruction is made."""
+    keys = set(GRID_SOLVER_KEYS)
+    if cfg["solver"]["rtol"] > 0:
+        keys.add("solver.atol")
+    diffusive = cfg["dynamics"]["tau"] > 0 and math.isfinite(dimension_value(cfg))
+    if not diffusive:
+        keys.add("solver.limiter")
+    return keys
 
 
 #: The parameters of each schedule kind of ``dynamics.xi`` (a table).
@@ -182,6 +191,12 @@ class KindSpec(ABC):
             trainer="SGD",
             step=f"ε = {cfg['sgd']['eps']:g}",
         )
+
+    def figures(self, cfg: dict) -> tuple[str, ...]:
+        """The figures ``ddsolver plot`` draws of this kind's run file, by name
+        (:data:`ddsolver.plotting.FIGURES`); an SGD file draws ``risk`` and ``neurons`` and,
+        of these, ``overlaps`` and ``classifier``. Default: the DD's risk and density."""
+        return ("risk", "density")
 
     def fields(self, cfg: dict) -> dict[str, Field]:
         """The series of this kind's run and SGD files beyond the shared ones

@@ -151,25 +151,40 @@ class CommitteeSpec(KindSpec):
         k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
         if max(k, m) > MAX_NAMED_UNITS:
             obs = {
-                "Q_diag_mean": Field("mean of Q_kk", "mean squared norm of a unit, |w_k|²/d"),
-                "Q_off_mean": Field("mean of Q_kl, k ≠ l", "mean overlap of two student units"),
-                "R_mean": Field("mean of R_kn", "mean overlap w_k·w*_n/d with the teacher"),
-                "v_mean": Field("mean of v_k", "mean second-layer weight of the student"),
+                "Q_diag_mean": Field(
+                    "mean of Q_kk", "mean squared norm of a unit, |w_k|²/d", group="Q"
+                ),
+                "Q_off_mean": Field(
+                    "mean of Q_kl, k ≠ l", "mean overlap of two student units", group="Q"
+                ),
+                "R_mean": Field(
+                    "mean of R_kn", "mean overlap w_k·w*_n/d with the teacher", group="R"
+                ),
+                "v_mean": Field("mean of v_k", "mean second-layer weight", group="v"),
             }
         else:
             obs = {
-                f"Q_{a + 1}_{b + 1}": Field(f"Q_{a + 1}{b + 1}", f"w_{a + 1}·w_{b + 1}/d")
+                f"Q_{a + 1}_{b + 1}": Field(
+                    f"Q_{a + 1}{b + 1}", f"w_{a + 1}·w_{b + 1}/d", group="Q"
+                )
                 for a in range(k)
                 for b in range(a, k)
             }
             obs.update(
                 {
-                    f"R_{a + 1}_{n + 1}": Field(f"R_{a + 1}{n + 1}", f"w_{a + 1}·w*_{n + 1}/d")
+                    f"R_{a + 1}_{n + 1}": Field(
+                        f"R_{a + 1}{n + 1}", f"w_{a + 1}·w*_{n + 1}/d", group="R"
+                    )
                     for a in range(k)
                     for n in range(m)
                 }
             )
-            obs.update({f"v_{a + 1}": Field(f"v_{a + 1}", "second-layer weight") for a in range(k)})
+            obs.update(
+                {
+                    f"v_{a + 1}": Field(f"v_{a + 1}", "second-layer weight", group="v")
+                    for a in range(k)
+                }
+            )
         obs["risk"] = Field("ε_g", "generalisation error ε_g = ½ E (ŷ − y)² at the overlaps")
         snaps = {
             "Q": Field("Q", "student overlaps w wᵀ/d", ("student", "student_")),
@@ -178,6 +193,10 @@ class CommitteeSpec(KindSpec):
             "q": Field("q", "each unit's squared norm |w_k|²/d", ("student",)),
         }
         return {**observables(obs), **snapshots(snaps)}
+
+    def figures(self, cfg: dict) -> tuple[str, ...]:
+        """ε_g and the overlaps Q, R, v."""
+        return ("risk", "overlaps")
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)

@@ -205,6 +205,18 @@ class TrainingSetSpec(KindSpec):
         }
         return {**observables(obs), **snapshots(snaps)}
 
+    def figures(self, cfg: dict) -> tuple[str, ...]:
+        """The objective; the losses, test error and margin; the gaps to the linearisation
+        when it is solved; the densities on the circle (grid); the classifier in R²."""
+        out = ["risk", "training"]
+        if cfg["dynamics"].get("linearised"):
+            out.append("lazy")
+        if cfg["discretisation"]["method"] == "grid":
+            out.append("circle")
+        if cfg["problem"]["dimension"] == 2:
+            out.append("classifier")
+        return tuple(out)
+
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)
         p = cfg["problem"]
