@@ -8,6 +8,7 @@ solver, model or file.
 from __future__ import annotations
 
 from importlib import import_module
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__ as __version__
@@ -63,6 +64,8 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     module = _PUBLIC.get(name)
     if module is None:
+        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f".{name}", __name__)  # a submodule: dd.examples, dd.io, …
         raise AttributeError(f"module 'ddsolver' has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value  # looked up once

@@ -97,3 +97,18 @@ def test_sweep_returns_its_summary_with_a_row_per_point(tmp_path):
     assert first.config["problem"]["delta"] == 0.6
     assert float(table.risk_final.values[0]) == first.series("observables")["risk"][-1]
     assert "2 points, 2 finished" in repr(dd.open(tmp_path / "out" / "summary.h5"))
+
+
+def test_the_package_loads_its_names_and_submodules_on_first_use():
+    """``import ddsolver`` loads no kernel; ``dd.examples.path`` works without importing
+    ``ddsolver.examples`` first; an unknown name is an AttributeError."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ddsolver as dd; light = 'numba' not in sys.modules; "
+        "p = dd.examples.path('quickstart'); "
+        "print(light, p.name, callable(dd.solve), hasattr(dd, 'no_such_name'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "quickstart.toml", "True", "False"]
