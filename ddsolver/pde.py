@@ -219,6 +219,7 @@ class GridDD:
             c,
             self.method.embedded_stage,
             self.method.embedded_a,
+            1.0 / (self.method.embedded_order + 1),
             self.cfl,
             self.dt_max,
             self.rtol,

@@ -9,9 +9,9 @@ each step, the maximum over the cells that hold mass or can receive it within th
 (:func:`reachable_rate`), capped by ``dt_max``, by ``dt_limit`` and by the next stop time.
 With ``rtol > 0`` and a method with an embedded solution (order 3: Heun, from its first two
 stages) the local error ‖u − u_low‖∞ / (atol + rtol‖u‖∞) decides: a step with error > 1 is
-rejected, and the next step is at most 0.9·err^{−1/3}·dt. The controller state is just
-``dt_limit`` (carried between calls and checkpointed), so a resumed run takes exactly the
-steps of an uninterrupted one.
+rejected, and the next step is at most 0.9·err^{−1/(q+1)}·dt, q the tableau's embedded order
+(2: the exponent 1/3). The controller state is just ``dt_limit`` (carried between calls and
+checkpointed), so a resumed run takes exactly the steps of an uninterrupted one.
 
 The loop runs inside one compiled call until ``t_stop`` or ``max_steps``; Python runs
 only at save points and progress updates.
@@ -168,8 +168,9 @@ def embedded_error(p, u, low, rtol, atol):
 
 @jit
 def advance(
-    p, t, t_stop, dt_limit, max_steps, a, c, emb_stage, emb_a, cfl, dt_max, rtol, atol, ops, noise
-):
+    p, t, t_stop, dt_limit, max_steps, a, c, emb_stage, emb_a, emb_exponent, cfl, dt_max, rtol,
+    atol, ops, noise,
+):  # fmt: skip
     """Integrate p in place from t towards t_stop with an SSP method in Shu–Osher form.
 
     Parameters
@@ -180,6 +181,8 @@ def advance(
     max_steps : int — return after this many accepted steps
     a, c : (s,) float64 — stage weights and times of a :class:`~ddsolver.tableaux.ShuOsher`
     emb_stage, emb_a : the embedded solution (stage index, weight); emb_stage < 0: none
+    emb_exponent : float — the controller's exponent 1/(embedded order + 1) (SSPRK(3,3) with
+        its embedded Heun solution: 1/3)
     cfl : float — fraction of the positivity bound (≤ 1)
     dt_max : float — absolute cap on the step
     rtol, atol : float — embedded error control when rtol > 0
@@ -215,7 +218,7 @@ def advance(
             combine_stage(p, previous, k, dt, 1.0 - a[i], u)
         if control:
             err = embedded_error(p, u, low, rtol, atol)
-            dt_limit = error_step(dt, err, 1.0 / 3.0, 2.0, 0.0)
+            dt_limit = error_step(dt, err, emb_exponent, 2.0, 0.0)
             if err > 1.0:
                 rejected += 1
                 continue
