@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .kinds import SPECS
+from .kinds.spec import ACTIVATION_PARAMETERS
 from .schema import ConfigError, Key, check_interval, float_key, int_key
 from .schema import dimension_value as dimension_value
 
@@ -489,7 +490,7 @@ def _check_activation(raw: dict, cfg: dict) -> None:
     """Each kind takes its own parameters: ramp t1, t2, s1, s2; piecewise knots, values."""
     act = cfg["problem"]["activation"]
     given = raw.get("problem", {}).get("activation", {})
-    own = {"ramp": ("t1", "t2", "s1", "s2"), "piecewise": ("knots", "values")}
+    own = ACTIVATION_PARAMETERS
     for kind, names in own.items():
         extra = [k for k in names if k in given]
         if act["kind"] != kind and extra:

@@ -21,13 +21,12 @@ REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
 
 #: Keys every kind takes: what the file is, when it is observed, and the SGD run of ``[sgd]``
 #: (one config serves ``ddsolver run`` and ``ddsolver sgd``, so a key applies to a kind when it
-#: changes either). ``problem.activation.*`` stands for the activation table, whose
-#: parameters are checked against its own kind.
+#: changes either; where ``ddsolver sgd`` refuses the config — d = ∞ — it says so, and the
+#: ``[sgd]`` keys are kept for the same file at a finite d).
 COMMON_KEYS = frozenset(
     {
         "problem.kind",
         "problem.dimension",
-        "problem.activation.*",
         "time.t_end",
         "time.save_every",
         "time.observe_every",
@@ -58,6 +57,17 @@ def grid_solver_keys(cfg: dict) -> set[str]:
     if not diffusive:
         keys.add("solver.limiter")
     return keys
+
+
+#: The parameters of each activation kind of ``[problem.activation]``.
+ACTIVATION_PARAMETERS = {"ramp": ("t1", "t2", "s1", "s2"), "piecewise": ("knots", "values")}
+
+
+def activation_keys(cfg: dict) -> set[str]:
+    """``problem.activation.kind`` and the parameters of the resolved activation's kind."""
+    kind = cfg["problem"]["activation"]["kind"]
+    own = ACTIVATION_PARAMETERS.get(kind, ())
+    return {"problem.activation.kind", *keys_of("problem.activation", *own)}
 
 
 #: The parameters of each schedule kind of ``dynamics.xi`` (a table).
@@ -172,7 +182,7 @@ class KindSpec(ABC):
         (:func:`ddsolver.config.validate`), and ``ddsolver info`` shows only these. A key ending
         in ``.*`` stands for a whole table.
         """
-        return COMMON_KEYS | self.own_keys(cfg)
+        return COMMON_KEYS | activation_keys(cfg) | self.own_keys(cfg)
 
     @abstractmethod
     def own_keys(self, cfg: dict) -> set[str]:
