@@ -4,7 +4,8 @@ r"""Experiment configuration: TOML in, validated nested dict out, nothing ever e
 config reference of the docs. :func:`load_config` reads a file, applies ``--set``
 overrides and validates *everything* before any compute. A mistake raises
 :class:`ConfigError` naming the key, the value and what is allowed (unknown keys get a
-"did you mean" suggestion).
+"did you mean" suggestion), and refuses every key the run's kind does not take. Reading and
+writing the TOML text is :mod:`ddsolver.toml_io` (its names are re-exported here).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import copy
 import difflib
 import itertools
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,12 @@ from .kinds import SPECS
 from .kinds.spec import ACTIVATION_PARAMETERS
 from .schema import ConfigError, Key, check_interval, float_key, int_key
 from .schema import dimension_value as dimension_value
+from .toml_io import MAX_KEY_DEPTH as MAX_KEY_DEPTH
+from .toml_io import apply_overrides as apply_overrides
+from .toml_io import parse_override as parse_override
+from .toml_io import read_toml as read_toml
+from .toml_io import set_dotted as set_dotted
+from .toml_io import to_toml as to_toml
 
 _f, _i = float_key, int_key
 
@@ -159,8 +165,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
 }
 TABLES = {"problem.activation", "dynamics.xi"}
-#: The deepest dotted key a config has (problem.activation.kind): a longer one is refused.
-MAX_KEY_DEPTH = 4
 #: Most snapshots and most observation stops of one run.
 MAX_SNAPSHOTS = 100_000
 MAX_STOPS = 10_000_000
@@ -514,108 +518,9 @@ def _check_activation(raw: dict, cfg: dict) -> None:
         cfg["problem"]["activation"] = {"kind": act["kind"]}
 
 
-def parse_override(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` → (key, value); VALUE is read as one TOML value, else as a plain string.
-
-    A value spanning lines (which could smuggle in further TOML tables) is refused.
-    """
-    if "=" not in text:
-        raise ConfigError(text, None, "--set takes KEY=VALUE, e.g. --set problem.delta=0.6")
-    key, value = (s.strip() for s in text.split("=", 1))
-    if not key:
-        raise ConfigError("--set", text, "takes KEY=VALUE with a dotted config key before '='")
-    if "\n" in value or "\r" in value:
-        raise ConfigError(key, value, "a --set value is one line (one TOML value)")
-    try:
-        table = tomllib.loads(f"v = {value}")
-    except (tomllib.TOMLDecodeError, ValueError):  # ValueError: an integer of 4300+ digits
-        return key, value
-    if list(table) != ["v"]:
-        raise ConfigError(key, value, "a --set value is one TOML value")
-    return key, table["v"]
-
-
-def set_dotted(raw: dict, key: str, value: Any) -> dict:
-    """A copy of the raw config with the dotted ``key`` set to ``value``."""
-    parts = key.split(".")
-    if len(parts) > MAX_KEY_DEPTH or not all(parts):
-        raise ConfigError(
-            "--set", key, f"a config key is 1 to {MAX_KEY_DEPTH} dotted names, none empty"
-        )
-    raw = copy.deepcopy(raw)
-    node = raw
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(key, value, f"'{part}' is not a table")
-    node[parts[-1]] = copy.deepcopy(value)
-    return raw
-
-
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Set the dotted keys of ``KEY=VALUE`` texts in a copy of the raw config."""
-    for text in overrides:
-        raw = set_dotted(raw, *parse_override(text))
-    return copy.deepcopy(raw)
-
-
-def read_toml(path: str | Path) -> dict:
-    """Parse a TOML file; an unreadable file becomes a ConfigError naming it."""
-    path = Path(path)
-    if path.is_dir():
-        raise ConfigError("CONFIG", str(path), "is a directory, not a TOML file")
-    if not path.is_file():
-        raise ConfigError("CONFIG", str(path), "no such file")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError("CONFIG", str(path), "not UTF-8 text (TOML files are UTF-8)") from None
-    except OSError as exc:
-        raise ConfigError("CONFIG", str(path), f"cannot be read ({exc.strerror})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("CONFIG", str(path), f"not valid TOML ({exc})") from None
-
-
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict:
     """Read, override and validate a config file; returns the resolved config."""
     return validate(apply_overrides(read_toml(path), overrides or []))
-
-
-def to_toml(cfg: dict) -> str:
-    """Serialise a resolved config (tables of scalars and lists) as TOML text."""
-
-    def scalar(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, float):
-            if math.isinf(v):
-                return "inf" if v > 0 else "-inf"
-            return repr(v)
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        if isinstance(v, list):
-            return "[" + ", ".join(scalar(x) for x in v) + "]"
-        raise TypeError(f"cannot write {v!r} to TOML")
-
-    lines: list[str] = []
-
-    def table(name: str, node: dict) -> None:
-        plain = {k: v for k, v in node.items() if not isinstance(v, dict)}
-        subs = {k: v for k, v in node.items() if isinstance(v, dict)}
-        if plain:
-            lines.append(f"[{name}]")
-            lines.extend(f"{k} = {scalar(v)}" for k, v in plain.items())
-            lines.append("")
-        for k, v in subs.items():
-            table(f"{name}.{k}", v)
-
-    for name, node in cfg.items():
-        table(name, node)
-    return "\n".join(lines)
 
 
 def schema_markdown() -> str:
