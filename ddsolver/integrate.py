@@ -24,6 +24,7 @@ from .fields import run_fields
 from .kinds import get_kind
 from .kinds.base import ReducedKind
 from .lagrangian import ParticleDD
+from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
@@ -142,15 +143,19 @@ def run_pde(
     """``ddsolver run``: solve the deterministic limit of a resolved config into ``path``.
 
     Checks what the kernels can solve and the memory the run needs, then hands the run to
-    its driver: the reduced DD of
-    :func:`run_reduced`, or the kind's own limit (the committee machines' ODEs).
+    its driver: the reduced DD to :func:`run_reduced`; any other limit the kind describes
+    (:meth:`~ddsolver.kinds.base.ProblemKind.describe`: the committee's ODEs, a training
+    set's flow) to :func:`ddsolver.ode.run_limit`.
     """
     kind = get_kind(cfg)
     kind.check_solvable(cfg)
     check_memory(cfg, "run")
-    if isinstance(kind, ReducedKind):  # a description of its DD, solved here
+    if isinstance(kind, ReducedKind):  # the kind is its DD's description, solved here
         return run_reduced(cfg, Path(path), resume=resume, force=force, quiet=quiet)
-    return kind.solve(cfg, Path(path), resume=resume, force=force, quiet=quiet)
+    with compile_lock():
+        kind.warm_up_pde()
+    return run_limit(cfg, Path(path), kind.describe(cfg), resume=resume, force=force,
+                     quiet=quiet)  # fmt: skip
 
 
 def run_reduced(

@@ -1,8 +1,9 @@
 r"""Deterministic limits that are ordinary differential equations, through the run loop.
 
 A problem kind whose limit is an ODE dX/dt = F(X) for a state vector X (the committee
-machines' order parameters) hands :func:`run_ode` its right-hand side, its observables and
-its snapshot fields. Between stops :class:`ODEIntegrator` takes adaptive steps of the
+machines' order parameters, a training set's particles) describes it as an
+:class:`~ddsolver.limits.ODESystem` — its right-hand side, observables and snapshot fields —
+and :func:`run_limit` solves it. Between stops :class:`ODEIntegrator` takes adaptive steps of the
 Dormand–Prince 8(5,3) pair (:class:`scipy.integrate.DOP853`, error per step within
 rtol·|X| + atol, the step free to grow); it restarts at each stop from the last step size,
 which is checkpointed, so a resumed run takes exactly the steps of an uninterrupted one.
@@ -24,6 +25,7 @@ from . import io
 from .config import to_toml
 from .fields import STEP, TIME, Field, observables, snapshots
 from .kinds import get_spec
+from .limits import ODESystem, SteppedLimit
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
 from .status import RunResult
 
@@ -38,7 +40,7 @@ class ODEIntegrator:
     ----------
     rhs : X (n,) → dX/dt (n,)
     state : X at t = 0, (n,)
-    observe : X → {name: float}, the observables (``risk`` among them)
+    observe : (X, t) → {name: float}, the observables (``risk`` among them)
     snapshot : X → {name: array}, the snapshot fields
     rtol, atol : the error tolerances per step
     method : "DOP853" (8th order, a few large states) or "RK45" (Dormand–Prince 5(4), many
@@ -51,7 +53,7 @@ class ODEIntegrator:
         self,
         rhs: Callable[[np.ndarray], np.ndarray],
         state: np.ndarray,
-        observe: Callable[[np.ndarray], dict[str, Any]],
+        observe: Callable[[np.ndarray, float], dict[str, Any]],
         snapshot: Callable[[np.ndarray], dict[str, np.ndarray]],
         rtol: float,
         atol: float,
@@ -62,7 +64,7 @@ class ODEIntegrator:
         self.rtol, self.atol = rtol, atol
         self.method = self.METHODS[method]
         self.dt_limit = math.inf
-        self.t = 0.0  # the time of ``state`` (kinds whose observables depend on t read it)
+        self.t = 0.0  # the time of ``state`` (observables may depend on it)
 
     def advance(self, t: float, t_stop: float) -> Advance:
         first = self.dt_limit if math.isfinite(self.dt_limit) else None
@@ -87,7 +89,7 @@ class ODEIntegrator:
         return Advance(float(solver.t), steps, last)
 
     def observe(self) -> dict[str, Any]:
-        return self._observe(self.state)
+        return self._observe(self.state, self.t)
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return self._snapshot(self.state)
@@ -99,6 +101,27 @@ class ODEIntegrator:
         self.state = np.array(state, dtype=float)
         self.dt_limit = dt_limit
         self.t = float((extra or {}).get("t", 0.0))
+
+
+def run_limit(
+    cfg: dict,
+    path: Path,
+    limit: ODESystem | SteppedLimit,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+) -> RunResult:
+    """``ddsolver run`` of a limit a kind describes (:mod:`ddsolver.limits`): an ODE system
+    integrated by :class:`ODEIntegrator`, or a limit with its own stepper."""
+    if isinstance(limit, SteppedLimit):
+        integrator, grid = limit.integrator, limit.grid
+    else:
+        integrator = ODEIntegrator(limit.rhs, limit.state, limit.observe, limit.snapshot,
+                                   limit.rtol, limit.atol, limit.method)  # fmt: skip
+        grid = None
+    return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
+                   data=limit.data, grid=grid)  # fmt: skip
 
 
 def run_ode(

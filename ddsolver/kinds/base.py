@@ -15,16 +15,15 @@ ODEs) implements :meth:`ProblemKind.solve` itself.
 from __future__ import annotations
 
 from abc import abstractmethod
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from ..grid import TensorGrid
+from ..limits import ODESystem, SteppedLimit
 from ..protocol import InitialLaw, ReducedProblem
 from ..schema import ConfigError
 from ..sgd.network import Network
-from ..status import RunResult
 from .spec import KindSpec, ReducedSpec
 
 
@@ -54,12 +53,12 @@ class ProblemKind(KindSpec):
         """Arrays a run file keeps under /data (a training set's points), or None."""
         return None
 
-    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
-        """``ddsolver run`` of a kind whose limit is its own (the committee's ODEs, the
-        training set's flow): the limit of a resolved config, written to ``path`` (the config
-        and memory checks are done). A :class:`ReducedKind` only describes its DD; the
-        driver :func:`ddsolver.integrate.run_reduced` solves it."""
-        raise NotImplementedError(f"{self.name}: its limit is solved by its driver")
+    def describe(self, cfg: dict) -> ODESystem | SteppedLimit:
+        """The limit of a resolved config when it is not a reduced DD (the committee's ODEs,
+        the training set's flow), for :func:`ddsolver.ode.run_limit` to solve; the kind's
+        kernels are compiled (the caller holds the compile lock). A :class:`ReducedKind`
+        is its own description, solved by :func:`ddsolver.integrate.run_reduced`."""
+        raise NotImplementedError(f"{self.name}: a reduced DD is described by the kind itself")
 
     # ------------------------------------------------------------------ SGD
 

@@ -15,11 +15,10 @@ overlaps of the very weights SGD starts from (the SGD seeds draw only the sample
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from ..._jit import compile_lock
+from ...limits import ODESystem
 from ...models.committee import (
     RELU_POINTS,
     Committee,
@@ -31,7 +30,6 @@ from ...models.committee import (
 from ...schedules import Schedule
 from ...sgd.committee import committee_sgd_steps, order_parameters, weights_with_overlaps
 from ...sgd.network import Network
-from ...status import RunResult
 from ..base import ProblemKind
 from .config import MAX_NAMED_UNITS, CommitteeSpec, given_overlaps
 
@@ -194,15 +192,13 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
             noise_term=dyn["noise_term"],
         )
 
-    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
-        from ...ode import ODEIntegrator, run_ode
-
-        with compile_lock():
-            self.warm_up_pde()
+    def describe(self, cfg: dict) -> ODESystem:
+        """The ODEs of the overlaps (Q, R, v), from their values at t = 0; ε_g and the named
+        overlaps observed, the matrices saved."""
         model = self.build_problem(cfg)
         q, r, v, _ = initial_overlaps(cfg)
 
-        def observe(state: np.ndarray) -> dict[str, float]:
+        def observe(state: np.ndarray, t: float) -> dict[str, float]:
             return {"risk": model.error(state), **named_observables(*model.unpack(state))}
 
         def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
@@ -210,10 +206,8 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
             return {"Q": q.copy(), "R": r.copy(), "v": v.copy()}
 
         solver = cfg["solver"]
-        integrator = ODEIntegrator(
-            model.rhs, model.pack(q, r, v), observe, snapshot, solver["rtol"], solver["atol"]
-        )
-        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet)
+        return ODESystem(model.rhs, model.pack(q, r, v), observe, snapshot, solver["rtol"],
+                         solver["atol"])  # fmt: skip
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the ODE kernels (every activation shares them); the caller holds

@@ -13,20 +13,17 @@ batch, which is gradient descent on L(θ) with the step ε·m.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from ..._jit import compile_lock
 from ...data import TrainingSet, clusters, read_training_set, relu_teacher
 from ...lazy import LazyComparison
+from ...limits import ODESystem, SteppedLimit
 from ...models.activations import Activation
 from ...models.circle import CircleFlow, CircleIntegrator
 from ...models.training_set import TrainingSetFlow
 from ...schedules import Schedule
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
-from ...status import RunResult
 from ..base import ProblemKind
 from .config import TrainingSetSpec
 
@@ -152,13 +149,11 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
     def file_data(self, cfg: dict, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
         return problem.data.arrays()
 
-    def solve(self, cfg: dict, path: Path, *, resume: bool, force: bool, quiet: bool) -> RunResult:
-        from ...ode import ODEIntegrator, run_ode
-
-        with compile_lock():
-            self.warm_up_pde()
+    def describe(self, cfg: dict) -> ODESystem | SteppedLimit:
+        """The particles' flow as an ODE (RK45), or for d = 1 on the grid the PDE on the
+        circle with its own stepper."""
         if cfg["discretisation"]["method"] == "grid":
-            return self._solve_circle(cfg, path, resume=resume, force=force, quiet=quiet)
+            return self._circle(cfg)
         flow = build_flow(cfg)
         theta, masses = initial_particles(
             cfg, cfg["particles"]["count"], cfg["initial"]["seed"], flow.data.dimension
@@ -167,26 +162,22 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         lazy = LazyComparison(flow, theta, masses, cfg["time"]["t_end"],
                               cfg["dynamics"]["linearised"])  # fmt: skip
 
-        def observe(state: np.ndarray) -> dict[str, float]:
+        def observe(state: np.ndarray, t: float) -> dict[str, float]:
             current = state.reshape(shape)
-            return {**flow.observables(current, masses), **lazy.observe(current, integrator.t)}
+            return {**flow.observables(current, masses), **lazy.observe(current, t)}
 
         def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
             return {"particles": state.reshape(shape).copy(), "masses": masses}
 
         part = cfg["particles"]
-        integrator = ODEIntegrator(
+        return ODESystem(
             lambda state: flow.velocity(state.reshape(shape), masses).ravel(),
             theta.ravel(), observe, snapshot, part["rtol"], part["atol"], method="RK45",
+            data=flow.data.arrays(),
         )  # fmt: skip
-        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
-                       data=flow.data.arrays())  # fmt: skip
 
-    def _solve_circle(self, cfg: dict, path: Path, *, resume: bool, force: bool,
-                      quiet: bool) -> RunResult:  # fmt: skip
+    def _circle(self, cfg: dict) -> SteppedLimit:
         """The flow of balanced units on 1-D inputs as the PDE on the circle (grid)."""
-        from ...ode import run_ode
-
         p, dyn, solver = cfg["problem"], cfg["dynamics"], cfg["solver"]
         circle = CircleFlow(training_set(cfg), p["loss"], dyn["scale"], dyn["lam"],
                             cfg["grid"]["angle_cells"], solver["order"], solver["limiter"],
@@ -197,8 +188,7 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         else:
             start = circle.uniform(cfg["initial"]["scale"])
         integrator = CircleIntegrator(circle, start, solver["dt_max"])
-        return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
-                       data=circle.data.arrays(), grid=circle.grid)  # fmt: skip
+        return SteppedLimit(integrator, data=circle.data.arrays(), grid=circle.grid)
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels; the caller holds the compile lock."""
