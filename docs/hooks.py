@@ -33,9 +33,9 @@ def cli_reference() -> str:
 def problem_kinds() -> str:
     from ddsolver.kinds import SPECS as KINDS
 
-    rows = ["| `problem.kind` | what | solved by | module |", "|---|---|---|---|"]
+    rows = ["| `problem.kind` | what | solved by | package |", "|---|---|---|---|"]
     for name, kind in KINDS.items():
-        module = type(kind).__module__
+        module = f"ddsolver.kinds.{name}"  # the kind's package: config.py and kind.py
         methods = ", ".join(f"`{m}`" for m in kind.methods)
         summary = kind.summary.replace("<", "&lt;").replace(">", "&gt;")
         rows.append(f"| [`{name}`]({name}.md) | {summary} | {methods} | `{module}` |")
