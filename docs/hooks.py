@@ -37,7 +37,7 @@ def problem_kinds() -> str:
     for name, kind in KINDS.items():
         module = f"ddsolver.kinds.{name}"  # the kind's package: config.py and kind.py
         methods = ", ".join(f"`{m}`" for m in kind.methods)
-        summary = kind.summary.replace("<", "&lt;").replace(">", "&gt;")
+        summary = kind.summary.replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
         rows.append(f"| [`{name}`]({name}.md) | {summary} | {methods} | `{module}` |")
     return "\n".join(rows)
 
