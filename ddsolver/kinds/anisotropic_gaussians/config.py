@@ -26,7 +26,6 @@ class AnisotropicGaussiansSpec(ReducedSpec):
     """The config section of ``problem.kind = "anisotropic_gaussians"``."""
 
     name = "anisotropic_gaussians"
-
     summary = "y = ±1, only s₀ coordinates of x carry the label; a·ReLU(<w, x> + b) neurons"
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
@@ -54,7 +53,6 @@ class AnisotropicGaussiansSpec(ReducedSpec):
     }
 
     methods = ("particles",)
-
     methods_reason = "it has 4 reduced coordinates (a, b, r1, r2)"
 
     def reduced_keys(self, cfg: dict) -> set[str]:

@@ -49,7 +49,6 @@ class CommitteeSpec(KindSpec):
     """The config section of ``problem.kind = "committee"``."""
 
     name = "committee"
-
     summary = (
         "x ~ N(0, I_d), K-unit student, M-unit teacher; the order-parameter ODEs (d → ∞, "
         "finite K) and online SGD"
@@ -102,13 +101,9 @@ class CommitteeSpec(KindSpec):
     }
 
     methods = ("order_parameters",)
-
     methods_reason = "its limit is the ODEs of the overlaps Q, R and v"
-
     activations = tuple(ACTIVATIONS)
-
     default_activation = "erf_sqrt2"
-
     initial_kinds = ("gaussian", "overlaps")
 
     def own_keys(self, cfg: dict) -> set[str]:

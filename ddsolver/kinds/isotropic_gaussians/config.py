@@ -16,7 +16,6 @@ class IsotropicGaussiansSpec(ReducedSpec):
     """The config section of ``problem.kind = "isotropic_gaussians"``."""
 
     name = "isotropic_gaussians"
-
     summary = "y = ±1, x | y ~ N(0, (1 + yΔ)² I_d), σ*(x; w) = σ(<w, x>) (or a σ(<w, x>))"
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {

@@ -30,7 +30,6 @@ class TeacherStudentSpec(ReducedSpec):
     """The config section of ``problem.kind = "teacher_student"``."""
 
     name = "teacher_student"
-
     summary = "x ~ N(0, I_d), y = σ(<w*, x>) + noise; students σ(<w, x>) on a (u, v) grid"
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
@@ -50,7 +49,6 @@ class TeacherStudentSpec(ReducedSpec):
     }
 
     methods = ("grid",)
-
     methods_reason = "its kernel is dense (no factorisation for particles)"
 
     def reduced_keys(self, cfg: dict) -> set[str]:

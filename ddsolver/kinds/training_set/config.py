@@ -34,7 +34,6 @@ class TrainingSetSpec(KindSpec):
     """The config section of ``problem.kind = "training_set"``."""
 
     name = "training_set"
-
     summary = (
         "n labelled points (a file, clusters or a ReLU teacher); f = ∫ b σ(a·x̃) dρ on the "
         "square or logistic loss; the Wasserstein gradient flow with weighted particles"
@@ -108,15 +107,10 @@ class TrainingSetSpec(KindSpec):
     }
 
     methods = ("particles", "grid")
-
     methods_reason = "particles in R^{d+2}, or for d = 1 the PDE on the circle of directions"
-
     activations = REDUCED_ACTIVATIONS
-
     default_activation = "relu"
-
     initial_kinds = ("gaussian", "sphere", "file")
-
     min_dimension = 1
 
     def own_keys(self, cfg: dict) -> set[str]:
