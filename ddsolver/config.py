@@ -354,13 +354,6 @@ def given_keys(raw: dict) -> dict[str, Any]:
     return out
 
 
-def applies(key: str, applicable: frozenset[str]) -> bool:
-    """Whether ``key`` is one of ``applicable`` (where ``table.*`` stands for a whole table)."""
-    return key in applicable or any(
-        pattern.endswith(".*") and key.startswith(pattern[:-1]) for pattern in applicable
-    )
-
-
 def _is_default(key: str, value: Any) -> bool:
     table, name = key.rsplit(".", 1)
     spec = SCHEMA[table][name]
@@ -369,10 +362,9 @@ def _is_default(key: str, value: Any) -> bool:
     return _check_value(key, spec, value) == spec.default
 
 
-def is_complete(raw: dict) -> bool:
-    """Whether ``raw`` lists every key of the schema, as a resolved config does (a run file's
-    stored config, ``Run.config``); a config a user writes never does."""
-    given = given_keys(raw)
+def is_complete(given: dict[str, Any]) -> bool:
+    """Whether the keys a config sets (:func:`given_keys`) are every key of the schema, as in
+    a resolved config (a run file's stored config, ``Run.config``); a user's never are."""
     return all(
         f"{table}.{name}" in given
         for table, names in SCHEMA.items()
@@ -393,9 +385,10 @@ def _refuse_inapplicable(raw: dict, cfg: dict) -> None:
     """
     kind = SPECS[cfg["problem"]["kind"]]
     applicable = kind.applicable_keys(cfg)
-    complete = is_complete(raw)
-    for key, value in given_keys(raw).items():
-        if applies(key, applicable) or (complete and _is_default(key, value)):
+    given = given_keys(raw)
+    complete = is_complete(given)
+    for key, value in given.items():
+        if key in applicable or (complete and _is_default(key, value)):
             continue
         table = key.rsplit(".", 1)[0]
         same = sorted(k.rsplit(".", 1)[1] for k in applicable if k.rsplit(".", 1)[0] == table)
@@ -421,7 +414,7 @@ def applicable_config(cfg: dict) -> dict:
                 sub = keep(value, key + ".")
                 if sub:
                     out[name] = sub
-            elif applies(key, applicable):
+            elif key in applicable:
                 out[name] = value
         return out
 

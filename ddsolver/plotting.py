@@ -69,9 +69,10 @@ def _stored_config(path: str | Path) -> dict:
     return tomllib.loads(io.read_attrs(path)["config"])
 
 
-def file_labels(path: str | Path) -> Labels:
-    """The words of the figures of a run file: its kind's, for the config it stores."""
-    cfg = _stored_config(path)
+def file_labels(path: str | Path, cfg: dict | None = None) -> Labels:
+    """The words of the figures of a run file: its kind's, for the config it stores (``cfg``,
+    where the caller has read it already)."""
+    cfg = _stored_config(path) if cfg is None else cfg
     x = io.read_data(path).get("x")
     return get_spec(cfg).labels(cfg, points=None if x is None else int(x.shape[0]))
 
@@ -100,7 +101,7 @@ def _figures(path: str | Path) -> dict[str, object]:
     kind, obs, snaps, grid = _read(path)
     cfg = _stored_config(path)
     declared = get_spec(cfg).figures(cfg)
-    labels = file_labels(path)
+    labels = file_labels(path, cfg)
     if kind == "sgd":
         wanted = ("risk", "neurons", *(f for f in declared if f in ("overlaps", "classifier")))
     else:

@@ -7,9 +7,11 @@ config, the experiment builders, the run loops and the comparison look a kind up
 (``problem.kind``) and call these methods; none of them branches on the name.
 
 Most kinds are a distributional dynamics in reduced coordinates, solved on a grid or with
-particles: they subclass :class:`ReducedKind`, which supplies :meth:`ProblemKind.solve`. A
-kind whose deterministic limit is something else (the committee machines' order-parameter
-ODEs) implements :meth:`ProblemKind.solve` itself.
+particles: they subclass :class:`ReducedKind`, which is its DD's description (problem,
+initial law, grid, particles) for the driver :func:`ddsolver.integrate.run_reduced`. A kind
+whose deterministic limit is something else (the committee machines' order-parameter ODEs,
+a training set's flow) returns it from :meth:`ProblemKind.describe` as a value of
+:mod:`ddsolver.limits`, which :func:`ddsolver.ode.run_limit` solves. No kind runs a driver.
 """
 
 from __future__ import annotations

@@ -178,9 +178,8 @@ class KindSpec(ABC):
     def applicable_keys(self, cfg: dict) -> frozenset[str]:
         """The dotted keys that change a run or an SGD run of the resolved ``cfg``.
 
-        Every other key the user sets to anything but its default is refused before compute
-        (:func:`ddsolver.config.validate`), and ``ddsolver info`` shows only these. A key ending
-        in ``.*`` stands for a whole table.
+        Every other key the user sets, even at its default, is refused before compute
+        (:func:`ddsolver.config.validate`), and ``ddsolver info`` shows only these.
         """
         return COMMON_KEYS | activation_keys(cfg) | self.own_keys(cfg)
 
@@ -203,9 +202,10 @@ class KindSpec(ABC):
         )
 
     def figures(self, cfg: dict) -> tuple[str, ...]:
-        """The figures ``ddsolver plot`` draws of this kind's run file, by name
-        (:data:`ddsolver.plotting.FIGURES`); an SGD file draws ``risk`` and ``neurons`` and,
-        of these, ``overlaps`` and ``classifier``. Default: the DD's risk and density."""
+        """The figures ``ddsolver plot`` draws of this kind's run file, by name (those of
+        :func:`ddsolver.plotting.file_figures`: risk, density, overlaps, training, lazy,
+        circle, classifier); an SGD file draws ``risk`` and ``neurons`` and, of these,
+        ``overlaps`` and ``classifier``. Default: the DD's risk and density."""
         return ("risk", "density")
 
     def fields(self, cfg: dict) -> dict[str, Field]:
