@@ -21,6 +21,7 @@ from .kinds import SPECS
 from .kinds.spec import ACTIVATION_PARAMETERS
 from .schema import ConfigError, Key, check_interval, float_key, int_key
 from .schema import dimension_value as dimension_value
+from .status import MAX_STEPS
 from .toml_io import MAX_KEY_DEPTH as MAX_KEY_DEPTH
 from .toml_io import apply_overrides as apply_overrides
 from .toml_io import parse_override as parse_override
@@ -336,6 +337,12 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     _check_sgd(cfg)
     SPECS[cfg["problem"]["kind"]].check(raw, cfg)
     _refuse_inapplicable(raw, cfg)
+    steps = cfg["time"]["t_end"] / cfg["solver"]["dt_max"]
+    if steps > MAX_STEPS and "dt_max" in raw.get("solver", {}):
+        raise ConfigError(
+            "solver.dt_max", cfg["solver"]["dt_max"],
+            f"t_end / dt_max = {steps:.3g} steps; the run could not end (at most {MAX_STEPS:.0e})",
+        )  # fmt: skip
 
 
 def given_keys(raw: dict) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Layout (CONTRACT.md, extended)::
 
     /                         attrs: config (resolved TOML), ddsolver_version, status
                               ("running", "finished" or "failed: <reason>"), kind ("pde"|"sgd"),
-                              versions (JSON: python, numpy, scipy, numba, h5py), created
+                              versions (JSON: python, numpy, scipy, numba, h5py), created,
+                              checksums (JSON: CRC-32 of @config, @status, /grid, /data, /seeds)
     /grid/<name>/edges        (n+1,) cell edges of each reduced coordinate   attrs: units, radial,
                                                                                periodic
     /grid/<name>/centres      (n,)
@@ -18,7 +19,8 @@ Layout (CONTRACT.md, extended)::
                               particles: positions (M, n); SGD: every seed's weights packed,
                               (n_seeds, P))   attrs: extra0, extra1 — JSON of what is not an
                               array (SGD: the random generators' states), one per slot
-    /checkpoint/state         (6,) [t, dt_limit, slot, n_snapshots, n_observables, steps]
+    /checkpoint/state         (7,) [t, dt_limit, slot, n_snapshots, n_observables, steps, crc]
+                              (files before the crc: (6,))
     /checksums/observables    (n_o,) uint32 CRC-32 of each row (datasets in name order, float64)
     /checksums/snapshots      (n_s,) uint32 likewise
 
@@ -36,6 +38,7 @@ import json
 import os
 import platform
 import shutil
+import stat
 import time
 import zlib
 from pathlib import Path
@@ -51,6 +54,9 @@ from .fields import DIMENSIONLESS, Field
 #: an array (a JSON-able dict, e.g. random generators' states), or None.
 Checkpoint = tuple[np.ndarray, dict, dict | None]
 STATE_FIELDS = ("t", "dt_limit", "slot", "n_snapshots", "n_observables", "steps")
+#: /checkpoint/state of a file from this release: the fields, then the CRC-32 of the fields,
+#: the active slot's state and its extra JSON (one small write activates all of it).
+STATE_LENGTH = len(STATE_FIELDS) + 1
 #: What a ddsolver file of each kind holds besides its root attributes.
 REQUIRED_GROUPS = {"pde": ("observables", "snapshots", "grid"), "sgd": ("observables", "snapshots")}
 
@@ -87,7 +93,7 @@ def exclusive_writer(path: str | Path):
     path = Path(path)
     lock = path.with_name(path.name + ".lock")
     while True:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(path, lock)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -112,6 +118,23 @@ def exclusive_writer(path: str | Path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock)
         os.close(fd)
+
+
+def _open_lock(path: Path, lock: Path) -> int:
+    """Open (or create) the lock file; never through a symbolic link, whose target the PID
+    written into the lock would overwrite, and never anything but a regular file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(lock, flags, 0o644)
+    except OSError as exc:
+        what = "a symbolic link" if lock.is_symlink() else exc.strerror
+        raise OutputBusyError(
+            f"{path}: its lock file {lock} cannot be used ({what}); remove it"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OutputBusyError(f"{path}: its lock file {lock} is not a regular file; remove it")
+    return fd
 
 
 def versions() -> dict[str, str]:
@@ -215,6 +238,7 @@ def create_run_file(
         _checksum_group(f)
         _data_group(f, data)
         describe(f, fields or {}, seeds=False)
+        _seal(f)
 
 
 #: The datasets this module writes itself, by path (a grid axis's by its own name).
@@ -283,6 +307,24 @@ def _data_group(f: h5py.File, data: dict[str, np.ndarray] | None) -> None:
             g.create_dataset(name, data=values)
 
 
+def check_same_data(path: str | Path, data: dict[str, np.ndarray] | None) -> None:
+    """FileFormatError unless the file's /data holds exactly ``data`` (a resume must train on
+    the arrays the run began with: a data file replaced since then is refused)."""
+    stored = read_data(path)
+    given = data or {}
+    same = set(stored) == set(given) and all(
+        np.shape(stored[n]) == np.shape(given[n]) and np.array_equal(stored[n], given[n])
+        for n in stored
+    )
+    if not same:
+        raise FileFormatError(
+            path,
+            "the data the config names now (problem.data) differ from the run's own /data: "
+            "the data changed since the run began; resume with the original data, or start "
+            "afresh with --force",
+        )
+
+
 def read_data(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of /data ({} when the file has none)."""
     return _read(path, lambda f: {n: d[()] for n, d in f["data"].items()} if "data" in f else {})
@@ -293,8 +335,15 @@ def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
     c.create_dataset(
         "density", shape=(2, *state_shape), chunks=(1, *state_shape), dtype="f8", fletcher32=True
     )
-    c.create_dataset("state", data=np.full(len(STATE_FIELDS), np.nan))
-    c["state"].attrs["fields"] = ",".join(STATE_FIELDS)
+    c.create_dataset("state", data=np.full(STATE_LENGTH, np.nan))
+    c["state"].attrs["fields"] = ",".join((*STATE_FIELDS, "crc"))
+
+
+def _checkpoint_crc(values: list[float], density: np.ndarray, extra_json: str) -> int:
+    """CRC-32 of a checkpoint: its state fields, its solver state and its extra JSON."""
+    crc = zlib.crc32(np.asarray(values, dtype="f8").tobytes())
+    crc = zlib.crc32(np.ascontiguousarray(density, dtype="f8").tobytes(), crc)
+    return zlib.crc32(extra_json.encode(), crc)
 
 
 def append(
@@ -330,8 +379,9 @@ def append(
             density, state, extra = checkpoint
             old = f["checkpoint/state"][:]
             slot = 0 if np.isnan(old[2]) or int(old[2]) == 1 else 1
+            extra_json = json.dumps(extra)
             f["checkpoint/density"][slot] = density
-            f["checkpoint/density"].attrs[f"extra{slot}"] = json.dumps(extra)
+            f["checkpoint/density"].attrs[f"extra{slot}"] = extra_json
             f.flush()
             state = {
                 **state,
@@ -339,7 +389,10 @@ def append(
                 "n_snapshots": snaps["time"].shape[0],
                 "n_observables": obs["time"].shape[0],
             }
-            f["checkpoint/state"][:] = [float(state[k]) for k in STATE_FIELDS]
+            values = [float(state[k]) for k in STATE_FIELDS]
+            if f["checkpoint/state"].shape[0] == STATE_LENGTH:
+                values.append(float(_checkpoint_crc(values, density, extra_json)))
+            f["checkpoint/state"][:] = values
         f.flush()
 
 
@@ -430,29 +483,96 @@ def create_sgd_file(
         _checksum_group(f)
         _data_group(f, data)
         describe(f, fields or {}, seeds=True)
+        _seal(f)
 
 
 def set_status(path: str | Path, status: str) -> None:
     """Record the run's status attribute."""
-    with open_file(path, "r+") as f:
-        f.attrs["status"] = status
+    set_attrs(path, status=status)
 
 
 def set_attrs(path: str | Path, **attrs) -> None:
     """Set root attributes of an existing file (e.g. ``wall_seconds`` after a run)."""
     with open_file(path, "r+") as f:
-        f.attrs.update(attrs)
+        _set_checked_attrs(f, **attrs)
+
+
+#: What the root attribute ``checksums`` covers (a CRC-32 each): the datasets written once
+#: when the file is made, and the root attributes a reader acts on.
+SEALED_GROUPS, SEALED_ATTRS = ("grid", "data", "seeds"), ("config", "status")
+
+
+def _dataset_crc(ds: h5py.Dataset) -> int:
+    values = np.ascontiguousarray(ds[()])
+    return zlib.crc32(values.tobytes(), zlib.crc32(f"{values.dtype.str}{values.shape}".encode()))
+
+
+def _attr_crc(value) -> int:
+    return zlib.crc32((value.decode() if isinstance(value, bytes) else str(value)).encode())
+
+
+def _sealed(f: h5py.File, datasets: bool) -> dict[str, int]:
+    """CRC-32 of the sealed attributes (``@name``) and, with ``datasets``, datasets."""
+    out = {f"@{a}": _attr_crc(f.attrs[a]) for a in SEALED_ATTRS if a in f.attrs}
+    if datasets:
+        names: list[str] = []
+        for group in SEALED_GROUPS:
+            if isinstance(f.get(group), h5py.Dataset):
+                names.append(group)
+            elif group in f:
+                f[group].visititems(lambda n, obj, g=group: _collect(names, f"{g}/{n}", obj))
+        out.update({name: _dataset_crc(f[name]) for name in names})
+    return out
+
+
+def _seal(f: h5py.File) -> None:
+    """Record the checksums of the sealed datasets and attributes (a file being made)."""
+    f.attrs["checksums"] = json.dumps(_sealed(f, datasets=True), sort_keys=True)
+
+
+def _set_checked_attrs(f: h5py.File, **attrs) -> None:
+    """Set root attributes and renew the checksums of the sealed ones among them."""
+    f.attrs.update(attrs)
+    if "checksums" in f.attrs and any(a in SEALED_ATTRS for a in attrs):
+        sums = json.loads(f.attrs["checksums"])
+        sums.update({f"@{a}": _attr_crc(f.attrs[a]) for a in SEALED_ATTRS if a in attrs})
+        f.attrs["checksums"] = json.dumps(sums, sort_keys=True)
+
+
+def _check_sealed(path: str | Path, f: h5py.File, attrs: tuple[str, ...] = SEALED_ATTRS) -> None:
+    """FileFormatError naming the first sealed dataset or attribute (of ``attrs``) that does
+    not match its checksum (nothing to check in a file from before the checksums)."""
+    if "checksums" not in f.attrs:
+        return
+    try:
+        stored = json.loads(f.attrs["checksums"])
+    except ValueError:
+        raise FileFormatError(path, "damaged: its root checksums are not JSON") from None
+    found = _sealed(f, datasets=True)
+    names = {n for n in set(stored) | set(found) if not n.startswith("@") or n[1:] in attrs}
+    for name in sorted(names):
+        if stored.get(name) != found.get(name):
+            what = f"the {name[1:]} attribute" if name.startswith("@") else f"/{name}"
+            raise FileFormatError(path, f"{what} does not match its checksum (damaged)")
+
+
+def has_checkpoint(path: str | Path) -> bool:
+    """Whether the file holds a checkpoint to resume from (its state has been written)."""
+
+    def read(f: h5py.File) -> bool:
+        return "checkpoint/state" in f and not np.isnan(f["checkpoint/state"][0])
+
+    return _read(path, read)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint | None:
     """The last checkpoint (state array, scalars, extra) or None; truncates later series."""
     with open_file(path, "r+") as f:
-        if "checkpoint/state" not in f:
+        _check_sealed(path, f, attrs=("config",))  # the status is about to be "running"
+        found = _checkpoint(path, f)
+        if found is None:
             return None
-        raw = f["checkpoint/state"][:]
-        if np.isnan(raw[0]):
-            return None
-        state = dict(zip(STATE_FIELDS, raw.tolist(), strict=True))
+        density, state, extra = found
         for group, count in (("snapshots", "n_snapshots"), ("observables", "n_observables")):
             datasets = list(f[group].values())
             if "checksums" in f:
@@ -460,10 +580,54 @@ def read_checkpoint(path: str | Path) -> Checkpoint | None:
             for ds in datasets:
                 if ds.shape[0] > state[count]:
                     ds.resize(int(state[count]), axis=0)
-        slot = int(state["slot"])
+        _set_checked_attrs(f, status="running")
+    return density, state, extra
+
+
+def _checkpoint(path: str | Path, f: h5py.File) -> Checkpoint | None:
+    """The active checkpoint of an open file, checked; None when it has none.
+
+    Raises FileFormatError when the checkpoint does not match its CRC-32 (a file from this
+    release) or its fields cannot be a checkpoint of this file (any file): a slot that is not
+    0 or 1, a time that is not finite and ≥ 0, counts beyond the stored rows.
+    """
+    if "checkpoint/state" not in f or "checkpoint/density" not in f:
+        return None
+    raw = f["checkpoint/state"][:]
+    if raw.shape not in ((len(STATE_FIELDS),), (STATE_LENGTH,)):
+        raise FileFormatError(path, "damaged checkpoint: /checkpoint/state has the wrong shape")
+    if np.isnan(raw[0]):
+        return None
+    values = raw[: len(STATE_FIELDS)]
+    state = dict(zip(STATE_FIELDS, values.tolist(), strict=True))
+    rows = {"n_snapshots": "snapshots/time", "n_observables": "observables/time"}
+    bad = (
+        state["slot"] not in (0.0, 1.0)
+        or not (np.isfinite(state["t"]) and state["t"] >= 0)
+        or not (np.isnan(state["dt_limit"]) or state["dt_limit"] > 0)  # SGD: NaN
+        or not (np.isfinite(state["steps"]) and state["steps"] >= 0)
+        or any(
+            not (state[k] == int(state[k]) and 1 <= state[k] <= f[name].shape[0])
+            for k, name in rows.items()
+            if name in f and np.isfinite(state[k])
+        )
+        or not all(np.isfinite(state[k]) for k in rows)
+    )
+    if bad:
+        raise FileFormatError(path, "damaged checkpoint: /checkpoint/state is not a checkpoint")
+    slot = int(state["slot"])
+    try:
         density = f["checkpoint/density"][slot]
-        extra = json.loads(f["checkpoint/density"].attrs.get(f"extra{slot}", "null"))
-        f.attrs["status"] = "running"
+    except OSError as exc:
+        raise FileFormatError(path, f"damaged checkpoint: cannot be read ({exc})") from None
+    extra_json = f["checkpoint/density"].attrs.get(f"extra{slot}", "null")
+    extra_json = extra_json.decode() if isinstance(extra_json, bytes) else str(extra_json)
+    if raw.shape[0] == STATE_LENGTH and _checkpoint_crc(values, density, extra_json) != raw[-1]:
+        raise FileFormatError(path, "damaged checkpoint: it does not match its checksum")
+    try:
+        extra = json.loads(extra_json)
+    except ValueError:
+        raise FileFormatError(path, "damaged checkpoint: its extra state is not JSON") from None
     return density, state, extra
 
 
@@ -505,10 +669,12 @@ def _collect(names: list[str], name: str, obj) -> None:
 
 
 def verify(path: str | Path) -> int:
-    """Read every dataset in full and check every row against its checksum.
+    """Read every dataset in full and check it against its checksum.
 
-    Returns the number of datasets read; raises FileFormatError naming the first dataset
-    that cannot be read, or the first row whose values do not match their CRC-32.
+    Checked: every row of the series, the datasets written once (/grid, /data, /seeds), the
+    config and status attributes, and the active checkpoint. Returns the number of datasets
+    read; raises FileFormatError naming the first dataset that cannot be read, or the first
+    row, dataset, attribute or checkpoint that does not match its CRC-32.
     """
     names: list[str] = []
     with open_file(path, "r") as f:
@@ -519,6 +685,8 @@ def verify(path: str | Path) -> int:
                 data[name] = f[name][()]
             except OSError as exc:
                 raise FileFormatError(path, f"/{name} cannot be read ({exc})") from None
+        _check_sealed(path, f)
+        _checkpoint(path, f)
         if "checksums" in f:
             for group in SERIES_GROUPS:
                 stored = data[f"checksums/{group}"]

@@ -32,6 +32,12 @@ from .status import RunResult
 STEPS_PER_CALL = 2000
 
 
+class NonFiniteRate(ArithmeticError):
+    """The right-hand side overflowed (or is NaN): the run has failed."""
+
+    reason = "the right-hand side is not finite (overflow or NaN)"
+
+
 class ODEIntegrator:
     """dX/dt = rhs(X) with its state, as the run loop drives it.
 
@@ -71,18 +77,38 @@ class ODEIntegrator:
         self.dt_limit = math.inf
         self.t = 0.0  # the time of ``state`` (observables may depend on it)
 
+    def _finite_rhs(self, _t: float, x: np.ndarray) -> np.ndarray:
+        """rhs(x), or :class:`NonFiniteRate` when it overflowed (a fault, like NaN)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            dx = self.rhs(x)
+        if not np.all(np.isfinite(dx)):
+            raise NonFiniteRate
+        return dx
+
     def advance(self, t: float, t_stop: float) -> Advance:
+        # SciPy's step control may overflow on a huge but finite rate; what it produces is
+        # judged here (a non-finite rate or state fails, a collapsed step is the run loop's)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._advance(t, t_stop)
+
+    def _advance(self, t: float, t_stop: float) -> Advance:
         first = self.dt_limit if math.isfinite(self.dt_limit) else None
         if first is not None:
             first = min(first, t_stop - t)
-        solver = self.method(
-            lambda _, x: self.rhs(x), t, self.state, t_stop,
-            rtol=self.rtol, atol=self.atol, first_step=first,
-        )  # fmt: skip
         steps, last = 0, math.nan
+        try:
+            solver = self.method(
+                self._finite_rhs, t, self.state, t_stop,
+                rtol=self.rtol, atol=self.atol, first_step=first,
+            )  # fmt: skip
+        except NonFiniteRate:
+            return Advance(t, steps, last, NonFiniteRate.reason)
         while solver.status == "running" and steps < STEPS_PER_CALL:
             before = solver.t
-            message = solver.step()
+            try:
+                message = solver.step()
+            except NonFiniteRate:
+                return Advance(before, steps, last, NonFiniteRate.reason)
             if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
                 return Advance(before, steps, last, f"the ODE solver failed ({message})")
             steps += 1
@@ -186,4 +212,5 @@ def run_ode(
         resume=resume,
         quiet=quiet,
         guards=(non_finite_risk,),
+        data=data,
     )

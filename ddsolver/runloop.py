@@ -31,7 +31,7 @@ import numpy as np
 
 from . import io
 from .errors import DiskFullError
-from .status import FINISHED, RunResult, failed
+from .status import FINISHED, MAX_STEPS, RunResult, failed
 
 log = logging.getLogger("ddsolver")
 PROGRESS_MIN_SECONDS = 3.0
@@ -168,6 +168,7 @@ def run_loop(
     resume: bool = False,
     quiet: bool = False,
     guards: Sequence[Guard] = (non_finite_risk,),
+    data: dict[str, np.ndarray] | None = None,
 ) -> RunResult:
     """Run ``integrator`` through the stop ``times`` and write the file ``path``.
 
@@ -182,15 +183,19 @@ def run_loop(
     resume : continue from the file's last checkpoint (a file without one starts afresh)
     quiet : no progress bar
     guards : checks of each stop's observations; the first failure ends the run
+    data : the arrays the run is computed from (a training set), which ``create`` stores under
+        /data; a resume refuses a file whose /data differ
     """
     with io.exclusive_writer(path):
         return _run_locked(
-            integrator, path, times, is_save, create, config_text, resume, quiet, guards
+            integrator, path, times, is_save, create, config_text, resume, quiet, guards, data
         )
 
 
-def _run_locked(integrator, path, times, is_save, create, config_text, resume, quiet, guards):
+def _run_locked(integrator, path, times, is_save, create, config_text, resume, quiet, guards, data):
     started = clock.monotonic()
+    if resume and path.exists() and io.has_checkpoint(path):
+        io.check_same_data(path, data)
     checkpoint = io.read_checkpoint(path) if resume and path.exists() else None
     if checkpoint is None:
         if resume and not path.exists():
@@ -224,6 +229,12 @@ def _run_locked(integrator, path, times, is_save, create, config_text, resume, q
                 progress.update(t, last_dt)
                 if step.failure is not None:
                     status = failed(step.failure, t)
+                elif t < target and step.steps and (times[-1] - t) > MAX_STEPS * step.last_dt:
+                    status = failed(  # the call stopped short: its last step was not clipped
+                        f"step size collapsed (dt = {step.last_dt:.3g}: more than "
+                        f"{MAX_STEPS:.0e} steps to t = {times[-1]:g})",
+                        t,
+                    )
             if status != FINISHED:
                 break
             obs = {**integrator.observe(), "time": target, "dt": last_dt}

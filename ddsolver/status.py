@@ -18,6 +18,10 @@ STATUS_MESSAGES = {
     STATUS_STEP_UNDERFLOW: "step size underflow (dt < 1e-14)",
 }
 FINISHED = "finished"
+#: Most time steps a deterministic solver may need to reach ``time.t_end``. A config whose
+#: step cap allows no fewer is refused; a run whose step size falls so far that the steps
+#: still to take exceed it has failed (it would never end).
+MAX_STEPS = 10**9
 
 
 @dataclass(frozen=True)

@@ -668,3 +668,178 @@ def test_a_resume_from_python_never_overwrites_a_foreign_file(tmp_path):
             solve(SMALL, foreign, resume=True)
     with h5py.File(foreign) as f:
         assert list(f["precious"][()]) == [0, 1, 2]
+
+
+# ------------------------------------------------------- locks, checkpoints and stored data
+
+TRAINING_SET = """
+[problem]
+kind = "training_set"
+dimension = 2
+data = "{data}"
+[initial]
+kind = "sphere"
+scale = 0.1
+[particles]
+count = 20
+[time]
+t_end = 2.0
+save_every = 0.5
+[sgd]
+neurons = 20
+eps = 0.05
+seeds = [0]
+"""
+
+
+def _points(path, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(12, 2))
+    np.savez(path, x=x, y=np.sign(x[:, 0]) + (x[:, 0] == 0))
+    return path
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused_and_its_target_kept(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    target = tmp_path / "some_file"
+    target.write_text("precious")
+    (tmp_path / "q.h5.lock").symlink_to(target)
+    code, _, err = _cli(capsys, "run", cfg, "-o", tmp_path / "q.h5", "-q")
+    _refused(code, err, "q.h5.lock")
+    assert "symbolic link" in err
+    assert target.read_text() == "precious"
+
+
+@pytest.mark.parametrize("verb", ["run", "sgd"])
+def test_a_resume_refuses_a_data_file_changed_since_the_run_began(tmp_path, capsys, verb):
+    data = _points(tmp_path / "points.npz", 0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(TRAINING_SET.format(data=data))
+    out = tmp_path / "run.h5"
+    assert _cli(capsys, verb, cfg, "-o", out, "-q", "--set", "time.t_end=1.0")[0] == 0
+    before = io.read_series(out, "observables")["time"].size
+    _points(data, 1)  # the user replaces the file, then resumes
+    code, _, err = _cli(capsys, verb, cfg, "-o", out, "--resume", "-q")
+    _refused(code, err, "problem.data")
+    assert io.read_series(out, "observables")["time"].size == before  # nothing lost
+    assert io.read_attrs(out)["status"] == "finished"
+    _points(data, 0)  # the original data: the resume goes on
+    assert _cli(capsys, verb, cfg, "-o", out, "--resume", "-q")[0] == 0
+    assert io.read_series(out, "observables")["time"][-1] == pytest.approx(2.0)
+
+
+def _finished_run(tmp_path, capsys, name="run.h5"):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL)
+    out = tmp_path / name
+    assert _cli(capsys, "run", cfg, "-o", out, "-q")[0] == 0
+    return cfg, out
+
+
+@pytest.mark.parametrize(
+    ("entry", "value"),
+    [(3, "half"), (4, "half"), (0, 1e300), (2, 7.0), (5, -1.0), (0, np.inf), (6, "crc+1")],
+    ids=["n_snapshots/2", "n_observables/2", "t=1e300", "slot=7", "steps<0", "t=inf", "crc"],
+)
+def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(tmp_path, capsys, entry, value):
+    cfg, out = _finished_run(tmp_path, capsys)
+    with h5py.File(out, "r+") as f:
+        state = f["checkpoint/state"][()]
+        rows = f["observables/time"].shape[0]
+        changed = {"half": state[entry] // 2, "crc+1": state[entry] + 1}
+        state[entry] = changed.get(value, value) if isinstance(value, str) else value
+        f["checkpoint/state"][:] = state
+    for argv in (("info", out, "--verify"), ("run", cfg, "-o", out, "--resume", "-q")):
+        code, _, err = _cli(capsys, *argv)
+        _refused(code, err, "checkpoint")
+    assert io.read_series(out, "observables")["time"].size == rows  # no row was cut
+
+
+def test_a_flipped_solver_state_fails_its_checkpoint_checksum(tmp_path, capsys):
+    cfg, out = _finished_run(tmp_path, capsys)
+    with h5py.File(out, "r+") as f:
+        slot = int(f["checkpoint/state"][2])
+        density = f["checkpoint/density"][slot]
+        density[density.size // 2] *= 0.5
+        f["checkpoint/density"][slot] = density
+    code, _, err = _cli(capsys, "run", cfg, "-o", out, "--resume", "-q")
+    _refused(code, err, "does not match its checksum")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["grid", "data", "seeds", "config", "status"],
+)
+def test_verify_checks_the_datasets_written_once_and_the_attributes(tmp_path, capsys, damage):
+    data = _points(tmp_path / "points.npz", 0)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(SMALL if damage == "grid" else TRAINING_SET.format(data=data))
+    out = tmp_path / "run.h5"
+    verb = "sgd" if damage == "seeds" else "run"
+    assert _cli(capsys, verb, cfg, "-o", out, "-q", "--set", "time.t_end=0.5")[0] == 0
+    assert _cli(capsys, "info", out, "--verify")[0] == 0
+    with h5py.File(out, "r+") as f:
+        if damage == "grid":
+            ds = f["grid/r/edges"]
+            ds[3] = ds[3] * (1 + 1e-15)
+        elif damage == "data":
+            f["data/x"][0, 0] = -f["data/x"][0, 0]
+        elif damage == "seeds":
+            f["seeds"][0] = 1
+        elif damage == "config":
+            f.attrs["config"] = f.attrs["config"].replace("t_end = 0.5", "t_end = 0.6")
+        else:
+            f.attrs["status"] = "failed: x"
+    code, _, err = _cli(capsys, "info", out, "--verify")
+    _refused(code, err, "does not match its checksum")
+    assert (f"/{damage}" in err) or (f"{damage} attribute" in err)
+
+
+# ------------------------------------------------------------ faults of the ODE-driven kinds
+
+GRIDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "grids"
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "reason"),
+    [
+        ("committee.toml", "dynamics.eta=1e10", "step size collapsed"),
+        ("committee.toml", "dynamics.eta_v=1e12", "step size collapsed"),
+        ("training_set.toml", "dynamics.lam=1e300", "step size collapsed"),
+        ("training_set_circle.toml", "dynamics.lam=1e300", "step size collapsed"),
+    ],
+)
+def test_an_ode_limit_that_cannot_progress_fails_with_a_status(
+    tmp_path, capsys, config, key, reason
+):
+    out = tmp_path / "o.h5"
+    started = time.monotonic()
+    code, _, err = _cli(capsys, "run", GRIDS / config, "--set", key, "-o", out, "-q")
+    assert code == 1, err
+    assert time.monotonic() - started < 60
+    status = io.read_attrs(out)["status"]
+    assert status.startswith("failed: ") and reason in status
+    assert io.read_series(out, "observables")["time"][0] == 0.0  # what was written is kept
+    assert io.verify(out) > 0
+
+
+def test_a_step_cap_that_cannot_reach_the_end_is_refused_before_compute(tmp_path, capsys):
+    code, _, err = _cli(
+        capsys, "run", GRIDS / "training_set_circle.toml", "--set", "solver.dt_max=1e-300",
+        "-o", tmp_path / "o.h5",
+    )  # fmt: skip
+    _refused(code, err, "solver.dt_max")
+    assert not (tmp_path / "o.h5").exists()
+
+
+def test_an_overflowing_right_hand_side_is_a_fault_like_nan():
+    from ddsolver.ode import ODEIntegrator
+
+    def rhs(x):
+        return np.exp(np.full_like(x, 800.0)) if x[0] > 1.5 else np.ones_like(x)
+
+    ode = ODEIntegrator(rhs, np.ones(2), lambda x, t: {}, lambda x: {}, 1e-8, 1e-10)
+    step = ode.advance(0.0, 10.0)
+    assert step.failure is not None and "not finite" in step.failure
+    assert 0.0 < step.t < 0.5 + 1e-9

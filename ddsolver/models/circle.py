@@ -210,7 +210,8 @@ class CircleFlow:
         norm2 = 2.0 * float(totals.sum())
         w = self.weights(masses, f)
         g_cells, g_slope = w @ self.averages, w @ self.centre_slopes
-        speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope[None, :] ** 2
+        with np.errstate(over="ignore"):  # an overflowed speed is recorded as inf
+            speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope**2
         out = {
             "risk": float(loss + 0.5 * self.lam * norm2),
             "loss": float(loss),

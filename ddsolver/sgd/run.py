@@ -113,10 +113,10 @@ def run_sgd(
     integrator = SGDIntegrator(nets, build_schedule(cfg), sgd["eps"], threads or min(len(seeds), 8))
 
     config_text = to_toml(cfg)
+    data = kind.file_data(cfg, problem)
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         names = [name for name in first if name not in ("time", "dt")]
-        data = kind.file_data(cfg, problem)
         words = kind.labels(cfg, None if data is None else len(data["x"]))
         fields = sgd_fields(words.finite, words.objective, nets[0].coords, words.trainer)
         fields.update(kind.fields(cfg))
@@ -143,6 +143,7 @@ def run_sgd(
             config_text=config_text,
             resume=resume,
             quiet=quiet,
+            data=data,
         )
     finally:
         integrator.close()
