@@ -394,23 +394,30 @@ def _info(args) -> int:
     attrs = io.check_run_file(path, ("pde", "sgd", "sweep"))
     if args.verify:
         print(f"{path}: {io.verify(path)} datasets read, every checksum matches")
-    with io.open_file(path, "r") as f:
-        print(f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}")
-        print(f"ddsolver {attrs.get('ddsolver_version')}, created {attrs.get('created', '?')}")
-        if "observables/risk" in f and f["observables/time"].shape[0]:
-            t = f["observables/time"][()]
-            risk = f["observables/risk"][()]
+
+    def summary(f: h5py.File) -> list[str]:  # read whole, so that a torn read is tried again
+        lines = [
+            f"{path}: {attrs.get('kind', '?')} run, status: {attrs.get('status')}",
+            f"ddsolver {attrs.get('ddsolver_version')}, created {attrs.get('created', '?')}",
+        ]
+        n = io.complete_rows(f, "observables") if "observables/risk" in f else 0
+        if n:
+            t = f["observables/time"][:n]
+            risk = f["observables/risk"][:n]
             per_seed = risk.ndim == 2
             first, last = (risk[0].mean(), risk[-1].mean()) if per_seed else (risk[0], risk[-1])
             what = f"risk (mean of {risk.shape[1]} seeds)" if per_seed else "risk"
             finite = "" if np.all(np.isfinite(risk)) else " (non-finite values)"
-            print(f"reached t = {t[-1]:g}; {what} {first:.6g} -> {last:.6g}{finite}")
+            lines.append(f"reached t = {t[-1]:g}; {what} {first:.6g} -> {last:.6g}{finite}")
 
         def show(name, obj):
             if isinstance(obj, h5py.Dataset):
-                print(f"  /{name}  {obj.shape} {obj.dtype}")
+                lines.append(f"  /{name}  {obj.shape} {obj.dtype}")
 
         f.visititems(show)
+        return lines
+
+    print("\n".join(io.read_with(path, summary)))
     text, whole = _applicable_text(str(attrs.get("config", "")))
     print("config:" if not whole else "config (all keys: it no longer validates here):")
     print("  " + text.replace("\n", "\n  "))

@@ -327,7 +327,9 @@ def check_same_data(path: str | Path, data: dict[str, np.ndarray] | None) -> Non
 
 def read_data(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of /data ({} when the file has none)."""
-    return _read(path, lambda f: {n: d[()] for n, d in f["data"].items()} if "data" in f else {})
+    return read_with(
+        path, lambda f: {n: d[()] for n, d in f["data"].items()} if "data" in f else {}
+    )
 
 
 def _checkpoint_group(f: h5py.File, state_shape: tuple[int, ...]) -> None:
@@ -562,7 +564,7 @@ def has_checkpoint(path: str | Path) -> bool:
     def read(f: h5py.File) -> bool:
         return "checkpoint/state" in f and not np.isnan(f["checkpoint/state"][0])
 
-    return _read(path, read)
+    return read_with(path, read)
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint | None:
@@ -637,7 +639,7 @@ def _attrs(f: h5py.File) -> dict:
 
 def read_attrs(path: str | Path) -> dict:
     """Root attributes of a ddsolver file."""
-    return _read(path, _attrs)
+    return read_with(path, _attrs)
 
 
 def check_run_file(
@@ -651,15 +653,16 @@ def check_run_file(
     path = Path(path)
     if not path.exists():
         raise FileFormatError(path, "no such file")
-    with open_file(path, "r") as f:
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
-        kind = attrs.get("kind")
-        if kind not in kinds or (kind in REQUIRED_GROUPS and "config" not in attrs):
-            what = f"a {kind!r} file" if kind else "not a ddsolver file"
-            raise FileFormatError(path, f"{what}; expected a {' or '.join(kinds)} run file")
-        missing = [g for g in REQUIRED_GROUPS.get(kind, ()) if complete and g not in f]
-        if missing:
-            raise FileFormatError(path, f"damaged: no /{missing[0]}")
+    if not path.is_file():  # a FIFO would block the open; a directory is no file
+        raise FileFormatError(path, "a directory" if path.is_dir() else "not a regular file")
+    attrs, groups = read_with(path, lambda f: (_attrs(f), set(f)))
+    kind = attrs.get("kind")
+    if kind not in kinds or (kind in REQUIRED_GROUPS and "config" not in attrs):
+        what = f"a {kind!r} file" if kind else "not a ddsolver file"
+        raise FileFormatError(path, f"{what}; expected a {' or '.join(kinds)} run file")
+    missing = [g for g in REQUIRED_GROUPS.get(kind, ()) if complete and g not in groups]
+    if missing:
+        raise FileFormatError(path, f"damaged: no /{missing[0]}")
     return attrs
 
 
@@ -703,8 +706,9 @@ def verify(path: str | Path) -> int:
 READ_ATTEMPTS, READ_RETRY_SECONDS = 8, 0.02
 
 
-def _read(path: str | Path, read):
-    """``read(f)`` on the open file, tried again when it meets a running writer's save.
+def read_with(path: str | Path, read):
+    """``read(f)`` on the file open for reading (``read`` must only read), tried again when it
+    meets a running writer's save.
 
     Without HDF5's file lock a reader never waits, but one that opens the file in the few
     milliseconds of a save may see it half-written (an HDF5 error); the save is over by the
@@ -723,16 +727,32 @@ def _read(path: str | Path, read):
     raise AssertionError("unreachable")
 
 
+def complete_rows(f: h5py.File, group: str) -> int:
+    """The rows of a series every dataset holds in full, a writer's save included: a save
+    grows the datasets one after another and the row checksums last, so a reader of a live
+    file sees the rows all of them (and their checksums, where the file has them) hold."""
+    lengths = [ds.shape[0] for ds in f[group].values()]
+    if "checksums" in f and group in f["checksums"]:
+        lengths.append(f["checksums"][group].shape[0])
+    return min(lengths, default=0)
+
+
 def read_series(path: str | Path, group: str) -> dict[str, np.ndarray]:
-    """All datasets of a group (``observables`` or ``snapshots``) as arrays."""
-    return _read(path, lambda f: {name: ds[()] for name, ds in f[group].items()})
+    """All datasets of a group (``observables`` or ``snapshots``) as arrays, the rows every
+    dataset holds (:func:`complete_rows`: a consistent prefix of a running file)."""
+
+    def read(f: h5py.File) -> dict[str, np.ndarray]:
+        n = complete_rows(f, group)
+        return {name: ds[:n] for name, ds in f[group].items()}
+
+    return read_with(path, read)
 
 
 def read_field_attrs(path: str | Path, group: str) -> dict[str, dict[str, str]]:
     """The attributes :func:`describe` wrote on each dataset of a group ({} for a dataset of a
     file from before they were written)."""
     keys = ("dims", "long_name", "units", "description", "coordinate_labels", "group")
-    return _read(
+    return read_with(
         path,
         lambda f: {
             name: {k: str(ds.attrs[k]) for k in keys if k in ds.attrs}
@@ -751,9 +771,9 @@ def grid_volumes(grid: dict[str, dict[str, np.ndarray]]) -> np.ndarray:
 
 def read_series_item(path: str | Path, name: str) -> np.ndarray:
     """One dataset at the root of the file (e.g. an SGD file's ``seeds``)."""
-    return _read(path, lambda f: f[name][()])
+    return read_with(path, lambda f: f[name][()])
 
 
 def read_grid(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
     """Edges and centres of each reduced coordinate."""
-    return _read(path, lambda f: {n: {k: g[k][()] for k in g} for n, g in f["grid"].items()})
+    return read_with(path, lambda f: {n: {k: g[k][()] for k in g} for n, g in f["grid"].items()})

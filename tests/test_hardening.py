@@ -627,23 +627,38 @@ def test_an_interrupt_that_lands_in_a_finaliser_is_neither_lost_nor_printed(caps
     assert seen == [RuntimeError]
 
 
-def test_a_reader_polls_a_running_file_without_failing(tmp_path):
+def test_readers_poll_a_running_file_without_failing(tmp_path, capsys):
+    """Readers see a consistent prefix of a live file: every series as long as the others
+    (a save grows the datasets one after another), never an error. The readers take turns:
+    ddsolver's series reader, ``ddsolver.open(...).observables`` and ``ddsolver info``."""
+    import ddsolver as dd
+
     cfg = tmp_path / "c.toml"
-    cfg.write_text(KILL_CONFIG)
+    cfg.write_text(
+        KILL_CONFIG.replace("save_every = 0.1", "save_every = 0.004").replace(
+            "t_end = 4.0", "t_end = 1.5"
+        )
+    )
     out = tmp_path / "poll.h5"
     proc = subprocess.Popen(
         [sys.executable, "-m", "ddsolver", "run", str(cfg), "-o", str(out), "-q"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    while not out.exists() and proc.poll() is None:
+    while not (out.exists() and io.has_checkpoint(out)) and proc.poll() is None:
         time.sleep(0.01)
     reads = 0
     while proc.poll() is None:
-        obs = io.read_series(out, "observables")  # ddsolver's reader retries a torn read
-        assert obs["time"].ndim == 1
+        if reads % 3 == 0:
+            obs = io.read_series(out, "observables")
+            assert len({a.shape[0] for a in obs.values()}) == 1
+        elif reads % 3 == 1:
+            assert dd.open(out).observables["risk"].ndim == 1
+        else:
+            code, _, err = _cli(capsys, "info", out)
+            assert code == 0, err
         reads += 1
-    assert proc.wait() == 0 and reads > 10
+    assert proc.wait() == 0 and reads > 15
 
 
 def test_extending_a_finished_run_stores_the_new_end(tmp_path, capsys):
