@@ -19,7 +19,7 @@ from typing import Any
 
 from .kinds import SPECS
 from .kinds.spec import ACTIVATION_PARAMETERS
-from .schema import ConfigError, Key, check_interval, float_key, int_key
+from .schema import EXTENT, GRID_EXTENT, ConfigError, Key, check_interval, float_key, int_key
 from .schema import dimension_value as dimension_value
 from .status import MAX_STEPS
 from .toml_io import MAX_KEY_DEPTH as MAX_KEY_DEPTH
@@ -134,12 +134,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             0.0,
             "inner edge of the radial axis (> 0 avoids the stiff entropic drift near 0 when τ > 0)",
             low=0,
+            high=GRID_EXTENT,
         ),
-        "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True),
+        "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True, high=GRID_EXTENT),
         "r_cells": _i(800, "cells on the radial axis", low=3),
         "r_stretch": _f(0.0, "refinement towards r = 0 (0: uniform)", low=0),
-        "a_min": _f(-3.0, "second layer: lower edge of the a axis"),
-        "a_max": _f(3.0, "second layer: upper edge of the a axis"),
+        "a_min": _f(-3.0, "second layer: lower edge of the a axis", **EXTENT),
+        "a_max": _f(3.0, "second layer: upper edge of the a axis", **EXTENT),
         "a_cells": _i(96, "second layer: cells on the a axis", low=3),
         "boundary_mass_max": _f(
             1e-4, "fail when this much mass sits in the outermost cells", low=0, low_open=True

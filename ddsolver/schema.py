@@ -76,6 +76,11 @@ def int_key(default, doc, **kw) -> Key:
     return Key("int", default, doc, **kw)
 
 
+#: Largest |edge| of a grid axis: weights beyond it overflow the kernels' products (|w|⁴ and
+#: the like) long before they mean anything; ``EXTENT`` bounds an axis that takes both signs.
+GRID_EXTENT = 1e6
+EXTENT = {"low": -GRID_EXTENT, "high": GRID_EXTENT}
+
 #: ``problem.label_noise``, shared by the kinds with a teacher (teacher–student, committee).
 LABEL_NOISE = float_key(
     0.0, "teacher–student, committee: standard deviation ς of the additive label noise", low=0

@@ -212,6 +212,10 @@ BAD_CONFIGS = [
             ("dimension-0", "problem.dimension=0", "problem.dimension"),
         )
     ),
+    ("r-max-1e300", "grid.r_max=1e300", "run", "grid.r_max"),
+    ("a-min-1e300", "problem.second_layer=true\ngrid.a_min=-1e300", "run", "grid.a_min"),
+    ("u-max-1e300", 'problem.kind="teacher_student"\ngrid.u_max=1e300', "run", "grid.u_max"),
+    ("b-max-1e300", 'problem.kind="anisotropic_gaussians"\ngrid.b_max=1e300', "run", "grid.b_max"),
 ]
 
 
@@ -858,3 +862,20 @@ def test_an_overflowing_right_hand_side_is_a_fault_like_nan():
     step = ode.advance(0.0, 10.0)
     assert step.failure is not None and "not finite" in step.failure
     assert 0.0 < step.t < 0.5 + 1e-9
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["problem.dimension=" + "1" + "0" * 30, "problem.dimension=1000000000000",
+     "grid.r_max=1e6", "initial.scale=1e-300"],
+    ids=["d=1e30", "d=1e12", "r_max=1e6", "scale=1e-300"],
+)  # fmt: skip
+def test_extreme_initial_laws_run_or_fail_with_a_status_in_seconds(tmp_path, capsys, key):
+    """The chi law's cdf at huge d or beyond the float range: no traceback, no hang."""
+    out = tmp_path / "o.h5"
+    started = time.monotonic()
+    code, _, err = _cli(capsys, "run", GRIDS / "quickstart.toml", "--set", key, "-o", out, "-q")
+    assert time.monotonic() - started < 30
+    assert code in (0, 1) and "Traceback" not in err, err
+    status = io.read_attrs(out)["status"]
+    assert status == "finished" if code == 0 else status.startswith("failed: ")

@@ -21,6 +21,10 @@ from .._scipy import special
 #: two units in the last place, which rounding lets the fraction's factors reach
 GAMMA_TOLERANCE = 2.0 * np.finfo(float).eps
 _TINY = 1e-300  # Lentz's guard against a zero denominator
+#: Beyond this shape a the sums take ~30√a terms and the prefactor's error grows like εa:
+#: SciPy's ``gammainc`` (Temme's uniform asymptotic expansion) takes over, in microseconds
+#: for any a (d = 10³⁰ included).
+SERIES_MAX_SHAPE = 1000.0
 
 
 def regularised_lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
@@ -31,10 +35,14 @@ def regularised_lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
     P = prefactor · Σ_n xⁿ/(a (a+1) ⋯ (a+n)); else 1 − prefactor · (the continued fraction of
     Q by the modified Lentz method) — Numerical Recipes' split, both converging within a few
     √a terms. Its error is that of the prefactor, ≈ ε (a|ln x| + x + |ln Γ(a)|) relative
-    (tested against SciPy). Raises if a sum has not converged.
+    (tested against SciPy). For a > :data:`SERIES_MAX_SHAPE` it is SciPy's ``gammainc``;
+    P(a, ∞) = 1. Raises if a sum has not converged.
     """
     x = np.asarray(x, dtype=float)
-    out = np.zeros(x.shape)
+    if a > SERIES_MAX_SHAPE:
+        return np.asarray(special.gammainc(a, x), dtype=float)
+    out = np.where(np.isposinf(x), 1.0, 0.0)
+    x = np.where(np.isposinf(x), 0.0, x)
     limit = int(100 + 30 * math.sqrt(a))
     positive = x > 0.0
     series = positive & (x < a + 1.0)
@@ -79,7 +87,8 @@ def regularised_lower_gamma(a: float, x: np.ndarray) -> np.ndarray:
 def scaled_chi_cdf(x: np.ndarray, dof: float, scale: float) -> np.ndarray:
     """P(scale · χ_dof ≤ x): the law of |w| for w ~ N(0, scale² I_dof)."""
     x = np.maximum(np.asarray(x, dtype=float), 0.0)
-    return regularised_lower_gamma(0.5 * dof, 0.5 * (x / scale) ** 2)
+    with np.errstate(over="ignore"):  # (x/scale)² beyond 1e308 is ∞, where P = 1
+        return regularised_lower_gamma(0.5 * dof, 0.5 * (x / scale) ** 2)
 
 
 def scaled_chi_quantile(q: np.ndarray, dof: float, scale: float) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from ...schema import ConfigError, Key, check_interval, float_key, int_key, kind_defaults
+from ...schema import EXTENT, ConfigError, Key, check_interval, float_key, int_key, kind_defaults
 from ..spec import ReducedSpec, keys_of
 
 #: Output grid where the config does not set it (the isotropic defaults would make a 4-D
@@ -44,8 +44,8 @@ class AnisotropicGaussiansSpec(ReducedSpec):
             ),
         },
         "grid": {
-            "b_min": float_key(-2.0, "anisotropic: lower edge of the b axis"),
-            "b_max": float_key(2.0, "anisotropic: upper edge of the b axis"),
+            "b_min": float_key(-2.0, "anisotropic: lower edge of the b axis", **EXTENT),
+            "b_max": float_key(2.0, "anisotropic: upper edge of the b axis", **EXTENT),
             "b_cells": int_key(
                 24, "anisotropic: cells on the b axis (r₁, r₂ take r_cells each)", low=3
             ),

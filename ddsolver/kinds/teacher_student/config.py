@@ -9,6 +9,7 @@ import math
 from typing import ClassVar
 
 from ...schema import (
+    EXTENT,
     LABEL_NOISE,
     ConfigError,
     Key,
@@ -41,9 +42,9 @@ class TeacherStudentSpec(ReducedSpec):
         },
         "grid": {
             "u_min": float_key(
-                -1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)"
+                -1.0, "teacher–student: lower edge of u = <w, w*/|w*|> (v uses r_*)", **EXTENT
             ),
-            "u_max": float_key(2.0, "teacher–student: upper edge of the u axis"),
+            "u_max": float_key(2.0, "teacher–student: upper edge of the u axis", **EXTENT),
             "u_cells": int_key(48, "teacher–student: cells on the u axis", low=3),
         },
     }
