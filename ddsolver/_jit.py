@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -87,11 +88,30 @@ def _configure_cache() -> None:
     target = os.path.join(base, stamp)
     try:
         os.makedirs(target, exist_ok=True)
-    except OSError:  # an unwritable home: a per-user temporary directory
-        user = getattr(os, "getuid", lambda: 0)()
-        target = os.path.join(tempfile.gettempdir(), f"ddsolver-numba-{user}", stamp)
-        os.makedirs(target, exist_ok=True)
+    except OSError:  # an unwritable home: a private temporary directory
+        target = _private_temporary_cache(stamp)
     os.environ["NUMBA_CACHE_DIR"] = target
+
+
+def _private_temporary_cache(stamp: str) -> str:
+    """A cache directory under the system's temporary directory that only this user can write.
+
+    numba loads its cached kernels with pickle, so a cache another user could write is code
+    they could run as this one. ``<tmp>/ddsolver-numba-<uid>`` is used only when it is a real
+    directory (not a link), owned by this user, with no access for group or others (it is
+    created 0700); otherwise the kernels go to a fresh directory of this process's own
+    (``mkdtemp``, 0700) and are compiled again by the next process.
+    """
+    uid = os.getuid()
+    shared = os.path.join(tempfile.gettempdir(), f"ddsolver-numba-{uid}")
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(shared, 0o700)
+    info = os.lstat(shared)
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077:
+        target = os.path.join(shared, stamp)
+        os.makedirs(target, mode=0o700, exist_ok=True)
+        return target
+    return tempfile.mkdtemp(prefix="ddsolver-numba-")
 
 
 _configure_cache()
@@ -168,7 +188,7 @@ def compiling_notice():
 
 @contextlib.contextmanager
 def compile_lock():
-    """Hold a machine-wide lock while kernels are first compiled and cached.
+    """Hold the cache directory's lock while kernels are first compiled and cached.
 
     numba writes its on-disk cache without a lock; two processes compiling the same kernel
     at once can leave an entry that crashes every later load (numba issues #4807, #10128).
@@ -186,14 +206,15 @@ def _locked():
     except ImportError:  # not POSIX: no lock
         yield
         return
-    key = hashlib.sha1(str(Path(__file__).resolve().parent).encode()).hexdigest()[:12]
-    cache = os.environ.get("NUMBA_CACHE_DIR", "")
-    if cache:
-        key += "-" + hashlib.sha1(cache.encode()).hexdigest()[:8]
-    path = Path(tempfile.gettempdir()) / f"ddsolver-compile-{key}.lock"
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    # in the cache directory it guards (this user's own, :func:`_configure_cache`), never
+    # through a link
+    path = Path(os.environ["NUMBA_CACHE_DIR"]) / ".compile.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

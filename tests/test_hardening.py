@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -817,7 +818,7 @@ def test_verify_checks_the_datasets_written_once_and_the_attributes(tmp_path, ca
 
 # ------------------------------------------------------------ faults of the ODE-driven kinds
 
-GRIDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "grids"
+GRIDS = Path(__file__).resolve().parents[1] / "grids"
 
 
 @pytest.mark.parametrize(
@@ -879,3 +880,43 @@ def test_extreme_initial_laws_run_or_fail_with_a_status_in_seconds(tmp_path, cap
     assert code in (0, 1) and "Traceback" not in err, err
     status = io.read_attrs(out)["status"]
     assert status == "finished" if code == 0 else status.startswith("failed: ")
+
+
+# ------------------------------------------------------------------------- the numba cache
+
+
+@pytest.mark.parametrize("shared", ["link", "open-to-all", "absent"])
+def test_an_unwritable_home_caches_kernels_only_where_no_one_else_can_write(tmp_path, shared):
+    """numba unpickles its cache: a directory others can write (or a link to one) is refused
+    and the kernels go to a private directory of the process's own; a missing one is made
+    0700."""
+    import os
+    import stat
+
+    temp, elsewhere = tmp_path / "tmp", tmp_path / "elsewhere"
+    temp.mkdir()
+    elsewhere.mkdir(mode=0o777)
+    elsewhere.chmod(0o777)
+    predictable = temp / f"ddsolver-numba-{os.getuid()}"
+    if shared == "link":
+        predictable.symlink_to(elsewhere)
+    elif shared == "open-to-all":
+        predictable.mkdir()
+        predictable.chmod(0o777)
+    home_file = tmp_path / "not-a-directory"
+    home_file.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env.update(XDG_CACHE_HOME=str(home_file), TMPDIR=str(temp))
+    probe = "import os, ddsolver._jit; print(os.environ['NUMBA_CACHE_DIR'])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    cache = Path(done.stdout.strip())
+    assert cache.is_dir() and not list(elsewhere.iterdir())
+    if shared == "absent":
+        assert cache.parent == predictable
+        assert stat.S_IMODE(predictable.lstat().st_mode) == 0o700
+    else:
+        assert predictable not in cache.parents
+    assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0
