@@ -19,7 +19,16 @@ from typing import Any
 
 from .kinds import SPECS
 from .kinds.spec import ACTIVATION_PARAMETERS
-from .schema import EXTENT, GRID_EXTENT, ConfigError, Key, check_interval, float_key, int_key
+from .schema import (
+    EXTENT,
+    MAGNITUDE,
+    WEIGHT_MAX,
+    ConfigError,
+    Key,
+    check_interval,
+    float_key,
+    int_key,
+)
 from .schema import dimension_value as dimension_value
 from .status import MAX_STEPS
 from .toml_io import MAX_KEY_DEPTH as MAX_KEY_DEPTH
@@ -65,15 +74,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "initial law (each problem kind's page says which it takes)",
             choices=tuple(dict.fromkeys(k for kind in SPECS.values() for k in kind.initial_kinds)),
         ),
-        "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", low=0, low_open=True),
+        "scale": _f(0.8, "κ: w ~ N(0, κ²/d · I_d)", **MAGNITUDE),
         "dimension": _i(
             0,
             "d of the initial law (0: problem.dimension), e.g. 40 with the d = ∞ kernel",
             low=0,
             allow_inf=True,
         ),
-        "a_mean": _f(1.0, "second layer: mean of a"),
-        "a_std": _f(0.0, "second layer: standard deviation of a (0: point mass)", low=0),
+        "a_mean": _f(1.0, "second layer: mean of a", **EXTENT),
+        "a_std": _f(
+            0.0, "second layer: standard deviation of a (0: point mass)", low=0, high=WEIGHT_MAX
+        ),
     },
     "dynamics": {
         "xi": Key("any", 1.0, "step-size schedule ξ(t): a number, or a table (see dynamics.xi.*)"),
@@ -134,9 +145,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
             0.0,
             "inner edge of the radial axis (> 0 avoids the stiff entropic drift near 0 when τ > 0)",
             low=0,
-            high=GRID_EXTENT,
+            high=WEIGHT_MAX,
         ),
-        "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True, high=GRID_EXTENT),
+        "r_max": _f(8.0, "outer edge of the radial axis", low=0, low_open=True, high=WEIGHT_MAX),
         "r_cells": _i(800, "cells on the radial axis", low=3),
         "r_stretch": _f(0.0, "refinement towards r = 0 (0: uniform)", low=0),
         "a_min": _f(-3.0, "second layer: lower edge of the a axis", **EXTENT),

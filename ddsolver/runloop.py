@@ -247,6 +247,13 @@ def _run_locked(integrator, path, times, is_save, create, config_text, resume, q
             if is_save[k] or status != FINISHED:
                 keep = is_save[k] and status == FINISHED
                 snap = [(target, integrator.snapshot())] if keep else []
+                bad = (
+                    [name for name, a in snap[0][1].items() if not np.all(np.isfinite(a))]
+                    if snap
+                    else []
+                )
+                if bad:  # stored, so that the failure can be seen; no checkpoint past it
+                    status = failed(f"non-finite {bad[0]} in the snapshot", target)
                 ckpt = _checkpoint(integrator, t, steps) if status == FINISHED else None
                 try:
                     io.append(path, pending, snap, ckpt)

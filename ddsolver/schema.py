@@ -76,14 +76,19 @@ def int_key(default, doc, **kw) -> Key:
     return Key("int", default, doc, **kw)
 
 
-#: Largest |edge| of a grid axis: weights beyond it overflow the kernels' products (|w|⁴ and
-#: the like) long before they mean anything; ``EXTENT`` bounds an axis that takes both signs.
-GRID_EXTENT = 1e6
-EXTENT = {"low": -GRID_EXTENT, "high": GRID_EXTENT}
+#: Largest magnitude of a weight, a weight's scale or a grid axis's edge: beyond it the
+#: kernels' products (|w|⁴, (1 + 2|w|²)(1 + 2|w'|²) and the like) overflow long before they
+#: mean anything. ``EXTENT`` bounds a key that takes both signs, ``MAGNITUDE`` one that is > 0.
+WEIGHT_MAX = 1e6
+EXTENT = {"low": -WEIGHT_MAX, "high": WEIGHT_MAX}
+MAGNITUDE = {"low": 0, "low_open": True, "high": WEIGHT_MAX}
 
 #: ``problem.label_noise``, shared by the kinds with a teacher (teacher–student, committee).
 LABEL_NOISE = float_key(
-    0.0, "teacher–student, committee: standard deviation ς of the additive label noise", low=0
+    0.0,
+    "teacher–student, committee: standard deviation ς of the additive label noise",
+    low=0,
+    high=WEIGHT_MAX,
 )
 
 

@@ -272,3 +272,49 @@ def test_pde_particles_and_sgd_files_carry_the_same_statistics(tmp_path):
     # the initial law's median radius, κ·sqrt(χ²_20 median / 20); SGD: 50 neurons, one seed
     assert medians == pytest.approx([0.8 * math.sqrt(19.3374 / 20)] * 2, abs=2e-3)
     assert sgd_median == pytest.approx(medians[0], abs=0.05)
+
+
+class _Blowup:
+    """A toy integrator: x doubles each unit of time; its snapshot turns inf at t ≥ 2 while
+    its observed risk stays finite (as a bounded activation's risk does)."""
+
+    def __init__(self):
+        self.x, self.t = 1.0, 0.0
+
+    def advance(self, t, t_stop):
+        from ddsolver.runloop import Advance
+
+        self.x *= 2.0 ** (t_stop - t)
+        self.t = t_stop
+        return Advance(t_stop, 1, t_stop - t)
+
+    def observe(self):
+        return {"risk": 1.0}
+
+    def snapshot(self):
+        return {"w": np.array([self.x, np.inf if self.t >= 2 else 0.0])}
+
+    def checkpoint(self):
+        return np.array([self.x]), math.nan, {"t": self.t}
+
+    def restore(self, state, dt_limit, extra):
+        self.x, self.t = float(state[0]), extra["t"]
+
+
+def test_a_non_finite_snapshot_fails_the_run_and_keeps_what_came_before(tmp_path):
+    from ddsolver import io
+    from ddsolver.runloop import run_loop, stop_times
+
+    path = tmp_path / "toy.h5"
+    integrator = _Blowup()
+
+    def create(first, overwrite):
+        io.create_sgd_file(path, "", [0], {"w": (2,)}, ["risk"], (1, 1), force=True)
+
+    times, is_save = stop_times(4.0, 1.0, 1.0)
+    result = run_loop(integrator, path, times, is_save, create, config_text="", quiet=True)
+    assert result.status == "failed: non-finite w in the snapshot at t = 2"
+    snaps = io.read_series(path, "snapshots")
+    np.testing.assert_array_equal(snaps["time"], [0.0, 1.0, 2.0])  # the bad one shows why
+    assert np.isinf(snaps["w"][-1]).any() and np.all(np.isfinite(snaps["w"][:-1]))
+    assert io.read_checkpoint(path)[1]["t"] == 1.0  # no checkpoint past the fault

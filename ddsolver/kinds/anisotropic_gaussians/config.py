@@ -8,7 +8,16 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from ...schema import EXTENT, ConfigError, Key, check_interval, float_key, int_key, kind_defaults
+from ...schema import (
+    EXTENT,
+    WEIGHT_MAX,
+    ConfigError,
+    Key,
+    check_interval,
+    float_key,
+    int_key,
+    kind_defaults,
+)
 from ..spec import ReducedSpec, keys_of
 
 #: Output grid where the config does not set it (the isotropic defaults would make a 4-D
@@ -35,8 +44,10 @@ class AnisotropicGaussiansSpec(ReducedSpec):
             ),
         },
         "initial": {
-            "b_mean": float_key(0.0, "anisotropic: mean of the bias b"),
-            "b_std": float_key(0.0, "anisotropic: standard deviation of b (0: point mass)", low=0),
+            "b_mean": float_key(0.0, "anisotropic: mean of the bias b", **EXTENT),
+            "b_std": float_key(
+                0.0, "anisotropic: standard deviation of b (0: point mass)", low=0, high=WEIGHT_MAX
+            ),
         },
         "particles": {
             "b_count": int_key(

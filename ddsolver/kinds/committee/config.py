@@ -14,6 +14,7 @@ from ...fields import Field, observables, snapshots
 from ...schema import (
     INITIAL_SEED,
     LABEL_NOISE,
+    WEIGHT_MAX,
     ConfigError,
     Key,
     float_key,
@@ -230,6 +231,8 @@ class CommitteeSpec(KindSpec):
             cfg["sgd"]["eps"] = 1.0 / d
         if len(p["teacher_v"]) not in (1, m):
             raise ConfigError("problem.teacher_v", p["teacher_v"], f"one number or M = {m} numbers")
+        if max(map(abs, p["teacher_v"])) > WEIGHT_MAX:
+            raise ConfigError("problem.teacher_v", p["teacher_v"], f"|v*| ≤ {WEIGHT_MAX:g}")
         kind_defaults(cfg["solver"], raw.get("solver", {}), SOLVER_DEFAULTS)
         if cfg["solver"]["rtol"] <= 0:
             raise ConfigError("solver.rtol", cfg["solver"]["rtol"], "committee: must be > 0")
@@ -252,6 +255,9 @@ class CommitteeSpec(KindSpec):
                 raise ConfigError(
                     f"initial.{key}", init[key], f"{size} numbers (K = {k}, M = {m}, row by row)"
                 )
+            bound = WEIGHT_MAX if key == "v" else WEIGHT_MAX**2  # Q, R are |w|²/d, w·w*/d
+            if max(map(abs, init[key])) > bound:
+                raise ConfigError(f"initial.{key}", init[key], f"entries of magnitude ≤ {bound:g}")
         q, r, _ = given_overlaps(cfg)
         if not np.allclose(q, q.T):
             raise ConfigError("initial.q", init["q"], "Q must be symmetric")

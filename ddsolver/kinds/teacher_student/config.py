@@ -11,6 +11,7 @@ from typing import ClassVar
 from ...schema import (
     EXTENT,
     LABEL_NOISE,
+    MAGNITUDE,
     ConfigError,
     Key,
     check_interval,
@@ -36,7 +37,7 @@ class TeacherStudentSpec(ReducedSpec):
     keys: ClassVar[dict[str, dict[str, Key]]] = {
         "problem": {
             "teacher_norm": float_key(
-                1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", low=0, low_open=True
+                1.0, "teacher–student: |w*|, y = σ(<w*, x>) + label noise", **MAGNITUDE
             ),
             "label_noise": LABEL_NOISE,
         },
