@@ -323,3 +323,34 @@ def test_final_columns_report_an_observables_last_value(tmp_path):
     for bad in ('final = "mass"', 'final = ["time"]', 'final = ["a.b"]'):
         with pytest.raises(ConfigError, match="final"):
             read_sweep(sweep_file(tmp_path, bad + '\n[axes]\n"problem.delta" = [0.8]\n'))
+
+
+def test_a_point_another_sweep_is_writing_waits_and_takes_its_result(tmp_path):
+    """Two sweeps over one directory: the second meets the point's file locked by the first
+    (status "running"), waits, and reports the first's finished run, not a failure."""
+    import threading
+
+    spec = read_sweep(sweep_file(tmp_path, '[axes]\n"problem.delta" = [0.8]\n'))
+    point = spec.points()[0]
+    path = point_files(tmp_path, point.key)["run"]
+    first = run_point(point.config, point.key, str(tmp_path), ("run",), [0.2], {})
+    assert first["status"] == "finished"
+    io.set_status(path, "running")  # as the first sweep's writer sees it, mid-run
+    holding, release = threading.Event(), threading.Event()
+
+    def other_sweep():
+        with io.exclusive_writer(path):
+            holding.set()
+            release.wait(10)
+            io.set_status(path, "finished")
+
+    writer = threading.Thread(target=other_sweep)
+    writer.start()
+    holding.wait(10)
+    threading.Timer(1.0, release.set).start()
+    started = time.monotonic()
+    second = run_point(point.config, point.key, str(tmp_path), ("run",), [0.2], {})
+    writer.join()
+    assert second["status"] == "finished" and second["skipped"], second.get("error")
+    assert time.monotonic() - started >= 0.9  # it waited for the writer
+    assert second["risk_at_0.2"] == first["risk_at_0.2"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import time
 from pathlib import Path
 
@@ -89,7 +90,10 @@ def write_summary(spec: SweepSpec, rows: list[dict], out_dir: Path) -> list[Path
     """Write ``summary.csv`` and ``summary.h5`` into ``out_dir``; returns both paths."""
     columns = summary_columns(spec)
     csv_path, h5_path = out_dir / "summary.csv", out_dir / "summary.h5"
-    with csv_path.open("w", newline="") as fh:
+    # each written beside its place under a name of this process's own, then moved there:
+    # a reader, or a second sweep summarising into the same directory, never sees half a file
+    csv_tmp = csv_path.with_name(f".summary.csv.{os.getpid()}.tmp")
+    with csv_tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for row in rows:
@@ -101,8 +105,9 @@ def write_summary(spec: SweepSpec, rows: list[dict], out_dir: Path) -> list[Path
                     for c in columns
                 ]
             )
+    csv_tmp.replace(csv_path)
     failed = sum(row["status"] != "finished" for row in rows)
-    tmp = h5_path.with_suffix(".h5.tmp")
+    tmp = h5_path.with_name(f".summary.h5.{os.getpid()}.tmp")
     with h5py.File(tmp, "w") as f:
         f.attrs.update(
             kind="sweep",
@@ -123,7 +128,7 @@ def write_summary(spec: SweepSpec, rows: list[dict], out_dir: Path) -> list[Path
                 group.create_dataset(name, data=np.asarray(values, dtype=np.float64))
             else:
                 group.create_dataset(name, data=[str(v) for v in values], dtype=h5py.string_dtype())
-    tmp.replace(h5_path)  # a reader never sees half a summary
+    tmp.replace(h5_path)
     return [csv_path, h5_path]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import io
 from ..config import to_toml
+from ..errors import OutputBusyError
 
 FINISHED = "finished"
 
@@ -44,8 +45,24 @@ def _set_threads(threads: int) -> None:
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
 
 
+#: How often a point waits for another process that is writing its file (seconds).
+BUSY_POLL_SECONDS = 0.5
+
+
 def run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float, bool]:
-    """Run one verb of a point unless its file is finished: (status, wall seconds, skipped)."""
+    """Run one verb of a point unless its file is finished: (status, wall seconds, skipped).
+
+    A point whose file another process is writing (a second sweep over the same directory)
+    waits for that writer to end and then takes its result, or resumes what it left.
+    """
+    while True:
+        try:
+            return _run_verb(verb, cfg, path, threads)
+        except OutputBusyError:
+            clock.sleep(BUSY_POLL_SECONDS)
+
+
+def _run_verb(verb: str, cfg: dict, path: Path, threads: int) -> tuple[str, float, bool]:
     stored = _stored(path)
     same_config = stored.get("config") == to_toml(cfg)
     if same_config and stored.get("status") == FINISHED:
