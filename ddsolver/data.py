@@ -107,8 +107,9 @@ def read_training_set(path: str | Path, key: str = "problem.data") -> TrainingSe
         raise ConfigError(key, str(path), "no such file")
     try:
         if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {name: np.asarray(f[name]) for name in f.files}
+            with np.load(path, allow_pickle=False) as f:  # never unpickle a user's file
+                arrays = {name: numeric(f[name], name, key, path) for name in DATA_ARRAYS
+                          if name in f.files}  # fmt: skip
         elif path.suffix.lower() == ".csv":
             arrays = _read_csv(path, key)
         else:
@@ -116,20 +117,50 @@ def read_training_set(path: str | Path, key: str = "problem.data") -> TrainingSe
 
             with h5py.File(path, "r", locking=False) as f:
                 arrays = {
-                    name: np.asarray(f[name][()]) for name in f if isinstance(f[name], h5py.Dataset)
+                    name: numeric(f[name], name, key, path)
+                    for name in DATA_ARRAYS
+                    if isinstance(f.get(name), h5py.Dataset)
                 }
     except ConfigError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
-        raise ConfigError(key, str(path), f"cannot be read ({exc})") from None
+    except (OSError, ValueError, KeyError, TypeError, Warning) as exc:
+        reason = str(exc)
+        if "max_header_size" in reason:  # numpy's own advice (trust the file) is not ours
+            reason = "an .npy header larger than numpy reads safely"
+        raise ConfigError(key, str(path), f"cannot be read ({reason})") from None
     return check_arrays(arrays, key)
 
 
+#: The arrays of a training-set file; others in the file are not read.
+DATA_ARRAYS = ("x", "y", "x_test", "y_test")
+
+
+def numeric(source, name: str, key: str, path: str | Path) -> np.ndarray:
+    """The array ``source`` (an ``.npz`` member or an HDF5 dataset) when it holds real numbers
+    (bool, integer or float), else a ConfigError naming ``key``: text, complex, compound,
+    object and empty (shapeless) arrays are refused, never cast."""
+    dtype = getattr(source, "dtype", None)
+    if dtype is None or dtype.kind not in "biuf" or getattr(source, "shape", None) is None:
+        what = "no values" if dtype is None or source.shape is None else f"dtype {dtype}"
+        raise ConfigError(key, str(path), f"array '{name}' holds {what}; real numbers only")
+    return np.asarray(source[()], dtype=float)
+
+
 def _read_csv(path: Path, key: str) -> dict[str, np.ndarray]:
-    table = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
-    names = table.dtype.names or ()
-    if "y" not in names:
+    with path.open(encoding="utf-8") as fh:
+        header = next((line for line in fh if line.strip()), "")
+    columns = [c.strip() for c in header.split(",")]
+    if "y" not in columns:
         raise ConfigError(key, str(path), "a CSV training set needs a header with a column 'y'")
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise ConfigError(key, str(path), f"the header repeats the column {repeated[0]!r}")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a line with missing fields is an error, not a NaN
+        table = np.genfromtxt(path, delimiter=",", names=True, dtype=float, encoding="utf-8")
+    names = table.dtype.names or ()
     features = [n for n in names if n not in ("y", "test")]
     values = np.atleast_1d(table)
     x = np.column_stack([values[n] for n in features]) if features else np.empty((values.size, 0))

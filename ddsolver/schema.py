@@ -16,6 +16,7 @@ class ConfigError(ValueError):
 
     def __init__(self, key: str, value: Any, allowed: str):
         self.key, self.value, self.allowed = key, value, allowed
+        allowed = " ".join(str(allowed).split())  # one line, whatever a library's message held
         super().__init__(f"config key '{_clip(key)}' = {_clip(repr(value))}: {allowed}")
 
 

@@ -920,3 +920,114 @@ def test_an_unwritable_home_caches_kernels_only_where_no_one_else_can_write(tmp_
     else:
         assert predictable not in cache.parents
     assert stat.S_IMODE(cache.stat().st_mode) & 0o077 == 0
+
+
+# ----------------------------------------------------------------- the user's own data files
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def _h5(path, **datasets):
+    with h5py.File(path, "w") as f:
+        for name, value in datasets.items():
+            if isinstance(value, h5py.Empty):
+                f.create_dataset(name, data=value)
+            else:
+                f[name] = value
+    return path
+
+
+def _text(path, text):
+    path.write_text(text)
+    return path
+
+
+def _huge_header(path):
+    """An .npz whose x.npy header claims 1 MB of dictionary (numpy reads at most 10 kB)."""
+    import zipfile
+
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }"
+    header += b" " * 1_000_000 + b"\n"
+    member = b"\x93NUMPY\x02\x00" + len(header).to_bytes(4, "little") + header
+    buffer = __import__("io").BytesIO()
+    np.save(buffer, np.ones(2))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.npy", member + np.zeros(4).tobytes())
+        z.writestr("y.npy", buffer.getvalue())
+    return path
+
+
+X, Y = np.array([[0.1, 0.2], [0.3, -0.2], [0.5, 0.5]]), np.array([1.0, -1.0, 1.0])
+DATA_FILES = {
+    "npz-strings": lambda p: _npz(p / "s.npz", x=np.array([["a", "b"]] * 3), y=Y),
+    "npz-complex": lambda p: _npz(p / "c.npz", x=X + 1j, y=Y),
+    "npz-text-y": lambda p: _npz(p / "t.npz", x=X, y=np.array(["yes", "no", "yes"])),
+    "npz-object": lambda p: _npz(p / "o.npz", x=np.array([None] * 3, dtype=object), y=Y),
+    "npz-huge-header": lambda p: _huge_header(p / "h.npz"),
+    "h5-strings": lambda p: _h5(p / "s.h5", x=np.array([[b"a", b"b"]] * 3), y=Y),
+    "h5-compound": lambda p: _h5(p / "c.h5", x=np.zeros(3, dtype=[("a", "f8"), ("b", "f8")]), y=Y),
+    "h5-empty": lambda p: _h5(p / "e.h5", x=h5py.Empty("f8"), y=Y),
+    "csv-empty": lambda p: _text(p / "e.csv", ""),
+    "csv-header-only": lambda p: _text(p / "h.csv", "x1,x2,y\n"),
+    "csv-duplicate-y": lambda p: _text(p / "d.csv", "x1,y,y\n0.1,1,1\n0.2,-1,-1\n"),
+    "csv-ragged": lambda p: _text(p / "r.csv", "x1,x2,y\n0.1,0.2,1\n0.3,-1\n"),
+    "csv-text": lambda p: _text(p / "t.csv", "x1,x2,y\n0.1,0.2,yes\n0.3,0.1,no\n"),
+}
+
+
+@pytest.mark.parametrize("case", list(DATA_FILES))
+def test_a_bad_data_file_is_one_line_naming_problem_data(tmp_path, capsys, case):
+    path = DATA_FILES[case](tmp_path)
+    code, _, err = _cli(
+        capsys, "check", GRIDS / "training_set.toml", "--set", f'problem.data="{path}"'
+    )
+    _refused(code, err, "problem.data")
+
+
+PARTICLES = {
+    "nan": {"theta": np.full((4, 4), np.nan)},
+    "zero-rows": {"theta": np.zeros((0, 4))},
+    "zero-masses": {"theta": np.full((4, 4), 0.1), "masses": np.zeros(4)},
+    "nan-masses": {"theta": np.full((4, 4), 0.1), "masses": np.array([1.0, np.nan, 1, 1])},
+    "strings": {"theta": np.array([["a"] * 4] * 4)},
+    "complex": {"theta": np.full((4, 4), 0.1 + 1j)},
+}
+
+
+@pytest.mark.parametrize("case", list(PARTICLES))
+def test_a_bad_particles_file_is_one_line_naming_initial_particles(tmp_path, capsys, case):
+    path = _npz(tmp_path / "p.npz", **PARTICLES[case])
+    code, _, err = _cli(
+        capsys, "check", GRIDS / "training_set.toml",
+        "--set", 'initial.kind="file"', "--set", f'initial.particles="{path}"',
+    )  # fmt: skip
+    _refused(code, err, "initial.particles")
+
+
+def test_no_data_file_is_ever_unpickled(tmp_path, capsys, monkeypatch):
+    """An .npz holding a pickled object is refused; numpy is asked with allow_pickle=False."""
+    import pickle
+
+    ran = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (ran.write_text, ("unpickled",))
+
+    path = tmp_path / "evil.npz"
+    np.savez(path, x=np.array([Payload()], dtype=object), y=Y)
+    calls = []
+    real_load = np.load
+    monkeypatch.setattr(np, "load", lambda *a, **k: calls.append(k) or real_load(*a, **k))
+    for argv in (
+        ("--set", f'problem.data="{path}"'),
+        ("--set", 'initial.kind="file"', "--set", f'initial.particles="{path}"'),
+    ):
+        code, _, err = _cli(capsys, "check", GRIDS / "training_set.toml", *argv)
+        assert code == 2, err
+    assert not ran.exists()
+    assert calls and all(k.get("allow_pickle") is False for k in calls)
+    assert pickle  # the payload above is what a pickle would run

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...data import read_training_set
+from ...data import numeric, read_training_set
 from ...fields import Field, observables, snapshots
 from ...schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
 from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of
@@ -292,18 +292,24 @@ class TrainingSetSpec(KindSpec):
         d = int(cfg["problem"]["dimension"])
         if not path or not Path(path).is_file():
             raise ConfigError("initial.particles", path, "an existing .npz file with theta")
+        key = "initial.particles"
         try:
-            with np.load(path, allow_pickle=False) as f:
-                theta = np.asarray(f["theta"], float)
-                masses = np.asarray(f["masses"], float) if "masses" in f.files else None
+            with np.load(path, allow_pickle=False) as f:  # never unpickle a user's file
+                theta = numeric(f["theta"], "theta", key, path)
+                masses = numeric(f["masses"], "masses", key, path) if "masses" in f.files else None
         except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError("initial.particles", path, f"cannot be read ({exc})") from None
+            raise ConfigError(key, path, f"cannot be read ({exc})") from None
         if theta.ndim != 2 or theta.shape[1] != d + 2 or not np.all(np.isfinite(theta)):
-            raise ConfigError("initial.particles", path,
-                              f"theta must be finite, (M, d + 2) = (M, {d + 2})")  # fmt: skip
-        if masses is not None and (masses.shape != (theta.shape[0],) or np.any(masses < 0)
-                                   or not masses.sum() > 0):  # fmt: skip
-            raise ConfigError("initial.particles", path, "masses must be (M,), ≥ 0, not all 0")
+            raise ConfigError(key, path, f"theta must be finite, (M, d + 2) = (M, {d + 2})")
+        if theta.shape[0] == 0:
+            raise ConfigError(key, path, "theta has no particles (M = 0)")
+        if masses is not None and (
+            masses.shape != (theta.shape[0],)
+            or not np.all(np.isfinite(masses))
+            or np.any(masses < 0)
+            or not masses.sum() > 0
+        ):
+            raise ConfigError(key, path, "masses must be (M,), finite, ≥ 0, not all 0")
         cfg["particles"]["count"] = theta.shape[0]
         if cfg["discretisation"]["method"] == "grid":
             gap = np.abs(np.abs(theta[:, 0]) - np.linalg.norm(theta[:, 1:], axis=1))
