@@ -189,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument(
         "--workers",
-        type=_positive_int,
+        type=_worker_count,
         metavar="K",
         help="local cluster: worker processes (default: min(points, cores))",
     )
@@ -225,6 +225,20 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer ≥ 1, got {text!r}")
+    return value
+
+
+#: Most local worker processes per core a sweep starts (each holds an interpreter and numba).
+WORKERS_PER_CORE = 4
+
+
+def _worker_count(text: str) -> int:
+    value = _positive_int(text)
+    most = WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if value > most:
+        raise argparse.ArgumentTypeError(
+            f"at most {most} local workers ({WORKERS_PER_CORE} per core), got {value}"
+        )
     return value
 
 
@@ -569,6 +583,10 @@ def _dispatch(handlers: dict, args: argparse.Namespace) -> int:
         return _refuse(exc)
     except DiskFullError as exc:
         print(f"ddsolver: error: disk full: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except MemoryError as exc:  # past the estimate (resources.check_memory): one line
+        reason = " ".join(str(exc).split()) or "an allocation failed"
+        print(f"ddsolver: error: out of memory ({reason})", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         again = "run the sweep again" if args.verb == "sweep" else "resume with --resume"

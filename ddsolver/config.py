@@ -185,6 +185,8 @@ MAX_STOPS = 10_000_000
 MAX_SGD_STEPS = 2**53
 #: Seeds are what numpy's generators take: 0 ≤ seed < 2^63.
 MAX_SEED = 2**63 - 1
+#: Most seeds one SGD run advances together (each is a network held in memory at once).
+MAX_SEEDS = 10_000
 
 
 def _merge_kind_keys() -> None:
@@ -465,6 +467,10 @@ def _check_sgd(cfg: dict) -> None:
     """Seeds numpy accepts; SGD observations no sparser than snapshots."""
     sgd, time = cfg["sgd"], cfg["time"]
     seeds = sgd["seeds"]
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(
+            "sgd.seeds", seeds, f"{len(seeds)} seeds; at most {MAX_SEEDS} in one run (sweep more)"
+        )
     if len(set(seeds)) != len(seeds):
         raise ConfigError("sgd.seeds", seeds, "seeds must be distinct")
     if not all(0 <= s <= MAX_SEED for s in seeds):

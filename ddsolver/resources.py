@@ -25,7 +25,12 @@ BYTES = 8
 
 
 def available_memory() -> int:
-    """Bytes of memory available to a new run (MemAvailable, else the physical memory)."""
+    """Bytes of memory available to a new run: MemAvailable (else the physical memory), and
+    no more than the process's address-space limit (``ulimit -v``) where one is set."""
+    return min(_system_memory(), _address_space_limit())
+
+
+def _system_memory() -> int:
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -37,6 +42,21 @@ def available_memory() -> int:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 2**40  # unknown: do not refuse on memory
+
+
+def _address_space_limit() -> int:
+    """The soft RLIMIT_AS less what the interpreter and its libraries already map."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY or limit < 0:
+            return 2**62
+        with open("/proc/self/statm") as fh:
+            mapped = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return max(0, limit - mapped)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return 2**62
 
 
 def _grid_terms(cfg: dict) -> dict[str, float]:

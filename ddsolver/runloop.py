@@ -221,7 +221,11 @@ def _run_locked(integrator, path, times, is_save, create, config_text, resume, q
         for k in range(k0 + 1, len(times)):
             target = times[k]
             while t < target and status == FINISHED:
-                step = integrator.advance(t, target)
+                try:
+                    step = integrator.advance(t, target)
+                except MemoryError as exc:  # past the estimate: a fault, the file is kept
+                    status = failed(f"out of memory ({' '.join(str(exc).split())})", t)
+                    break
                 if INTERRUPT_REQUESTED.is_set():
                     raise KeyboardInterrupt
                 t, steps = step.t, steps + step.steps

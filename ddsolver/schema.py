@@ -77,6 +77,13 @@ def int_key(default, doc, **kw) -> Key:
     return Key("int", default, doc, **kw)
 
 
+def largest_factor(table: dict, section: str, names: tuple[str, ...]) -> tuple[str, Any]:
+    """(dotted key, value) of the largest of ``table[name]`` for ``names``: the key a refusal
+    of their product names (the one a user most likely enlarged)."""
+    name = max(names, key=lambda n: table[n])
+    return f"{section}.{name}", table[name]
+
+
 #: Largest magnitude of a weight, a weight's scale or a grid axis's edge: beyond it the
 #: kernels' products (|w|⁴, (1 + 2|w|²)(1 + 2|w'|²) and the like) overflow long before they
 #: mean anything. ``EXTENT`` bounds a key that takes both signs, ``MAGNITUDE`` one that is > 0.

@@ -1031,3 +1031,82 @@ def test_no_data_file_is_ever_unpickled(tmp_path, capsys, monkeypatch):
     assert not ran.exists()
     assert calls and all(k.get("allow_pickle") is False for k in calls)
     assert pickle  # the payload above is what a pickle would run
+
+
+# ------------------------------------------------------------------ every size of every kind
+
+#: (config, size key, verb, the key the refusal names): every size key of every kind, with the
+#: verb it sizes. A product of sizes names its largest factor.
+SIZE_KEYS = [
+    ("quickstart.toml", "grid.r_cells", "run", "grid.r_cells"),
+    ("quickstart.toml", "sgd.neurons", "sgd", "sgd.neurons"),
+    ("quickstart.toml", "sgd.batch", "sgd", "sgd.batch"),
+    ("quickstart.toml", "problem.dimension", "sgd", "problem.dimension"),
+    ("teacher_student.toml", "grid.u_cells", "run", "grid.u_cells"),
+    ("teacher_student.toml", "grid.r_cells", "run", "grid.r_cells"),
+    ("teacher_student.toml", "problem.dimension", "sgd", "problem.dimension"),
+    ("teacher_student.toml", "sgd.neurons", "sgd", "sgd.neurons"),
+    ("committee.toml", "problem.dimension", "run", "problem.dimension"),
+    ("committee.toml", "problem.student_units", "run", "problem."),
+    ("committee.toml", "problem.teacher_units", "sgd", "problem."),
+    ("committee.toml", "sgd.batch", "sgd", "sgd.batch"),
+    ("training_set.toml", "particles.count", "run", "particles.count"),
+    ("training_set.toml", "problem.dimension", "run", "problem.dimension"),
+    ("training_set.toml", "problem.dimension", "sgd", "problem.dimension"),
+    ("training_set.toml", "problem.generate.k", "run", "problem.generate.k"),
+    ("training_set.toml", "problem.generate.n", "sgd", "problem.generate.n"),
+    ("training_set.toml", "problem.generate.n_test", "run", "problem.generate.n_test"),
+    ("training_set.toml", "sgd.neurons", "sgd", "sgd.neurons"),
+    ("training_set_circle.toml", "grid.angle_cells", "run", "grid.angle_cells"),
+    ("training_set_circle.toml", "problem.generate.units", "run", "problem.generate.units"),
+    ("training_set_circle.toml", "problem.generate.n", "run", "problem.generate.n"),
+    ("anisotropic.toml", "grid.a_cells", "run", "grid.a_cells"),
+    ("anisotropic.toml", "grid.b_cells", "run", "grid.b_cells"),
+    ("anisotropic.toml", "grid.r_cells", "run", "grid.r_cells"),
+    ("anisotropic.toml", "particles.a_count", "run", "particles.a_count"),
+    ("anisotropic.toml", "particles.r_count", "run", "particles.r_count"),
+    ("anisotropic.toml", "problem.informative", "run", "problem.informative"),
+]
+
+
+@pytest.mark.parametrize("value", [10**9, 10**30], ids=["1e9", "1e30"])
+@pytest.mark.parametrize(
+    ("config", "key", "verb", "named"), SIZE_KEYS, ids=[f"{c[:-5]}-{k}" for c, k, *_ in SIZE_KEYS]
+)
+def test_every_size_key_is_refused_before_compute(
+    tmp_path, capsys, config, key, verb, named, value
+):
+    """1e9 and 1e30 of every size key: one line naming the key, exit 2, no file, within a
+    second (the memory estimate and the kinds' own bounds, before anything is built)."""
+    out = tmp_path / "o.h5"
+    started = time.monotonic()
+    code, _, err = _cli(capsys, verb, GRIDS / config, "--set", f"{key}={value}", "-o", out)
+    assert time.monotonic() - started < 1.0
+    _refused(code, err, named)
+    assert not out.exists()
+
+
+def test_too_many_seeds_and_workers_are_refused(tmp_path, capsys):
+    seeds = "[" + ",".join(map(str, range(10_001))) + "]"
+    code, _, err = _cli(capsys, "check", GRIDS / "quickstart.toml", "--set", f"sgd.seeds={seeds}")
+    _refused(code, err, "sgd.seeds")
+    code, _, err = _cli(
+        capsys, "sweep", GRIDS / "sweeps" / "quickstart_delta.toml", "--workers", "100000",
+        "-o", tmp_path / "sweep",
+    )  # fmt: skip
+    _refused(code, err, "--workers")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_an_allocation_past_the_estimate_fails_the_run_with_a_status(tmp_path, capsys, monkeypatch):
+    """MemoryError inside a solver is a fault like NaN: `failed: out of memory`, exit 1."""
+    from ddsolver.integrate import PDEIntegrator
+
+    def advance(self, t, t_stop):
+        raise MemoryError("Unable to allocate 14.9 GiB")
+
+    monkeypatch.setattr(PDEIntegrator, "advance", advance)
+    out = tmp_path / "o.h5"
+    code, _, err = _cli(capsys, "run", GRIDS / "quickstart.toml", "-o", out, "-q")
+    assert code == 1, err
+    assert io.read_attrs(out)["status"].startswith("failed: out of memory")

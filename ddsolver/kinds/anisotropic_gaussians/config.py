@@ -17,6 +17,7 @@ from ...schema import (
     float_key,
     int_key,
     kind_defaults,
+    largest_factor,
 )
 from ..spec import ReducedSpec, keys_of
 
@@ -134,16 +135,14 @@ class AnisotropicGaussiansSpec(ReducedSpec):
         cells = grid["a_cells"] * grid["b_cells"] * grid["r_cells"] ** 2
         if cells > MAX_DENSITY_CELLS:
             raise ConfigError(
-                "grid.r_cells",
-                grid["r_cells"],
+                *largest_factor(grid, "grid", ("a_cells", "b_cells", "r_cells")),
                 f"the 4-D density snapshot would have {cells} cells (a × b × r × r, at most "
                 f"{MAX_DENSITY_CELLS}); use e.g. 24 cells per axis",
             )
         count = part["a_count"] * part["b_count"] * part["r_count"] ** 2
         if count > MAX_PARTICLES:
             raise ConfigError(
-                "particles.r_count",
-                part["r_count"],
+                *largest_factor(part, "particles", ("a_count", "b_count", "r_count")),
                 f"a_count × b_count × r_count² = {count} particles (at most {MAX_PARTICLES})",
             )
 

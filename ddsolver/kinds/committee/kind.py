@@ -172,7 +172,11 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
         k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
         state = k * k + k * m + k
         fields = RELU_POINTS * (k + m) * 4 if cfg["problem"]["activation"]["kind"] == "relu" else 0
-        return {"problem.student_units": 8.0 * (20 * state + 4 * (k + m) ** 2 + fields)}
+        terms = {"problem.student_units": 8.0 * (20 * state + 4 * (k + m) ** 2 + fields)}
+        d = cfg["problem"]["dimension"]
+        if not math.isinf(d):  # the teacher's weights (M, d), drawn to give T = w* w*ᵀ / d
+            terms["problem.dimension"] = 8.0 * 3 * m * d
+        return terms
 
     # ------------------------------------------------------------------ the ODEs
 

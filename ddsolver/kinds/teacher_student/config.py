@@ -18,6 +18,7 @@ from ...schema import (
     float_key,
     int_key,
     kind_defaults,
+    largest_factor,
 )
 from ..spec import ReducedSpec, keys_of
 
@@ -74,8 +75,7 @@ class TeacherStudentSpec(ReducedSpec):
         cells = grid["u_cells"] * grid["r_cells"]
         if cells > MAX_DENSE_CELLS:
             raise ConfigError(
-                "grid.u_cells",
-                grid["u_cells"],
+                *largest_factor(grid, "grid", ("u_cells", "r_cells")),
                 f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
                 f"{MAX_DENSE_CELLS} cells",
             )

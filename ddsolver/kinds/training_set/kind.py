@@ -132,14 +132,37 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
     # ------------------------------------------------------------------ config
 
     def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
-        g = cfg["problem"]["generate"]
-        n = g["n"] + g["n_test"] if not cfg["problem"]["data"] else 0
-        d = int(cfg["problem"]["dimension"])
+        """The networks' or particles' weights, their products with every data point (the
+        features of a batch or of the whole set), the data and what generates them (the
+        clusters' k × k centres, the teacher's units), and the circle's cells × points
+        tables — each term under the key that drives it."""
+        p = cfg["problem"]
+        g, d = p["generate"], int(p["dimension"])
+        if p["data"]:  # read before compute by the config's check already: its real size
+            data = read_training_set(p["data"])
+            n, n_key = data.y.size + data.y_test.size, "problem.data"
+        else:
+            n = g["n"] + g["n_test"]
+            n_key = "problem.generate." + ("n" if g["n"] >= g["n_test"] else "n_test")
+        terms = {max((n, n_key), (d, "problem.dimension"))[1]: 8.0 * 3 * n * (d + 1)}
+        if not p["data"]:
+            own = {"clusters": ("k", g["k"] ** 2 * 4), "teacher": ("units", g["units"] * (d + 2))}
+            name, size = own[g["kind"]]
+            terms[f"problem.generate.{name}"] = 8.0 * 2 * size
+
+        def product(key: str, count: int, per_point: float, fixed: float) -> None:
+            """count × (fixed + per_point × n), named by the largest of count, n and d."""
+            name = max(((count, key), (n, n_key), (d, "problem.dimension")))[1]
+            terms[name] = terms.get(name, 0.0) + 8.0 * count * (fixed + per_point * max(n, 1))
+
         if verb == "sgd":
             m, seeds = cfg["sgd"]["neurons"], len(cfg["sgd"]["seeds"])
-            return {"sgd.neurons": 8.0 * (seeds * 6 * m * (d + 2) + seeds * m * max(n, 1))}
-        count = cfg["particles"]["count"]
-        return {"particles.count": 8.0 * (count * (d + 2) * 12 + count * max(n, 1) * 2)}
+            product("sgd.neurons", seeds * m, 1, 6 * (d + 2))
+        elif cfg["discretisation"]["method"] == "grid":
+            product("grid.angle_cells", 2 * cfg["grid"]["angle_cells"], 4, 16)
+        else:
+            product("particles.count", cfg["particles"]["count"], 2, (d + 2) * 12)
+        return terms
 
     # ------------------------------------------------------------------ the flow
 
