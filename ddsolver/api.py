@@ -25,6 +25,7 @@ from typing import Any
 from .config import read_toml, set_dotted, validate
 from .results import Run, open_file
 from .schema import ConfigError
+from .toml_io import TOO_DEEP, check_nesting
 
 ConfigLike = str | Path | dict
 
@@ -35,16 +36,24 @@ def resolve_config(config: ConfigLike, overrides: dict[str, Any] | None = None, 
     ``dotted`` keyword arguments take ``__`` for the dots (``time__t_end=2.0``).
     """
     if isinstance(config, dict):
+        check_nesting(config, "CONFIG", "(a dict)")
         raw = config
     elif isinstance(config, Path) or (isinstance(config, str) and _looks_like_path(config)):
         raw = read_toml(config)
-    else:
+    elif isinstance(config, str):
         try:
             raw = tomllib.loads(config)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(
                 "CONFIG", config[:60], f"neither a file nor TOML text ({exc})"
             ) from None
+        except RecursionError:
+            raise ConfigError("CONFIG", config[:60], TOO_DEEP) from None
+        check_nesting(raw, "CONFIG", config[:60])
+    else:
+        raise ConfigError(
+            "CONFIG", config, "a path, TOML text or a dict of tables (e.g. dd.examples.path(…))"
+        )
     for key, value in {
         **(overrides or {}),
         **{k.replace("__", "."): v for k, v in dotted.items()},

@@ -301,8 +301,25 @@ def _check_resumable(out: Path, cfg: dict, verb: str) -> None:
             )
 
 
+def _name_fits(path: Path, key: str) -> None:
+    """Refuse a path whose name (or whose lock file's name) the file system cannot hold."""
+    parent = path.parent if str(path.parent) else Path()
+    try:
+        most = os.pathconf(parent if parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        most = 255
+    longest = max((len(os.fsencode(p)) for p in path.parts), default=0)
+    if longest + len(".lock") > most or len(os.fsencode(str(path))) >= 4096:
+        raise ConfigError(
+            key,
+            str(path),
+            f"a name longer than the file system allows ({most} bytes, with the .lock beside it)",
+        )
+
+
 def _writable_file(path: Path, key: str = "-o") -> None:
     """Refuse an output file path that cannot be written, before any compute."""
+    _name_fits(path, key)
     if path.is_dir():
         raise ConfigError(key, str(path), "is a directory; name an output file")
     if path.exists() and not path.is_file():
@@ -316,6 +333,7 @@ def _writable_file(path: Path, key: str = "-o") -> None:
 
 def _writable_dir(path: Path, key: str = "-o") -> None:
     """Refuse an output directory path that is a file or cannot be made."""
+    _name_fits(path, key)
     if path.exists() and not path.is_dir():
         raise ConfigError(key, str(path), "exists and is not a directory")
     existing = next((p for p in (path, *path.parents) if p.exists()), Path())
@@ -487,6 +505,7 @@ def _sweep(args) -> int:
 
     spec = read_sweep(args.sweep)
     out = Path(args.output) if args.output else Path(Path(args.sweep).stem)
+    _writable_dir(out)
     if args.dry_run:
         from .sweeps.task import point_files
 
@@ -572,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(handlers: dict, args: argparse.Namespace) -> int:
     """Run the verb; map the refusals, failures and interrupts to exit statuses."""
     try:
+        output = getattr(args, "output", None)
+        if output is not None and not output.strip():
+            raise ConfigError("-o", output, "an empty output path; name a file or directory")
         return handlers[args.verb](args)
     except (
         ConfigError,

@@ -226,6 +226,10 @@ def _check_value(key: str, spec: Key, value: Any) -> Any:
         ok = ok or (kind == "float" and isinstance(value, float))
         if not ok:
             raise ConfigError(key, value, spec.describe())
+        # beyond int64 and past any size; a dimension ("inf" allowed) is used as a float
+        if isinstance(value, int) and abs(value) > (1e300 if spec.allow_inf else MAX_SEED):
+            bound = 'up to 1e300, else "inf"' if spec.allow_inf else "integers within ±2^63"
+            raise ConfigError(key, value, spec.describe() + f" ({bound})")
         if kind == "float":
             value = float(value)
             if math.isnan(value) or (math.isinf(value) and not spec.allow_inf):
@@ -241,7 +245,9 @@ def _check_value(key: str, spec: Key, value: Any) -> Any:
             )
         )
         empty_ok = spec.default == []  # an optional list (its default is empty)
-        if not isinstance(value, list) or not all(item_ok(v) for v in value):
+        if not isinstance(value, list) or not all(
+            item_ok(v) and not (isinstance(v, int) and abs(v) > MAX_SEED) for v in value
+        ):
             raise ConfigError(key, value, spec.describe())
         if not value and not empty_ok:
             raise ConfigError(key, value, spec.describe() + " (non-empty)")

@@ -34,9 +34,30 @@ def parse_override(text: str) -> tuple[str, Any]:
         table = tomllib.loads(f"v = {value}")
     except (tomllib.TOMLDecodeError, ValueError):  # ValueError: an integer of 4300+ digits
         return key, value
+    except RecursionError:
+        raise ConfigError(key, value, TOO_DEEP) from None
     if list(table) != ["v"]:
         raise ConfigError(key, value, "a --set value is one TOML value")
+    check_nesting(table["v"], key)
     return key, table["v"]
+
+
+#: Deepest nesting of tables and lists in a config value (ddsolver's deepest is 2).
+MAX_NESTING = 8
+TOO_DEEP = f"tables and lists nested more than {MAX_NESTING} deep"
+
+
+def check_nesting(value: Any, key: str, shown: str = "(nested)") -> None:
+    """ConfigError naming ``key`` when ``value`` nests tables and lists more than
+    :data:`MAX_NESTING` deep (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth >= MAX_NESTING:
+                raise ConfigError(key, shown, TOO_DEEP)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
 
 
 def set_dotted(raw: dict, key: str, value: Any) -> dict:
@@ -77,9 +98,13 @@ def read_toml(path: str | Path) -> dict:
     except OSError as exc:
         raise ConfigError("CONFIG", str(path), f"cannot be read ({exc.strerror})") from None
     try:
-        return tomllib.loads(text)
+        table = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("CONFIG", str(path), f"not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError("CONFIG", str(path), TOO_DEEP) from None
+    check_nesting(table, "CONFIG", str(path))
+    return table
 
 
 def to_toml(cfg: dict) -> str:

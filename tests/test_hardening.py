@@ -256,7 +256,21 @@ BAD_ARGUMENTS = [
     ("flag", ["run", "{cfg}", "--frobnicate"], "--frobnicate"),
     ("sweep-workers", ["sweep", "{cfg}", "--workers", "0"], "--workers"),
     ("compare-one-file", ["compare", "{cfg}"], "SGD.h5"),
-]
+    ("empty-output-run", ["run", "{cfg}", "-o", ""], "-o"),
+    ("empty-output-sgd", ["sgd", "{cfg}", "-o", " "], "-o"),
+    ("long-output-name", ["run", "{cfg}", "-o", "a" * 300 + ".h5"], "longer than"),
+    ("long-output-dir", ["sweep", "{cfg}", "-o", "d" * 300], "longer than"),
+    ("scheduler-not-an-address", ["sweep", "{cfg}", "--scheduler", "notaurl"], "--scheduler"),
+    ("sweep-workers-100000", ["sweep", "{cfg}", "--workers", "100000"], "--workers"),
+    ("deep-set-list", ["check", "{cfg}", "--set", "problem.x=" + "[" * 3000 + "]" * 3000],
+     "nested"),
+    ("deep-set-table", ["check", "{cfg}", "--set", "problem.x=" + "{a=" * 3000 + "1" + "}" * 3000],
+     "nested"),
+    ("int-10^400", ["check", "{cfg}", "--set", "grid.r_cells=1" + "0" * 400], "grid.r_cells"),
+    ("float-10^400", ["check", "{cfg}", "--set", "grid.r_max=1" + "0" * 400], "grid.r_max"),
+    ("dimension-10^400", ["check", "{cfg}", "--set", "problem.dimension=1" + "0" * 400],
+     "problem.dimension"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -265,7 +279,10 @@ BAD_ARGUMENTS = [
 def test_bad_arguments_are_one_line(tmp_path, capsys, name, argv, needle):
     cfg = tmp_path / "c.toml"
     cfg.write_text(SMALL)
-    code, _, err = _cli(capsys, *(a.format(cfg=cfg) for a in argv))
+    if argv[0] == "sweep":  # a sweep file over the small config
+        (tmp_path / "s.toml").write_text('base = "c.toml"\n[axes]\n"problem.delta" = [0.8]\n')
+        cfg = tmp_path / "s.toml"
+    code, _, err = _cli(capsys, *(a.replace("{cfg}", str(cfg)) for a in argv))
     _refused(code, err, needle)
 
 
@@ -1110,3 +1127,22 @@ def test_an_allocation_past_the_estimate_fails_the_run_with_a_status(tmp_path, c
     code, _, err = _cli(capsys, "run", GRIDS / "quickstart.toml", "-o", out, "-q")
     assert code == 1, err
     assert io.read_attrs(out)["status"].startswith("failed: out of memory")
+
+
+def test_a_deeply_nested_config_file_is_one_line(tmp_path, capsys):
+    path = tmp_path / "deep.toml"
+    path.write_text("[problem]\nx = " + "[" * 3000 + "]" * 3000 + "\n")
+    for verb in ("check", "run"):
+        code, _, err = _cli(capsys, verb, path)
+        _refused(code, err, "nested")
+
+
+@pytest.mark.parametrize(
+    "config", [123, None, b"[problem]", [1], {"problem": {"x": [[[[[[[[[1]]]]]]]]]}}]
+)
+def test_the_api_refuses_a_config_that_is_no_config_with_a_config_error(tmp_path, config):
+    import ddsolver as dd
+    from ddsolver.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        dd.solve(config, tmp_path / "o.h5")

@@ -51,9 +51,13 @@ def _client(scheduler: str | None, workers: int | None, tasks: int):
     if scheduler:
         try:
             client = distributed.Client(scheduler, timeout="20s")
-        except OSError as exc:
+        except (OSError, ValueError, TypeError) as exc:  # ValueError: not an address
+            reason = " ".join(str(exc).split())
             raise ConfigError(
-                "--scheduler", scheduler, f"no Dask scheduler answers ({exc})"
+                "--scheduler",
+                scheduler,
+                f"no Dask scheduler answers there ({reason}); "
+                "give an address such as tcp://host:8786",
             ) from None
         return client, None
     # numba threads are set per task (numba.set_num_threads): a NUMBA_NUM_THREADS in the
