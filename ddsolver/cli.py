@@ -7,6 +7,7 @@ naming the key, the value and what is allowed).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import signal
@@ -606,6 +607,16 @@ def _dispatch(handlers: dict, args: argparse.Namespace) -> int:
     except DiskFullError as exc:
         print(f"ddsolver: error: disk full: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # the reader of our output went away (| head): end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:  # the system refused a write or a read (a full disk, a quota)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            print(f"ddsolver: error: disk full ({_os_reason(exc)})", file=sys.stderr)
+        else:
+            print(f"ddsolver: error: {_os_reason(exc)}", file=sys.stderr)
+        return EXIT_FAILED
     except MemoryError as exc:  # past the estimate (resources.check_memory): one line
         reason = " ".join(str(exc).split()) or "an allocation failed"
         print(f"ddsolver: error: out of memory ({reason})", file=sys.stderr)
@@ -614,10 +625,12 @@ def _dispatch(handlers: dict, args: argparse.Namespace) -> int:
         again = "run the sweep again" if args.verb == "sweep" else "resume with --resume"
         print(f"ddsolver: interrupted; {again}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # the reader of our output went away (| head): end quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+
+
+def _os_reason(exc: OSError) -> str:
+    """One line: the system's words and the file, without a library's traceback text."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return " ".join(f"{exc.strerror or exc}{where}".split())
 
 
 def _refuse(exc: Exception) -> int:

@@ -5,7 +5,9 @@ traceback, before any compute; a second writer on a running output is refused; a
 repeats a time; damaged and foreign files give one line, not a traceback.
 """
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -1146,3 +1148,51 @@ def test_the_api_refuses_a_config_that_is_no_config_with_a_config_error(tmp_path
 
     with pytest.raises(ConfigError):
         dd.solve(config, tmp_path / "o.h5")
+
+
+def test_every_writing_verb_on_a_full_disk_is_one_line(tmp_path):
+    """A tmpfs filled to the last byte: run, sgd, plot, compare, sweep and examples each end
+    with one line and exit 1 (or 2 for an output refused before compute), no traceback."""
+    small = tmp_path / "full"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(SMALL)
+        pde, sgd = tmp_path / "pde.h5", tmp_path / "sgd.h5"
+        assert ddsolver("run", cfg, "-o", pde, "-q").returncode == 0
+        assert ddsolver("sgd", cfg, "-o", sgd, "-q").returncode == 0
+        sweep = tmp_path / "s.toml"
+        sweep.write_text(f'base = "{cfg}"\n[axes]\n"problem.delta" = [0.8]\n')
+        filler = small / "filler"
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:  # fill it to the last byte
+            for size in (4096, 1):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
+        commands = {
+            "run": ("run", cfg, "-o", small / "r.h5", "-q"),
+            "sgd": ("sgd", cfg, "-o", small / "s.h5", "-q"),
+            "plot": ("plot", pde, "-o", small / "figures"),
+            "compare": ("compare", pde, sgd, "-o", small / "report"),
+            "sweep": ("sweep", sweep, "-o", small / "sweep", "--workers", "1"),
+            "examples": ("examples", small / "grids"),
+        }
+        for name, argv in commands.items():
+            done = ddsolver(*argv)
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode in (1, 2), (name, done.stderr)
+            assert "Traceback" not in done.stderr, (name, done.stderr)
+            assert lines and lines[-1].startswith("ddsolver: error:"), (name, done.stderr)
+            assert "No space left" in done.stderr or "disk full" in done.stderr, (name, lines)
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
