@@ -1196,3 +1196,27 @@ def test_every_writing_verb_on_a_full_disk_is_one_line(tmp_path):
             assert "No space left" in done.stderr or "disk full" in done.stderr, (name, lines)
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_info_on_a_fifo_is_one_line_not_a_hang(tmp_path, capsys):
+    fifo = tmp_path / "pipe.h5"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    code, _, err = _cli(capsys, "info", fifo)
+    _refused(code, err, "not a regular file")
+    assert time.monotonic() - started < 5
+
+
+def test_plot_and_compare_of_an_overflowed_run_draw_what_is_finite(tmp_path, capsys):
+    """An SGD run whose risk overflowed (committee η = 1e10) and its ODE: figures, no traceback."""
+    sgd, ode = tmp_path / "sgd.h5", tmp_path / "ode.h5"
+    assert _cli(capsys, "sgd", GRIDS / "committee.toml", "--set", "dynamics.eta=1e10",
+                "-o", sgd, "-q")[0] == 1  # fmt: skip
+    assert _cli(capsys, "run", GRIDS / "committee.toml", "--set", "time.t_end=20",
+                "-o", ode, "-q")[0] == 0  # fmt: skip
+    assert not np.all(np.isfinite(io.read_series(sgd, "observables")["risk"]))
+    code, _, err = _cli(capsys, "plot", sgd, "-o", tmp_path / "figures")
+    assert code == 0 and "Traceback" not in err, err
+    assert list((tmp_path / "figures").glob("*.png"))
+    code, _, err = _cli(capsys, "compare", ode, sgd, "-o", tmp_path / "report")
+    assert code in (0, 2) and "Traceback" not in err, err
