@@ -115,10 +115,17 @@ def compare(
     sgd: Run | str | Path,
     output: str | Path | None = None,
     corrected: Run | str | Path | None = None,
+    *,
+    format: str = "png",
+    dpi: int = 120,
 ) -> dict:
-    """The PDE-against-SGD report (``ddsolver compare``); with ``output``, also the figures;
-    with ``corrected`` (a run with ``dynamics.finite_step = true``), its section too."""
+    """The PDE-against-SGD report (``ddsolver compare``); with ``output``, also the figures
+    (``format`` png, pdf or svg at ``dpi``, as ``--format`` and ``--dpi``); with ``corrected``
+    (a run with ``dynamics.finite_step = true``), its section too."""
     from .comparison import compare_files, write_report
+    from .plotting import SaveAs
+
+    save_as = SaveAs(format, dpi)
 
     pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
     corr_path = None
@@ -126,7 +133,7 @@ def compare(
         corr_path = corrected.path if isinstance(corrected, Run) else Path(corrected)
     if output is None:
         return compare_files(pde_path, sgd_path, corr_path)
-    write_report(pde_path, sgd_path, output, corr_path)
+    write_report(pde_path, sgd_path, output, corr_path, save_as)
     return compare_files(pde_path, sgd_path, corr_path)
 
 

@@ -137,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
         "correction at the SGD's ε): drawn beside PDE.h5, reported under finite_step",
     )
 
+    _figure_options(compare)
+
     info = sub.add_parser("info", help="show status, config and contents of an output file")
     info.add_argument("file", metavar="FILE.h5")
     info.add_argument(
@@ -152,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         help="directory for the figures (default: FILE_figures next to FILE.h5)",
     )
     plot.add_argument("--no-animation", action="store_true", help="skip the animated GIF")
+    _figure_options(plot)
     plot.add_argument(
         "--x", metavar="KEY", help="sweep summary: the swept key on the x axis (default: first)"
     )
@@ -217,6 +220,30 @@ def verb_help(width: int = 100) -> dict[str, str]:
         else:
             os.environ["COLUMNS"] = saved
     return out
+
+
+def _figure_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("png", "pdf", "svg"), default="png",
+        help="figure files: png (default), or pdf and svg (vector, for a paper)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dpi", type=_dpi, default=120, metavar="N",
+        help="resolution of png figures and of rasterised parts of pdf/svg (default 120)",
+    )  # fmt: skip
+
+
+def _dpi(text: str) -> int:
+    value = _positive_int(text)
+    if not 10 <= value <= 2400:
+        raise argparse.ArgumentTypeError(f"must be an integer in [10, 2400], got {text!r}")
+    return value
+
+
+def _save_as(args):
+    from .plotting import SaveAs
+
+    return SaveAs(args.format, args.dpi)
 
 
 def _positive_int(text: str) -> int:
@@ -412,7 +439,7 @@ def _compare(args) -> int:
         Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
     )
     _writable_dir(out)
-    for written in write_report(pde, args.sgd, out, args.corrected):
+    for written in write_report(pde, args.sgd, out, args.corrected, _save_as(args)):
         print(written)
     return EXIT_OK
 
@@ -479,11 +506,11 @@ def _plot(args) -> int:
     out = Path(args.output) if args.output else path.with_name(path.stem + "_figures")
     _writable_dir(out)
     if kind == "sweep":
-        written = plot_sweep(path, out, args.x, args.y)
+        written = plot_sweep(path, out, args.x, args.y, _save_as(args))
     elif args.x or args.y:
         raise ConfigError("--x/--y", args.x or args.y, "only for a sweep's summary.h5")
     else:
-        written = plot_file(path, out, animation=not args.no_animation)
+        written = plot_file(path, out, animation=not args.no_animation, save_as=_save_as(args))
     for target in written:
         print(target)
     return EXIT_OK

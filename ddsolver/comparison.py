@@ -311,13 +311,17 @@ def write_report(
     sgd_path: str | Path,
     out_dir: str | Path,
     corrected_path: str | Path | None = None,
+    save_as=None,
 ) -> list[Path]:
-    """Write report.json and the figures into ``out_dir``; returns the files written."""
-    from .plotting import comparison_figures
+    """Write report.json and the figures into ``out_dir``; returns the files written.
+
+    ``save_as``: a :class:`ddsolver.plotting.SaveAs` (format and dpi; png at 120 dpi if None).
+    """
+    from .plotting import PNG, comparison_figures
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = compare_files(pde_path, sgd_path, corrected_path)
     target = out_dir / "report.json"
     target.write_text(json.dumps(_json_safe(report), indent=1, allow_nan=False))
-    return [target, *comparison_figures(pde_path, sgd_path, report, out_dir)]
+    return [target, *comparison_figures(pde_path, sgd_path, report, out_dir, save_as or PNG)]

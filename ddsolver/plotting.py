@@ -13,7 +13,9 @@ file gives ``risk.png`` (the exact risk of every seed, the mean reduced coordina
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,8 +24,38 @@ from .kinds import get_spec
 from .kinds.spec import Labels
 
 
-def _save(plt, fig, target: Path) -> Path:
-    fig.savefig(target, dpi=120)
+@dataclass(frozen=True)
+class SaveAs:
+    """How figures are written: ``format`` (png, pdf or svg; the file's suffix) and ``dpi``
+    (the resolution of png files and of rasterised parts of pdf and svg)."""
+
+    format: str = "png"
+    dpi: int = 120
+
+    FORMATS: ClassVar[tuple[str, ...]] = ("png", "pdf", "svg")
+
+    def __post_init__(self) -> None:
+        if self.format not in self.FORMATS:
+            raise ValueError(f"figure format {self.format!r}; allowed: {', '.join(self.FORMATS)}")
+        if not (isinstance(self.dpi, int) and 10 <= self.dpi <= 2400):
+            raise ValueError(f"dpi {self.dpi!r}; an integer in [10, 2400]")
+
+    def target(self, out_dir: Path, name: str) -> Path:
+        """``out_dir / name.<format>``."""
+        return Path(out_dir) / f"{name}.{self.format}"
+
+    def save(self, fig, out_dir: Path, name: str) -> Path:
+        """Write ``fig`` as ``name`` into ``out_dir``; returns the file."""
+        target = self.target(out_dir, name)
+        fig.savefig(target, dpi=self.dpi, format=self.format)
+        return target
+
+
+PNG = SaveAs()
+
+
+def _save(plt, fig, out_dir: Path, name: str, save_as: SaveAs) -> Path:
+    target = save_as.save(fig, out_dir, name)
     plt.close(fig)
     return target
 
@@ -251,16 +283,15 @@ def file_figures(path: str | Path) -> dict[str, object]:
     return _figures(path)
 
 
-def plot_file(path: str | Path, out_dir: str | Path, animation: bool = True) -> list[Path]:
-    """Write the figures of ``path`` into ``out_dir``; returns the files written."""
+def plot_file(
+    path: str | Path, out_dir: str | Path, animation: bool = True, save_as: SaveAs = PNG
+) -> list[Path]:
+    """Write the figures of ``path`` into ``out_dir`` (as ``save_as`` says: png at 120 dpi
+    unless told); returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _, _, snaps, grid = _read(path)
-    written = []
-    for name, fig in file_figures(path).items():
-        target = out_dir / f"{name}.png"
-        fig.savefig(target, dpi=120)
-        written.append(target)
+    written = [save_as.save(fig, out_dir, name) for name, fig in file_figures(path).items()]
     if animation and "density" in snaps and snaps["time"].size > 1:
         written.append(_animation(_pyplot(), snaps, grid, list(grid), out_dir / "density.gif"))
     return written
@@ -369,8 +400,11 @@ def _animation(plt, snaps, grid, names, target: Path) -> Path:
     return target
 
 
-def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[Path]:
-    """risk_comparison.png, density_vs_sgd.png and wasserstein.png of a comparison report."""
+def comparison_figures(
+    pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
+) -> list[Path]:
+    """risk_comparison, density_vs_sgd and wasserstein (a committee: overlaps_comparison)
+    figures of a comparison report, written as ``save_as`` says."""
     plt = _pyplot()
     out = []
     risk = report["risk"]
@@ -395,14 +429,14 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
         ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
     ax.set_yscale("log")
     _decorate(ax, "time t", words.objective)
-    out.append(_save(plt, fig, out_dir / "risk_comparison.png"))
+    out.append(_save(plt, fig, out_dir, "risk_comparison", save_as))
     groups = {
         g: [n for n in names if n in report.get("observables", {})]
         for g, names in overlap_groups(pde_path).items()
     }
     groups = {g: names for g, names in groups.items() if names}
     if groups:
-        out.append(_overlaps_comparison(plt, t, report["observables"], groups, out_dir))
+        out.append(_overlaps_comparison(plt, t, report["observables"], groups, out_dir, save_as))
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -435,7 +469,7 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
             ax.set_xlabel(name)
         axes[0][0].set_ylabel("density")
         axes[0][0].legend()
-        out.append(_save(plt, fig, out_dir / "density_vs_sgd.png"))
+        out.append(_save(plt, fig, out_dir, "density_vs_sgd", save_as))
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
         for key, values in report["wasserstein1"].items():
             if key != "time":
@@ -445,7 +479,7 @@ def comparison_figures(pde_path, sgd_path, report: dict, out_dir: Path) -> list[
                 ax.plot(step["wasserstein1"]["time"], values, "s--", ms=3, color="C3",
                         label=f"W1 in {key}, finite-step PDE")  # fmt: skip
         _decorate(ax, "time t", "Wasserstein-1 distance")
-        out.append(_save(plt, fig, out_dir / "wasserstein.png"))
+        out.append(_save(plt, fig, out_dir, "wasserstein", save_as))
     return out
 
 
@@ -458,9 +492,9 @@ def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
 
 
 def _overlaps_comparison(
-    plt, t, observables: dict, groups: dict[str, list[str]], out_dir: Path
+    plt, t, observables: dict, groups: dict[str, list[str]], out_dir: Path, save_as: SaveAs
 ) -> Path:
-    """overlaps_comparison.png: the committee's Q, R, v — ODE lines, SGD mean ± std."""
+    """overlaps_comparison: the committee's Q, R, v — ODE lines, SGD mean ± std."""
     fig, panels = _overlap_panels(plt, groups)
     for ax, group, members in panels:
         for i, name in enumerate(members):
@@ -469,11 +503,15 @@ def _overlaps_comparison(
             ax.plot(t, entry["pde"], color=f"C{i % 10}", label=name)
             ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
         _decorate(ax, "time t", f"{group} (lines: ODE; points: SGD mean ± std)")
-    return _save(plt, fig, out_dir / "overlaps_comparison.png")
+    return _save(plt, fig, out_dir, "overlaps_comparison", save_as)
 
 
 def plot_sweep(
-    path: str | Path, out_dir: str | Path, x: str | None = None, y: str | None = None
+    path: str | Path,
+    out_dir: str | Path,
+    x: str | None = None,
+    y: str | None = None,
+    save_as: SaveAs = PNG,
 ) -> list[Path]:
     """A result of a sweep's ``summary.h5`` against one swept key: ``<y>_vs_<x>.png``.
 
@@ -512,7 +550,7 @@ def plot_sweep(
     _decorate(ax, x, y)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [_save(plt, fig, out_dir / f"{y}_vs_{x}.png")]
+    return [_save(plt, fig, out_dir, f"{y}_vs_{x}", save_as)]
 
 
 def _sgd_risk_figure(plt, obs, labels: Labels):
