@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import logging
 import os
 import signal
@@ -428,7 +429,7 @@ def _sgd(args) -> int:
 
 def _compare(args) -> int:
     from . import io
-    from .comparison import write_report
+    from .comparison import summary_lines, write_report
 
     io.check_run_file(args.pde, ("pde",))
     io.check_run_file(args.sgd, ("sgd",))
@@ -439,8 +440,10 @@ def _compare(args) -> int:
         Path(args.output) if args.output else pde.with_name(f"{pde.stem}_vs_{Path(args.sgd).stem}")
     )
     _writable_dir(out)
-    for written in write_report(pde, args.sgd, out, args.corrected, _save_as(args)):
-        print(written)
+    written = write_report(pde, args.sgd, out, args.corrected, _save_as(args))
+    report = json.loads((out / "report.json").read_text())
+    print("\n".join(summary_lines(report)))
+    print("written: " + ", ".join(str(w) for w in written))
     return EXIT_OK
 
 

@@ -306,6 +306,35 @@ def _json_safe(value):
     return value
 
 
+def summary_lines(report: dict) -> list[str]:
+    """A one-screen summary of a comparison report: what was compared, the largest gap
+    between the limit's objective and the trained networks' mean and when, the largest W1 of
+    each coordinate, and the same for a finite-step-corrected run."""
+    seeds = report["seeds"]
+    times = report["risk"]["time"]
+    lines = [
+        f"{report['pde_file']} ({report['pde_status']}) against {report['sgd_file']} "
+        f"({report['sgd_status']}): N = {report['neurons']}, ε = {report['eps']:g}, "
+        f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}, {len(times)} common times"
+        + (f" in [{times[0]:g}, {times[-1]:g}]" if times else ""),
+        f"largest |mean SGD − limit| = {report['max_abs_gap']:.4g} at t = "
+        f"{report['time_of_max_gap']:g}",
+    ]
+    w1 = report.get("max_wasserstein1") or {}
+    if w1:
+        lines.append("largest W1: " + ", ".join(f"{k} {v:.4g}" for k, v in w1.items()))
+    step = report.get("finite_step")
+    if step:
+        w1_step = step.get("max_wasserstein1") or {}
+        lines.append(
+            f"finite-step PDE: largest gap {step['max_abs_gap']:.4g} at t = "
+            f"{step['time_of_max_gap']:g}"
+            + ("; largest W1: " + ", ".join(f"{k} {v:.4g}" for k, v in w1_step.items()))
+            * bool(w1_step)
+        )
+    return lines
+
+
 def write_report(
     pde_path: str | Path,
     sgd_path: str | Path,

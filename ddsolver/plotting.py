@@ -71,6 +71,29 @@ class _Figures:
         return fig, fig.subplots(*args, **kw)
 
 
+#: A y range (max/min of positive values) beyond which the axis is logarithmic.
+LOG_RANGE = 20.0
+
+
+def scale_by_range(ax, series, axis: str = "y") -> str:
+    """Log where the finite values are positive and span more than :data:`LOG_RANGE`, linear
+    otherwise; plain tick labels either way (no "×10⁰", no offset). Returns the scale."""
+    values = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in series])
+    values = values[np.isfinite(values)]
+    log = values.size > 0 and values.min() > 0 and values.max() / values.min() > LOG_RANGE
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    if log:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+        target.set_minor_formatter(NullFormatter())  # no "7.28×10⁰" between the decades
+    else:
+        formatter = ScalarFormatter(useOffset=False)
+        formatter.set_scientific(False)
+        target.set_major_formatter(formatter)
+    return "log" if log else "linear"
+
+
 def _decorate(ax, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -200,7 +223,7 @@ def _training_figure(plt, obs: dict):
     axes[0].plot(t, mean("loss"), label="training loss")
     if np.isfinite(mean("test_loss")).any():
         axes[0].plot(t, mean("test_loss"), label="test loss")
-    axes[0].set_yscale("log")
+    scale_by_range(axes[0], [line.get_ydata() for line in axes[0].get_lines()])
     _decorate(axes[0], "time t", "loss")
     axes[1].plot(t, mean("test_error"))
     _decorate(axes[1], "time t", "test error")
@@ -308,6 +331,7 @@ def _risk_figure(plt, obs, labels: Labels):
     ax1.plot(t, obs["risk"], label=f"{labels.limit} {labels.symbol}")
     if "risk_finite_n" in obs:
         ax1.plot(t, obs["risk_finite_n"], "--", label=f"{labels.symbol} + 1/N correction")
+    scale_by_range(ax1, [line.get_ydata() for line in ax1.get_lines()])
     _decorate(ax1, "time t", labels.objective)
     if energy:
         ax2 = axes[0][1]
@@ -400,20 +424,22 @@ def _animation(plt, snaps, grid, names, target: Path) -> Path:
     return target
 
 
-def comparison_figures(
-    pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
-) -> list[Path]:
-    """risk_comparison, density_vs_sgd and wasserstein (a committee: overlaps_comparison)
-    figures of a comparison report, written as ``save_as`` says."""
+def risk_comparison_figure(pde_path, sgd_path, report: dict):
+    """The limit's objective at its own resolution, its 1/N correction, a finite-step run's,
+    and the trained networks' mean (with min–max and ± std bands when there are several
+    seeds) at their observation times; y scale by range (:func:`scale_by_range`)."""
     plt = _pyplot()
-    out = []
     risk = report["risk"]
     t = np.asarray(risk["time"])
     words, trained = file_labels(pde_path), file_labels(sgd_path)
     fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
-    ax.plot(t, risk["pde"], label=f"{words.limit} {words.symbol}")
-    if risk["pde_finite_n"] != risk["pde"]:  # a mean-field limit's 1/N correction
-        ax.plot(t, risk["pde_finite_n"], "--",
+    # the limit at its own resolution (every observation it made), not only at the SGD's
+    # times: a straight segment across a fast drop is not what the PDE said
+    own = io.read_series(pde_path, "observables")
+    inside = own["time"] <= t[-1] * (1 + 1e-12) if t.size else own["time"] < 0
+    ax.plot(own["time"][inside], own["risk"][inside], label=f"{words.limit} {words.symbol}")
+    if risk["pde_finite_n"] != risk["pde"] and "risk_finite_n" in own:  # the 1/N correction
+        ax.plot(own["time"][inside], own["risk_finite_n"][inside], "--",
                 label=f"{words.limit} + 1/N (N = {report['neurons']})")  # fmt: skip
     step = report.get("finite_step")
     if step:
@@ -426,10 +452,24 @@ def comparison_figures(
     if len(seeds) > 1:
         ax.fill_between(t, risk["sgd_min"], risk["sgd_max"], color="k", alpha=0.15,
                         label=f"{trained.trainer} min–max")  # fmt: skip
-        ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25)
-    ax.set_yscale("log")
+        ax.fill_between(t, mean - std, mean + std, color="k", alpha=0.25,
+                        label=f"{trained.trainer} mean ± std")  # fmt: skip
+    scale_by_range(ax, [own["risk"][inside], mean])
     _decorate(ax, "time t", words.objective)
-    out.append(_save(plt, fig, out_dir, "risk_comparison", save_as))
+    return fig
+
+
+def comparison_figures(
+    pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
+) -> list[Path]:
+    """risk_comparison, density_vs_sgd and wasserstein (a committee: overlaps_comparison)
+    figures of a comparison report, written as ``save_as`` says."""
+    plt = _pyplot()
+    out = [_save(plt, risk_comparison_figure(pde_path, sgd_path, report), out_dir,
+                 "risk_comparison", save_as)]  # fmt: skip
+    t = np.asarray(report["risk"]["time"])
+    step = report.get("finite_step")
+    words, trained = file_labels(pde_path), file_labels(sgd_path)
     groups = {
         g: [n for n in names if n in report.get("observables", {})]
         for g, names in overlap_groups(pde_path).items()
@@ -560,6 +600,7 @@ def _sgd_risk_figure(plt, obs, labels: Labels):
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for seed, risk in enumerate(obs["risk"].T):
         ax1.plot(t, risk, lw=1, label=f"seed {seed}" if seed < 8 else None)
+    scale_by_range(ax1, [obs["risk"]])
     _decorate(ax1, "time t", f"{labels.objective} {labels.finite} ({labels.trainer})")
     for name in means:
         ax2.plot(t, obs[name].mean(axis=1), label=name.removeprefix("mean_") + " (mean)")

@@ -83,3 +83,71 @@ def test_the_api_compare_takes_the_format(runs, tmp_path):
     assert (tmp_path / "r" / "risk_comparison.pdf").read_bytes()[:4] == b"%PDF"
     with pytest.raises(ValueError, match="format"):
         dd.compare(pde, sgd, tmp_path / "r2", format="jpg")
+
+
+def test_compare_prints_a_one_screen_summary(runs, tmp_path, capsys):
+    _, pde, sgd = runs
+    assert cli.main(["compare", str(pde), str(sgd), "-o", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "N = 20, ε = 0.001, 2 seeds" in out
+    assert "largest |mean SGD − limit| = " in out and " at t = " in out
+    assert "largest W1: r " in out
+    assert len(out.strip().splitlines()) <= 6
+
+
+def test_the_limit_is_drawn_at_its_own_resolution(runs):
+    """Not only at the SGD's times, where a straight segment would cross a fast drop."""
+    import json
+
+    from ddsolver import io
+    from ddsolver.comparison import compare_files
+    from ddsolver.plotting import risk_comparison_figure
+
+    _, pde, sgd = runs
+    report = json.loads(json.dumps(compare_files(pde, sgd)))
+    fig = risk_comparison_figure(pde, sgd, report)
+    ax = fig.axes[0]
+    limit = next(line for line in ax.get_lines() if line.get_label().startswith("PDE"))
+    own = io.read_series(pde, "observables")["time"]
+    assert len(limit.get_xdata()) == own.size > len(report["risk"]["time"])
+    labels = [h.get_label() for h in ax.get_legend_handles_labels()[0]]
+    assert any("mean of 2 seeds" in label for label in labels)
+    assert any("min–max" in label for label in labels) and any("± std" in label for label in labels)
+
+
+def test_one_seed_has_no_mean_and_no_band(runs, tmp_path):
+    import json
+
+    from ddsolver.comparison import compare_files
+    from ddsolver.plotting import risk_comparison_figure
+
+    where, pde, _ = runs
+    one = tmp_path / "one.h5"
+    assert cli.main(["sgd", str(where / "c.toml"), "-o", str(one), "-q",
+                     "--set", "sgd.seeds=[3]"]) == 0  # fmt: skip
+    fig = risk_comparison_figure(pde, one, json.loads(json.dumps(compare_files(pde, one))))
+    labels = " | ".join(fig.axes[0].get_legend_handles_labels()[1])
+    assert "seed 3" in labels and "mean" not in labels and "min–max" not in labels
+
+
+@pytest.mark.parametrize(
+    ("values", "scale"),
+    [([7.25, 7.26, 7.28], "linear"), ([1.0, 0.5, 0.01], "log"), ([0.3, -0.1, 0.2], "linear")],
+)
+def test_the_y_scale_follows_the_range_with_plain_ticks(values, scale):
+    """Failure of convergence: 7.25–7.28 on a log axis read "7.28×10⁰"; now linear, plain."""
+    from matplotlib.figure import Figure
+
+    from ddsolver.plotting import scale_by_range
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([0, 1, 2], values)
+    assert scale_by_range(ax, [values]) == scale
+    assert ax.get_yscale() == scale
+    fig.canvas.draw()
+    texts = [t.get_text() for t in ax.get_yticklabels()] + [ax.yaxis.get_offset_text().get_text()]
+    assert not any("×" in t or "times" in t for t in texts), texts  # no "7.28×10⁰"
+    if scale == "linear":
+        assert ax.yaxis.get_offset_text().get_text() == ""
+        assert not any("10^" in t for t in texts), texts

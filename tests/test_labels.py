@@ -94,9 +94,9 @@ def _comparison_texts(pde: Path, sgd: Path, report_dir: Path) -> list[str]:
     report = json.loads((report_dir / "report.json").read_text())
     captured = []
 
-    def keep(plt, fig, target):
+    def keep(plt, fig, out_dir, name, save_as):
         captured.append(fig)
-        return target
+        return save_as.target(out_dir, name)
 
     original = plotting._save
     plotting._save = keep
