@@ -587,10 +587,42 @@ def plot_sweep(
         pick = done & (labels == label)
         order = np.argsort(cols[x][pick])
         ax.plot(cols[x][pick][order], cols[y][pick][order], "o-", label=label or y)
-    _decorate(ax, x, y)
+    scale_by_range(ax, [cols[x][done]], axis="x")
+    scale_by_range(ax, [cols[y][done]])
+    _decorate(ax, sweep_label(x), sweep_label(y))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     return [_save(plt, fig, out_dir, f"{y}_vs_{x}", save_as)]
+
+
+#: What a sweep summary's result columns mean (axis labels; ``risk_at_<t>`` and
+#: ``final_<name>`` are read from their names).
+SWEEP_COLUMNS = {
+    "t_reached": "time reached",
+    "risk_initial": "risk of the limit at t = 0",
+    "risk_final": "risk of the limit at the end",
+    "sgd_risk_final": "SGD risk at the end (mean over seeds)",
+    "pde_sgd_gap": "largest |mean SGD − limit| (with its 1/N term)",
+    "wall_run_s": "wall time of the run (s)",
+    "wall_sgd_s": "wall time of SGD (s)",
+}
+
+
+def sweep_label(column: str) -> str:
+    """An axis label for a sweep's column: a config key with the start of its documentation
+    (``problem.delta — Δ: anisotropy …``), or what a result column means."""
+    from .config import SCHEMA
+
+    table, _, name = column.rpartition(".")
+    key = SCHEMA.get(table, {}).get(name)
+    if key is not None:
+        doc = key.doc.split(" (")[0]
+        return f"{column} — {doc[:48]}{'…' if len(doc) > 48 else ''}"
+    if column.startswith("risk_at_"):
+        return f"risk of the limit at t = {column.removeprefix('risk_at_')}"
+    if column.startswith("final_"):
+        return f"{column.removeprefix('final_')} at the end"
+    return SWEEP_COLUMNS.get(column, column)
 
 
 def _sgd_risk_figure(plt, obs, labels: Labels):

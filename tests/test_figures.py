@@ -2,6 +2,7 @@
 sweep's plot, read back from the files written."""
 
 import struct
+from pathlib import Path
 
 import pytest
 from cli_runner import ddsolver
@@ -151,3 +152,60 @@ def test_the_y_scale_follows_the_range_with_plain_ticks(values, scale):
     if scale == "linear":
         assert ax.yaxis.get_offset_text().get_text() == ""
         assert not any("10^" in t for t in texts), texts
+
+
+def _summary(tmp_path, risks):
+    """A sweep summary over problem.delta with the given final risks, written as a sweep
+    writes it (the points' run files stand in as empty files)."""
+    from ddsolver.sweeps import read_sweep
+    from ddsolver.sweeps.summary import summary_rows, write_summary
+
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "base.toml").write_text(SMALL)
+    deltas = ", ".join(str(0.2 * (i + 1)) for i in range(len(risks)))
+    (tmp_path / "s.toml").write_text(f'base = "base.toml"\n[axes]\n"problem.delta" = [{deltas}]\n')
+    spec = read_sweep(tmp_path / "s.toml")
+    out = tmp_path / "sweep"
+    out.mkdir()
+    reports = {}
+    for point, risk in zip(spec.points(), risks, strict=True):
+        run = out / f"{point.key}.h5"
+        run.write_text("")
+        reports[point.index] = {
+            "status": "finished",
+            "risk_final": risk,
+            "files": {"run": str(run)},
+        }
+    write_summary(spec, summary_rows(spec, spec.points(), reports), out)
+    return out / "summary.h5"
+
+
+def _sweep_axes(path, monkeypatch):
+    from ddsolver import plotting
+
+    captured = []
+    monkeypatch.setattr(plotting, "_save", lambda plt, fig, out_dir, name, save_as:
+                        captured.append(fig) or save_as.target(out_dir, name))  # fmt: skip
+    plotting.plot_sweep(path, path.parent / "figs")
+    return captured[0].axes[0]
+
+
+def test_a_sweep_plot_chooses_its_scales_and_says_what_its_axes_are(tmp_path, monkeypatch):
+    ax = _sweep_axes(_summary(tmp_path, [1.0, 0.1, 0.001]), monkeypatch)
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    assert ax.get_xlabel().startswith("problem.delta — ")
+    assert len(ax.get_xlabel()) > len("problem.delta — ") + 3
+    assert ax.get_ylabel() == "risk of the limit at the end"
+    narrow = _sweep_axes(_summary(tmp_path / "n", [0.5, 0.51, 0.52]), monkeypatch)
+    assert narrow.get_yscale() == "linear"
+
+
+def test_a_sweep_summary_gives_paths_that_work_from_anywhere(tmp_path):
+    import csv
+
+    path = _summary(tmp_path, [1.0, 0.5])
+    rows = list(csv.DictReader((path.parent / "summary.csv").open()))
+    for row in rows:
+        assert (path.parent / row["run_file"]).exists()  # beside the summary
+        full = Path(row["run_path"])
+        assert full.is_absolute() and full.exists()

@@ -7,8 +7,9 @@ of the sweep's ``risk_times`` (linear interpolation of /observables/risk), ``fin
 for each observable of its ``final`` list (the PDE run's last value), ``sgd_risk_final``
 (mean over seeds), ``pde_sgd_gap`` (max over common times of |mean SGD risk − PDE risk
 with its 1/N term|, as ``ddsolver compare``), ``wall_run_s``, ``wall_sgd_s`` — and the
-``run_file`` and ``sgd_file`` of the point. A result a point does not have is NaN
-(CSV: empty).
+``run_file`` and ``sgd_file`` of the point (names beside the summary) and their absolute
+``run_path`` and ``sgd_path`` (which ``ddsolver plot`` takes from any directory). A result
+a point does not have is NaN (CSV: empty).
 
 HDF5 layout (``summary.h5``)::
 
@@ -52,7 +53,8 @@ def summary_rows(spec: SweepSpec, points: list[Point], reports: dict[int, dict])
     for point in points:
         report = reports.get(point.index, {})
         row: dict = dict.fromkeys(columns, math.nan)
-        row.update(index=point.index, key=point.key, run_file="", sgd_file="")
+        row.update(index=point.index, key=point.key, run_file="", sgd_file="", run_path="",
+                   sgd_path="")  # fmt: skip
         if point.error:
             row.update(status="invalid", error=point.error)
         else:
@@ -63,7 +65,8 @@ def summary_rows(spec: SweepSpec, points: list[Point], reports: dict[int, dict])
             if name in report and name not in ("status", "error"):
                 row[name] = report[name]
         for verb, path in report.get("files", {}).items():
-            row[f"{verb}_file"] = Path(path).name
+            row[f"{verb}_file"] = Path(path).name  # beside summary.csv
+            row[f"{verb}_path"] = str(Path(path).resolve())  # from anywhere
         rows.append(row)
     return rows
 
@@ -83,6 +86,8 @@ def summary_columns(spec: SweepSpec) -> list[str]:
         *TAIL_COLUMNS,
         "run_file",
         "sgd_file",
+        "run_path",
+        "sgd_path",
     ]
 
 
