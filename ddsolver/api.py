@@ -138,18 +138,35 @@ def compare(
 
 
 def sweep(
-    sweep_file: str | Path,
+    sweep: str | Path | dict,
     output: str | Path | None = None,
     *,
     scheduler: str | None = None,
     workers: int | None = None,
     quiet: bool = False,
 ):
-    """Every point of a sweep file on Dask (``ddsolver sweep``); returns the summary."""
+    """Every point of a sweep (``ddsolver sweep``); returns the summary.
+
+    ``sweep``: a sweep file, or a dict of its tables, checked the same way — e.g.
+    ``{"base": "grids/quickstart.toml", "axes": {"problem.delta": [0.6, 0.8]}}`` (``base`` a
+    path relative to the current directory, or a config dict). ``workers``: local Dask worker
+    processes (default: one per point, at most the cores); ``0`` runs the points one after
+    another in this process, without Dask. A script that calls this with workers on Dask
+    needs the call under ``if __name__ == "__main__":`` (refused otherwise: the workers
+    import the script again).
+    """
     from .sweeps import read_sweep
     from .sweeps.engine import run_sweep
+    from .sweeps.spec import sweep_from_dict
 
-    spec = read_sweep(sweep_file)
+    if isinstance(sweep, dict):
+        spec = sweep_from_dict(sweep)
+    elif isinstance(sweep, str | Path):
+        spec = read_sweep(sweep)
+    else:
+        raise ConfigError("SWEEP", sweep, "a sweep file's path or a dict of its tables")
+    if workers is not None and (not isinstance(workers, int) or workers < 0):
+        raise ConfigError("workers", workers, "an integer ≥ 0 (0: in this process, no Dask)")
     out = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="ddsolver-sweep-"))
     run_sweep(
         spec, out, scheduler=scheduler, workers=workers, echo=(lambda _: None) if quiet else print

@@ -196,7 +196,8 @@ def _parser() -> argparse.ArgumentParser:
         "--workers",
         type=_worker_count,
         metavar="K",
-        help="local cluster: worker processes (default: min(points, cores))",
+        help="local cluster: worker processes (default: min(points, cores)); 0: the points one "
+        "after another in this process, without Dask",
     )
     sweep.add_argument(
         "--dry-run", action="store_true", help="list the points and their files; run nothing"
@@ -262,7 +263,7 @@ WORKERS_PER_CORE = 4
 
 
 def _worker_count(text: str) -> int:
-    value = _positive_int(text)
+    value = 0 if text.strip() == "0" else _positive_int(text)
     most = WORKERS_PER_CORE * (os.cpu_count() or 1)
     if value > most:
         raise argparse.ArgumentTypeError(

@@ -256,7 +256,7 @@ BAD_ARGUMENTS = [
     ("verb", ["frobnicate"], "invalid choice"),
     ("no-config", ["run"], "CONFIG"),
     ("flag", ["run", "{cfg}", "--frobnicate"], "--frobnicate"),
-    ("sweep-workers", ["sweep", "{cfg}", "--workers", "0"], "--workers"),
+    ("sweep-workers", ["sweep", "{cfg}", "--workers", "-1"], "--workers"),
     ("compare-one-file", ["compare", "{cfg}"], "SGD.h5"),
     ("empty-output-run", ["run", "{cfg}", "-o", ""], "-o"),
     ("empty-output-sgd", ["sgd", "{cfg}", "-o", " "], "-o"),

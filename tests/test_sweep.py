@@ -354,3 +354,55 @@ def test_a_point_another_sweep_is_writing_waits_and_takes_its_result(tmp_path):
     assert second["status"] == "finished" and second["skipped"], second.get("error")
     assert time.monotonic() - started >= 0.9  # it waited for the writer
     assert second["risk_at_0.2"] == first["risk_at_0.2"]
+
+
+def test_a_sweep_from_a_dict_runs_in_this_process_with_workers_0(tmp_path, monkeypatch):
+    """dd.sweep takes a dict checked as a file is, and workers=0 needs no Dask."""
+    import ddsolver as dd
+
+    (tmp_path / "base.toml").write_text(BASE)
+    monkeypatch.chdir(tmp_path)
+    summary = dd.sweep(
+        {"base": "base.toml", "axes": {"problem.delta": [0.6, 0.8]}},
+        tmp_path / "out",
+        workers=0,
+        quiet=True,
+    )
+    columns = summary.columns
+    assert list(columns["status"]) == ["finished", "finished"]
+    for delta, risk in zip(columns["problem.delta"], columns["risk_final"], strict=True):
+        alone = run_grid(_point_config(delta), tmp_path / f"alone_{delta}.h5")
+        assert io.read_series(alone.path, "observables")["risk"][-1] == risk  # bitwise
+    with pytest.raises(ConfigError, match="axes"):
+        dd.sweep({"base": "base.toml", "axes": {}}, tmp_path / "bad", workers=0)
+    with pytest.raises(ConfigError, match=r"problem\.delt"):
+        dd.sweep({"base": "base.toml", "axes": {"problem.delt": [1]}}, tmp_path / "bad", workers=0)
+    with pytest.raises(ConfigError, match="SWEEP"):
+        dd.sweep(42)
+
+
+def _point_config(delta):
+    import tomllib
+
+    from ddsolver.config import validate
+
+    raw = tomllib.loads(BASE)
+    raw["problem"]["delta"] = float(delta)
+    return validate(raw)
+
+
+def test_a_script_without_a_main_guard_is_told_so_in_one_error(tmp_path):
+    """Dask's workers import the script again; the call at its top level is refused with the
+    guard named, before any worker starts (it died with 'Nanny failed to start')."""
+    (tmp_path / "base.toml").write_text(BASE)
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import ddsolver as dd\n"
+        "dd.sweep({'base': 'base.toml', 'axes': {'problem.delta': [0.8]}}, 'out', quiet=True)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode != 0
+    assert "__name__" in done.stderr and "workers=0" in done.stderr
+    assert done.stderr.count("Traceback") == 1 and "Nanny" not in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,14 +102,18 @@ def run_sweep(
     for point in points:
         if point.error:
             echo(f"point {point.index} ({point.label}): invalid: {point.error}")
-    _distributed()  # the install hint before any directory is made
+    if workers != 0 or scheduler:
+        _distributed()  # the install hint before any directory is made
+        _refuse_unguarded_script()
     out_dir.mkdir(parents=True, exist_ok=True)
     same_config: dict[str, list[Point]] = {}
     for point in valid:
         same_config.setdefault(point.key, []).append(point)  # equal configs run once
     reports: dict[int, dict] = {}
     try:
-        if same_config:
+        if same_config and workers == 0 and not scheduler:
+            _run_here(spec, same_config, out_dir, echo, reports)
+        elif same_config:
             client, cluster = _client(scheduler, workers, len(same_config))
             try:
                 _submit_all(client, spec, same_config, out_dir, echo, reports)
@@ -120,6 +125,50 @@ def run_sweep(
         rows = summary_rows(spec, points, reports)
         written = write_summary(spec, rows, out_dir)
     return SweepResult(rows, written)
+
+
+def _run_here(spec, same_config, out_dir, echo, reports: dict[int, dict]) -> None:
+    """``workers = 0``: every point in this process, one after another (no Dask): for small
+    sweeps, notebooks and scripts without a ``__main__`` guard."""
+    for key, points in same_config.items():
+        report = run_point(
+            points[0].config, key, str(out_dir), spec.verbs, spec.risk_times, {},
+            tuple(spec.final),
+        )  # fmt: skip
+        for same in points:
+            reports[same.index] = report
+        echo(f"[{len(reports)}/{len(same_config)}] point {points[0].index} "
+             f"({points[0].label}): " + _describe(report))  # fmt: skip
+
+
+def _refuse_unguarded_script() -> None:
+    """A ConfigError when ``dd.sweep`` is called from the top level of a script that has no
+    ``if __name__ == "__main__":`` guard: Dask's worker processes start by importing the
+    script again, which would start another sweep in each of them ("Nanny failed to start",
+    after hundreds of lines of traceback)."""
+    import inspect
+    import re
+
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None)
+    if not script or not str(script).endswith(".py"):
+        return  # the command line, a notebook, an interactive session
+    for frame in inspect.stack()[2:]:
+        if frame.frame.f_globals is vars(main) and frame.function == "<module>":
+            try:
+                source = Path(script).read_text()
+            except OSError:
+                return
+            if not re.search(r"""if\s+__name__\s*==\s*["']__main__["']""", source):
+                raise ConfigError(
+                    "dd.sweep",
+                    Path(script).name,
+                    "called at the top level of a script without an "
+                    "'if __name__ == \"__main__\":' guard; Dask's worker processes import the "
+                    "script again. Put the call under the guard, or pass workers=0 to run the "
+                    "points in this process",
+                )
+            return
 
 
 def _submit_all(client, spec, same_config, out_dir, echo, reports: dict[int, dict]) -> None:

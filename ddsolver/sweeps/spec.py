@@ -29,8 +29,10 @@ with the validation message and the others run.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..config import SCHEMA, ConfigError, read_toml, set_dotted, to_toml, validate
+from ..toml_io import check_nesting
 
 VERBS = ("run", "sgd")
 TOP_KEYS = ("base", "verbs", "risk_times", "final", "zip", "set", "axes")
@@ -68,8 +71,9 @@ class Point:
 class SweepSpec:
     """A parsed sweep file (see the module docstring)."""
 
-    path: Path
-    base_path: Path
+    path: Path | None
+    base_path: Path | None
+    base_text: str
     base: dict
     verbs: tuple[str, ...]
     risk_times: list[float]
@@ -189,16 +193,61 @@ def _typed(key: str, values: list[float]) -> list:
 def read_sweep(path: str | Path) -> SweepSpec:
     """Parse and check the shape of a sweep file (values are checked per point)."""
     path = Path(path)
-    raw = read_toml(path)
+    return parse_sweep(read_toml(path), path.parent, path.read_text(), path)
+
+
+def sweep_from_dict(sweep: dict) -> SweepSpec:
+    """A sweep given as a dict of the sweep file's tables (``base`` a config file, relative to
+    the current directory, or a config dict), checked as a file is."""
+    if not isinstance(sweep, dict):
+        raise ConfigError("SWEEP", sweep, "a sweep file's path or a dict of its tables")
+    check_nesting(sweep, "SWEEP", "(a dict)")
+    return parse_sweep(sweep, Path.cwd(), _sweep_text(sweep), None)
+
+
+def _sweep_text(sweep: dict) -> str:
+    """A dict sweep as the TOML text of a sweep file (stored in the summary)."""
+
+    def value(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{json.dumps(str(k))} = {value(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, list | tuple):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        return repr(v) if isinstance(v, float) else str(v)
+
+    lines = [f"{k} = {value(v)}" for k, v in sweep.items() if not isinstance(v, dict)]
+    for name, table in sweep.items():
+        if isinstance(table, dict) and name != "base":
+            lines += ["", f"[{name}]"] + [f"{json.dumps(k)} = {value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def parse_sweep(raw: dict, where: Path, text: str, path: Path | None) -> SweepSpec:
+    """Check the shape of a sweep's tables (``base`` relative to ``where``, or a config dict);
+    ``text`` is what the summary stores of it."""
     for key, value in raw.items():
         if key not in TOP_KEYS:
             raise ConfigError(key, value, "unknown sweep key; allowed: " + ", ".join(TOP_KEYS))
-    if not isinstance(raw.get("base"), str):
+    given = raw.get("base")
+    if isinstance(given, dict):
+        check_nesting(given, "base", "(a dict)")
+        try:
+            base_text = to_toml(given)
+        except (AttributeError, TypeError, ValueError):
+            raise ConfigError("base", given, "a config dict: tables of keys") from None
+        base, base_path = copy.deepcopy(given), None
+    elif isinstance(given, str | Path):
+        base_path = (where / given).resolve()
+        base = read_toml(base_path)
+        base_text = base_path.read_text()
+    else:
         raise ConfigError(
-            "base", raw.get("base"), "the base config file (a path, relative to the sweep file)"
+            "base", given, "the base config file (a path, relative to the sweep file) or a dict"
         )
-    base_path = (path.parent / raw["base"]).resolve()
-    base = read_toml(base_path)
     verbs = raw.get("verbs", ["run"])
     if (
         not isinstance(verbs, list)
@@ -271,12 +320,13 @@ def read_sweep(path: str | Path) -> SweepSpec:
     return SweepSpec(
         path=path,
         base_path=base_path,
+        base_text=base_text,
         base=base,
         verbs=tuple(verbs),
         risk_times=[float(t) for t in times],
         fixed=fixed,
         axes=axes,
         zip_groups=groups,
-        text=path.read_text(),
+        text=text,
         final=list(dict.fromkeys(final)),
     )

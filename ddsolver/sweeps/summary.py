@@ -118,7 +118,7 @@ def write_summary(spec: SweepSpec, rows: list[dict], out_dir: Path) -> list[Path
             kind="sweep",
             status="finished" if not failed else f"failed: {failed} of {len(rows)} points",
             sweep=spec.text,
-            base_config=spec.base_path.read_text(),
+            base_config=spec.base_text,
             parameters=json.dumps(list(spec.axes)),
             columns=json.dumps(columns),
             ddsolver_version=__version__,
