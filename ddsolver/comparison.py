@@ -317,22 +317,29 @@ def summary_lines(report: dict) -> list[str]:
         f"({report['sgd_status']}): N = {report['neurons']}, ε = {report['eps']:g}, "
         f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}, {len(times)} common times"
         + (f" in [{times[0]:g}, {times[-1]:g}]" if times else ""),
-        f"largest |mean SGD − limit| = {report['max_abs_gap']:.4g} at t = "
-        f"{report['time_of_max_gap']:g}",
+        f"largest |mean SGD − limit| = {_num(report['max_abs_gap'])} at t = "
+        f"{_num(report['time_of_max_gap'])}",
     ]
     w1 = report.get("max_wasserstein1") or {}
     if w1:
-        lines.append("largest W1: " + ", ".join(f"{k} {v:.4g}" for k, v in w1.items()))
+        lines.append("largest W1: " + ", ".join(f"{k} {_num(v)}" for k, v in w1.items()))
     step = report.get("finite_step")
     if step:
         w1_step = step.get("max_wasserstein1") or {}
         lines.append(
-            f"finite-step PDE: largest gap {step['max_abs_gap']:.4g} at t = "
-            f"{step['time_of_max_gap']:g}"
-            + ("; largest W1: " + ", ".join(f"{k} {v:.4g}" for k, v in w1_step.items()))
+            f"finite-step PDE: largest gap {_num(step['max_abs_gap'])} at t = "
+            f"{_num(step['time_of_max_gap'])}"
+            + ("; largest W1: " + ", ".join(f"{k} {_num(v)}" for k, v in w1_step.items()))
             * bool(w1_step)
         )
     return lines
+
+
+def _num(value) -> str:
+    """A report's number for the summary (None: JSON's stand-in for NaN, e.g. a failed run)."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    return f"{value:.4g}"
 
 
 def write_report(
