@@ -167,6 +167,10 @@ def sweep(
         raise ConfigError("SWEEP", sweep, "a sweep file's path or a dict of its tables")
     if workers is not None and (not isinstance(workers, int) or workers < 0):
         raise ConfigError("workers", workers, "an integer ≥ 0 (0: in this process, no Dask)")
+    if workers != 0 or scheduler:
+        from .sweeps.engine import refuse_unguarded_script
+
+        refuse_unguarded_script()
     out = Path(output) if output is not None else Path(tempfile.mkdtemp(prefix="ddsolver-sweep-"))
     run_sweep(
         spec, out, scheduler=scheduler, workers=workers, echo=(lambda _: None) if quiet else print

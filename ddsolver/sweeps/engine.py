@@ -104,7 +104,6 @@ def run_sweep(
             echo(f"point {point.index} ({point.label}): invalid: {point.error}")
     if workers != 0 or scheduler:
         _distributed()  # the install hint before any directory is made
-        _refuse_unguarded_script()
     out_dir.mkdir(parents=True, exist_ok=True)
     same_config: dict[str, list[Point]] = {}
     for point in valid:
@@ -141,7 +140,7 @@ def _run_here(spec, same_config, out_dir, echo, reports: dict[int, dict]) -> Non
              f"({points[0].label}): " + _describe(report))  # fmt: skip
 
 
-def _refuse_unguarded_script() -> None:
+def refuse_unguarded_script() -> None:
     """A ConfigError when ``dd.sweep`` is called from the top level of a script that has no
     ``if __name__ == "__main__":`` guard: Dask's worker processes start by importing the
     script again, which would start another sweep in each of them ("Nanny failed to start",
