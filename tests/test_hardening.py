@@ -494,17 +494,23 @@ def _same(a_path, b_path):
             np.testing.assert_array_equal(a[name][()], b[name][()], name)
 
 
-def test_a_really_full_file_system_fails_cleanly_and_resumes(tmp_path):
-    """A 2 MB tmpfs fills mid-run: exit 1, a clean status, and a bitwise resume once enlarged."""
-    small = tmp_path / "small"
-    small.mkdir()
+def _tmpfs(path, size: str):
+    """A tmpfs of ``size`` mounted at ``path`` (made here); skips the test without root.
+    The caller unmounts it."""
+    path.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2000k", "tmpfs", str(small)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
         capture_output=True,
         check=False,
     )
     if mounted.returncode != 0:
         pytest.skip("cannot mount a tmpfs here (needs root)")
+    return path
+
+
+def test_a_really_full_file_system_fails_cleanly_and_resumes(tmp_path):
+    """A 2 MB tmpfs fills mid-run: exit 1, a clean status, and a bitwise resume once enlarged."""
+    small = _tmpfs(tmp_path / "small", "2000k")
     try:
         cfg = tmp_path / "c.toml"
         cfg.write_text(
@@ -1153,15 +1159,7 @@ def test_the_api_refuses_a_config_that_is_no_config_with_a_config_error(tmp_path
 def test_every_writing_verb_on_a_full_disk_is_one_line(tmp_path):
     """A tmpfs filled to the last byte: run, sgd, plot, compare, sweep and examples each end
     with one line and exit 1 (or 2 for an output refused before compute), no traceback."""
-    small = tmp_path / "full"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
+    small = _tmpfs(tmp_path / "full", "64k")
     try:
         cfg = tmp_path / "c.toml"
         cfg.write_text(SMALL)
