@@ -504,8 +504,8 @@ def set_attrs(path: str | Path, **attrs) -> None:
 SEALED_GROUPS, SEALED_ATTRS = ("grid", "data", "seeds"), ("config", "status")
 
 
-def _dataset_crc(ds: h5py.Dataset) -> int:
-    values = np.ascontiguousarray(ds[()])
+def _array_crc(values: np.ndarray) -> int:
+    values = np.ascontiguousarray(values)
     return zlib.crc32(values.tobytes(), zlib.crc32(f"{values.dtype.str}{values.shape}".encode()))
 
 
@@ -513,23 +513,24 @@ def _attr_crc(value) -> int:
     return zlib.crc32((value.decode() if isinstance(value, bytes) else str(value)).encode())
 
 
-def _sealed(f: h5py.File, datasets: bool) -> dict[str, int]:
-    """CRC-32 of the sealed attributes (``@name``) and, with ``datasets``, datasets."""
+def _sealed(f: h5py.File, read: dict[str, np.ndarray] | None = None) -> dict[str, int]:
+    """CRC-32 of the sealed attributes (``@name``) and datasets; ``read``: datasets the
+    caller has read already, by path (not read again)."""
     out = {f"@{a}": _attr_crc(f.attrs[a]) for a in SEALED_ATTRS if a in f.attrs}
-    if datasets:
-        names: list[str] = []
-        for group in SEALED_GROUPS:
-            if isinstance(f.get(group), h5py.Dataset):
-                names.append(group)
-            elif group in f:
-                f[group].visititems(lambda n, obj, g=group: _collect(names, f"{g}/{n}", obj))
-        out.update({name: _dataset_crc(f[name]) for name in names})
+    names: list[str] = []
+    for group in SEALED_GROUPS:
+        if isinstance(f.get(group), h5py.Dataset):
+            names.append(group)
+        elif group in f:
+            f[group].visititems(lambda n, obj, g=group: _collect(names, f"{g}/{n}", obj))
+    read = read or {}
+    out.update({n: _array_crc(read[n] if n in read else f[n][()]) for n in names})
     return out
 
 
 def _seal(f: h5py.File) -> None:
     """Record the checksums of the sealed datasets and attributes (a file being made)."""
-    f.attrs["checksums"] = json.dumps(_sealed(f, datasets=True), sort_keys=True)
+    f.attrs["checksums"] = json.dumps(_sealed(f), sort_keys=True)
 
 
 def _set_checked_attrs(f: h5py.File, **attrs) -> None:
@@ -541,16 +542,22 @@ def _set_checked_attrs(f: h5py.File, **attrs) -> None:
         f.attrs["checksums"] = json.dumps(sums, sort_keys=True)
 
 
-def _check_sealed(path: str | Path, f: h5py.File, attrs: tuple[str, ...] = SEALED_ATTRS) -> None:
+def _check_sealed(
+    path: str | Path,
+    f: h5py.File,
+    attrs: tuple[str, ...] = SEALED_ATTRS,
+    read: dict[str, np.ndarray] | None = None,
+) -> None:
     """FileFormatError naming the first sealed dataset or attribute (of ``attrs``) that does
-    not match its checksum (nothing to check in a file from before the checksums)."""
+    not match its checksum (nothing to check in a file from before the checksums); ``read``:
+    datasets already read, as :func:`_sealed` takes them."""
     if "checksums" not in f.attrs:
         return
     try:
         stored = json.loads(f.attrs["checksums"])
     except ValueError:
         raise FileFormatError(path, "damaged: its root checksums are not JSON") from None
-    found = _sealed(f, datasets=True)
+    found = _sealed(f, read)
     names = {n for n in set(stored) | set(found) if not n.startswith("@") or n[1:] in attrs}
     for name in sorted(names):
         if stored.get(name) != found.get(name):
@@ -688,7 +695,7 @@ def verify(path: str | Path) -> int:
                 data[name] = f[name][()]
             except OSError as exc:
                 raise FileFormatError(path, f"/{name} cannot be read ({exc})") from None
-        _check_sealed(path, f)
+        _check_sealed(path, f, read=data)  # the datasets just read, not read again
         _checkpoint(path, f)
         if "checksums" in f:
             for group in SERIES_GROUPS:
