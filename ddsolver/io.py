@@ -725,7 +725,8 @@ def read_with(path: str | Path, read):
         try:
             with open_file(path, "r") as f:
                 return read(f)
-        except (OSError, KeyError, FileFormatError) as exc:
+        except (OSError, KeyError, RuntimeError, FileFormatError) as exc:
+            # h5py raises RuntimeError too for a torn read (``visititems``: "addr overflow")
             if attempt == READ_ATTEMPTS - 1:
                 if isinstance(exc, FileFormatError):
                     raise
