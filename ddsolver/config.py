@@ -128,6 +128,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "particles": {
+        "count": _i(1000, "M, particles of a particle flow (training_set, multi_index)", low=1),
         "r_count": _i(1000, "particles along r (quantile midpoints of the initial law)", low=1),
         "a_count": _i(16, "second layer (and anisotropic): particles along a", low=1),
         "rtol": _f(

@@ -96,9 +96,6 @@ class TrainingSetSpec(KindSpec):
                 "str", "", "training set, kind file: .npz with theta (M, d+2) [and masses]"
             ),
         },
-        "particles": {
-            "count": int_key(1000, "training set: M, particles of the flow", low=1),
-        },
         "grid": {
             "angle_cells": int_key(
                 256, "training set, d = 1, method grid: cells on the circle of directions", low=8
