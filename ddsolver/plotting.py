@@ -476,7 +476,9 @@ def comparison_figures(
     }
     groups = {g: names for g, names in groups.items() if names}
     if groups:
-        out.append(_overlaps_comparison(plt, t, report["observables"], groups, out_dir, save_as))
+        out.append(
+            _overlaps_comparison(plt, pde_path, t, report["observables"], groups, out_dir, save_as)
+        )
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -532,17 +534,26 @@ def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
 
 
 def _overlaps_comparison(
-    plt, t, observables: dict, groups: dict[str, list[str]], out_dir: Path, save_as: SaveAs
-) -> Path:
-    """overlaps_comparison: the committee's Q, R, v — ODE lines, SGD mean ± std."""
+    plt, pde_path, t, observables: dict, groups: dict[str, list[str]], out_dir: Path,
+    save_as: SaveAs,
+) -> Path:  # fmt: skip
+    """overlaps_comparison: the grouped observables (the committee's Q, R, v; the multi-index
+    RMS of m) — the limit's lines at its own resolution, SGD mean ± std at its times."""
     fig, panels = _overlap_panels(plt, groups)
+    words = file_labels(pde_path)
+    own = io.read_series(pde_path, "observables")
+    names = {
+        n: a.get("long_name", n) for n, a in io.read_field_attrs(pde_path, "observables").items()
+    }
+    inside = own["time"] <= t[-1] * (1 + 1e-12) if t.size else own["time"] < 0
     for ax, group, members in panels:
         for i, name in enumerate(members):
             entry = observables[name]
             mean, std = np.asarray(entry["sgd_mean"]), np.asarray(entry["sgd_std"])
-            ax.plot(t, entry["pde"], color=f"C{i % 10}", label=name)
+            ax.plot(own["time"][inside], own[name][inside], color=f"C{i % 10}",
+                    label=names.get(name, name))  # fmt: skip
             ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
-        _decorate(ax, "time t", f"{group} (lines: ODE; points: SGD mean ± std)")
+        _decorate(ax, "time t", f"{group} (lines: {words.limit}; points: SGD mean ± std)")
     return _save(plt, fig, out_dir, "overlaps_comparison", save_as)
 
 
