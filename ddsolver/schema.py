@@ -94,7 +94,7 @@ MAGNITUDE = {"low": 0, "low_open": True, "high": WEIGHT_MAX}
 #: ``problem.label_noise``, shared by the kinds with a teacher (teacher–student, committee).
 LABEL_NOISE = float_key(
     0.0,
-    "teacher–student, committee: standard deviation ς of the additive label noise",
+    "standard deviation ς of the additive label noise (teacher–student, committee, multi-index)",
     low=0,
     high=WEIGHT_MAX,
 )
@@ -103,7 +103,8 @@ LABEL_NOISE = float_key(
 #: ``initial.seed``, shared by the kinds that draw their initial weights themselves.
 INITIAL_SEED = int_key(
     0,
-    "committee, training set: seed of the initial weights (the ODE / flow and SGD alike)",
+    "seed of the initial weights, the limit's and SGD's alike (committee, training set, "
+    "multi-index)",
     low=0,
 )
 
