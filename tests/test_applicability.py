@@ -37,6 +37,7 @@ CONFIGS = {
     "committee": "committee.toml",
     "training_set particles": "training_set.toml",
     "training_set circle": "training_set_circle.toml",
+    "multi_index": "multi_index.toml",
 }
 
 #: Values for keys whose automatic change (below) the config cannot take or that need a

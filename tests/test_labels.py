@@ -39,6 +39,14 @@ CASES = {
         ["particle flow J(ρ_t)", "training objective", "GD mean of 2 seeds (ε = 0.05)"],
         ["PDE", "population risk", "SGD"],
     ),
+    "multi_index": (
+        "multi_index.toml",
+        {"particles.count": 30, "sgd.neurons": 30, "sgd.seeds": [0]},
+        "particle flow",
+        "SGD",
+        ["particle flow R(ρ_t)", "population risk", "SGD seed 0 (ε = 0.001)"],
+        ["PDE", "mean of 1 seeds"],
+    ),
     "isotropic": (
         "quickstart.toml",
         {"sgd.neurons": 40, "sgd.eps": 2e-3, "sgd.seeds": [0]},

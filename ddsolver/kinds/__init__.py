@@ -28,6 +28,7 @@ NAMES = (
     "teacher_student",
     "committee",
     "training_set",
+    "multi_index",
 )
 
 #: The config section of every kind, by name (light: no kernel is imported).

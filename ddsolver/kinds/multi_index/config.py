@@ -1,0 +1,172 @@
+r"""The config section of the multi-index kind: its keys, its checks, the keys that apply.
+
+Imports no kernel: :mod:`ddsolver.config` validates a config with this module alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+
+from ...fields import Field, observables, snapshots, statistics_fields
+from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key, int_key
+from ..spec import KindSpec, Labels, keys_of
+
+#: Activations whose pair moments K and their derivatives are closed forms: the flow evaluates
+#: N² × (cosine nodes) of them per right-hand side, so quadrature ones would be far too slow.
+ACTIVATIONS = ("erf", "relu", "ramp", "piecewise")
+#: Observables name the mean and RMS of every m_l when k ≤ this.
+MAX_NAMED_UNITS = 8
+
+
+def teacher_gram(cfg: dict) -> np.ndarray:
+    """The Gram matrix G = (u_i·u_j) of the teacher's directions, (k, k); identity by default."""
+    t = cfg["problem"]["teacher"]
+    k = t["units"]
+    return np.reshape(np.asarray(t["gram"], float), (k, k)) if t["gram"] else np.eye(k)
+
+
+def teacher_v(cfg: dict) -> np.ndarray:
+    """The teacher's second layer v (k,): one number for every unit, or one each."""
+    t = cfg["problem"]["teacher"]
+    return np.broadcast_to(np.asarray(t["v"], float), (t["units"],)).copy()
+
+
+def coordinate_names(units: int) -> tuple[str, ...]:
+    """The reduced coordinates of a neuron: m_1 … m_k and r_perp."""
+    return (*(f"m_{j + 1}" for j in range(units)), "r_perp")
+
+
+class MultiIndexSpec(KindSpec):
+    """The config section of ``problem.kind = "multi_index"``."""
+
+    name = "multi_index"
+    summary = (
+        "x ~ N(0, I_d), y = Σ_j v_j σ(<u_j, x>) + noise (k teacher units); students σ(<w, x>) "
+        "as a particle flow in (m, r⊥) ∈ R^k × [0, ∞)"
+    )
+
+    keys: ClassVar[dict[str, dict[str, Key]]] = {
+        "problem.teacher": {
+            "units": int_key(2, "multi-index: k, the teacher's units (its projections)", low=1),
+            "v": Key(
+                "float_list", [1.0], "multi-index: the teacher's second layer (one, or k values)"
+            ),
+            "gram": Key(
+                "float_list",
+                [],
+                "multi-index: the Gram matrix u_i·u_j of the teacher's directions (k × k, row "
+                "by row, positive definite; empty: the identity)",
+            ),
+        },
+        "problem": {"label_noise": LABEL_NOISE},
+        "initial": {"seed": INITIAL_SEED},
+    }
+
+    methods = ("particles",)
+    methods_reason = "its limit is a flow of particles in (m, r⊥)"
+    activations = ACTIVATIONS
+    default_activation = "erf"
+
+    def own_keys(self, cfg: dict) -> set[str]:
+        """The teacher, the label noise, λ, the initial law (its draw of the particles), the
+        particles' count and tolerances."""
+        keys = keys_of("problem.teacher", "units", "v", "gram") | {"problem.label_noise"}
+        keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
+        return keys | keys_of("particles", "count", "rtol", "atol")
+
+    def labels(self, cfg: dict, points: int | None = None) -> Labels:
+        """The particle flow of the population risk R(ρ_t), and SGD at the step ε."""
+        return Labels(
+            limit="particle flow",
+            objective="population risk",
+            symbol="R(ρ_t)",
+            finite="R_N",
+            trainer="SGD",
+            step=f"ε = {cfg['sgd']['eps']:g}",
+        )
+
+    def fields(self, cfg: dict) -> dict[str, Field]:
+        """The risk; the mean and RMS of each projection m_l (k ≤ :data:`MAX_NAMED_UNITS`),
+        the weight's share in the teacher subspace, the statistics of every reduced
+        coordinate; the particles (m_1 … m_k, r⊥) as snapshots."""
+        k = cfg["problem"]["teacher"]["units"]
+        names = coordinate_names(k)
+        obs = {
+            "risk": Field("R(ρ_t)", "population risk E (y − f(x))² of the mean-field network"),
+            "risk_finite_n": Field(
+                "R(ρ_t) + 1/N",
+                "the risk plus the i.i.d. 1/N term at sgd.neurons, (1/N)(∫U(θ, θ) dρ − ∫∫Ū dρ dρ)",
+            ),
+            "alignment": Field(
+                "∫|m|²/|w|² dρ", "share of the squared weight in the teacher subspace"
+            ),
+        }
+        if k <= MAX_NAMED_UNITS:
+            for j in range(k):
+                obs[f"m_rms_{j + 1}"] = Field(
+                    f"RMS of m_{j + 1}", f"(∫ m_{j + 1}² dρ)^½, the overlap with e_{j + 1}",
+                    group="m",
+                )  # fmt: skip
+        obs.update(statistics_fields(names, "the particles"))
+        snaps = {
+            "particles": Field(
+                "(m, r⊥)",
+                "each particle's projections on the teacher subspace and orthogonal norm",
+                ("particle", "coordinate"),
+                coordinates=names,
+            ),
+        }
+        return {**observables(obs), **snapshots(snaps)}
+
+    def figures(self, cfg: dict) -> tuple[str, ...]:
+        """The risk only (the particles' statistics are in the observables)."""
+        return ("risk",)
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        super().check(raw, cfg)
+        p, t = cfg["problem"], cfg["problem"]["teacher"]
+        k, d = t["units"], p["dimension"]
+        if p["second_layer"]:
+            raise ConfigError(
+                "problem.second_layer", True, "multi_index trains w only (σ(<w, x>) students)"
+            )
+        if not math.isinf(d) and d < k + 2:
+            raise ConfigError(
+                "problem.dimension", d,
+                f"multi_index: d ≥ k + 2 = {k + 2} (the orthogonal parts need ≥ 2 dimensions)",
+            )  # fmt: skip
+        d0 = cfg["initial"]["dimension"]
+        if d0 and not math.isinf(d0) and d0 < k + 1:
+            raise ConfigError("initial.dimension", d0, f"multi_index: at least k + 1 = {k + 1}")
+        if len(t["v"]) not in (1, k):
+            raise ConfigError("problem.teacher.v", t["v"], f"one number or k = {k} numbers")
+        if max(map(abs, t["v"])) > WEIGHT_MAX:
+            raise ConfigError("problem.teacher.v", t["v"], f"|v| ≤ {WEIGHT_MAX:g}")
+        self._check_gram(t["gram"], k)
+
+    @staticmethod
+    def _check_gram(gram: list[float], k: int) -> None:
+        if not gram:
+            return
+        if len(gram) != k * k:
+            raise ConfigError(
+                "problem.teacher.gram", gram, f"k × k = {k * k} numbers, row by row (k = {k})"
+            )
+        g = np.reshape(np.asarray(gram, float), (k, k))
+        if not np.allclose(g, g.T, rtol=0, atol=1e-12 * max(1.0, float(np.abs(g).max()))):
+            raise ConfigError("problem.teacher.gram", gram, "must be symmetric")
+        if np.abs(g).max() > WEIGHT_MAX**2:
+            raise ConfigError("problem.teacher.gram", gram, f"entries ≤ {WEIGHT_MAX**2:g}")
+        eig = np.linalg.eigvalsh(g)
+        if eig.min() <= 1e-12 * max(eig.max(), 0.0):
+            raise ConfigError(
+                "problem.teacher.gram", gram,
+                f"must be positive definite (eigenvalues {eig.min():.3g} … {eig.max():.3g}): "
+                "the k directions must be independent",
+            )  # fmt: skip
+
+
+SPEC = MultiIndexSpec()

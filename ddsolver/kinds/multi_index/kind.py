@@ -1,0 +1,175 @@
+r"""``problem.kind = "multi_index"``: a teacher of k units, students as a flow in (m, r⊥).
+
+``ddsolver run`` integrates the particle flow of :mod:`.model` (M particles in R^{k+1},
+adaptive Dormand–Prince 5(4)); ``ddsolver sgd`` trains N neurons in the full dimension d
+(:mod:`.sgd`). Both draw the initial neurons w ~ N(0, κ²/d₀ I_d) (d₀ = ``initial.dimension``,
+or d): the flow draws their reduced coordinates directly, m ~ N(0, κ²/d₀ I_k) and
+r⊥ ~ (κ/√d₀)·χ_{d−k} (at d = ∞, χ_{d₀−k}; at d = d₀ = ∞ the point m = 0, r⊥ = κ).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...limits import ODESystem
+from ...models.activations import Activation
+from ...models.integrals import pair
+from ...models.risk import finite_width_correction, mean_field_risk
+from ...observables import coordinate_statistics
+from ...schedules import Schedule
+from ...schema import initial_dimension
+from ...sgd.network import Network
+from ..base import ProblemKind
+from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names, teacher_gram, teacher_v
+from .model import MultiIndex
+from .sgd import exact_risk, multi_index_sgd_steps
+
+#: Stream of the flow's initial particles (np.random.default_rng((seed, stream))).
+PARTICLE_STREAM = 2
+
+
+def build_model(cfg: dict) -> MultiIndex:
+    """The reduced problem of a resolved config."""
+    p = cfg["problem"]
+    return MultiIndex(
+        Activation.from_mapping(p["activation"]), float(p["dimension"]), teacher_gram(cfg),
+        teacher_v(cfg), p["label_noise"], cfg["dynamics"]["lam"],
+    )  # fmt: skip
+
+
+def initial_particles(cfg: dict, count: int, seed: int) -> np.ndarray:
+    """θ = (m, r⊥) of ``count`` particles drawn from the initial law, (count, k + 1)."""
+    k = cfg["problem"]["teacher"]["units"]
+    d, d0 = float(cfg["problem"]["dimension"]), initial_dimension(cfg)
+    kappa = cfg["initial"]["scale"]
+    theta = np.zeros((count, k + 1))
+    if math.isinf(d0) and math.isinf(d):
+        theta[:, -1] = kappa
+        return theta
+    rng = np.random.default_rng((seed, PARTICLE_STREAM))
+    sigma = kappa / math.sqrt(d0) if not math.isinf(d0) else 0.0
+    dof = (d if not math.isinf(d) else d0) - k
+    theta[:, :k] = sigma * rng.standard_normal((count, k))
+    theta[:, -1] = (
+        sigma * np.sqrt(rng.chisquare(dof, count)) if sigma > 0 else kappa * np.ones(count)
+    )
+    return theta
+
+
+def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> dict[str, float]:
+    """The risk and its 1/N term at ``neurons``, the alignment, the RMS of each m_l and every
+    coordinate's statistics."""
+    m, _, rho = model.split(theta)
+    k = model.units
+    safe = np.where(rho > 0, rho, 1.0)
+    value_v, _ = model.potential(theta)
+    value_u, _ = model.interaction(theta)
+    double = float(value_u.mean())
+    risk = mean_field_risk(model.label_second_moment, float(value_v.mean()), double)
+    mean_self = float(np.mean(pair(model.activation, rho, rho, np.ones_like(rho))))
+    out = {
+        "risk": risk,
+        "risk_finite_n": risk + finite_width_correction(mean_self, double, neurons),
+        "alignment": float(np.mean(np.sum(m * m, axis=1) / safe**2)),
+    }
+    if k <= MAX_NAMED_UNITS:
+        rms = np.sqrt(np.mean(m * m, axis=0))
+        out.update({f"m_rms_{j + 1}": float(rms[j]) for j in range(k)})
+    masses = np.full(theta.shape[0], 1.0 / theta.shape[0])
+    out.update(coordinate_statistics(coordinate_names(k), theta, masses))
+    return out
+
+
+class MultiIndexNetwork(Network):
+    """N students σ(<w, x>) of the k-unit teacher in the first k axes (+ label noise)."""
+
+    def __init__(self, cfg: dict, problem: MultiIndex, rng: np.random.Generator):
+        super().__init__(cfg, problem, rng)
+        d = int(problem.dimension)
+        sigma = cfg["initial"]["scale"] / math.sqrt(initial_dimension(cfg))
+        self.w = sigma * rng.standard_normal((cfg["sgd"]["neurons"], d))
+        self.arrays = (self.w,)
+        self.coords = coordinate_names(problem.units)
+
+    def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
+        act, sgd = self.problem.activation, self.cfg["sgd"]
+        multi_index_sgd_steps(
+            self.w, act.code, act.param_array, self.problem.chol, self.problem.v,
+            self.problem.label_noise, sgd["eps"], self.problem.lam, sgd["batch"],
+            np.int64(k0), np.int64(k1), self.rng,
+        )  # fmt: skip
+
+    def risk(self) -> float:
+        return exact_risk(self.problem, self.w)
+
+    def coordinates(self) -> dict[str, np.ndarray]:
+        k = self.problem.units
+        out = {name: self.w[:, j].copy() for j, name in enumerate(self.coords[:-1])}
+        out["r_perp"] = np.linalg.norm(self.w[:, k:], axis=1)
+        return out
+
+    def observables(self) -> dict[str, float]:
+        theta = np.column_stack([self.coordinates()[c] for c in self.coords])
+        m, _, rho = MultiIndex.split(theta)
+        safe = np.where(rho > 0, rho, 1.0)
+        out = {"alignment": float(np.mean(np.sum(m * m, axis=1) / safe**2))}
+        if self.problem.units <= MAX_NAMED_UNITS:
+            rms = np.sqrt(np.mean(m * m, axis=0))
+            out.update({f"m_rms_{j + 1}": float(rms[j]) for j in range(self.problem.units)})
+        return out
+
+
+class MultiIndexKind(MultiIndexSpec, ProblemKind):
+    """A k-unit teacher with Gaussian inputs: the particle flow in (m, r⊥) and online SGD."""
+
+    network = MultiIndexNetwork
+
+    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+        """SGD: the N × d weights per seed; the flow: the particles and the integrator's
+        stages (about 12 copies of M × (k + 1))."""
+        k = cfg["problem"]["teacher"]["units"]
+        if verb == "sgd":
+            n, d = cfg["sgd"]["neurons"] * len(cfg["sgd"]["seeds"]), cfg["problem"]["dimension"]
+            key = "sgd.neurons" if n >= d else "problem.dimension"
+            return {key: 8.0 * 3 * n * d}
+        return {"particles.count": 8.0 * 16 * cfg["particles"]["count"] * (k + 1)}
+
+    def build_problem(self, cfg: dict) -> MultiIndex:
+        return build_model(cfg)
+
+    def describe(self, cfg: dict) -> ODESystem:
+        """The particles' flow as an ODE (RK45)."""
+        model = build_model(cfg)
+        theta = initial_particles(cfg, cfg["particles"]["count"], cfg["initial"]["seed"])
+        shape = theta.shape
+
+        def observe(state: np.ndarray, t: float) -> dict[str, float]:
+            return particle_observables(model, state.reshape(shape), cfg["sgd"]["neurons"])
+
+        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
+            return {"particles": state.reshape(shape).copy()}
+
+        part = cfg["particles"]
+        return ODESystem(
+            lambda state: model.velocity(state.reshape(shape)).ravel(),
+            theta.ravel(), observe, snapshot, part["rtol"], part["atol"], method="RK45",
+        )  # fmt: skip
+
+    def warm_up_pde(self) -> None:
+        """Compile (or load) the flow's kernel; the caller holds the compile lock."""
+        model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
+        model.velocity(np.ones((3, 3)))
+
+    def warm_up_sgd(self) -> None:
+        rng = np.random.default_rng(0)
+        model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
+        w = rng.standard_normal((3, 5))
+        act = model.activation
+        multi_index_sgd_steps(w, act.code, act.param_array, model.chol, model.v, 0.1, 1e-3,
+                              0.0, 1, np.int64(0), np.int64(1), rng)  # fmt: skip
+        exact_risk(model, w)
+
+
+KIND = MultiIndexKind()

@@ -1,0 +1,212 @@
+r"""The multi-index teacher and its mean-field flow in the reduced coordinates (m, r⊥).
+
+Inputs x ~ N(0, I_d); the teacher has k units, y = Σ_j v_j σ(<u_j, x>) + ς g, with the
+Gram matrix G = (u_i·u_j). Write G = L Lᵀ (Cholesky) and take the orthonormal basis
+e_1 … e_k of the teacher subspace in which u_j = Σ_l L_jl e_l. A student σ(<w, x>) reduces
+to its projections m = (<w, e_l>)_l ∈ R^k and the norm r⊥ of its orthogonal part, with
+ρ = |w| = √(|m|² + r⊥²). With K(a, b, c) = E[σ(aG₁)σ(bG₂)], corr = c
+(:mod:`~ddsolver.models.integrals`) and s_j = |u_j| = √G_jj:
+
+    V(w)     = −E[y σ(<w, x>)] = −Σ_j v_j K(s_j, ρ, (Lm)_j / (s_j ρ)),
+    U(w, w') = K(ρ, ρ', (m·m' + r⊥ r⊥' c) / (ρ ρ')),
+    E y²     = Σ_ij v_i v_j K(s_i, s_j, G_ij / (s_i s_j)) + ς²,
+
+where c is the cosine of the two orthogonal parts. The mean law stays invariant under
+rotations of the orthogonal complement R^{d−k}, so c has the law of two independent uniform
+directions there, density ∝ (1 − c²)^{(d−k−3)/2} (d = ∞: c = 0), and the reduced kernel
+Ū = E_c U is a Gauss–Jacobi sum. The DD ∂_t ρ = 2∇·(ρ ∇(Ψ + λ|w|²/2)),
+Ψ = V + ∫Ū dρ, is exact in these k + 1 coordinates at every d (for k = 1 it is
+``teacher_student``'s); its particles move with
+
+    dθ_i/dt = −2 (∇V(θ_i) + (1/M) Σ_l ∇_1 Ū(θ_i, θ_l) + λ θ_i),    θ = (m, r⊥),
+
+and the risk is R = E y² + (2/M) Σ_i V(θ_i) + (1/M²) Σ_il Ū(θ_i, θ_l).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import prange
+
+from ..._jit import jit_parallel
+from ...models.activations import Activation
+from ...models.angular import cosine_quadrature
+from ...models.integrals import (
+    derivative_product,
+    pair,
+    pair_da,
+    pair_dc,
+    pair_moment,
+    pair_moment_da,
+)
+
+
+def cosine_nodes(orthogonal_dimension: float) -> int:
+    """Gauss–Jacobi nodes of the average over the orthogonal cosine c in R^{d−k}.
+
+    The law of c narrows like 1/√(d − k), and K is smooth in c away from ±1, so few nodes
+    suffice at large d − k. Against 48 nodes (M = 200 particles, k = 2) the values and
+    gradients of Ū differ by at most 2e-14 (ReLU) and 4e-16 (erf) with 8 nodes at d = 40,
+    1.5e-12 (ReLU) with 16 at d = 10, 2.6e-11 (ReLU) with 24 at d = 5.
+    """
+    if orthogonal_dimension >= 30:
+        return 8
+    return 16 if orthogonal_dimension >= 8 else 32
+
+
+@jit_parallel
+def interaction_field(code, params, m, r, c_nodes, c_weights, value, grad):
+    """value[i] = (1/M) Σ_l Ū(θ_i, θ_l) and grad[i] = its gradient in θ_i = (m_i, r⊥_i).
+
+    Parameters
+    ----------
+    code, params : the activation's kernel code and parameters
+    m : (M, k) projections; r : (M,) orthogonal norms
+    c_nodes, c_weights : (Q,) the cosine rule (probability weights)
+    value : (M,) out; grad : (M, k + 1) out
+    """
+    n, k = m.shape
+    for i in prange(n):
+        rho_i = math.sqrt(np.sum(m[i] * m[i]) + r[i] * r[i])
+        acc = 0.0
+        g = np.zeros(k + 1)
+        for j in range(n):
+            rho_j = math.sqrt(np.sum(m[j] * m[j]) + r[j] * r[j])
+            if rho_i == 0.0 or rho_j == 0.0:  # no direction: K does not depend on c
+                acc += pair_moment(code, params, rho_i, rho_j, 0.0)
+                continue
+            dot = 0.0
+            for a in range(k):
+                dot += m[i, a] * m[j, a]
+            inv = 1.0 / (rho_i * rho_j)
+            for q in range(c_nodes.shape[0]):
+                w = c_weights[q]
+                c = min(1.0, max(-1.0, (dot + r[i] * r[j] * c_nodes[q]) * inv))
+                acc += w * pair_moment(code, params, rho_i, rho_j, c)
+                k_rho = w * pair_moment_da(code, params, rho_i, rho_j, c)
+                k_c = w * rho_i * rho_j * derivative_product(code, params, rho_i, rho_j, c)
+                # ∂ρ_i/∂θ_i = θ_i/ρ_i; ∂c/∂m_i = m_j/(ρ_iρ_j) − c m_i/ρ_i²,
+                # ∂c/∂r_i = r_j c_q/(ρ_iρ_j) − c r_i/ρ_i²
+                for a in range(k):
+                    g[a] += k_rho * m[i, a] / rho_i + k_c * (
+                        m[j, a] * inv - c * m[i, a] / (rho_i * rho_i)
+                    )
+                g[k] += k_rho * r[i] / rho_i + k_c * (
+                    r[j] * c_nodes[q] * inv - c * r[i] / (rho_i * rho_i)
+                )
+        value[i] = acc / n
+        for a in range(k + 1):
+            grad[i, a] = g[a] / n
+
+
+@dataclass(frozen=True)
+class MultiIndex:
+    """The multi-index problem in the reduced coordinates (m, r⊥).
+
+    Parameters
+    ----------
+    activation : Activation σ, shared by the teacher's units and the students
+    dimension : float, d ≥ k + 2 or ``math.inf``
+    gram : (k, k) positive definite, the Gram matrix of the teacher's directions
+    v : (k,) the teacher's second layer
+    label_noise : float, ς ≥ 0
+    lam : float, λ ≥ 0, the ℓ2 penalty (λ/2)|w|²
+    cosine_nodes : int, Gauss–Jacobi nodes of the orthogonal cosine at finite d (0: by
+        :func:`cosine_nodes`)
+    """
+
+    activation: Activation
+    dimension: float
+    gram: np.ndarray
+    v: np.ndarray
+    label_noise: float = 0.0
+    lam: float = 0.0
+    cosine_nodes: int = 0
+    chol: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        gram = np.array(self.gram, dtype=float, ndmin=2)
+        k = gram.shape[0]
+        d = self.dimension
+        if not (math.isinf(d) or (d >= k + 2 and d == int(d))):
+            raise ValueError(f"dimension must be an integer ≥ k + 2 = {k + 2} or inf, got {d}")
+        object.__setattr__(self, "gram", gram)
+        object.__setattr__(self, "v", np.broadcast_to(np.asarray(self.v, float), (k,)).copy())
+        object.__setattr__(self, "chol", np.linalg.cholesky(gram))
+
+    @property
+    def units(self) -> int:
+        """k, the teacher's units."""
+        return self.gram.shape[0]
+
+    @property
+    def teacher_norms(self) -> np.ndarray:
+        """s_j = |u_j|, (k,)."""
+        return np.sqrt(np.diag(self.gram))
+
+    @property
+    def label_second_moment(self) -> float:
+        """E y² = Σ_ij v_i v_j K(s_i, s_j, G_ij/(s_i s_j)) + ς²."""
+        s = self.teacher_norms
+        corr = np.clip(self.gram / np.outer(s, s), -1.0, 1.0)
+        k = pair(self.activation, s[:, None], s[None, :], corr)
+        return float(self.v @ k @ self.v) + self.label_noise**2
+
+    def cosine_rule(self) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes and probability weights of the orthogonal cosine c (d = ∞: c = 0)."""
+        if math.isinf(self.dimension):
+            return np.zeros(1), np.ones(1)
+        dof = int(self.dimension) - self.units
+        return cosine_quadrature(dof, self.cosine_nodes or cosine_nodes(dof))
+
+    @staticmethod
+    def split(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(m (M, k), r⊥ (M,), ρ (M,)) of particles θ (M, k + 1)."""
+        m, r = theta[:, :-1], theta[:, -1]
+        return m, r, np.sqrt(np.sum(m * m, axis=1) + r * r)
+
+    def potential(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        r"""V(θ_i) (M,) and ∇V (M, k + 1): with c_j = (Lm)_j/(s_j ρ),
+        ∇_m = −Σ_j v_j [K_ρ m/ρ + K_c (L_j/(s_j ρ) − c_j m/ρ²)], ∇_r the same with r and
+        no L_j term."""
+        m, r, rho = self.split(theta)
+        safe = np.where(rho > 0, rho, 1.0)
+        value = np.zeros(rho.size)
+        grad = np.zeros(theta.shape)
+        act = self.activation
+        for j, s in enumerate(self.teacher_norms):
+            c = np.clip(np.where(rho > 0, m @ self.chol[j] / (s * safe), 0.0), -1.0, 1.0)
+            value -= self.v[j] * pair(act, s, rho, c)
+            k_rho = pair_da(act, rho, s, c)  # K is symmetric in its two scales
+            k_c = np.where(rho > 0, pair_dc(act, s, rho, c), 0.0)
+            grad[:, :-1] -= self.v[j] * (
+                (k_rho / safe - k_c * c / safe**2)[:, None] * m
+                + (k_c / (s * safe))[:, None] * self.chol[j]
+            )
+            grad[:, -1] -= self.v[j] * (k_rho / safe - k_c * c / safe**2) * r
+        return value, grad
+
+    def interaction(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1/M) Σ_l Ū(θ_i, θ_l) (M,) and its gradient in θ_i (M, k + 1) (compiled)."""
+        m, r, _ = self.split(theta)
+        c, w = self.cosine_rule()
+        value, grad = np.empty(r.size), np.empty(theta.shape)
+        act = self.activation
+        interaction_field(act.code, act.param_array, np.ascontiguousarray(m),
+                          np.ascontiguousarray(r), c, w, value, grad)  # fmt: skip
+        return value, grad
+
+    def velocity(self, theta: np.ndarray) -> np.ndarray:
+        """dθ/dt = −2(∇V + ∇∫Ū dρ + λθ) of every particle, (M, k + 1)."""
+        _, grad_v = self.potential(theta)
+        _, grad_u = self.interaction(theta)
+        return -2.0 * (grad_v + grad_u + self.lam * theta)
+
+    def risk(self, theta: np.ndarray) -> float:
+        """R(ρ) = E y² + 2∫V dρ + ∫∫Ū dρ dρ of the particles' empirical law (equal masses)."""
+        value_v, _ = self.potential(theta)
+        value_u, _ = self.interaction(theta)
+        return self.label_second_moment + 2.0 * value_v.mean() + value_u.mean()
