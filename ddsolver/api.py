@@ -22,7 +22,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .config import read_toml, set_dotted, validate
+from .config import read_config_file, set_dotted, validate
 from .results import Run, open_file
 from .schema import ConfigError
 from .toml_io import TOO_DEEP, check_nesting
@@ -39,7 +39,7 @@ def resolve_config(config: ConfigLike, overrides: dict[str, Any] | None = None, 
         check_nesting(config, "CONFIG", "(a dict)")
         raw = config
     elif isinstance(config, Path) or (isinstance(config, str) and _looks_like_path(config)):
-        raw = read_toml(config)
+        raw = read_config_file(config)
     elif isinstance(config, str):
         try:
             raw = tomllib.loads(config)

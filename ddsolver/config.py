@@ -543,9 +543,34 @@ def _check_activation(raw: dict, cfg: dict) -> None:
         cfg["problem"]["activation"] = {"kind": act["kind"]}
 
 
+def resolve_paths(raw: dict, where: Path) -> dict:
+    """The file-path keys (``Key.path``) of a raw config, relative ones taken against
+    ``where`` (a config file's directory), in place; returns ``raw``. Empty values (no file)
+    and values of the wrong type (refused by :func:`validate`) are left as they are."""
+    for table, keys in SCHEMA.items():
+        node: Any = raw
+        for part in table.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        for name, spec in keys.items():
+            value = node.get(name)
+            if spec.path and isinstance(value, str) and value:
+                given = Path(value).expanduser()
+                node[name] = str(given if given.is_absolute() else where / given)
+    return raw
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A config file's raw tables, its file paths (``problem.data``, …) relative to its own
+    directory, so that a config runs the same from any working directory."""
+    return resolve_paths(read_toml(path), Path(path).resolve().parent)
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict:
-    """Read, override and validate a config file; returns the resolved config."""
-    return validate(apply_overrides(read_toml(path), overrides or []))
+    """Read, override and validate a config file; returns the resolved config. Paths in the
+    file are relative to its directory; paths given by ``--set`` to the working directory."""
+    return validate(apply_overrides(read_config_file(path), overrides or []))
 
 
 def schema_markdown() -> str:

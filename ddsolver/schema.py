@@ -42,6 +42,9 @@ class Key:
     high_open: bool = False
     allow_inf: bool = False
     nullable: bool = False
+    #: a file path: relative to the config file's directory where a file gives it
+    #: (:func:`ddsolver.config.read_config_file`), to the working directory elsewhere
+    path: bool = False
 
     def describe(self) -> str:
         """What is allowed, in words."""

@@ -202,3 +202,27 @@ def test_bad_training_sets_are_refused_naming_the_key(tmp_path):
         validate({"problem": {"kind": "training_set",
                               "generate": {"kind": "teacher", "label": "value"}}})  # fmt: skip
     assert info.value.key == "problem.loss"
+
+
+def test_a_data_file_in_a_config_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    """problem.data in a config file is relative to the file's directory; given by --set (or
+    the API's overrides) it is relative to the working directory."""
+    from ddsolver.api import resolve_config
+    from ddsolver.config import load_config
+
+    project = tmp_path / "project"
+    project.mkdir()
+    csv = project / "points.csv"
+    csv.write_text("x1,x2,y,test\n0.1,0.2,1,0\n0.3,-0.2,-1,0\n0.5,0.5,1,1\n")
+    config = project / "c.toml"
+    config.write_text('[problem]\nkind = "training_set"\ndata = "points.csv"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_config(config)["problem"]["data"] == str(csv)
+    assert resolve_config(config)["problem"]["data"] == str(csv)  # the API reads it alike
+    with pytest.raises(ConfigError) as info:  # --set: the working directory
+        load_config(config, ["problem.data='points.csv'"])
+    assert info.value.key == "problem.data"
+    monkeypatch.chdir(project)
+    assert load_config(config, ["problem.data='points.csv'"])["problem"]["data"] == "points.csv"

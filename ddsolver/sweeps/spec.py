@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import SCHEMA, ConfigError, read_toml, set_dotted, to_toml, validate
+from ..config import SCHEMA, ConfigError, read_config_file, read_toml, set_dotted, to_toml, validate
 from ..toml_io import check_nesting
 
 VERBS = ("run", "sgd")
@@ -242,7 +242,7 @@ def parse_sweep(raw: dict, where: Path, text: str, path: Path | None) -> SweepSp
         base, base_path = copy.deepcopy(given), None
     elif isinstance(given, str | Path):
         base_path = (where / given).resolve()
-        base = read_toml(base_path)
+        base = read_config_file(base_path)
         base_text = base_path.read_text()
     else:
         raise ConfigError(

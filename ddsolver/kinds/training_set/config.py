@@ -41,7 +41,13 @@ class TrainingSetSpec(KindSpec):
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
         "problem": {
-            "data": Key("str", "", "training set: .npz/.csv/.h5 file of x, y (x_test, y_test)"),
+            "data": Key(
+                "str",
+                "",
+                "training set: .npz/.csv/.h5 file of x, y (x_test, y_test); in a config file, "
+                "relative to its directory",
+                path=True,
+            ),
             "loss": Key("str", "logistic", "training set: the loss ℓ", choices=tuple(LOSSES)),
             "train": Key(
                 "str",
@@ -93,7 +99,11 @@ class TrainingSetSpec(KindSpec):
                 "bool", False, "training set: pair each particle with its b-flipped twin (f₀ = 0)"
             ),
             "particles": Key(
-                "str", "", "training set, kind file: .npz with theta (M, d+2) [and masses]"
+                "str",
+                "",
+                "training set, kind file: .npz with theta (M, d+2) [and masses]; in a config "
+                "file, relative to its directory",
+                path=True,
             ),
         },
         "grid": {
