@@ -3,7 +3,8 @@
 * ``<!-- generated: config-reference -->`` — every config key, from ``ddsolver.config.SCHEMA``;
 * ``<!-- generated: cli-reference -->`` — ``ddsolver VERB --help`` of every verb;
 * ``<!-- generated: problem-kinds -->`` — the registered problem kinds;
-* ``<!-- generated: benchmarks -->`` — the table of ``benchmarks/results.json``.
+* ``<!-- generated: benchmarks -->`` — the table of ``benchmarks/results.json``;
+* ``<!-- generated: ready-configs -->`` — every file of ``grids/`` with its opening comment.
 """
 
 from __future__ import annotations
@@ -82,11 +83,31 @@ def benchmarks() -> str:
     return "\n".join(rows)
 
 
+def _opening_comment(path: Path) -> str:
+    """The comment a config file opens with, up to its first command line or blank line."""
+    words = []
+    for line in path.read_text().splitlines():
+        text = line[1:].strip() if line.startswith("#") else None
+        if not text or text.startswith("ddsolver ") or text.startswith("pytest "):
+            break
+        words.append(text)
+    return " ".join(words).replace("|", "\\|")
+
+
+def ready_configs() -> str:
+    grids = ROOT / "grids"
+    rows = ["| file | what |", "|---|---|"]
+    for path in sorted(grids.glob("*.toml")) + sorted((grids / "sweeps").glob("*.toml")):
+        rows.append(f"| `{path.relative_to(ROOT)}` | {_opening_comment(path)} |")
+    return "\n".join(rows)
+
+
 GENERATORS = {
     "<!-- generated: config-reference -->": config_reference,
     "<!-- generated: cli-reference -->": cli_reference,
     "<!-- generated: problem-kinds -->": problem_kinds,
     "<!-- generated: benchmarks -->": benchmarks,
+    "<!-- generated: ready-configs -->": ready_configs,
 }
 
 
