@@ -278,7 +278,8 @@ BAD_ARGUMENTS = [
 @pytest.mark.parametrize(
     ("name", "argv", "needle"), BAD_ARGUMENTS, ids=[b[0] for b in BAD_ARGUMENTS]
 )
-def test_bad_arguments_are_one_line(tmp_path, capsys, name, argv, needle):
+def test_bad_arguments_are_one_line(tmp_path, capsys, monkeypatch, name, argv, needle):
+    monkeypatch.chdir(tmp_path)  # a sweep's default output directory is made here
     cfg = tmp_path / "c.toml"
     cfg.write_text(SMALL)
     if argv[0] == "sweep":  # a sweep file over the small config
@@ -286,6 +287,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, name, argv, needle):
         cfg = tmp_path / "s.toml"
     code, _, err = _cli(capsys, *(a.replace("{cfg}", str(cfg)) for a in argv))
     _refused(code, err, needle)
+    assert not (tmp_path / cfg.stem).exists(), "a refused run made its output directory"
 
 
 def _files(tmp_path):

@@ -104,25 +104,30 @@ def run_sweep(
             echo(f"point {point.index} ({point.label}): invalid: {point.error}")
     if workers != 0 or scheduler:
         _distributed()  # the install hint before any directory is made
-    out_dir.mkdir(parents=True, exist_ok=True)
     same_config: dict[str, list[Point]] = {}
     for point in valid:
         same_config.setdefault(point.key, []).append(point)  # equal configs run once
+    here = workers == 0 and not scheduler
+    # a scheduler that does not answer is refused before any directory or summary is made
+    client, cluster = (
+        (None, None) if here or not same_config else _client(scheduler, workers, len(same_config))
+    )
     reports: dict[int, dict] = {}
     try:
-        if same_config and workers == 0 and not scheduler:
-            _run_here(spec, same_config, out_dir, echo, reports)
-        elif same_config:
-            client, cluster = _client(scheduler, workers, len(same_config))
-            try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if client is not None:
                 _submit_all(client, spec, same_config, out_dir, echo, reports)
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-    finally:  # also when interrupted: the summary of what finished
-        rows = summary_rows(spec, points, reports)
-        written = write_summary(spec, rows, out_dir)
+            elif same_config:
+                _run_here(spec, same_config, out_dir, echo, reports)
+        finally:  # also when interrupted: the summary of what finished
+            rows = summary_rows(spec, points, reports)
+            written = write_summary(spec, rows, out_dir)
+    finally:
+        if client is not None:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     return SweepResult(rows, written)
 
 
