@@ -58,3 +58,16 @@ def test_bad_activation_is_refused_with_a_clear_message(table, needle):
 
 def test_codes_are_distinct():
     assert len(set(KIND_CODES.values())) == len(KIND_CODES)
+
+
+def test_a_kind_set_alone_keeps_the_other_parameters_and_the_refusal_names_the_remedy():
+    """--set problem.activation.kind=tanh keeps the file's ramp parameters (refused, with the
+    inline table as the remedy); the inline table replaces the whole table."""
+    from ddsolver.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config("grids/quickstart.toml", ["problem.activation.kind='tanh'"])
+    assert info.value.key == "problem.activation.t1"
+    assert """--set 'problem.activation={kind = "tanh"}'""" in str(info.value)
+    cfg = load_config("grids/quickstart.toml", ['problem.activation={kind = "tanh"}'])
+    assert cfg["problem"]["activation"] == {"kind": "tanh"}
