@@ -528,7 +528,7 @@ def _check_activation(raw: dict, cfg: dict) -> None:
                 given[extra[0]],
                 f"only kind = {kind!r} takes {', '.join(names)} (kind is {act['kind']!r}); "
                 f"to replace the whole table: --set 'problem.activation={{kind = "
-                f"\"{act['kind']}\"}}'",
+                f'"{act["kind"]}"}}\'',
             )
     if act["kind"] == "ramp":
         if not act["t1"] < act["t2"]:
