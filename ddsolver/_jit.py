@@ -152,8 +152,8 @@ def jit_parallel(func=None, /):
 
 #: The line on stderr while kernels compile (an empty cache, or a warm-up that takes long).
 COMPILING_NOTICE = (
-    "ddsolver: compiling the numerical kernels for this version (once, ~10 s; later runs "
-    "load them from {cache})"
+    "ddsolver: compiling the numerical kernels this run needs (~10 s, once per verb and "
+    "problem kind for this version; later runs load them from {cache})"
 )
 #: Seconds a warm-up may take, with a cache present, before the notice is shown (loading
 #: cached kernels takes ~0.3 s; a kernel missing from the cache compiles for seconds).
