@@ -17,6 +17,7 @@ from .schema import ConfigError as ConfigError
 #: Each public name and the module that defines it.
 _PUBLIC = {
     "compare": "api",
+    "compare_figures": "api",
     "open": "api",
     "solve": "api",
     "sweep": "api",
@@ -39,6 +40,7 @@ __all__ = [
     "SweepSummary",
     "__version__",
     "compare",
+    "compare_figures",
     "open",
     "paper_ramp",
     "solve",
@@ -48,6 +50,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .api import compare as compare
+    from .api import compare_figures as compare_figures
     from .api import open as open
     from .api import solve as solve
     from .api import sweep as sweep

@@ -1,4 +1,4 @@
-r"""The Python face of the command line: solve, train, compare, sweep, open.
+r"""The Python face of the command line: solve, train, compare (and its figures), sweep, open.
 
 Each function is the twin of a CLI verb and takes a config as a path, TOML text or a dict,
 with ``overrides`` in the dotted keys of ``--set`` (``{"problem.delta": 0.6}``, or as keyword
@@ -135,6 +135,26 @@ def compare(
         return compare_files(pde_path, sgd_path, corr_path)
     write_report(pde_path, sgd_path, output, corr_path, save_as)
     return compare_files(pde_path, sgd_path, corr_path)
+
+
+def compare_figures(
+    pde: Run | str | Path,
+    sgd: Run | str | Path,
+    corrected: Run | str | Path | None = None,
+) -> dict:
+    """The figures ``ddsolver compare`` writes, as matplotlib Figures by name
+    (``risk_comparison``, and where the files hold them ``overlaps_comparison``,
+    ``density_vs_sgd``, ``wasserstein``), drawn without pyplot (they show in a notebook, and
+    ``fig.savefig`` writes one), as :meth:`Run.plot` does for one file."""
+    from .comparison import compare_files
+    from .plotting import comparison_figure_objects
+
+    pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
+    corr_path = None
+    if corrected is not None:
+        corr_path = corrected.path if isinstance(corrected, Run) else Path(corrected)
+    report = compare_files(pde_path, sgd_path, corr_path)
+    return comparison_figure_objects(pde_path, sgd_path, report)
 
 
 def sweep(

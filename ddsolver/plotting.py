@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -424,11 +424,12 @@ def _animation(plt, snaps, grid, names, target: Path) -> Path:
     return target
 
 
-def risk_comparison_figure(pde_path, sgd_path, report: dict):
+def risk_comparison_figure(pde_path, sgd_path, report: dict, plt=None):
     """The limit's objective at its own resolution, its 1/N correction, a finite-step run's,
     and the trained networks' mean (with min–max and ± std bands when there are several
-    seeds) at their observation times; y scale by range (:func:`scale_by_range`)."""
-    plt = _pyplot()
+    seeds) at their observation times; y scale by range (:func:`scale_by_range`). ``plt``:
+    what makes the figure (pyplot by default; ``_Figures`` for one pyplot does not hold)."""
+    plt = plt or _pyplot()
     risk = report["risk"]
     t = np.asarray(risk["time"])
     words, trained = file_labels(pde_path), file_labels(sgd_path)
@@ -462,11 +463,18 @@ def risk_comparison_figure(pde_path, sgd_path, report: dict):
 def comparison_figures(
     pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
 ) -> list[Path]:
-    """risk_comparison, density_vs_sgd and wasserstein (a committee: overlaps_comparison)
-    figures of a comparison report, written as ``save_as`` says."""
+    """The figures of :func:`comparison_figure_objects`, written as ``save_as`` says."""
     plt = _pyplot()
-    out = [_save(plt, risk_comparison_figure(pde_path, sgd_path, report), out_dir,
-                 "risk_comparison", save_as)]  # fmt: skip
+    figures = comparison_figure_objects(pde_path, sgd_path, report, plt)
+    return [_save(plt, fig, out_dir, name, save_as) for name, fig in figures.items()]
+
+
+def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dict[str, Any]:
+    """risk_comparison, density_vs_sgd and wasserstein (grouped observables:
+    overlaps_comparison) of a comparison report, as matplotlib Figures by name; ``plt``:
+    pyplot, or by default figures that pyplot does not hold (for notebooks and scripts)."""
+    plt = plt or _Figures
+    out = {"risk_comparison": risk_comparison_figure(pde_path, sgd_path, report, plt)}
     t = np.asarray(report["risk"]["time"])
     step = report.get("finite_step")
     words, trained = file_labels(pde_path), file_labels(sgd_path)
@@ -476,8 +484,8 @@ def comparison_figures(
     }
     groups = {g: names for g, names in groups.items() if names}
     if groups:
-        out.append(
-            _overlaps_comparison(plt, pde_path, t, report["observables"], groups, out_dir, save_as)
+        out["overlaps_comparison"] = _overlaps_comparison(
+            plt, pde_path, t, report["observables"], groups
         )
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
@@ -511,7 +519,7 @@ def comparison_figures(
             ax.set_xlabel(name)
         axes[0][0].set_ylabel("density")
         axes[0][0].legend()
-        out.append(_save(plt, fig, out_dir, "density_vs_sgd", save_as))
+        out["density_vs_sgd"] = fig
         fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
         for key, values in report["wasserstein1"].items():
             if key != "time":
@@ -521,7 +529,7 @@ def comparison_figures(
                 ax.plot(step["wasserstein1"]["time"], values, "s--", ms=3, color="C3",
                         label=f"W1 in {key}, finite-step PDE")  # fmt: skip
         _decorate(ax, "time t", "Wasserstein-1 distance")
-        out.append(_save(plt, fig, out_dir, "wasserstein", save_as))
+        out["wasserstein"] = fig
     return out
 
 
@@ -533,10 +541,7 @@ def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
     return (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
 
 
-def _overlaps_comparison(
-    plt, pde_path, t, observables: dict, groups: dict[str, list[str]], out_dir: Path,
-    save_as: SaveAs,
-) -> Path:  # fmt: skip
+def _overlaps_comparison(plt, pde_path, t, observables: dict, groups: dict[str, list[str]]):
     """overlaps_comparison: the grouped observables (the committee's Q, R, v; the multi-index
     RMS of m) — the limit's lines at its own resolution, SGD mean ± std at its times."""
     fig, panels = _overlap_panels(plt, groups)
@@ -554,7 +559,7 @@ def _overlaps_comparison(
                     label=names.get(name, name))  # fmt: skip
             ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
         _decorate(ax, "time t", f"{group} (lines: {words.limit}; points: SGD mean ± std)")
-    return _save(plt, fig, out_dir, "overlaps_comparison", save_as)
+    return fig
 
 
 def plot_sweep(

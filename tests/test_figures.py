@@ -86,6 +86,28 @@ def test_the_api_compare_takes_the_format(runs, tmp_path):
         dd.compare(pde, sgd, tmp_path / "r2", format="jpg")
 
 
+def test_the_api_returns_the_comparison_figures_without_pyplot(runs, tmp_path):
+    """dd.compare_figures gives the figures compare writes, as Figures pyplot does not hold
+    (nothing accumulates in a notebook or a loop), with the same texts."""
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    import ddsolver as dd
+
+    _, pde, sgd = runs
+    before = plt.get_fignums()
+    figures = dd.compare_figures(pde, dd.open(sgd))
+    assert plt.get_fignums() == before
+    written = dd.compare(pde, sgd, tmp_path / "r")
+    assert written["risk"]["time"]  # the report itself is unchanged
+    assert set(figures) == {p.stem for p in (tmp_path / "r").glob("*.png")}
+    assert all(isinstance(f, Figure) for f in figures.values())
+    legend = [t.get_text() for t in figures["risk_comparison"].axes[0].get_legend().get_texts()]
+    assert any(text.startswith("PDE R(ρ_t)") for text in legend), legend
+    figures["risk_comparison"].savefig(tmp_path / "mine.png")
+    assert (tmp_path / "mine.png").stat().st_size > 0
+
+
 def test_compare_prints_a_one_screen_summary(runs, tmp_path, capsys):
     _, pde, sgd = runs
     assert cli.main(["compare", str(pde), str(sgd), "-o", str(tmp_path / "r")]) == 0
