@@ -507,10 +507,14 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
         for ax, ts in zip(axes[0], picks, strict=True):
             j = int(np.argmin(np.abs(ssnap["time"] - ts)))
             samples = ssnap[name][j].ravel()
-            ax.hist(samples, bins=60, density=True, color="0.6",
+            marginal = _marginal(psnap, grid, ts, name)
+            low, high = mass_window(grid[name]["edges"], marginal, samples)
+            inside = samples[(samples >= low) & (samples <= high)]
+            ax.hist(inside, bins=np.linspace(low, high, 61), color="0.6",
+                    weights=np.full(inside.size, 60 / (high - low) / max(samples.size, 1)),
                     label=f"{trained.trainer} neurons")  # fmt: skip
-            ax.plot(grid[name]["centres"], _marginal(psnap, grid, ts, name), "C0",
-                    label=words.limit)  # fmt: skip
+            ax.plot(grid[name]["centres"], marginal, "C0", label=words.limit)
+            ax.set_xlim(low, high)  # zoomed to where the mass is (one cell can hold it all)
             if corrected:
                 snap, cgrid = corrected
                 ax.plot(cgrid[name]["centres"], _marginal(snap, cgrid, ts, name), "C3--",
@@ -531,6 +535,31 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
         _decorate(ax, "time t", "Wasserstein-1 distance")
         out["wasserstein"] = fig
     return out
+
+
+#: The share of the mass :func:`mass_window` may leave out on each side.
+WINDOW_TAIL = 1e-3
+
+
+def mass_window(edges: np.ndarray, density: np.ndarray, samples: np.ndarray) -> tuple[float, float]:
+    """The interval a density panel shows: from the :data:`WINDOW_TAIL` to the 1 − tail
+    quantile of the limit's marginal (cells of ``edges``, ``density`` per unit length) and of
+    the SGD neurons' ``samples``, padded by a tenth of its width and by one cell on each side,
+    within the grid and the samples. A mass trapped in one cell then fills the panel instead
+    of a pixel."""
+    widths = np.diff(edges)
+    mass = np.clip(density, 0, None) * widths
+    cdf = np.cumsum(mass) / max(mass.sum(), np.finfo(float).tiny)
+    first = int(np.searchsorted(cdf, WINDOW_TAIL))
+    last = int(min(np.searchsorted(cdf, 1 - WINDOW_TAIL), widths.size - 1))
+    low, high = edges[first], edges[last + 1]
+    if samples.size:
+        low = min(low, float(np.quantile(samples, WINDOW_TAIL)))
+        high = max(high, float(np.quantile(samples, 1 - WINDOW_TAIL)))
+    pad = 0.1 * (high - low) + widths.max(initial=0.0)
+    floor = min(edges[0], float(samples.min())) if samples.size else edges[0]
+    ceiling = max(edges[-1], float(samples.max())) if samples.size else edges[-1]
+    return max(floor, low - pad), min(ceiling, high + pad)
 
 
 def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:

@@ -4,6 +4,7 @@ sweep's plot, read back from the files written."""
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cli_runner import ddsolver
 
@@ -231,3 +232,33 @@ def test_a_sweep_summary_gives_paths_that_work_from_anywhere(tmp_path):
         assert (path.parent / row["run_file"]).exists()  # beside the summary
         full = Path(row["run_path"])
         assert full.is_absolute() and full.exists()
+
+
+def test_a_trapped_mass_fills_its_density_panel():
+    """Failure of convergence: all the mass in one cell near r = 0 of a [0, 4] axis. The
+    panel shows a window of a few cells around it (it was the whole axis, the mass one
+    pixel wide); the SGD neurons' spread widens the window to cover them."""
+    from ddsolver.plotting import mass_window
+
+    edges = np.linspace(0.0, 4.0, 401)
+    density = np.zeros(400)
+    density[5] = 1.0 / 0.01  # the mass in the cell [0.05, 0.06]
+    low, high = mass_window(edges, density, np.array([0.052, 0.055, 0.058]))
+    assert 0.0 <= low <= 0.05 and 0.06 <= high <= 0.1, (low, high)
+    low, high = mass_window(edges, density, np.linspace(0.05, 0.9, 1000))
+    assert high >= 0.9 and high < 1.2, high
+    spread = np.full(400, 0.25)  # uniform on [0, 4]: the whole axis
+    assert mass_window(edges, spread, np.array([])) == (0.0, 4.0)
+
+
+def test_the_density_panels_are_zoomed_to_the_mass(runs):
+    """Each panel's x range is :func:`mass_window` of its marginal and neurons, and holds
+    the SGD histogram inside it."""
+    import ddsolver as dd
+
+    _, pde, sgd = runs
+    fig = dd.compare_figures(pde, sgd)["density_vs_sgd"]
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        assert low < high and ax.patches
+        assert all(low - 1e-9 <= p.get_x() <= high + 1e-9 for p in ax.patches)
