@@ -127,3 +127,31 @@ def test_the_mean_field_committee_approaches_the_teacher_student_dd_like_one_ove
     slope = np.polyfit(np.log(units), np.log(gaps), 1)[0]
     print(f"slope {slope:.3f}")
     assert abs(slope + 1.0) < 0.1
+
+
+def test_the_over_parameterisation_numbers_on_the_docs_page_are_what_its_config_gives(tmp_path):
+    """docs/problems/committee.md states ε_g at t = 10⁵ for K = 2, 4, 8, first layer and both
+    layers, from grids/committee_both_layers.toml and the --set keys it names: read the
+    numbers from the page and rerun the page's commands (ODEs, about 25 s)."""
+    import re
+    from pathlib import Path
+
+    import ddsolver as dd
+
+    root = Path(__file__).resolve().parents[1]
+    page = " ".join((root / "docs" / "problems" / "committee.md").read_text().split())
+    first = re.search(
+        r"first layer only \(the same file.*?\), ε_g = ([^ ]+), ([^ ]+), ([^ ]+) for", page
+    )
+    both = re.search(
+        r"both layers \(`grids/committee_both_layers.toml`.*?\), ([^ ]+), ([^ ]+), ([^ ]+) —", page
+    )
+    assert first and both, "the page no longer states the numbers where this test reads them"
+    first_layer = {"dynamics.eta_v": 0.0, "initial.a_mean": 1.0, "initial.a_std": 0.0}
+    for stated, extra in ((both.groups(), {}), (first.groups(), first_layer)):
+        for k, text in zip((2, 4, 8), stated, strict=True):
+            run = dd.solve(root / "grids" / "committee_both_layers.toml", tmp_path / f"{k}_{len(extra)}.h5",
+                           overrides={"problem.student_units": k, **extra}, quiet=True)  # fmt: skip
+            value = float(run.observables["risk"].values[-1])
+            digits = len(text.split("e")[0].replace(".", "").lstrip("0"))
+            assert f"{value:.{digits - 1}e}".replace("e-0", "e-") == text, (k, extra, value, text)
