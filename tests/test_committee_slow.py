@@ -150,7 +150,8 @@ def test_the_over_parameterisation_numbers_on_the_docs_page_are_what_its_config_
     first_layer = {"dynamics.eta_v": 0.0, "initial.a_mean": 1.0, "initial.a_std": 0.0}
     for stated, extra in ((both.groups(), {}), (first.groups(), first_layer)):
         for k, text in zip((2, 4, 8), stated, strict=True):
-            run = dd.solve(root / "grids" / "committee_both_layers.toml", tmp_path / f"{k}_{len(extra)}.h5",
+            out = tmp_path / f"{k}_{len(extra)}.h5"
+            run = dd.solve(root / "grids" / "committee_both_layers.toml", out,
                            overrides={"problem.student_units": k, **extra}, quiet=True)  # fmt: skip
             value = float(run.observables["risk"].values[-1])
             digits = len(text.split("e")[0].replace(".", "").lstrip("0"))

@@ -6,6 +6,7 @@ Imports no kernel: :mod:`ddsolver.config` validates a config with this module al
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -78,15 +79,8 @@ class MultiIndexSpec(KindSpec):
         return keys | keys_of("particles", "count", "rtol", "atol")
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
-        """The particle flow of the population risk R(ρ_t), and SGD at the step ε."""
-        return Labels(
-            limit="particle flow",
-            objective="population risk",
-            symbol="R(ρ_t)",
-            finite="R_N",
-            trainer="SGD",
-            step=f"ε = {cfg['sgd']['eps']:g}",
-        )
+        """The mean-field DD's words, its limit a particle flow."""
+        return replace(super().labels(cfg, points), limit="particle flow")
 
     def fields(self, cfg: dict) -> dict[str, Field]:
         """The risk; the mean and RMS of each projection m_l (k ≤ :data:`MAX_NAMED_UNITS`),
