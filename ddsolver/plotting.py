@@ -485,7 +485,7 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
     groups = {g: names for g, names in groups.items() if names}
     if groups:
         out["overlaps_comparison"] = _overlaps_comparison(
-            plt, pde_path, t, report["observables"], groups
+            plt, pde_path, trained.trainer, t, report["observables"], groups
         )
 
     psnap, ssnap = io.read_series(pde_path, "snapshots"), io.read_series(sgd_path, "snapshots")
@@ -570,9 +570,12 @@ def _marginal(snap: dict, grid: dict, ts: float, name: str) -> np.ndarray:
     return (dens * io.grid_volumes(grid)).sum(axis=other) / np.diff(grid[name]["edges"])
 
 
-def _overlaps_comparison(plt, pde_path, t, observables: dict, groups: dict[str, list[str]]):
+def _overlaps_comparison(
+    plt, pde_path, trainer: str, t, observables: dict, groups: dict[str, list[str]]
+):
     """overlaps_comparison: the grouped observables (the committee's Q, R, v; the multi-index
-    RMS of m) — the limit's lines at its own resolution, SGD mean ± std at its times."""
+    RMS of m) — the limit's lines at its own resolution, the trained networks' (``trainer``:
+    SGD or GD) mean ± std at their times."""
     fig, panels = _overlap_panels(plt, groups)
     words = file_labels(pde_path)
     own = io.read_series(pde_path, "observables")
@@ -587,7 +590,7 @@ def _overlaps_comparison(plt, pde_path, t, observables: dict, groups: dict[str, 
             ax.plot(own["time"][inside], own[name][inside], color=f"C{i % 10}",
                     label=names.get(name, name))  # fmt: skip
             ax.errorbar(t, mean, std, fmt=".", ms=3, color=f"C{i % 10}", alpha=0.6)
-        _decorate(ax, "time t", f"{group} (lines: {words.limit}; points: SGD mean ± std)")
+        _decorate(ax, "time t", f"{group} (lines: {words.limit}; points: {trainer} mean ± std)")
     return fig
 
 
