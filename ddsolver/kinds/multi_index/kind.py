@@ -58,12 +58,23 @@ def initial_particles(cfg: dict, count: int, seed: int) -> np.ndarray:
     return theta
 
 
+def projection_observables(theta: np.ndarray) -> dict[str, float]:
+    """The alignment ∫|m|²/|w|² and, for k ≤ :data:`MAX_NAMED_UNITS`, the RMS of each m_l of
+    equally weighted points θ = (m, r⊥) (M, k + 1): the flow's particles or SGD's neurons."""
+    m, _, rho = MultiIndex.split(theta)
+    safe = np.where(rho > 0, rho, 1.0)
+    out = {"alignment": float(np.mean(np.sum(m * m, axis=1) / safe**2))}
+    if m.shape[1] <= MAX_NAMED_UNITS:
+        rms = np.sqrt(np.mean(m * m, axis=0))
+        out.update({f"m_rms_{j + 1}": float(rms[j]) for j in range(m.shape[1])})
+    return out
+
+
 def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> dict[str, float]:
     """The risk and its 1/N term at ``neurons``, the alignment, the RMS of each m_l and every
     coordinate's statistics."""
-    m, _, rho = model.split(theta)
+    _, _, rho = model.split(theta)
     k = model.units
-    safe = np.where(rho > 0, rho, 1.0)
     value_v, _ = model.potential(theta)
     value_u, _ = model.interaction(theta)
     double = float(value_u.mean())
@@ -72,11 +83,8 @@ def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> 
     out = {
         "risk": risk,
         "risk_finite_n": risk + finite_width_correction(mean_self, double, neurons),
-        "alignment": float(np.mean(np.sum(m * m, axis=1) / safe**2)),
+        **projection_observables(theta),
     }
-    if k <= MAX_NAMED_UNITS:
-        rms = np.sqrt(np.mean(m * m, axis=0))
-        out.update({f"m_rms_{j + 1}": float(rms[j]) for j in range(k)})
     masses = np.full(theta.shape[0], 1.0 / theta.shape[0])
     out.update(coordinate_statistics(coordinate_names(k), theta, masses))
     return out
@@ -111,14 +119,8 @@ class MultiIndexNetwork(Network):
         return out
 
     def observables(self) -> dict[str, float]:
-        theta = np.column_stack([self.coordinates()[c] for c in self.coords])
-        m, _, rho = MultiIndex.split(theta)
-        safe = np.where(rho > 0, rho, 1.0)
-        out = {"alignment": float(np.mean(np.sum(m * m, axis=1) / safe**2))}
-        if self.problem.units <= MAX_NAMED_UNITS:
-            rms = np.sqrt(np.mean(m * m, axis=0))
-            out.update({f"m_rms_{j + 1}": float(rms[j]) for j in range(self.problem.units)})
-        return out
+        coords = self.coordinates()
+        return projection_observables(np.column_stack([coords[c] for c in self.coords]))
 
 
 class MultiIndexKind(MultiIndexSpec, ProblemKind):
