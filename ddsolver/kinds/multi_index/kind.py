@@ -15,8 +15,7 @@ import numpy as np
 
 from ...limits import ODESystem
 from ...models.activations import Activation
-from ...models.integrals import pair
-from ...models.risk import finite_width_correction, mean_field_risk
+from ...models.risk import finite_width_correction
 from ...observables import coordinate_statistics
 from ...schedules import Schedule
 from ...schema import initial_dimension
@@ -73,13 +72,8 @@ def projection_observables(theta: np.ndarray) -> dict[str, float]:
 def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> dict[str, float]:
     """The risk and its 1/N term at ``neurons``, the alignment, the RMS of each m_l and every
     coordinate's statistics."""
-    _, _, rho = model.split(theta)
     k = model.units
-    value_v, _ = model.potential(theta)
-    value_u, _ = model.interaction(theta)
-    double = float(value_u.mean())
-    risk = mean_field_risk(model.label_second_moment, float(value_v.mean()), double)
-    mean_self = float(np.mean(pair(model.activation, rho, rho, np.ones_like(rho))))
+    risk, mean_self, double = model.risk_terms(theta)
     out = {
         "risk": risk,
         "risk_finite_n": risk + finite_width_correction(mean_self, double, neurons),

@@ -42,6 +42,7 @@ from ...models.integrals import (
     pair_moment,
     pair_moment_da,
 )
+from ...models.risk import mean_field_risk
 
 
 def cosine_nodes(orthogonal_dimension: float) -> int:
@@ -205,8 +206,18 @@ class MultiIndex:
         _, grad_u = self.interaction(theta)
         return -2.0 * (grad_v + grad_u + self.lam * theta)
 
-    def risk(self, theta: np.ndarray) -> float:
-        """R(ρ) = E y² + 2∫V dρ + ∫∫Ū dρ dρ of the particles' empirical law (equal masses)."""
+    def risk_terms(self, theta: np.ndarray) -> tuple[float, float, float]:
+        """(R(ρ), ∫U(θ, θ) dρ, ∫∫Ū dρ dρ) of the particles' empirical law (equal masses),
+        R = E y² + 2∫V dρ + ∫∫Ū dρ dρ; the last two give the i.i.d. 1/N term
+        (:func:`~ddsolver.models.risk.finite_width_correction`)."""
         value_v, _ = self.potential(theta)
         value_u, _ = self.interaction(theta)
-        return self.label_second_moment + 2.0 * value_v.mean() + value_u.mean()
+        double = float(value_u.mean())
+        risk = mean_field_risk(self.label_second_moment, float(value_v.mean()), double)
+        _, _, rho = self.split(theta)
+        mean_self = float(np.mean(pair(self.activation, rho, rho, np.ones_like(rho))))
+        return risk, mean_self, double
+
+    def risk(self, theta: np.ndarray) -> float:
+        """R(ρ) = E y² + 2∫V dρ + ∫∫Ū dρ dρ of the particles' empirical law (equal masses)."""
+        return self.risk_terms(theta)[0]
