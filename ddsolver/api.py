@@ -126,11 +126,7 @@ def compare(
     from .plotting import SaveAs
 
     save_as = SaveAs(format, dpi)
-
-    pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
-    corr_path = None
-    if corrected is not None:
-        corr_path = corrected.path if isinstance(corrected, Run) else Path(corrected)
+    pde_path, sgd_path, corr_path = _paths(pde, sgd, corrected)
     if output is None:
         return compare_files(pde_path, sgd_path, corr_path)
     write_report(pde_path, sgd_path, output, corr_path, save_as)
@@ -149,12 +145,14 @@ def compare_figures(
     from .comparison import compare_files
     from .plotting import comparison_figure_objects
 
-    pde_path, sgd_path = (x.path if isinstance(x, Run) else Path(x) for x in (pde, sgd))
-    corr_path = None
-    if corrected is not None:
-        corr_path = corrected.path if isinstance(corrected, Run) else Path(corrected)
+    pde_path, sgd_path, corr_path = _paths(pde, sgd, corrected)
     report = compare_files(pde_path, sgd_path, corr_path)
     return comparison_figure_objects(pde_path, sgd_path, report)
+
+
+def _paths(*files: Run | str | Path | None) -> tuple[Path | None, ...]:
+    """Each run or path as a path (None stays None)."""
+    return tuple(None if f is None else f.path if isinstance(f, Run) else Path(f) for f in files)
 
 
 def sweep(
