@@ -383,7 +383,10 @@ def append(
             slot = 0 if np.isnan(old[2]) or int(old[2]) == 1 else 1
             extra_json = json.dumps(extra)
             f["checkpoint/density"][slot] = density
-            f["checkpoint/density"].attrs[f"extra{slot}"] = extra_json
+            attrs = f["checkpoint/density"].attrs
+            if attrs.get(f"extra{slot}") != extra_json:  # rewritten only when it changes: an
+                attrs[f"extra{slot}"] = extra_json  # attribute write a kill interrupts can
+                # leave the attribute index unusable ("attribute already exists" on resume)
             f.flush()
             state = {
                 **state,
