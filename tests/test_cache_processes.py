@@ -44,3 +44,40 @@ def test_kernels_cached_by_one_process_run_in_the_next(tmp_path):
     _run("rhs", env)  # compiles and caches evaluate_rhs alone
     first = _run("advance", env)  # compiles advance against the cached evaluate_rhs
     assert _run("advance", env) == first  # loads that advance: crashed with SIGSEGV before
+
+
+SGD_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    from ddsolver.models.activations import Activation
+    from ddsolver.schedules import Schedule
+    from ddsolver.sgd.teacher_student import teacher_sgd_steps
+
+    act, xi = Activation("tanh"), Schedule("constant")
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((6, 5))
+    teacher_sgd_steps(w, act.code, act.param_array, 1.0, 0.1, 1e-2, xi.code, xi.params,
+                      0.01, 0.01, 2, 0, 40, rng)
+    print(repr(w.sum()), sum(teacher_sgd_steps.stats.cache_hits.values()))
+    """
+)
+
+
+def test_sgd_loop_and_its_shared_parts_load_from_the_cache(tmp_path):
+    """A kind's SGD loop calls the engine's parts (:mod:`ddsolver.sgd.engine`) statically:
+    the next process loads it from the cache (one hit) and repeats the bits."""
+    import os
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run() -> tuple[str, int]:
+        done = subprocess.run([sys.executable, "-c", SGD_SCRIPT], env=env, capture_output=True,
+                              text=True, timeout=600, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        total, hits = done.stdout.split()
+        return total, int(hits)
+
+    first, hits_first = run()
+    second, hits_second = run()
+    assert (hits_first, hits_second) == (0, 1)
+    assert second == first

@@ -32,11 +32,11 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit, jit_parallel
-from ..models.activations import RAMP, act_derivative, act_value
 from ..models.hermite import hermite_coefficients
 from ..models.integrals import pair_moment
 from ..models.risk import mean_field_risk
 from ..schedules import schedule_value
+from .engine import forward, update
 
 
 @jit
@@ -66,11 +66,6 @@ def sgd_steps(
     der = np.empty((batch, n))  # σ'(<w_i, x_b>)
     resid = np.empty(batch)
     grad_w = np.empty(d)
-    ramp_t1, ramp_t2, ramp_s1, ramp_s2 = params[0], params[-1], params[0], params[-1]
-    ramp_slope = 0.0
-    if code == RAMP:
-        ramp_t1, ramp_t2, ramp_s1, ramp_s2 = params[0], params[1], params[2], params[3]
-        ramp_slope = (ramp_s2 - ramp_s1) / (ramp_t2 - ramp_t1)
     for k in range(k_start, k_stop):
         s = eps * schedule_value(scode, sparams, k * eps)
         for b in range(batch):
@@ -79,75 +74,10 @@ def sgd_steps(
             for j in range(d):
                 x[b, j] = scale * rng.standard_normal()
             y[b] = label
-        for b in range(batch):
-            # three passes over the neurons: the products <w_i, x_b>, the activation
-            # (branch-free selects for the ramp), the output; one pass with the ramp's
-            # branches inside ran 2.5× slower. Each product sums in the order of j (IEEE
-            # order, :mod:`ddsolver._jit`), four neurons at a time so that four sums advance
-            # together (one at a time: 15.3 µs a step at N = 800, d = 40; four: 11.4)
-            quad = n - n % 4
-            for i0 in range(0, quad, 4):
-                h0 = h1 = h2 = h3 = 0.0
-                for j in range(d):
-                    xj = x[b, j]
-                    h0 += w[i0, j] * xj
-                    h1 += w[i0 + 1, j] * xj
-                    h2 += w[i0 + 2, j] * xj
-                    h3 += w[i0 + 3, j] * xj
-                pre[b, i0] = h0
-                pre[b, i0 + 1] = h1
-                pre[b, i0 + 2] = h2
-                pre[b, i0 + 3] = h3
-            for i in range(quad, n):
-                h = 0.0
-                for j in range(d):
-                    h += w[i, j] * x[b, j]
-                pre[b, i] = h
-            if code == RAMP:  # inline: the generic dispatch costs ~15 ns a call
-                for i in range(n):
-                    h = pre[b, i]
-                    v = ramp_s1 + ramp_slope * (h - ramp_t1)
-                    v = ramp_s1 if h <= ramp_t1 else v
-                    val[b, i] = ramp_s2 if h >= ramp_t2 else v
-                    der[b, i] = ramp_slope if (h > ramp_t1) and (h < ramp_t2) else 0.0
-            else:
-                for i in range(n):
-                    val[b, i] = act_value(code, params, pre[b, i])
-                    der[b, i] = act_derivative(code, params, pre[b, i])
-            yhat = 0.0
-            for i in range(n):
-                yhat += a[i] * val[b, i]
-            resid[b] = y[b] - yhat / n
-        shrink = 1.0 - 2.0 * lam * s
+        forward(w, a, x, y, code, params, pre, val, der, resid)
         noise = math.sqrt(4.0 * s * tau / dim) if tau > 0.0 else 0.0
-        coef = 2.0 * s / batch
-        for i in range(n):
-            grad_a = 0.0
-            if batch == 1:  # one fused, vectorisable pass over the row
-                g = coef * resid[0] * a[i] * der[0, i]
-                if g != 0.0 or shrink != 1.0:  # (a saturated unit without penalty stays)
-                    for j in range(d):
-                        w[i, j] = shrink * w[i, j] + g * x[0, j]
-                if train_a:
-                    grad_a = resid[0] * val[0, i]
-            else:
-                for j in range(d):
-                    grad_w[j] = 0.0
-                for b in range(batch):
-                    g = resid[b] * a[i] * der[b, i]
-                    for j in range(d):
-                        grad_w[j] += g * x[b, j]
-                    if train_a:
-                        grad_a += resid[b] * val[b, i]
-                for j in range(d):
-                    w[i, j] = shrink * w[i, j] + coef * grad_w[j]
-            if noise > 0.0:
-                for j in range(d):
-                    w[i, j] += noise * rng.standard_normal()
-            if train_a:
-                a[i] = shrink * a[i] + coef * grad_a
-                if noise > 0.0:
-                    a[i] += noise * rng.standard_normal()
+        update(w, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s / batch, noise,
+               rng, grad_w)  # fmt: skip
 
 
 def sgd_steps_ref(

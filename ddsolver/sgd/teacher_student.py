@@ -17,11 +17,12 @@ import math
 import numpy as np
 
 from .._jit import jit
-from ..models.activations import act_derivative, act_value
+from ..models.activations import act_value
 from ..models.integrals import pair
 from ..models.risk import mean_field_risk
 from ..models.teacher_student import TeacherStudent
 from ..schedules import schedule_value
+from .engine import forward, update
 
 
 @jit
@@ -31,8 +32,11 @@ def teacher_sgd_steps(
 ):  # fmt: skip
     """Advance the students w (N, d) in place from step k_start to k_stop (exclusive)."""
     n, d = w.shape
+    ones = np.ones(n)  # the fixed second layer
     x = np.empty((batch, d))
     y = np.empty(batch)
+    pre = np.empty((batch, n))
+    val = np.empty((batch, n))
     der = np.empty((batch, n))
     resid = np.empty(batch)
     grad = np.empty(d)
@@ -44,29 +48,10 @@ def teacher_sgd_steps(
             y[m] = act_value(code, params, teacher_norm * x[m, 0])
             if label_noise > 0.0:
                 y[m] += label_noise * rng.standard_normal()
-        for m in range(batch):
-            yhat = 0.0
-            for i in range(n):
-                h = 0.0
-                for j in range(d):
-                    h += w[i, j] * x[m, j]
-                yhat += act_value(code, params, h)
-                der[m, i] = act_derivative(code, params, h)
-            resid[m] = y[m] - yhat / n
-        shrink = 1.0 - 2.0 * lam * s
+        forward(w, ones, x, y, code, params, pre, val, der, resid)
         noise = math.sqrt(4.0 * s * tau / d) if tau > 0.0 else 0.0
-        coef = 2.0 * s / batch
-        for i in range(n):
-            for j in range(d):
-                grad[j] = 0.0
-            for m in range(batch):
-                g = resid[m] * der[m, i]
-                for j in range(d):
-                    grad[j] += g * x[m, j]
-            for j in range(d):
-                w[i, j] = shrink * w[i, j] + coef * grad[j]
-                if noise > 0.0:
-                    w[i, j] += noise * rng.standard_normal()
+        update(w, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s / batch, noise,
+               rng, grad)  # fmt: skip
 
 
 def teacher_sgd_steps_ref(

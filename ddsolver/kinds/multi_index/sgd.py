@@ -16,9 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..._jit import jit
-from ...models.activations import act_derivative, act_value
+from ...models.activations import act_value
 from ...models.integrals import pair
 from ...models.risk import mean_field_risk
+from ...sgd.engine import forward, update
 from .model import MultiIndex
 
 
@@ -31,8 +32,11 @@ def multi_index_sgd_steps(w, code, params, chol, v, label_noise, eps, lam, batch
     """
     n, d = w.shape
     units = chol.shape[0]
+    ones = np.ones(n)  # the fixed second layer
     x = np.empty((batch, d))
     y = np.empty(batch)
+    pre = np.empty((batch, n))
+    val = np.empty((batch, n))
     der = np.empty((batch, n))
     resid = np.empty(batch)
     grad = np.empty(d)
@@ -49,26 +53,9 @@ def multi_index_sgd_steps(w, code, params, chol, v, label_noise, eps, lam, batch
             if label_noise > 0.0:
                 label += label_noise * rng.standard_normal()
             y[b] = label
-        for b in range(batch):
-            yhat = 0.0
-            for i in range(n):
-                h = 0.0
-                for j in range(d):
-                    h += w[i, j] * x[b, j]
-                yhat += act_value(code, params, h)
-                der[b, i] = act_derivative(code, params, h)
-            resid[b] = y[b] - yhat / n
-        shrink = 1.0 - 2.0 * lam * eps
-        coef = 2.0 * eps / batch
-        for i in range(n):
-            for j in range(d):
-                grad[j] = 0.0
-            for b in range(batch):
-                g = resid[b] * der[b, i]
-                for j in range(d):
-                    grad[j] += g * x[b, j]
-            for j in range(d):
-                w[i, j] = shrink * w[i, j] + coef * grad[j]
+        forward(w, ones, x, y, code, params, pre, val, der, resid)
+        update(w, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * eps, 2.0 * eps / batch,
+               0.0, rng, grad)  # fmt: skip
 
 
 def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng):
