@@ -552,7 +552,7 @@ def scaling_benchmark(quick: bool) -> Iterator[dict]:
         for _ in range(3):  # per step actually taken (a run may stop early, e.g. at a boundary)
             work = state.copy()
             start = time.perf_counter()
-            taken = system.advance(work, 0.0, 1e9, math.inf, budget)[2]
+            taken = system.advance(work, 0.0, 1e9, math.inf, budget).steps
             best = min(best, (time.perf_counter() - start) / max(int(taken), 1))
         return best
 

@@ -7,10 +7,44 @@ number ``dt_limit`` that the run loop checkpoints, so a resumed run repeats the 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import Any
+
 from ._jit import jit
 
 #: Fraction of the step the error estimate allows that is taken.
 SAFETY = 0.9
+
+
+@dataclass(frozen=True)
+class StepControl:
+    """How a solver chooses its steps, as one value.
+
+    Attributes
+    ----------
+    method : the Runge–Kutta method (:class:`~ddsolver.tableaux.ShuOsher` or
+        :class:`~ddsolver.tableaux.Butcher`)
+    cfl : fraction of the positivity bound a step takes (:func:`cfl_step`; the grid)
+    dt_max : cap on the step
+    rtol, atol : the embedded error control (rtol = 0 on the grid: the positivity bound only)
+    grow, shrink : the largest and smallest factor between successive steps
+        (:func:`error_step`)
+    """
+
+    method: Any
+    cfl: float = 1.0
+    dt_max: float = math.inf
+    rtol: float = 0.0
+    atol: float = 1e-10
+    grow: float = 2.0
+    shrink: float = 0.0
+
+    @property
+    def exponent(self) -> float:
+        """The controller's exponent 1/(q + 1), q the method's embedded order (0: none)."""
+        q = self.method.embedded_order
+        return 1.0 / (q + 1) if q > 0 else 0.0
 
 
 @jit

@@ -41,11 +41,10 @@ class PDEIntegrator:
         self.dt_limit = math.inf
 
     def advance(self, t: float, t_stop: float) -> Advance:
-        t, self.dt_limit, n, _, code, last = self.system.advance(
-            self.state, t, t_stop, self.dt_limit, STEPS_PER_CALL
-        )
-        failure = None if code == STATUS_OK else STATUS_MESSAGES[code]
-        return Advance(t, n, last if n else np.nan, failure)
+        report = self.system.advance(self.state, t, t_stop, self.dt_limit, STEPS_PER_CALL)
+        self.dt_limit = report.dt_limit
+        failure = None if report.status == STATUS_OK else STATUS_MESSAGES[report.status]
+        return Advance(report.t, report.steps, report.last_dt if report.steps else np.nan, failure)
 
     def observe(self) -> dict[str, Any]:
         return self.system.observables(self.state, self.neurons)

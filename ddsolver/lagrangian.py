@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._scipy import special
-from .controllers import error_step
+from .controllers import StepControl, error_step
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
@@ -47,7 +47,7 @@ from .operators.isotropic_particles import isotropic_particle_model
 from .operators.isotropic_particles import risk_terms as compiled_risk_terms
 from .protocol import FactorisedProblem
 from .schedules import Schedule
-from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW
+from .status import STATUS_NAN, STATUS_OK, STATUS_STEP_UNDERFLOW, StepReport
 from .tableaux import BOGACKI_SHAMPINE
 
 METHOD = BOGACKI_SHAMPINE
@@ -113,6 +113,8 @@ class ParticleDD:
             raise ValueError("noise with a finite dimension needs blob_widths (kernel widths)")
         if not self.problem.factorised:
             raise ValueError("particles need a factorised interaction (Mehler series or d = inf)")
+        self.control = StepControl(METHOD, dt_max=self.dt_max, rtol=self.rtol, atol=self.atol,
+                                   grow=MAX_GROWTH, shrink=MIN_SHRINK)  # fmt: skip
         self.count = int(np.prod(self.particles_per_axis))
         self.masses = np.full(self.count, 1.0 / self.count)
         self.kernel = None
@@ -168,40 +170,39 @@ class ParticleDD:
             )  # fmt: skip
         return velocity
 
-    def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9):
-        """Integrate z (M, n) in place towards t_stop; same return tuple as the grid stepper.
+    def advance(self, z, t, t_stop, dt_limit=math.inf, max_steps=10**9) -> StepReport:
+        """Integrate z (M, n) in place towards t_stop; the report of the grid's stepper.
 
         The method is :data:`~ddsolver.tableaux.BOGACKI_SHAMPINE` (its last stage is the next
         step's first); the step size follows :func:`~ddsolver.controllers.error_step`.
         """
-        method = METHOD
-        exponent = 1.0 / (method.embedded_order + 1)
+        control = self.control
+        method, exponent = control.method, control.exponent
         if self.kernel is not None:
-            t, dt, steps, rejected, status, last = compiled_advance(
-                self.kernel, z, self.masses, t, t_stop, dt_limit, self.dt_max, self.rtol,
-                self.atol, FIRST_STEP, max_steps, *BUTCHER_ARRAYS, exponent, MAX_GROWTH,
-                MIN_SHRINK,
-            )  # fmt: skip
-            return t, dt, steps, rejected, status, last
+            return StepReport(*compiled_advance(
+                self.kernel, z, self.masses, t, t_stop, dt_limit, control.dt_max, control.rtol,
+                control.atol, FIRST_STEP, max_steps, *BUTCHER_ARRAYS, exponent, control.grow,
+                control.shrink,
+            ))  # fmt: skip
         steps = rejected = 0
         last = 0.0
         k_first = self.velocity(z, t)
-        dt = min(dt_limit if math.isfinite(dt_limit) else FIRST_STEP, self.dt_max)
+        dt = min(dt_limit if math.isfinite(dt_limit) else FIRST_STEP, control.dt_max)
         while t < t_stop and steps < max_steps:
             h = min(dt, t_stop - t)
             final = h >= t_stop - t
             if h < 1e-14:
-                return t, dt, steps, rejected, STATUS_STEP_UNDERFLOW, last
+                return StepReport(t, dt, steps, rejected, STATUS_STEP_UNDERFLOW, last)
             ks = [k_first]
             for i in range(1, len(method.c)):
                 ks.append(self.velocity(_combine(z, h, method.A[i], ks), t + method.c[i] * h))
             new = _combine(z, h, method.b, ks)
             low = _combine(z, h, method.b_low, ks)
-            scale = self.atol + self.rtol * np.maximum(np.abs(z), np.abs(new))
+            scale = control.atol + control.rtol * np.maximum(np.abs(z), np.abs(new))
             err = float(np.max(np.abs(new - low) / scale))
             if not math.isfinite(err):
-                return t, dt, steps, rejected, STATUS_NAN, last
-            proposal = error_step(h, err, exponent, MAX_GROWTH, MIN_SHRINK)
+                return StepReport(t, dt, steps, rejected, STATUS_NAN, last)
+            proposal = error_step(h, err, exponent, control.grow, control.shrink)
             if err > 1.0:
                 dt = proposal
                 rejected += 1
@@ -212,8 +213,8 @@ class ParticleDD:
             last = h
             steps += 1
             if not final:  # a step cut short to hit t_stop keeps the proposal for the next one
-                dt = min(proposal, self.dt_max)
-        return t, dt, steps, rejected, STATUS_OK, last
+                dt = min(proposal, control.dt_max)
+        return StepReport(t, dt, steps, rejected, STATUS_OK, last)
 
     # ------------------------------------------------------------------ output
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .controllers import StepControl
 from .grid import TensorGrid
 from .models.risk import finite_width_correction, mean_field_risk
 from .models.step_noise import StepNoise
@@ -29,7 +30,8 @@ from .operators.interaction import Interaction, build_interaction
 from .operators.transport import LIMITERS, flux_work
 from .protocol import InitialLaw, ReducedProblem
 from .schedules import Schedule
-from .steppers import advance, evaluate_rhs
+from .status import StepReport
+from .steppers import GridOperands, StepNoiseOperands, advance, evaluate_rhs
 from .tableaux import SSP_BY_ORDER
 
 
@@ -45,6 +47,9 @@ class InitialMassError(ValueError):
 LOST_MASS_TOLERANCE = 1e-9
 #: widths of a "uniform" axis agree to this (relative): linspace edges differ by round-off
 UNIFORM_WIDTHS = 1e-9
+#: The grid's step may at most double after an accepted step; a rejected one is retried at
+#: the controller's proposal however small (positivity, not the error, bounds it from below).
+GROWTH, SHRINK = 2.0, 0.0
 
 
 def initial_cell_masses(grid: TensorGrid, law: InitialLaw) -> np.ndarray:
@@ -110,6 +115,8 @@ class GridDD:
         if self.order not in SSP_BY_ORDER:
             raise ValueError(f"order {self.order}; allowed: {tuple(SSP_BY_ORDER)}")
         self.method = SSP_BY_ORDER[self.order]
+        self.control = StepControl(self.method, self.cfl, self.dt_max, self.rtol, self.atol,
+                                   grow=GROWTH, shrink=SHRINK)  # fmt: skip
         if self.limiter not in LIMITERS:
             raise ValueError(f"limiter {self.limiter!r}; allowed: {sorted(LIMITERS)}")
         if self.limiter == "weno5":
@@ -168,7 +175,7 @@ class GridDD:
         inv_r = np.where(r > 0, 1.0 / np.where(r > 0, r, 1.0), 0.0)
         a_values = self.grid.axes[0].centres if second_layer else np.zeros(0)
         q, longest = tables.weights.size, max(self.grid.shape)
-        self._noise = (
+        self._noise = StepNoiseOperands(
             np.ascontiguousarray(tables.tables), tables.weights, tables.labels, inv_r,
             np.ascontiguousarray(a_values), self.step_noise.parameters, np.empty((2, q)),
             np.empty((5, r.size)), np.empty((2, r.size)), np.empty(longest), np.empty(longest),
@@ -176,13 +183,13 @@ class GridDD:
 
     # ------------------------------------------------------------------ kernels
 
-    def kernel_arguments(self) -> tuple[tuple, tuple | None]:
+    def kernel_arguments(self) -> tuple[GridOperands, StepNoiseOperands | None]:
         """The arrays and scalars the compiled right-hand side takes: the operator's and the
         finite-step correction's (None when it is off)."""
         w = self.grid.padded("widths")
         h = self.grid.padded("centre_distances")
         op = self.operator
-        return (
+        return GridOperands(
             self.volumes.reshape(self.grid.shape3),
             self.base,
             op.code,
@@ -206,26 +213,15 @@ class GridDD:
         evaluate_rhs(p3, t, *self.kernel_arguments(), out, rate)
         return out.reshape(self.grid.shape)
 
-    def advance(self, p3, t, t_stop, dt_limit=math.inf, max_steps=10**9):
+    def advance(self, p3, t, t_stop, dt_limit=math.inf, max_steps=10**9) -> StepReport:
         """Integrate the padded density ``p3`` in place; see :func:`ddsolver.steppers.advance`."""
-        a, c = self.method.arrays()
-        return advance(
-            p3,
-            t,
-            t_stop,
-            dt_limit,
-            max_steps,
-            a,
-            c,
-            self.method.embedded_stage,
-            self.method.embedded_a,
-            1.0 / (self.method.embedded_order + 1),
-            self.cfl,
-            self.dt_max,
-            self.rtol,
-            self.atol,
-            *self.kernel_arguments(),
-        )
+        control, method = self.control, self.method
+        a, c = method.arrays()
+        return StepReport(*advance(
+            p3, t, t_stop, dt_limit, max_steps, a, c, method.embedded_stage, method.embedded_a,
+            control.exponent, control.cfl, control.dt_max, control.rtol, control.atol,
+            control.grow, control.shrink, *self.kernel_arguments(),
+        ))  # fmt: skip
 
     # ------------------------------------------------------------------ state (run-loop API)
 

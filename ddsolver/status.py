@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 STATUS_OK, STATUS_NAN, STATUS_NEGATIVE, STATUS_STEP_UNDERFLOW = 0, 1, 2, 3
 STATUS_MESSAGES = {
@@ -22,6 +23,26 @@ FINISHED = "finished"
 #: step cap allows no fewer is refused; a run whose step size falls so far that the steps
 #: still to take exceed it has failed (it would never end).
 MAX_STEPS = 10**9
+
+
+class StepReport(NamedTuple):
+    """What a stepper's ``advance`` reports (the grid's and the particles').
+
+    Attributes
+    ----------
+    t : the time reached
+    dt_limit : the controller's state, the next step's bound (checkpointed)
+    steps, rejected : steps accepted and rejected in this call
+    status : ``STATUS_OK`` or the code of the fault that stopped the loop
+    last_dt : the last accepted step (0 when none)
+    """
+
+    t: float
+    dt_limit: float
+    steps: int
+    rejected: int
+    status: int
+    last_dt: float
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ only at save points and progress updates.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,67 +35,105 @@ from .status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLO
 NEGATIVITY_TOLERANCE = 1e-12  # relative to max p: round-off in flux sums may dip below 0
 
 
+class GridOperands(NamedTuple):
+    """What the compiled right-hand side takes besides the density (built by
+    :meth:`~ddsolver.pde.GridDD.kernel_arguments`); C-ordered float64 arrays.
+
+    Attributes
+    ----------
+    volumes : (n0, n1, n2) cell volumes
+    base : (n_cells,) the fixed part of the potential: V + (λ/2)|θ|² − c log π
+    interaction_mode, factors_t, factor_weights, matrix : the interaction operator
+        (:func:`~ddsolver.operators.interaction.apply_interaction`)
+    w0, w1, w2, h0, h1, h2 : cell widths and centre distances of the three axes (padded)
+    diffusivity : ν = τ/D, or None without diffusion (numba prunes the Scharfetter–Gummel
+        flux)
+    limiter : the code of the τ = 0 flux's reconstruction
+        (:data:`~ddsolver.operators.transport.LIMITERS`)
+    schedule_code, schedule_params : ξ(t)
+    masses, upsi, phi : (n_cells,) scratch: the cell masses, Σ U m, the potential
+    flux_work : scratch of :func:`~ddsolver.operators.transport.flux_divergence`
+    """
+
+    volumes: np.ndarray
+    base: np.ndarray
+    interaction_mode: int
+    factors_t: np.ndarray
+    factor_weights: np.ndarray
+    matrix: np.ndarray
+    w0: np.ndarray
+    w1: np.ndarray
+    w2: np.ndarray
+    h0: np.ndarray
+    h1: np.ndarray
+    h2: np.ndarray
+    diffusivity: float | None
+    limiter: int
+    schedule_code: int
+    schedule_params: np.ndarray
+    masses: np.ndarray
+    upsi: np.ndarray
+    phi: np.ndarray
+    flux_work: np.ndarray
+
+
+class StepNoiseOperands(NamedTuple):
+    """The finite-step correction's tables and scratch for the compiled right-hand side
+    (:func:`~ddsolver.operators.step_noise.step_noise_rhs`; built by
+    :meth:`~ddsolver.pde.GridDD.kernel_arguments`).
+
+    Attributes
+    ----------
+    tables, weights, labels : the quadrature tables of the radii on the r axis
+    inv_r : (n_r,) 1/r at the centres (0 at r = 0)
+    a_values : (n_a,) the second layer's centres, or (0,) without it
+    parameters : (ε/B, 1/N), the correction's scale before ξ²
+    work (2, Q), moments (5, n_r), radial (2, n_r), line_drift, line_var : scratch
+    """
+
+    tables: np.ndarray
+    weights: np.ndarray
+    labels: np.ndarray
+    inv_r: np.ndarray
+    a_values: np.ndarray
+    parameters: np.ndarray
+    work: np.ndarray
+    moments: np.ndarray
+    radial: np.ndarray
+    line_drift: np.ndarray
+    line_var: np.ndarray
+
+
 @jit
 def evaluate_rhs(p, t, ops, noise, out, rate):
-    """dp/dt at time t; ``ops`` and ``noise`` are built by :meth:`GridDD.kernel_arguments`.
+    """dp/dt at time t; ``ops`` a :class:`GridOperands`, ``noise`` a
+    :class:`StepNoiseOperands` or None.
 
     ``noise`` is None without the finite-step correction: numba then prunes its branch at
     compile time, so a run without it does not compile it (~1.8 s of a cold start).
     """
-    (
-        vol,
-        base,
-        imode,
-        factors_t,
-        fweights,
-        matrix,
-        w0,
-        w1,
-        w2,
-        h0,
-        h1,
-        h2,
-        diffusivity,
-        limited,
-        scode,
-        sparams,
-        masses,
-        upsi,
-        phi,
-        flux_scratch,
-    ) = ops
+    masses, upsi, phi, base = ops.masses, ops.upsi, ops.phi, ops.base
     # explicit loops, not slice assignments: numba compiles a shape-mismatch message (string
     # formatting, ~1.5 s of a cold start) for every ``a[:] = expr``
-    pf, vf = p.ravel(), vol.ravel()  # flat: nested loops over (n, 1, 1) cost ~3 ns a cell more
-    for k in range(pf.size):
+    pf, vf = p.ravel(), ops.volumes.ravel()  # flat: nested loops over (n, 1, 1) cost ~3 ns a
+    for k in range(pf.size):  # cell more
         masses[k] = pf[k] * vf[k]
-    apply_interaction(imode, factors_t, fweights, matrix, masses, upsi)
+    apply_interaction(ops.interaction_mode, ops.factors_t, ops.factor_weights, ops.matrix,
+                      masses, upsi)  # fmt: skip
     for i in range(phi.size):
         phi[i] = base[i] + upsi[i]
-    xi2 = 2.0 * schedule_value(scode, sparams, t)
+    xi2 = 2.0 * schedule_value(ops.schedule_code, ops.schedule_params, t)
     flux_divergence(
-        p, phi.reshape(p.shape), w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate,
-        flux_scratch,
+        p, phi.reshape(p.shape), ops.w0, ops.w1, ops.w2, ops.h0, ops.h1, ops.h2, xi2,
+        ops.diffusivity, ops.limiter, out, rate, ops.flux_work,
     )  # fmt: skip
     if noise is not None:  # the finite-step correction (r, or (a, r))
-        (
-            noise_tables,
-            noise_weights,
-            noise_labels,
-            noise_inv_r,
-            noise_a,
-            noise_params,
-            noise_work,
-            noise_moments,
-            noise_radial,
-            noise_drift,
-            noise_var,
-        ) = noise
         xi = 0.5 * xi2
         step_noise_rhs(
-            p, masses, noise_a, noise_tables, noise_weights, noise_labels, noise_inv_r,
-            noise_params[0] * xi * xi, noise_params[1], w0, w1, h0, h1, limited, noise_work,
-            noise_moments, noise_radial, noise_drift, noise_var, out, rate,
+            p, masses, noise.a_values, noise.tables, noise.weights, noise.labels, noise.inv_r,
+            noise.parameters[0] * xi * xi, noise.parameters[1], ops.w0, ops.w1, ops.h0, ops.h1,
+            ops.limiter, noise.work, noise.moments, noise.radial, noise.line_drift,
+            noise.line_var, out, rate,
         )  # fmt: skip
 
 
@@ -169,7 +208,7 @@ def embedded_error(p, u, low, rtol, atol):
 @jit
 def advance(
     p, t, t_stop, dt_limit, max_steps, a, c, emb_stage, emb_a, emb_exponent, cfl, dt_max, rtol,
-    atol, ops, noise,
+    atol, grow, shrink, ops, noise,
 ):  # fmt: skip
     """Integrate p in place from t towards t_stop with an SSP method in Shu–Osher form.
 
@@ -186,11 +225,13 @@ def advance(
     cfl : float — fraction of the positivity bound (≤ 1)
     dt_max : float — absolute cap on the step
     rtol, atol : float — embedded error control when rtol > 0
+    grow, shrink : float — the factors that bound the next step (:func:`error_step`)
     ops, noise : the arguments of :func:`evaluate_rhs`
 
     Returns
     -------
-    t, dt_limit, steps, rejected, status, last_dt
+    t, dt_limit, steps, rejected, status, last_dt (the fields of
+    :class:`~ddsolver.status.StepReport`)
     """
     k = np.empty_like(p)
     rate = np.empty_like(p)
@@ -218,7 +259,7 @@ def advance(
             combine_stage(p, previous, k, dt, 1.0 - a[i], u)
         if control:
             err = embedded_error(p, u, low, rtol, atol)
-            dt_limit = error_step(dt, err, emb_exponent, 2.0, 0.0)
+            dt_limit = error_step(dt, err, emb_exponent, grow, shrink)
             if err > 1.0:
                 rejected += 1
                 continue

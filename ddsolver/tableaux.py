@@ -19,6 +19,7 @@ Every method declares its ``order``; the convergence test runs each one and meas
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -55,6 +56,22 @@ class ShuOsher:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(a, c) as float64 arrays for the compiled loop."""
         return np.array(self.a, dtype=float), np.array(self.c, dtype=float)
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        r"""The Butcher weights b of the same method: uₙ₊₁ = uₙ + Δt Σᵢ bᵢ kᵢ, kᵢ the
+        right-hand side at stage i's input.
+
+        Stage i is uₙ + βᵢ·(Δt k) with β₋₁ = 0 and βᵢ = (1 − aᵢ)(βᵢ₋₁ + eᵢ), so b = β_{s−1}
+        (SSPRK(3,3): 1/6, 1/6, 2/3). A quantity that grows at rate gᵢ at each stage's input —
+        the circle flow's mass growth — advances by Δt Σᵢ bᵢ gᵢ over the step.
+        """
+        beta = [Fraction(0)] * self.stages  # exact: the entries are small rationals
+        for i, a in enumerate(self.a):
+            beta[i] += 1
+            keep = 1 - Fraction(a).limit_denominator(1000)
+            beta = [keep * b for b in beta]
+        return tuple(float(b) for b in beta)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ def risk_curve(cells, *sets):
     times, _ = stop_times(40.0, 0.5, 0.5)
     t, out = 0.0, []
     for target in times:
-        t, _, _, _, status, _ = system.advance(p3, t, target)
+        report = system.advance(p3, t, target)
+        t, status = report.t, report.status
         assert status == 0
         out.append(system.observables(p3.reshape(system.grid.shape), 800))
     return times, out

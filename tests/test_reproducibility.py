@@ -57,8 +57,9 @@ SCRIPT = textwrap.dedent(
     digest = lambda a: hashlib.sha1(np.ascontiguousarray(a).tobytes()).hexdigest()
     out, rate = np.empty_like(p), np.empty_like(p)
     evaluate_rhs(p, 0.0, ops, noise, out, rate)  # the copy linked into the stepper's library
-    phi = ops[18].reshape(p.shape).copy()  # the potential evaluate_rhs formed
-    w0, w1, w2, h0, h1, h2, nu, limiter = ops[6:14]  # (the order of evaluate_rhs's ops)
+    phi = ops.phi.reshape(p.shape).copy()  # the potential evaluate_rhs formed
+    w0, w1, w2, h0, h1, h2 = ops.w0, ops.w1, ops.w2, ops.h0, ops.h1, ops.h2
+    nu, limiter = ops.diffusivity, ops.limiter
     xi2 = 2.0 * cfg["dynamics"]["xi"]
     alone, alone_rate = np.empty_like(p), np.empty_like(p)
     flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, nu, limiter, alone, alone_rate,

@@ -243,7 +243,7 @@ eps = {eps}
 def _risk_after(cfg, t_end=1.5):
     dd = build_grid_dd(cfg)
     p = dd.initial_state(build_initial(cfg))
-    status = dd.advance(p, 0.0, t_end)[4]
+    status = dd.advance(p, 0.0, t_end).status
     assert status == 0
     return dd.observables(p, cfg["sgd"]["neurons"])
 

@@ -323,6 +323,35 @@ def _axis_divergence(p, phi, before, n, after, w, h, xi2, nu, limited, out, rate
 
 
 @jit
+def periodic_faces(p, limiter, east, west):
+    """The reconstructed densities at the east and west faces of every cell of a uniform
+    periodic axis (an angle), rows independent.
+
+    The reconstructions of the grid's upwind flux, with the indices wrapping around: the
+    limited slopes (``limiter`` 0–2, :func:`limited_slope` in units of the cell width) or
+    fifth-order WENO-Z (3, :func:`weno5_faces`, every cell, as a periodic line has no ends);
+    each value lies in [0, 2 p_i] for p ≥ 0.
+
+    Parameters
+    ----------
+    p : (S, N) float64, the densities of S species on N ≥ 5 cells (WENO5)
+    limiter : int, a value of :data:`LIMITERS`
+    east, west : (S, N) float64, out
+    """
+    species, n = p.shape
+    for s in range(species):
+        for i in range(n):
+            pl, pc, pr = p[s, (i - 1) % n], p[s, i], p[s, (i + 1) % n]
+            if limiter == WENO5:
+                e, w = weno5_faces(p[s, (i - 2) % n], pl, pc, pr, p[s, (i + 2) % n])
+            else:
+                slope = limited_slope(pl, pc, pr, 1.0, 1.0, 0.5, 1.0, limiter)
+                e, w = pc + 0.5 * slope, pc - 0.5 * slope
+            east[s, i] = e
+            west[s, i] = w
+
+
+@jit
 def flux_divergence(p, phi, w0, w1, w2, h0, h1, h2, xi2, diffusivity, limited, out, rate, work):
     """dp/dt of the drift–diffusion flux on a 3-D padded grid.
 

@@ -18,10 +18,6 @@ from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of
 
 #: The losses of the flow (:data:`ddsolver.models.training_set.LOSSES`).
 LOSSES = ("square", "logistic")
-#: The slope limiters of the circle flow (:data:`ddsolver.models.circle.CIRCLE_LIMITERS`).
-CIRCLE_LIMITERS = ("mc", "minmod", "none")
-
-
 #: The flow's error tolerances where the config does not set particles.rtol / atol, divided
 #: by the output scale α when α > 1 (the weights move O(1/α), the predictor α f). ReLU's
 #: velocity jumps where a particle's hyperplane crosses a data point, and a tight control
@@ -286,9 +282,6 @@ class TrainingSetSpec(KindSpec):
              'a balanced law (|b| = |a|): "sphere" or a balanced "file"'),
             ("dynamics.linearised", cfg["dynamics"]["linearised"],
              not cfg["dynamics"]["linearised"], "particles (the linearisation is theirs)"),
-            ("solver.limiter", cfg["solver"]["limiter"],
-             cfg["solver"]["limiter"] in CIRCLE_LIMITERS,
-             f"a slope limiter: {', '.join(CIRCLE_LIMITERS)}"),
         ):  # fmt: skip
             if not ok:
                 raise ConfigError(key, value, f"{why} {needs}")

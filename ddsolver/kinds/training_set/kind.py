@@ -19,12 +19,12 @@ from ...data import TrainingSet, clusters, read_training_set, relu_teacher
 from ...lazy import LazyComparison
 from ...limits import ODESystem, SteppedLimit
 from ...models.activations import Activation
-from ...models.circle import CircleFlow, CircleIntegrator
 from ...models.training_set import TrainingSetFlow
 from ...schedules import Schedule
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
 from ..base import ProblemKind
+from .circle import CircleFlow, CircleIntegrator
 from .config import TrainingSetSpec
 
 #: Stream of the initial particles (np.random.default_rng((seed, stream))), apart from data.

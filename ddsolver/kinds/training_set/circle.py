@@ -16,10 +16,12 @@ the circle,
     ∂_t ν_s − ∂_ψ(ν_s s G') = −2(sG + λ) ν_s,        f(x) = Σ_s s ∫ (x cos ψ + sin ψ)₊ dν_s(ψ),
 
 a nonlocal, periodic 1-D PDE (G depends on ν through f). :class:`CircleFlow` solves it by
-finite volumes on a periodic grid of N cells: piecewise-linear reconstruction with a slope
-limiter, upwind fluxes at the exact face velocities (a conservative transport: the fluxes
+finite volumes on a periodic grid of N cells: the grid's reconstructions on a periodic axis
+(:func:`~ddsolver.operators.transport.periodic_faces`: limited slopes, or fifth-order
+WENO-Z), upwind fluxes at the exact face velocities (a conservative transport: the fluxes
 telescope, so only the growth term changes a species' mass), the growth term with the exact
-cell averages of G, and SSP Runge–Kutta steps within the positivity bound
+cell averages of G, and the grid's SSP Runge–Kutta methods (:mod:`ddsolver.tableaux`, stages
+combined as :mod:`ddsolver.steppers` combines them) within the positivity bound
 
     dt ≤ cfl / (2 max|G'| / h + max(2(sG + λ))₊).
 
@@ -33,15 +35,15 @@ import math
 
 import numpy as np
 
-from ..grid import Axis, TensorGrid
-from ..runloop import Advance
-from .training_set import LOSSES, mean_loss, residual_weights
+from ...controllers import StepControl, cfl_step
+from ...grid import Axis, TensorGrid
+from ...models.training_set import LOSSES, mean_loss, residual_weights
+from ...operators.transport import LIMITERS, periodic_faces
+from ...runloop import Advance
+from ...tableaux import SSP_BY_ORDER
 
 #: The species: s = +1 (b > 0) and s = −1 (b < 0), in this order along the first axis.
 SIGNS = np.array([1.0, -1.0])
-#: Weights of the stages' right-hand sides in the step of each SSP Runge–Kutta order
-#: (Shu–Osher): the growth the step integrates is Σ_k c_k dt (growth at stage k).
-STAGE_WEIGHTS = {1: (1.0,), 2: (0.5, 0.5), 3: (1 / 6, 1 / 6, 2 / 3)}
 
 
 def relu_cos_antiderivative(u: np.ndarray) -> np.ndarray:
@@ -71,25 +73,6 @@ def relu_slopes(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.where(x * c + s > 0.0, c - x * s, 0.0)
 
 
-#: the slope limiters of the circle's upwind flux
-CIRCLE_LIMITERS = ("mc", "minmod", "none")
-
-
-def _minmod(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where(a * b > 0.0, np.sign(a) * np.minimum(np.abs(a), np.abs(b)), 0.0)
-
-
-def limited_slopes(p: np.ndarray, limiter: str) -> np.ndarray:
-    """Per-cell slopes × h of the densities p (2, N) on the periodic axis (first order: 0)."""
-    if limiter == "none":
-        return np.zeros_like(p)
-    left = p - np.roll(p, 1, axis=1)
-    right = np.roll(p, -1, axis=1) - p
-    if limiter == "minmod":
-        return _minmod(left, right)
-    return _minmod(_minmod(2.0 * left, 2.0 * right), 0.5 * (left + right))  # monotonized central
-
-
 class CircleFlow:
     r"""The flow of balanced ReLU units on 1-D inputs as a PDE on the circle (module docstring).
 
@@ -100,7 +83,7 @@ class CircleFlow:
     alpha, lam : the output scale α and the weight decay λ
     cells : N, cells of the periodic angle axis [0, 2π)
     order : SSP Runge–Kutta order (1, 2, 3)
-    limiter : "mc", "minmod" or "none" (first order in space)
+    limiter : "mc", "minmod", "none" (first order in space) or "weno5"
     cfl : the fraction of the positivity bound each step takes
     """
 
@@ -108,11 +91,15 @@ class CircleFlow:
                  limiter: str = "mc", cfl: float = 0.5):  # fmt: skip
         if data.dimension != 1:
             raise ValueError(f"the circle flow takes inputs in R (d = 1), not d = {data.dimension}")
-        if limiter not in CIRCLE_LIMITERS:
-            raise ValueError(f"limiter {limiter!r}; allowed: {', '.join(CIRCLE_LIMITERS)}")
+        if limiter not in LIMITERS:
+            raise ValueError(f"limiter {limiter!r}; allowed: {', '.join(LIMITERS)}")
+        if cells < 5:
+            raise ValueError(f"the circle needs at least 5 cells, not {cells}")
         self.data, self.loss, self.loss_code = data, loss, LOSSES[loss]
         self.alpha, self.lam = alpha, lam
-        self.order, self.limiter, self.cfl = order, limiter, cfl
+        self.limiter = limiter
+        self.control = StepControl(SSP_BY_ORDER[order], cfl)
+        self._faces = (np.empty((2, cells)), np.empty((2, cells)))
         axis = Axis.uniform("angle", 0.0, 2 * math.pi, cells, periodic=True)
         self.grid = TensorGrid((axis,))
         self.h = 2 * math.pi / cells
@@ -146,36 +133,33 @@ class CircleFlow:
         return rates, -SIGNS[:, None] * g_faces[None, :]
 
     def rhs(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """dν/dt (2, N), the growth Σ_c rate ν per species (2,), and the positivity step bound."""
+        """dν/dt (2, N), the growth Σ_c rate ν per species (2,), and the largest outflow rate
+        of a cell (the positivity bound is dt ≤ 1/rate)."""
         rates, v = self.rates_and_velocities(masses)
-        p = masses / self.h
-        slope = limited_slopes(p, self.limiter)
-        upper = p + 0.5 * slope  # the density at each cell's right face
-        lower = p - 0.5 * slope  # … and at its left face
-        # face f is the left face of cell f: upwind between cell f − 1 (its right face value)
-        flux = np.maximum(v, 0.0) * np.roll(upper, 1, axis=1) + np.minimum(v, 0.0) * lower
+        east, west = self._faces
+        periodic_faces(masses / self.h, LIMITERS[self.limiter], east, west)
+        # face f is the left face of cell f: upwind between cell f − 1 (its east face value)
+        flux = np.maximum(v, 0.0) * np.roll(east, 1, axis=1) + np.minimum(v, 0.0) * west
         growth_density = rates * masses
         dmass = -(np.roll(flux, -1, axis=1) - flux) + growth_density
         decay = float(np.max(np.maximum(-rates, 0.0)))
-        bound = 1.0 / (2.0 * float(np.max(np.abs(v))) / self.h + decay + 1e-300)
-        return dmass, growth_density.sum(axis=1), bound
+        return dmass, growth_density.sum(axis=1), 2.0 * float(np.max(np.abs(v))) / self.h + decay
 
     def step(self, masses: np.ndarray, dt_max: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """One SSP Runge–Kutta step of at most ``dt_max``: (ν, the growth integrated over the
-        step per species (2,), dt)."""
-        k0, g0, bound = self.rhs(masses)
-        dt = min(self.cfl * bound, dt_max)
-        weights = STAGE_WEIGHTS[self.order]
-        if self.order == 1:
-            return masses + dt * k0, dt * g0, dt
-        u1 = masses + dt * k0
-        k1, g1, _ = self.rhs(u1)
-        if self.order == 2:
-            return 0.5 * (masses + u1 + dt * k1), dt * (weights[0] * g0 + weights[1] * g1), dt
-        u2 = 0.75 * masses + 0.25 * (u1 + dt * k1)
-        k2, g2, _ = self.rhs(u2)
-        out = masses / 3.0 + (2.0 / 3.0) * (u2 + dt * k2)
-        return out, dt * (weights[0] * g0 + weights[1] * g1 + weights[2] * g2), dt
+        """One step of the SSP Runge–Kutta method (:data:`~ddsolver.tableaux.SSP_BY_ORDER`),
+        stages as the grid's stepper combines them, of at most ``dt_max`` within the
+        positivity bound (:func:`~ddsolver.controllers.cfl_step`): (ν, the growth integrated
+        over the step per species (2,), dt), the growth with the method's weights b."""
+        method = self.control.method
+        k, g, rate = self.rhs(masses)
+        dt = float(cfl_step(rate, self.control.cfl, dt_max, math.inf))
+        u, growth = masses, np.zeros(2)
+        for i, (a, b) in enumerate(zip(method.a, method.weights, strict=True)):
+            if i > 0:
+                k, g, _ = self.rhs(u)
+            u = masses + (1.0 - a) * (u + dt * k - masses)
+            growth += (dt * b) * g
+        return u, growth, dt
 
     # ------------------------------------------------------------------ laws and observables
 
