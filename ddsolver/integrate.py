@@ -28,6 +28,7 @@ from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
+from .settings import Settings, settings
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
 STEPS_PER_CALL = 5000
@@ -84,7 +85,7 @@ def boundary_guard(grid, boundary_max: float):
     return guard
 
 
-def grid_stepper_taus(cfg: dict | None) -> tuple[float, ...]:
+def grid_stepper_taus(cfg: dict | Settings | None) -> tuple[float, ...]:
     """The temperatures whose grid-stepper variants a run of ``cfg`` can take (all without one).
 
     :class:`~ddsolver.pde.GridDD` compiles the Scharfetter–Gummel flux only when it diffuses,
@@ -92,16 +93,15 @@ def grid_stepper_taus(cfg: dict | None) -> tuple[float, ...]:
     """
     if cfg is None:
         return (0.0, 0.1)
-    tau = cfg.get("dynamics", {}).get("tau", 0.0)
-    dimension = cfg.get("problem", {}).get("dimension", 0.0)  # absent: assume finite
-    return (0.0, 0.1) if tau > 0 and not math.isinf(dimension) else (0.0,)
+    cfg = settings(cfg)
+    return (0.0, 0.1) if cfg.dynamics.tau > 0 and not math.isinf(cfg.dimension) else (0.0,)
 
 
 def warm_up_pde(
     kind: str = "isotropic_gaussians",
     method: str = "grid",
     blob: bool = True,
-    cfg: dict | None = None,
+    cfg: dict | Settings | None = None,
 ) -> None:
     """Compile (or load) the kernels of a run of problem ``kind``, under the compile lock.
 
@@ -116,6 +116,7 @@ def warm_up_pde(
     from .operators.blob import blob_velocity
 
     problem_kind = get_kind(kind)
+    cfg = None if cfg is None else settings(cfg)
     with compile_lock():
         grid = TensorGrid((Axis.uniform("x", -8.0, 8.0, 8),))
         for interaction in ("lowrank", "matrix") if method == "grid" else ():
@@ -137,7 +138,11 @@ def warm_up_pde(
 
 
 def run_pde(
-    cfg: dict, path: str | Path, resume: bool = False, force: bool = False, quiet: bool = False
+    cfg: dict | Settings,
+    path: str | Path,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
 ) -> RunResult:
     """``ddsolver run``: solve the deterministic limit of a resolved config into ``path``.
 
@@ -146,6 +151,7 @@ def run_pde(
     (:meth:`~ddsolver.kinds.base.ProblemKind.describe`: the committee's ODEs, a training
     set's flow) to :func:`ddsolver.ode.run_limit`.
     """
+    cfg = settings(cfg)
     kind = get_kind(cfg)
     kind.check_solvable(cfg)
     check_memory(cfg, "run")
@@ -158,18 +164,24 @@ def run_pde(
 
 
 def run_reduced(
-    cfg: dict, path: Path, *, resume: bool = False, force: bool = False, quiet: bool = False
+    cfg: dict | Settings,
+    path: Path,
+    *,
+    resume: bool = False,
+    force: bool = False,
+    quiet: bool = False,
 ) -> RunResult:
     """Solve the DD of a resolved config in reduced coordinates and write the HDF5 file ``path``.
 
     ``discretisation.method`` selects the grid (:class:`~ddsolver.pde.GridDD`) or the
     particles (:class:`~ddsolver.lagrangian.ParticleDD`); both write the same layout.
     """
+    cfg = settings(cfg)
     kind = get_kind(cfg)
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
     law = kind.build_initial(cfg)
-    if cfg["discretisation"]["method"] == "grid":
+    if cfg.discretisation.method == "grid":
         grid = kind.build_grid(cfg)
         try:  # before the kernels are built: a grid that misses ρ₀ is a config error
             initial_cell_masses(grid, law)
@@ -179,18 +191,16 @@ def run_reduced(
                 exc.extent,
                 f"the grid misses {exc.lost:.3g} of the initial mass; enlarge it",
             ) from None
-    method = cfg["discretisation"]["method"]
-    warm_up_pde(kind.name, method, method == "particles" and cfg["dynamics"]["tau"] > 0, cfg)
+    method = cfg.discretisation.method
+    warm_up_pde(kind.name, method, method == "particles" and cfg.dynamics.tau > 0, cfg)
     system = build_system(cfg)
-    integrator = PDEIntegrator(system, system.initial_state(law), cfg["sgd"]["neurons"])
-    times, is_save = stop_times(
-        cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
-    )
+    integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons)
+    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, cfg.time.observe_every)
 
-    config_text = to_toml(cfg)
-    words = kind.labels(cfg)
+    config_text = to_toml(cfg.config)
+    words = kind.labels(cfg.config)
     fields = run_fields(words.symbol, words.objective, tuple(system.grid.names))
-    fields.update(kind.fields(cfg))
+    fields.update(kind.fields(cfg.config))
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         io.create_run_file(
@@ -206,7 +216,7 @@ def run_reduced(
             fields=fields,
         )
 
-    guards = (non_finite_risk, boundary_guard(system.grid, cfg["grid"]["boundary_mass_max"]))
+    guards = (non_finite_risk, boundary_guard(system.grid, cfg.grid.boundary_mass_max))
     return run_loop(
         integrator,
         path,

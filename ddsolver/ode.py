@@ -26,6 +26,7 @@ from .fields import STEP, TIME, Field, observables, snapshots
 from .kinds import get_spec
 from .limits import ODESystem, SteppedLimit
 from .runloop import Advance, non_finite_risk, run_loop, stop_times
+from .settings import Settings, settings
 from .status import RunResult
 
 #: Most steps per :meth:`ODEIntegrator.advance` call (the progress bar moves in between).
@@ -135,7 +136,7 @@ class ODEIntegrator:
 
 
 def run_limit(
-    cfg: dict,
+    cfg: dict | Settings,
     path: Path,
     limit: ODESystem | SteppedLimit,
     *,
@@ -156,7 +157,7 @@ def run_limit(
 
 
 def run_ode(
-    cfg: dict,
+    cfg: dict | Settings,
     path: Path,
     integrator: ODEIntegrator,
     *,
@@ -171,20 +172,19 @@ def run_ode(
     :class:`~ddsolver.grid.TensorGrid` of an integrator whose state lives on one — the
     circle flow — written to /grid). ``integrator``: an :class:`ODEIntegrator` or any
     object with the run loop's integrator methods."""
+    cfg = settings(cfg)
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
-    times, is_save = stop_times(
-        cfg["time"]["t_end"], cfg["time"]["save_every"], cfg["time"]["observe_every"]
-    )
-    config_text = to_toml(cfg)
+    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, cfg.time.observe_every)
+    config_text = to_toml(cfg.config)
     shapes = {name: np.shape(value) for name, value in integrator.snapshot().items()}
     spec = get_spec(cfg)
-    words = spec.labels(cfg)
+    words = spec.labels(cfg.config)
     risk = Field(words.symbol, f"{words.objective} of the limit")
     fields = {
         **observables({"time": TIME, "dt": STEP, "risk": risk}),
         **snapshots({"time": TIME}),
-        **spec.fields(cfg),
+        **spec.fields(cfg.config),
     }
 
     def create(first: dict[str, Any], overwrite: bool) -> None:

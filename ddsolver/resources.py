@@ -14,6 +14,7 @@ import os
 
 from .kinds import get_kind
 from .schema import ConfigError
+from .settings import Settings, settings
 
 #: Refuse a run whose estimate exceeds this fraction of the available memory.
 MEMORY_FRACTION = 0.8
@@ -59,12 +60,12 @@ def _address_space_limit() -> int:
         return 2**62
 
 
-def _grid_terms(cfg: dict) -> dict[str, float]:
+def _grid_terms(cfg: Settings) -> dict[str, float]:
     kind = get_kind(cfg)
     axes = kind.grid_cells(cfg)
     cells = math.prod(axes.values())
     key = max(axes, key=axes.get)
-    if cfg["discretisation"]["method"] == "particles":
+    if cfg.discretisation.method == "particles":
         counts = kind.particle_counts(cfg)
         particles = math.prod(counts)
         n = len(counts)
@@ -75,15 +76,15 @@ def _grid_terms(cfg: dict) -> dict[str, float]:
             key: BYTES * cells * 4,
         }
     terms = {key: BYTES * cells * GRID_ARRAYS_PER_CELL}
-    dense = cfg["solver"]["interaction"] == "matrix" or not kind.build_problem(cfg).factorised
+    dense = cfg.solver.interaction == "matrix" or not kind.build_problem(cfg).factorised
     terms[key] += BYTES * cells * (3 * cells if dense else 3 * LOWRANK_FACTORS)
     return terms
 
 
-def _sgd_terms(cfg: dict) -> dict[str, float]:
-    sgd = cfg["sgd"]
-    n, d, batch = sgd["neurons"], cfg["problem"]["dimension"], sgd["batch"]
-    seeds = len(sgd["seeds"])
+def _sgd_terms(cfg: Settings) -> dict[str, float]:
+    sgd = cfg.sgd
+    n, d, batch = sgd.neurons, cfg.problem.dimension, sgd.batch
+    seeds = len(sgd.seeds)
     threads = min(seeds, 8)
     weights = BYTES * seeds * 3 * n * d + BYTES * threads * n * d  # weights, checkpoint, grads
     pairs = BYTES * 6 * n * n  # the exact risk's pairwise overlaps
@@ -92,8 +93,9 @@ def _sgd_terms(cfg: dict) -> dict[str, float]:
     return {key_of_weights: weights, "sgd.neurons": pairs, "sgd.batch": batches}
 
 
-def check_memory(cfg: dict, verb: str) -> None:
+def check_memory(cfg: dict | Settings, verb: str) -> None:
     """Refuse (ConfigError) a run of ``verb`` ("run" or "sgd") that cannot fit in memory."""
+    cfg = settings(cfg)
     terms: dict[str, float] = {}
     parts = get_kind(cfg).memory_terms(cfg, verb)
     if parts is None:
@@ -113,12 +115,11 @@ def check_memory(cfg: dict, verb: str) -> None:
         )
 
 
-def _config_value(cfg: dict, key: str):
-    table, _, name = key.rpartition(".")
+def _config_value(cfg: Settings, key: str):
     node = cfg
-    for part in table.split("."):
-        node = node.get(part, {})
-    return node.get(name)
+    for part in key.split("."):
+        node = getattr(node, part, None)
+    return node
 
 
 def _gib(size: float) -> str:

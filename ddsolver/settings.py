@@ -49,9 +49,10 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-class Section(Mapping):
-    """A frozen table of settings whose keys vary (the activation's, ξ's): attribute access,
-    and read-only mapping access for ``**`` unpacking."""
+class Section:
+    """A frozen table of settings whose keys vary (the activation's, ξ's): attribute access
+    (``xi.values``), item access and ``keys()`` (so ``dict(section)`` and ``**section``
+    work). Not a Mapping: its keys ``values`` and ``items`` would clash with the methods."""
 
     __slots__ = ("_values",)
 
@@ -70,11 +71,24 @@ class Section(Mapping):
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._values)
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Section) and self._values == other._values
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values.items()))
+
+    def keys(self):
+        """The table's keys."""
+        return self._values.keys()
 
     def __repr__(self) -> str:
         return f"Section({self._values!r})"

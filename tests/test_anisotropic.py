@@ -103,8 +103,8 @@ def test_gradients_against_finite_differences(rng):
 
 def test_sgd_kernel_matches_numpy_twin():
     sched = Schedule("power", value=1.0, t0=1.0, alpha=0.25)
-    init = {"a_mean": 1.0, "a_std": 0.5, "b_mean": 0.1, "b_std": 0.3}
-    w1, a1, b1 = initial_anisotropic_network(30, 16, 1.0, init, np.random.default_rng(3))
+    init = ((1.0, 0.5), (0.1, 0.3))  # (mean, std) of a and of b
+    w1, a1, b1 = initial_anisotropic_network(30, 16, 1.0, *init, np.random.default_rng(3))
     w2, a2, b2 = w1.copy(), a1.copy(), b1.copy()
     args = (S0, DELTA, 1e-2)
     relu_bias_sgd_steps(
@@ -124,7 +124,9 @@ def test_sgd_kernel_matches_numpy_twin():
     np.testing.assert_allclose(w1, w2, rtol=0, atol=1e-13)
     np.testing.assert_allclose(a1, a2, rtol=0, atol=1e-13)
     np.testing.assert_allclose(b1, b2, rtol=0, atol=1e-13)
-    moved = np.abs(a1 - initial_anisotropic_network(30, 16, 1.0, init, np.random.default_rng(3))[1])
+    moved = np.abs(
+        a1 - initial_anisotropic_network(30, 16, 1.0, *init, np.random.default_rng(3))[1]
+    )
     assert moved.max() > 1e-3  # the twins agree on a run that did something
 
 

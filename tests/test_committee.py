@@ -13,6 +13,7 @@ import ddsolver as dd
 from ddsolver.config import ConfigError, validate
 from ddsolver.kinds.committee.kind import KIND, initial_overlaps, initial_student, teacher_weights
 from ddsolver.models import committee as cm
+from ddsolver.settings import settings as to_settings
 from ddsolver.sgd.committee import (
     committee_sgd_steps,
     committee_sgd_steps_ref,
@@ -106,7 +107,7 @@ def _model_and_weights(activation, d=500, eta=2.0):
     })  # fmt: skip
     teacher = teacher_weights(cfg, d)
     w, v = initial_student(cfg, d, teacher)
-    return cfg, KIND.build_problem(cfg), teacher, w, v
+    return cfg, KIND.build_problem(to_settings(cfg)), teacher, w, v
 
 
 @pytest.mark.parametrize("activation", ["erf_sqrt2", "relu", "linear"])

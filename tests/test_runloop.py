@@ -24,6 +24,7 @@ from ddsolver.models import Activation
 from ddsolver.models.activations import act_derivative, act_value
 from ddsolver.observables import QUANTILES, coordinate_statistics, statistics_names
 from ddsolver.protocol import FactorisedProblem, ReducedProblem
+from ddsolver.settings import settings
 from ddsolver.sgd.network import Network
 from ddsolver.sgd.run import run_sgd
 
@@ -133,7 +134,7 @@ def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
             assert kind.methods and set(kind.methods) <= set(
                 SCHEMA["discretisation"]["method"].choices
             )
-            kind.build_problem(cfg)  # builds from the defaults alone
+            kind.build_problem(settings(cfg))  # builds from the defaults alone
             continue
         problem = build_problem(cfg)
         assert isinstance(problem, ReducedProblem)
@@ -141,7 +142,7 @@ def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
             assert isinstance(problem, FactorisedProblem)
         if "particles" in kind.methods:
             assert problem.factorised
-        grid = kind.build_grid(cfg)
+        grid = kind.build_grid(settings(cfg))
         assert grid.names == tuple(problem.coordinate_names)
 
 

@@ -13,7 +13,7 @@ package and one line in :data:`NAMES` (plus its tests, a ``grids/`` file and a d
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..schema import ConfigError
 from .spec import KindSpec as KindSpec
@@ -37,16 +37,22 @@ SPECS: dict[str, KindSpec] = {
 }
 
 
-def get_spec(cfg_or_name: dict | str) -> KindSpec:
-    """The config section of the kind of a resolved config (or of a ``problem.kind`` name)."""
-    name = cfg_or_name if isinstance(cfg_or_name, str) else cfg_or_name["problem"]["kind"]
+def get_spec(cfg_or_name: Any) -> KindSpec:
+    """The config section of the kind of a resolved config or its Settings (or of a
+    ``problem.kind`` name)."""
+    if isinstance(cfg_or_name, str):
+        name = cfg_or_name
+    elif hasattr(cfg_or_name, "kind"):  # a Settings
+        name = cfg_or_name.kind
+    else:
+        name = cfg_or_name["problem"]["kind"]
     try:
         return SPECS[name]
     except KeyError:
         raise ConfigError("problem.kind", name, f"allowed: {', '.join(map(repr, SPECS))}") from None
 
 
-def get_kind(cfg_or_name: dict | str) -> ProblemKind:
+def get_kind(cfg_or_name: Any) -> ProblemKind:
     """The problem kind of a resolved config (or of a ``problem.kind`` name), its physics
     imported on first use."""
     spec = get_spec(cfg_or_name)

@@ -17,7 +17,7 @@ a training set's flow) returns it from :meth:`ProblemKind.describe` as a value o
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..protocol import InitialLaw, ReducedProblem
 from ..schema import ConfigError
 from ..sgd.network import Network
 from .spec import KindSpec, ReducedSpec
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 
 class ProblemKind(KindSpec):
@@ -39,23 +42,23 @@ class ProblemKind(KindSpec):
 
     network: ClassVar[type[Network]]
 
-    def check_solvable(self, cfg: dict) -> None:
+    def check_solvable(self, cfg: Settings) -> None:
         """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""
 
-    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+    def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """Bytes a run of ``verb`` ("run" or "sgd") holds, by the config key that sets each
         term; None: the estimate of :mod:`ddsolver.resources` for grids, particles and SGD."""
         return None
 
     @abstractmethod
-    def build_problem(self, cfg: dict):
+    def build_problem(self, cfg: Settings):
         """The problem of a resolved config (what ``ddsolver sgd`` trains on, too)."""
 
-    def file_data(self, cfg: dict, problem) -> dict[str, np.ndarray] | None:
+    def file_data(self, cfg: Settings, problem) -> dict[str, np.ndarray] | None:
         """Arrays a run file keeps under /data (a training set's points), or None."""
         return None
 
-    def describe(self, cfg: dict) -> ODESystem | SteppedLimit:
+    def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
         """The limit of a resolved config when it is not a reduced DD (the committee's ODEs,
         the training set's flow), for :func:`ddsolver.ode.run_limit` to solve; the kind's
         kernels are compiled (the caller holds the compile lock). A :class:`ReducedKind`
@@ -64,7 +67,7 @@ class ProblemKind(KindSpec):
 
     # ------------------------------------------------------------------ SGD
 
-    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+    def sgd_network(self, cfg: Settings, problem, seed: int) -> Network:
         """The network of one seed, drawn from the initial law in the full dimension."""
         return self.network(cfg, problem, np.random.default_rng(seed))
 
@@ -80,24 +83,24 @@ class ReducedKind(ReducedSpec, ProblemKind):
     # ------------------------------------------------------------------ PDE
 
     @abstractmethod
-    def build_problem(self, cfg: dict) -> ReducedProblem:
+    def build_problem(self, cfg: Settings) -> ReducedProblem:
         """The reduced problem of a resolved config."""
 
     @abstractmethod
-    def build_initial(self, cfg: dict) -> InitialLaw:
+    def build_initial(self, cfg: Settings) -> InitialLaw:
         """The initial law of a resolved config, in the reduced coordinates."""
 
     @abstractmethod
-    def build_grid(self, cfg: dict) -> TensorGrid:
+    def build_grid(self, cfg: Settings) -> TensorGrid:
         """The grid of ``[grid]`` (the solution grid, or the particles' density output grid)."""
 
     @abstractmethod
-    def grid_cells(self, cfg: dict) -> dict[str, int]:
+    def grid_cells(self, cfg: Settings) -> dict[str, int]:
         """The cells of each axis of :meth:`build_grid` by their config key, in axis order
         (e.g. {"grid.a_cells": 96, "grid.r_cells": 800}), read from the config without
         building anything (the memory estimate uses it)."""
 
-    def particle_counts(self, cfg: dict) -> tuple[int, ...]:
+    def particle_counts(self, cfg: Settings) -> tuple[int, ...]:
         """Particles along each reduced coordinate (``[particles]``)."""
         raise ConfigError(
             "discretisation.method", "particles", f"{self.name} has no particle discretisation"
@@ -107,7 +110,7 @@ class ReducedKind(ReducedSpec, ProblemKind):
     def warm_up_pde(self) -> None:
         """Compile (or load) this kind's own kernels with a real run's argument types."""
 
-    def warm_up_config(self, cfg: dict) -> None:
+    def warm_up_config(self, cfg: Settings) -> None:
         """Compile (or load) what a run of ``cfg`` needs of the kind's kernels (default: all
         of :meth:`warm_up_pde`); a kind whose kernels depend on the config compiles less."""
         self.warm_up_pde()

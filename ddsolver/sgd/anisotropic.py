@@ -106,10 +106,12 @@ def exact_risk_anisotropic(delta: float, informative: int, a, b, w) -> float:
 
 
 def initial_anisotropic_network(
-    neurons: int, dimension: int, scale: float, initial: dict, rng: np.random.Generator
-):
-    """w ~ N(0, κ²/d I_d), then a ~ N(a_mean, a_std²), then b ~ N(b_mean, b_std²)."""
+    neurons: int, dimension: int, scale: float, a_law: tuple[float, float],
+    b_law: tuple[float, float], rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """w ~ N(0, κ²/d I_d), then a ~ N(a_mean, a_std²), then b ~ N(b_mean, b_std²); the laws
+    of a and b as (mean, std). Returns w (N, d), a (N,), b (N,)."""
     w = rng.standard_normal((neurons, dimension)) * (scale / math.sqrt(dimension))
-    a = initial["a_mean"] + initial["a_std"] * rng.standard_normal(neurons)
-    b = initial["b_mean"] + initial["b_std"] * rng.standard_normal(neurons)
+    a = a_law[0] + a_law[1] * rng.standard_normal(neurons)
+    b = b_law[0] + b_law[1] * rng.standard_normal(neurons)
     return w, a, b

@@ -28,6 +28,7 @@ from ..observables import coordinate_statistics
 from ..resources import check_memory
 from ..runloop import Advance, run_loop, stop_times
 from ..schedules import Schedule
+from ..settings import Settings, settings
 from ..status import RunResult
 from .network import Network
 
@@ -89,7 +90,7 @@ class SGDIntegrator:
 
 
 def run_sgd(
-    cfg: dict,
+    cfg: dict | Settings,
     path: str | Path,
     force: bool = False,
     threads: int | None = None,
@@ -98,28 +99,29 @@ def run_sgd(
 ) -> RunResult:
     """Run SGD for every seed of ``cfg`` and write the HDF5 file ``path``."""
     path = Path(path)
-    check_sgd_run(cfg)
+    cfg = settings(cfg)
+    check_sgd_run(cfg.config)
     check_memory(cfg, "sgd")
     if resume and path.exists():  # never start afresh over a file that is not an SGD run
         io.check_run_file(path, ("sgd",), complete=False)
     kind = get_kind(cfg)
     warm_up_sgd(kind.name)
     problem = kind.build_problem(cfg)
-    sgd = cfg["sgd"]
-    seeds = list(sgd["seeds"])
+    sgd = cfg.sgd
+    seeds = list(sgd.seeds)
     nets = [kind.sgd_network(cfg, problem, seed) for seed in seeds]
-    observe = sgd["observe_every"] or cfg["time"]["save_every"]
-    times, is_save = stop_times(cfg["time"]["t_end"], cfg["time"]["save_every"], observe)
-    integrator = SGDIntegrator(nets, build_schedule(cfg), sgd["eps"], threads or min(len(seeds), 8))
+    observe = sgd.observe_every or cfg.time.save_every
+    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, observe)
+    integrator = SGDIntegrator(nets, build_schedule(cfg), sgd.eps, threads or min(len(seeds), 8))
 
-    config_text = to_toml(cfg)
+    config_text = to_toml(cfg.config)
     data = kind.file_data(cfg, problem)
 
     def create(first: dict[str, Any], overwrite: bool) -> None:
         names = [name for name in first if name not in ("time", "dt")]
-        words = kind.labels(cfg, None if data is None else len(data["x"]))
+        words = kind.labels(cfg.config, None if data is None else len(data["x"]))
         fields = sgd_fields(words.finite, words.objective, nets[0].coords, words.trainer)
-        fields.update(kind.fields(cfg))
+        fields.update(kind.fields(cfg.config))
         io.create_sgd_file(
             path,
             config_text,

@@ -6,6 +6,7 @@ Imports no kernel: :mod:`ddsolver.config` validates a config with this module al
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -35,15 +36,12 @@ OUTPUT_SCALES = ("none", "1/K", "1/sqrt(K)")
 SOLVER_DEFAULTS = {"rtol": 1e-9, "atol": 1e-12}
 
 
-def given_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(Q, R, v) of ``initial.kind = "overlaps"`` from the flattened ``initial.q/r/v``."""
-    k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
-    init = cfg["initial"]
-    return (
-        np.reshape(init["q"], (k, k)),
-        np.reshape(init["r"], (k, m)),
-        np.asarray(init["v"], float),
-    )
+def given_overlaps(
+    k: int, m: int, q: Sequence[float], r: Sequence[float], v: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q (k, k), R (k, m), v (k,)) of ``initial.kind = "overlaps"`` from the flattened
+    ``initial.q/r/v`` of k students and m teacher units."""
+    return np.reshape(q, (k, k)), np.reshape(r, (k, m)), np.asarray(v, float)
 
 
 class CommitteeSpec(KindSpec):
@@ -258,7 +256,9 @@ class CommitteeSpec(KindSpec):
             bound = WEIGHT_MAX if key == "v" else WEIGHT_MAX**2  # Q, R are |w|²/d, w·w*/d
             if max(map(abs, init[key])) > bound:
                 raise ConfigError(f"initial.{key}", init[key], f"entries of magnitude ≤ {bound:g}")
-        q, r, _ = given_overlaps(cfg)
+        p, init = cfg["problem"], cfg["initial"]
+        q, r, _ = given_overlaps(p["student_units"], p["teacher_units"], init["q"], init["r"],
+                                 init["v"])  # fmt: skip
         if not np.allclose(q, q.T):
             raise ConfigError("initial.q", init["q"], "Q must be symmetric")
         joint = np.block([[q, r], [r.T, np.eye(m)]])

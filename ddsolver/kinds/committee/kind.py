@@ -28,6 +28,7 @@ from ...models.committee import (
     output_factor,
 )
 from ...schedules import Schedule
+from ...settings import Settings, settings
 from ...sgd.committee import committee_sgd_steps, order_parameters, weights_with_overlaps
 from ...sgd.network import Network
 from ..base import ProblemKind
@@ -38,32 +39,43 @@ from .config import MAX_NAMED_UNITS, CommitteeSpec, given_overlaps
 TEACHER_STREAM, STUDENT_STREAM = 0, 1
 
 
-def teacher_weights(cfg: dict, d: int) -> np.ndarray:
+def _given_overlaps(cfg: dict | Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, R, v) of ``initial.kind = "overlaps"``."""
+    cfg = settings(cfg)
+    p, init = cfg.problem, cfg.initial
+    return given_overlaps(p.student_units, p.teacher_units, init.q, init.r, init.v)
+
+
+def teacher_weights(cfg: dict | Settings, d: int) -> np.ndarray:
     """The teacher's w* (M, d) from ``problem.teacher_seed``: i.i.d. N(0, 1) entries
     (``gaussian``, T ≈ I) or orthogonal rows of norm √d (``orthonormal``, T = I exactly)."""
-    p = cfg["problem"]
-    rng = np.random.default_rng((p["teacher_seed"], TEACHER_STREAM))
-    m = p["teacher_units"]
-    if p["teacher_weights"] == "gaussian":
+    cfg = settings(cfg)
+    p = cfg.problem
+    rng = np.random.default_rng((p.teacher_seed, TEACHER_STREAM))
+    m = p.teacher_units
+    if p.teacher_weights == "gaussian":
         return rng.standard_normal((m, d))
     return weights_with_overlaps(np.eye(m), d, rng)
 
 
-def initial_student(cfg: dict, d: int, teacher_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def initial_student(
+    cfg: dict | Settings, d: int, teacher_w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """The student's initial (w (K, d), v (K,)) from ``initial.seed``.
 
     ``gaussian``: w_kj ~ N(0, κ²) (each field has standard deviation κ = initial.scale),
     v_k ~ N(a_mean, a_std²). ``overlaps``: the given Q, R exactly — w = R T⁻¹ w* plus rows
     orthogonal to the teacher with Gram d (Q − R T⁻¹ Rᵀ) — and the given v.
     """
-    init = cfg["initial"]
-    k = cfg["problem"]["student_units"]
-    rng = np.random.default_rng((init["seed"], STUDENT_STREAM))
-    if init["kind"] == "gaussian":
-        w = init["scale"] * rng.standard_normal((k, d))
-        v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
+    cfg = settings(cfg)
+    init = cfg.initial
+    k = cfg.problem.student_units
+    rng = np.random.default_rng((init.seed, STUDENT_STREAM))
+    if init.kind == "gaussian":
+        w = init.scale * rng.standard_normal((k, d))
+        v = init.a_mean + init.a_std * rng.standard_normal(k)
         return w, v
-    q, r, v = given_overlaps(cfg)
+    q, r, v = _given_overlaps(cfg)
     t = teacher_w @ teacher_w.T / d
     coef = np.linalg.solve(t, r.T).T  # R T⁻¹, (K, M)
     residual = q - coef @ r.T
@@ -77,25 +89,27 @@ def initial_student(cfg: dict, d: int, teacher_w: np.ndarray) -> tuple[np.ndarra
     return coef @ teacher_w + math.sqrt(d) * root @ basis.T, v.copy()
 
 
-def teacher_v(cfg: dict) -> np.ndarray:
+def teacher_v(cfg: dict | Settings) -> np.ndarray:
     """v* (M,): ``problem.teacher_v``, one number for every unit or one per unit."""
-    values = np.asarray(cfg["problem"]["teacher_v"], float)
-    m = cfg["problem"]["teacher_units"]
+    cfg = settings(cfg)
+    values = np.asarray(cfg.problem.teacher_v, float)
+    m = cfg.problem.teacher_units
     return np.full(m, values[0]) if values.size == 1 else values
 
 
-def initial_overlaps(cfg: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def initial_overlaps(cfg: dict | Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(Q, R, v, T) at t = 0: of the weights SGD starts from (finite d), or the d → ∞ values."""
-    d = cfg["problem"]["dimension"]
-    k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+    cfg = settings(cfg)
+    d = cfg.problem.dimension
+    k, m = cfg.problem.student_units, cfg.problem.teacher_units
     if math.isinf(d):
         t = np.eye(m)
-        if cfg["initial"]["kind"] == "overlaps":
-            return (*given_overlaps(cfg), t)
-        init = cfg["initial"]
-        rng = np.random.default_rng((init["seed"], STUDENT_STREAM))
-        v = init["a_mean"] + init["a_std"] * rng.standard_normal(k)
-        return init["scale"] ** 2 * np.eye(k), np.zeros((k, m)), v, t
+        if cfg.initial.kind == "overlaps":
+            return (*_given_overlaps(cfg), t)
+        init = cfg.initial
+        rng = np.random.default_rng((init.seed, STUDENT_STREAM))
+        v = init.a_mean + init.a_std * rng.standard_normal(k)
+        return init.scale**2 * np.eye(k), np.zeros((k, m)), v, t
     d = int(d)
     w_star = teacher_weights(cfg, d)
     w, v = initial_student(cfg, d, w_star)
@@ -122,9 +136,9 @@ class CommitteeNetwork(Network):
 
     coords = ("q", "v")
 
-    def __init__(self, cfg: dict, problem: Committee, rng: np.random.Generator):
+    def __init__(self, cfg: Settings, problem: Committee, rng: np.random.Generator):
         super().__init__(cfg, problem, rng)
-        d = cfg["problem"]["dimension"]
+        d = cfg.problem.dimension
         self.teacher_w = teacher_weights(cfg, d)
         self.teacher_v = problem.teacher_v
         self.w, self.v = initial_student(cfg, d, self.teacher_w)
@@ -134,7 +148,7 @@ class CommitteeNetwork(Network):
         p = self.problem
         committee_sgd_steps(
             self.w, self.v, self.teacher_w, self.teacher_v, p.code, p.gain, p.c, p.eta,
-            p.eta_v, p.weight_decay, p.label_noise, self.cfg["sgd"]["batch"], k0, k1, self.rng,
+            p.eta_v, p.weight_decay, p.label_noise, self.cfg.sgd.batch, k0, k1, self.rng,
         )  # fmt: skip
 
     def _overlaps(self) -> tuple[np.ndarray, np.ndarray]:
@@ -166,37 +180,37 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
 
     # ------------------------------------------------------------------ config
 
-    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+    def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         if verb == "sgd":
             return None
-        k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
+        k, m = cfg.problem.student_units, cfg.problem.teacher_units
         state = k * k + k * m + k
-        fields = RELU_POINTS * (k + m) * 4 if cfg["problem"]["activation"]["kind"] == "relu" else 0
+        fields = RELU_POINTS * (k + m) * 4 if cfg.problem.activation.kind == "relu" else 0
         terms = {"problem.student_units": 8.0 * (20 * state + 4 * (k + m) ** 2 + fields)}
-        d = cfg["problem"]["dimension"]
+        d = cfg.problem.dimension
         if not math.isinf(d):  # the teacher's weights (M, d), drawn to give T = w* w*ᵀ / d
             terms["problem.dimension"] = 8.0 * 3 * m * d
         return terms
 
     # ------------------------------------------------------------------ the ODEs
 
-    def build_problem(self, cfg: dict) -> Committee:
-        p, dyn = cfg["problem"], cfg["dynamics"]
-        t = np.eye(p["teacher_units"]) if math.isinf(p["dimension"]) else _teacher_overlaps(cfg)
+    def build_problem(self, cfg: Settings) -> Committee:
+        p, dyn = cfg.problem, cfg.dynamics
+        t = np.eye(p.teacher_units) if math.isinf(p.dimension) else _teacher_overlaps(cfg)
         return Committee(
-            activation=p["activation"]["kind"],
+            activation=p.activation.kind,
             teacher_overlaps=t,
             teacher_v=teacher_v(cfg),
-            students=p["student_units"],
-            output_scale=p["output_scale"],
-            eta=dyn["eta"],
-            eta_v=dyn["eta_v"],
-            weight_decay=dyn["lam"],
-            label_noise=p["label_noise"],
-            noise_term=dyn["noise_term"],
+            students=p.student_units,
+            output_scale=p.output_scale,
+            eta=dyn.eta,
+            eta_v=dyn.eta_v,
+            weight_decay=dyn.lam,
+            label_noise=p.label_noise,
+            noise_term=dyn.noise_term,
         )
 
-    def describe(self, cfg: dict) -> ODESystem:
+    def describe(self, cfg: Settings) -> ODESystem:
         """The ODEs of the overlaps (Q, R, v), from their values at t = 0; ε_g and the named
         overlaps observed, the matrices saved."""
         model = self.build_problem(cfg)
@@ -209,9 +223,9 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
             q, r, v = model.unpack(state)
             return {"Q": q.copy(), "R": r.copy(), "v": v.copy()}
 
-        solver = cfg["solver"]
-        return ODESystem(model.rhs, model.pack(q, r, v), observe, snapshot, solver["rtol"],
-                         solver["atol"])  # fmt: skip
+        solver = cfg.solver
+        return ODESystem(model.rhs, model.pack(q, r, v), observe, snapshot, solver.rtol,
+                         solver.atol)  # fmt: skip
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the ODE kernels (every activation shares them); the caller holds
@@ -231,9 +245,10 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
         committee_error(0, 1.0, np.eye(3), np.ones(3))
 
 
-def _teacher_overlaps(cfg: dict) -> np.ndarray:
+def _teacher_overlaps(cfg: dict | Settings) -> np.ndarray:
     """T = w* w*ᵀ/d of the teacher drawn at the config's finite d."""
-    d = int(cfg["problem"]["dimension"])
+    cfg = settings(cfg)
+    d = int(cfg.problem.dimension)
     w_star = teacher_weights(cfg, d)
     return w_star @ w_star.T / d
 

@@ -10,39 +10,42 @@ the kernels are :class:`~ddsolver.models.IsotropicGaussians`, the SGD kernel
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...grid import Axis, TensorGrid
 from ...models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
 from ...schedules import Schedule
-from ...schema import dimension_value, initial_dimension
 from ...sgd.isotropic import exact_risk, initial_network, sgd_steps
 from ...sgd.network import Network
 from ..base import ReducedKind
 from .config import IsotropicGaussiansSpec
 
+if TYPE_CHECKING:
+    from ...settings import Settings
+
 
 class IsotropicNetwork(Network):
     """N neurons σ(<w, x>) (or a σ(<w, x>)) trained on the isotropic problem; one seed."""
 
-    def __init__(self, cfg: dict, problem: IsotropicGaussians, rng: np.random.Generator):
+    def __init__(self, cfg: Settings, problem: IsotropicGaussians, rng: np.random.Generator):
         super().__init__(cfg, problem, rng)
-        init = cfg["initial"]
-        self.train_a = cfg["problem"]["second_layer"]
+        init = cfg.initial
+        self.train_a = cfg.problem.second_layer
         self.coords = ("a", "r") if self.train_a else ("r",)
         self.w, self.a = initial_network(
-            cfg["sgd"]["neurons"],
+            cfg.sgd.neurons,
             int(problem.dimension),
-            init["scale"],
-            init["a_mean"],
-            init["a_std"],
+            init.scale,
+            init.a_mean,
+            init.a_std,
             rng,
         )
         self.arrays = (self.w, self.a)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
-        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        act, dyn, sgd = self.problem.activation, self.cfg.dynamics, self.cfg.sgd
         sgd_steps(
             self.w,
             self.a,
@@ -50,12 +53,12 @@ class IsotropicNetwork(Network):
             act.code,
             act.param_array,
             self.problem.delta,
-            sgd["eps"],
+            sgd.eps,
             schedule.code,
             schedule.params,
-            dyn["lam"],
-            dyn["tau"],
-            sgd["batch"],
+            dyn.lam,
+            dyn.tau,
+            sgd.batch,
             k0,
             k1,
             self.rng,
@@ -76,38 +79,38 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
 
     network = IsotropicNetwork
 
-    def build_problem(self, cfg: dict) -> IsotropicGaussians:
-        p = cfg["problem"]
+    def build_problem(self, cfg: Settings) -> IsotropicGaussians:
+        p = cfg.problem
         return IsotropicGaussians(
-            Activation.from_mapping(p["activation"]),
-            dimension_value(cfg),
-            p["delta"],
-            second_layer=p["second_layer"],
-            tolerance=p["mehler_tolerance"],
+            Activation.from_mapping(p.activation),
+            cfg.dimension,
+            p.delta,
+            second_layer=p.second_layer,
+            tolerance=p.mehler_tolerance,
         )
 
-    def build_initial(self, cfg: dict) -> GaussianInitial:
-        i = cfg["initial"]
-        return GaussianInitial(i["scale"], initial_dimension(cfg), i["a_mean"], i["a_std"])
+    def build_initial(self, cfg: Settings) -> GaussianInitial:
+        i = cfg.initial
+        return GaussianInitial(i.scale, cfg.initial_dimension, i.a_mean, i.a_std)
 
-    def grid_cells(self, cfg: dict) -> dict[str, int]:
-        g = cfg["grid"]
-        if cfg["problem"]["second_layer"]:
-            return {"grid.a_cells": g["a_cells"], "grid.r_cells": g["r_cells"]}
-        return {"grid.r_cells": g["r_cells"]}
+    def grid_cells(self, cfg: Settings) -> dict[str, int]:
+        g = cfg.grid
+        if cfg.problem.second_layer:
+            return {"grid.a_cells": g.a_cells, "grid.r_cells": g.r_cells}
+        return {"grid.r_cells": g.r_cells}
 
-    def build_grid(self, cfg: dict) -> TensorGrid:
-        g = cfg["grid"]
-        r = Axis.stretched("r", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"], radial=True)
-        if cfg["problem"]["second_layer"]:
-            return TensorGrid((Axis.uniform("a", g["a_min"], g["a_max"], g["a_cells"]), r))
+    def build_grid(self, cfg: Settings) -> TensorGrid:
+        g = cfg.grid
+        r = Axis.stretched("r", g.r_min, g.r_max, g.r_cells, g.r_stretch, radial=True)
+        if cfg.problem.second_layer:
+            return TensorGrid((Axis.uniform("a", g.a_min, g.a_max, g.a_cells), r))
         return TensorGrid((r,))
 
-    def particle_counts(self, cfg: dict) -> tuple[int, ...]:
-        part = cfg["particles"]
-        if cfg["problem"]["second_layer"]:
-            return (part["a_count"], part["r_count"])
-        return (part["r_count"],)
+    def particle_counts(self, cfg: Settings) -> tuple[int, ...]:
+        part = cfg.particles
+        if cfg.problem.second_layer:
+            return (part.a_count, part.r_count)
+        return (part.r_count,)
 
     def warm_up_pde(self) -> None:
         r = np.array([0.5, 1.0])
@@ -119,7 +122,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         small_d.radial_interaction(r, r)
         IsotropicGaussians(paper_ramp(), math.inf, 0.5).radial_factors(r)
 
-    def warm_up_config(self, cfg: dict) -> None:
+    def warm_up_config(self, cfg: Settings) -> None:
         """The config's own paths only: its activation (closed form or quadrature) and its
         interaction (Mehler factors, or the angular quadrature at small d)."""
         problem = self.build_problem(cfg)
@@ -130,7 +133,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             problem.radial_factors(r)
         else:
             problem.radial_interaction(r, r)
-        if cfg["dynamics"].get("finite_step"):  # the grid stepper's signature with it
+        if cfg.dynamics.finite_step:  # the grid stepper's signature with it
             from ...models.step_noise import StepNoise
             from ...pde import GridDD
 

@@ -22,19 +22,6 @@ ACTIVATIONS = ("erf", "relu", "ramp", "piecewise")
 MAX_NAMED_UNITS = 8
 
 
-def teacher_gram(cfg: dict) -> np.ndarray:
-    """The Gram matrix G = (u_i·u_j) of the teacher's directions, (k, k); identity by default."""
-    t = cfg["problem"]["teacher"]
-    k = t["units"]
-    return np.reshape(np.asarray(t["gram"], float), (k, k)) if t["gram"] else np.eye(k)
-
-
-def teacher_v(cfg: dict) -> np.ndarray:
-    """The teacher's second layer v (k,): one number for every unit, or one each."""
-    t = cfg["problem"]["teacher"]
-    return np.broadcast_to(np.asarray(t["v"], float), (t["units"],)).copy()
-
-
 def coordinate_names(units: int) -> tuple[str, ...]:
     """The reduced coordinates of a neuron: m_1 … m_k and r_perp."""
     return (*(f"m_{j + 1}" for j in range(units)), "r_perp")

@@ -18,10 +18,10 @@ from ...models.activations import Activation
 from ...models.risk import finite_width_correction
 from ...observables import coordinate_statistics
 from ...schedules import Schedule
-from ...schema import initial_dimension
+from ...settings import Settings, settings
 from ...sgd.network import Network
 from ..base import ProblemKind
-from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names, teacher_gram, teacher_v
+from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names
 from .model import MultiIndex
 from .sgd import exact_risk, multi_index_sgd_steps
 
@@ -29,20 +29,36 @@ from .sgd import exact_risk, multi_index_sgd_steps
 PARTICLE_STREAM = 2
 
 
-def build_model(cfg: dict) -> MultiIndex:
+def teacher_gram(cfg: dict | Settings) -> np.ndarray:
+    """The Gram matrix G = (u_i·u_j) of the teacher's directions, (k, k); identity by default."""
+    cfg = settings(cfg)
+    t = cfg.problem.teacher
+    return np.reshape(np.asarray(t.gram, float), (t.units, t.units)) if t.gram else np.eye(t.units)
+
+
+def teacher_v(cfg: dict | Settings) -> np.ndarray:
+    """The teacher's second layer v (k,): one number for every unit, or one each."""
+    cfg = settings(cfg)
+    t = cfg.problem.teacher
+    return np.broadcast_to(np.asarray(t.v, float), (t.units,)).copy()
+
+
+def build_model(cfg: dict | Settings) -> MultiIndex:
     """The reduced problem of a resolved config."""
-    p = cfg["problem"]
+    cfg = settings(cfg)
+    p = cfg.problem
     return MultiIndex(
-        Activation.from_mapping(p["activation"]), float(p["dimension"]), teacher_gram(cfg),
-        teacher_v(cfg), p["label_noise"], cfg["dynamics"]["lam"],
+        Activation.from_mapping(p.activation), float(p.dimension), teacher_gram(cfg),
+        teacher_v(cfg), p.label_noise, cfg.dynamics.lam,
     )  # fmt: skip
 
 
-def initial_particles(cfg: dict, count: int, seed: int) -> np.ndarray:
+def initial_particles(cfg: dict | Settings, count: int, seed: int) -> np.ndarray:
     """θ = (m, r⊥) of ``count`` particles drawn from the initial law, (count, k + 1)."""
-    k = cfg["problem"]["teacher"]["units"]
-    d, d0 = float(cfg["problem"]["dimension"]), initial_dimension(cfg)
-    kappa = cfg["initial"]["scale"]
+    cfg = settings(cfg)
+    k = cfg.problem.teacher.units
+    d, d0 = float(cfg.problem.dimension), cfg.initial_dimension
+    kappa = cfg.initial.scale
     theta = np.zeros((count, k + 1))
     if math.isinf(d0) and math.isinf(d):
         theta[:, -1] = kappa
@@ -87,19 +103,19 @@ def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> 
 class MultiIndexNetwork(Network):
     """N students σ(<w, x>) of the k-unit teacher in the first k axes (+ label noise)."""
 
-    def __init__(self, cfg: dict, problem: MultiIndex, rng: np.random.Generator):
+    def __init__(self, cfg: Settings, problem: MultiIndex, rng: np.random.Generator):
         super().__init__(cfg, problem, rng)
         d = int(problem.dimension)
-        sigma = cfg["initial"]["scale"] / math.sqrt(initial_dimension(cfg))
-        self.w = sigma * rng.standard_normal((cfg["sgd"]["neurons"], d))
+        sigma = cfg.initial.scale / math.sqrt(cfg.initial_dimension)
+        self.w = sigma * rng.standard_normal((cfg.sgd.neurons, d))
         self.arrays = (self.w,)
         self.coords = coordinate_names(problem.units)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
-        act, sgd = self.problem.activation, self.cfg["sgd"]
+        act, sgd = self.problem.activation, self.cfg.sgd
         multi_index_sgd_steps(
             self.w, act.code, act.param_array, self.problem.chol, self.problem.v,
-            self.problem.label_noise, sgd["eps"], self.problem.lam, sgd["batch"],
+            self.problem.label_noise, sgd.eps, self.problem.lam, sgd.batch,
             np.int64(k0), np.int64(k1), self.rng,
         )  # fmt: skip
 
@@ -122,35 +138,35 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
 
     network = MultiIndexNetwork
 
-    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+    def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """SGD: the N × d weights per seed; the flow: the particles and the integrator's
         stages (about 12 copies of M × (k + 1))."""
-        k = cfg["problem"]["teacher"]["units"]
+        k = cfg.problem.teacher.units
         if verb == "sgd":
-            n, d = cfg["sgd"]["neurons"] * len(cfg["sgd"]["seeds"]), cfg["problem"]["dimension"]
+            n, d = cfg.sgd.neurons * len(cfg.sgd.seeds), cfg.problem.dimension
             key = "sgd.neurons" if n >= d else "problem.dimension"
             return {key: 8.0 * 3 * n * d}
-        return {"particles.count": 8.0 * 16 * cfg["particles"]["count"] * (k + 1)}
+        return {"particles.count": 8.0 * 16 * cfg.particles.count * (k + 1)}
 
-    def build_problem(self, cfg: dict) -> MultiIndex:
+    def build_problem(self, cfg: Settings) -> MultiIndex:
         return build_model(cfg)
 
-    def describe(self, cfg: dict) -> ODESystem:
+    def describe(self, cfg: Settings) -> ODESystem:
         """The particles' flow as an ODE (RK45)."""
         model = build_model(cfg)
-        theta = initial_particles(cfg, cfg["particles"]["count"], cfg["initial"]["seed"])
+        theta = initial_particles(cfg, cfg.particles.count, cfg.initial.seed)
         shape = theta.shape
 
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
-            return particle_observables(model, state.reshape(shape), cfg["sgd"]["neurons"])
+            return particle_observables(model, state.reshape(shape), cfg.sgd.neurons)
 
         def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
             return {"particles": state.reshape(shape).copy()}
 
-        part = cfg["particles"]
+        part = cfg.particles
         return ODESystem(
             lambda state: model.velocity(state.reshape(shape)).ravel(),
-            theta.ravel(), observe, snapshot, part["rtol"], part["atol"], method="RK45",
+            theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
         )  # fmt: skip
 
     def warm_up_pde(self) -> None:

@@ -8,20 +8,21 @@ SGD :func:`~ddsolver.sgd.teacher_student.teacher_sgd_steps`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ...grid import Axis, TensorGrid
 from ...models import Activation, TeacherStudent, TeacherStudentInitial
 from ...schedules import Schedule
-from ...schema import (
-    dimension_value,
-    initial_dimension,
-)
 from ...sgd.isotropic import initial_network
 from ...sgd.network import Network
 from ...sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
 from ..base import ReducedKind
 from .config import TeacherStudentSpec
+
+if TYPE_CHECKING:
+    from ...settings import Settings
 
 
 class TeacherStudentNetwork(Network):
@@ -29,28 +30,28 @@ class TeacherStudentNetwork(Network):
 
     coords = ("u", "v")
 
-    def __init__(self, cfg: dict, problem: TeacherStudent, rng: np.random.Generator):
+    def __init__(self, cfg: Settings, problem: TeacherStudent, rng: np.random.Generator):
         super().__init__(cfg, problem, rng)
-        init = cfg["initial"]
+        init = cfg.initial
         self.w, _ = initial_network(
-            cfg["sgd"]["neurons"], int(problem.dimension), init["scale"], 1.0, 0.0, rng
+            cfg.sgd.neurons, int(problem.dimension), init.scale, 1.0, 0.0, rng
         )
         self.arrays = (self.w,)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
-        act, dyn, sgd = self.problem.activation, self.cfg["dynamics"], self.cfg["sgd"]
+        act, dyn, sgd = self.problem.activation, self.cfg.dynamics, self.cfg.sgd
         teacher_sgd_steps(
             self.w,
             act.code,
             act.param_array,
             self.problem.teacher_norm,
             self.problem.label_noise,
-            sgd["eps"],
+            sgd.eps,
             schedule.code,
             schedule.params,
-            dyn["lam"],
-            dyn["tau"],
-            sgd["batch"],
+            dyn.lam,
+            dyn.tau,
+            sgd.batch,
             k0,
             k1,
             self.rng,
@@ -68,30 +69,28 @@ class TeacherStudentKind(TeacherStudentSpec, ReducedKind):
 
     network = TeacherStudentNetwork
 
-    def build_problem(self, cfg: dict) -> TeacherStudent:
-        p = cfg["problem"]
+    def build_problem(self, cfg: Settings) -> TeacherStudent:
+        p = cfg.problem
         return TeacherStudent(
-            Activation.from_mapping(p["activation"]),
-            dimension_value(cfg),
-            p["teacher_norm"],
-            p["label_noise"],
+            Activation.from_mapping(p.activation),
+            cfg.dimension,
+            p.teacher_norm,
+            p.label_noise,
         )
 
-    def build_initial(self, cfg: dict) -> TeacherStudentInitial:
-        return TeacherStudentInitial(cfg["initial"]["scale"], initial_dimension(cfg))
+    def build_initial(self, cfg: Settings) -> TeacherStudentInitial:
+        return TeacherStudentInitial(cfg.initial.scale, cfg.initial_dimension)
 
-    def grid_cells(self, cfg: dict) -> dict[str, int]:
-        g = cfg["grid"]
-        return {"grid.u_cells": g["u_cells"], "grid.r_cells": g["r_cells"]}
+    def grid_cells(self, cfg: Settings) -> dict[str, int]:
+        g = cfg.grid
+        return {"grid.u_cells": g.u_cells, "grid.r_cells": g.r_cells}
 
-    def build_grid(self, cfg: dict) -> TensorGrid:
-        g = cfg["grid"]
+    def build_grid(self, cfg: Settings) -> TensorGrid:
+        g = cfg.grid
         return TensorGrid(
             (
-                Axis.uniform("u", g["u_min"], g["u_max"], g["u_cells"]),
-                Axis.stretched(
-                    "v", g["r_min"], g["r_max"], g["r_cells"], g["r_stretch"], radial=True, key="r"
-                ),
+                Axis.uniform("u", g.u_min, g.u_max, g.u_cells),
+                Axis.stretched("v", g.r_min, g.r_max, g.r_cells, g.r_stretch, radial=True, key="r"),
             )
         )
 

@@ -21,6 +21,7 @@ from ...limits import ODESystem, SteppedLimit
 from ...models.activations import Activation
 from ...models.training_set import TrainingSetFlow
 from ...schedules import Schedule
+from ...settings import Settings, settings
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
 from ..base import ProblemKind
@@ -31,19 +32,22 @@ from .config import TrainingSetSpec
 PARTICLE_STREAM = 2
 
 
-def training_set(cfg: dict) -> TrainingSet:
+def training_set(cfg: dict | Settings) -> TrainingSet:
     """The data of a resolved config: the file of ``problem.data`` or the generated set."""
-    p = cfg["problem"]
-    if p["data"]:
-        return read_training_set(p["data"])
-    g = p["generate"]
-    d = int(p["dimension"])
-    if g["kind"] == "clusters":
-        return clusters(g["n"], g["n_test"], d, g["k"], g["radius"], g["seed"])
-    return relu_teacher(g["n"], g["n_test"], d, g["units"], g["inputs"], g["label"], g["seed"])
+    cfg = settings(cfg)
+    p = cfg.problem
+    if p.data:
+        return read_training_set(p.data)
+    g = p.generate
+    d = int(p.dimension)
+    if g.kind == "clusters":
+        return clusters(g.n, g.n_test, d, g.k, g.radius, g.seed)
+    return relu_teacher(g.n, g.n_test, d, g.units, g.inputs, g.label, g.seed)
 
 
-def initial_particles(cfg: dict, count: int, seed: int, d: int) -> tuple[np.ndarray, np.ndarray]:
+def initial_particles(
+    cfg: dict | Settings, count: int, seed: int, d: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(θ (count, d+2), masses (count,)) from ``[initial]``.
 
     ``gaussian``: b, a ~ N(0, κ²) entrywise. ``sphere``: a = κ u with u uniform on the unit
@@ -51,40 +55,42 @@ def initial_particles(cfg: dict, count: int, seed: int, d: int) -> tuple[np.ndar
     particles of ``initial.particles`` (an ``.npz`` with ``theta`` (M, d+2) and optionally
     ``masses``). ``symmetric``: the second half are the first half with b → −b, so f₀ = 0.
     """
-    init = cfg["initial"]
-    if init["kind"] == "file":
-        with np.load(init["particles"], allow_pickle=False) as f:
+    cfg = settings(cfg)
+    init = cfg.initial
+    if init.kind == "file":
+        with np.load(init.particles, allow_pickle=False) as f:
             theta = np.array(f["theta"], float)
             masses = np.array(f["masses"], float) if "masses" in f.files else None
         masses = np.full(theta.shape[0], 1.0 / theta.shape[0]) if masses is None else masses
         return theta, masses / masses.sum()
     rng = np.random.default_rng((seed, PARTICLE_STREAM))
-    half = count // 2 if init["symmetric"] else count
-    kappa = init["scale"]
-    if init["kind"] == "sphere":
+    half = count // 2 if init.symmetric else count
+    kappa = init.scale
+    if init.kind == "sphere":
         u = rng.standard_normal((half, d + 1))
         u /= np.linalg.norm(u, axis=1, keepdims=True)
         signs = rng.choice([-1.0, 1.0], size=half)
         theta = kappa * np.column_stack([signs, u])
     else:
         theta = kappa * rng.standard_normal((half, d + 2))
-    if init["symmetric"]:
+    if init.symmetric:
         twin = theta.copy()
         twin[:, 0] *= -1.0
         theta = np.concatenate([theta, twin])
     return theta, np.full(theta.shape[0], 1.0 / theta.shape[0])
 
 
-def build_flow(cfg: dict, data: TrainingSet | None = None) -> TrainingSetFlow:
+def build_flow(cfg: dict | Settings, data: TrainingSet | None = None) -> TrainingSetFlow:
     """The flow of a resolved config (its data read or generated once)."""
-    p, dyn = cfg["problem"], cfg["dynamics"]
+    cfg = settings(cfg)
+    p, dyn = cfg.problem, cfg.dynamics
     return TrainingSetFlow(
         data=training_set(cfg) if data is None else data,
-        activation=Activation.from_mapping(p["activation"]),
-        loss=p["loss"],
-        alpha=dyn["scale"],
-        lam=dyn["lam"],
-        train_positions=p["train"] == "both",
+        activation=Activation.from_mapping(p.activation),
+        loss=p.loss,
+        alpha=dyn.scale,
+        lam=dyn.lam,
+        train_positions=p.train == "both",
     )
 
 
@@ -95,18 +101,18 @@ class TrainingSetNetwork(Network):
     coords = ("b", "a_norm")
 
     def __init__(
-        self, cfg: dict, problem: TrainingSetFlow, rng: np.random.Generator, seed: int = 0
+        self, cfg: Settings, problem: TrainingSetFlow, rng: np.random.Generator, seed: int = 0
     ):
         super().__init__(cfg, problem, rng)
         self.theta, self.masses = initial_particles(
-            cfg, cfg["sgd"]["neurons"], seed, problem.data.dimension
+            cfg, cfg.sgd.neurons, seed, problem.data.dimension
         )
         self.arrays = (self.theta,)
         self.lazy = LazyComparison(problem, self.theta, self.masses, 0.0, False)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
-        sgd = self.cfg["sgd"]
-        gradient_steps(self.problem, self.theta, self.masses, sgd["eps"], sgd["batch"],
+        sgd = self.cfg.sgd
+        gradient_steps(self.problem, self.theta, self.masses, sgd.eps, sgd.batch,
                        k1 - k0, self.rng)  # fmt: skip
 
     def risk(self) -> float:
@@ -131,23 +137,23 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
 
     # ------------------------------------------------------------------ config
 
-    def memory_terms(self, cfg: dict, verb: str) -> dict[str, float] | None:
+    def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """The networks' or particles' weights, their products with every data point (the
         features of a batch or of the whole set), the data and what generates them (the
         clusters' k × k centres, the teacher's units), and the circle's cells × points
         tables — each term under the key that drives it."""
-        p = cfg["problem"]
-        g, d = p["generate"], int(p["dimension"])
-        if p["data"]:  # read before compute by the config's check already: its real size
-            data = read_training_set(p["data"])
+        p = cfg.problem
+        g, d = p.generate, int(p.dimension)
+        if p.data:  # read before compute by the config's check already: its real size
+            data = read_training_set(p.data)
             n, n_key = data.y.size + data.y_test.size, "problem.data"
         else:
-            n = g["n"] + g["n_test"]
-            n_key = "problem.generate." + ("n" if g["n"] >= g["n_test"] else "n_test")
+            n = g.n + g.n_test
+            n_key = "problem.generate." + ("n" if g.n >= g.n_test else "n_test")
         terms = {max((n, n_key), (d, "problem.dimension"))[1]: 8.0 * 3 * n * (d + 1)}
-        if not p["data"]:
-            own = {"clusters": ("k", g["k"] ** 2 * 4), "teacher": ("units", g["units"] * (d + 2))}
-            name, size = own[g["kind"]]
+        if not p.data:
+            own = {"clusters": ("k", g.k**2 * 4), "teacher": ("units", g.units * (d + 2))}
+            name, size = own[g.kind]
             terms[f"problem.generate.{name}"] = 8.0 * 2 * size
 
         def product(key: str, count: int, per_point: float, fixed: float) -> None:
@@ -156,34 +162,34 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
             terms[name] = terms.get(name, 0.0) + 8.0 * count * (fixed + per_point * max(n, 1))
 
         if verb == "sgd":
-            m, seeds = cfg["sgd"]["neurons"], len(cfg["sgd"]["seeds"])
+            m, seeds = cfg.sgd.neurons, len(cfg.sgd.seeds)
             product("sgd.neurons", seeds * m, 1, 6 * (d + 2))
-        elif cfg["discretisation"]["method"] == "grid":
-            product("grid.angle_cells", 2 * cfg["grid"]["angle_cells"], 4, 16)
+        elif cfg.discretisation.method == "grid":
+            product("grid.angle_cells", 2 * cfg.grid.angle_cells, 4, 16)
         else:
-            product("particles.count", cfg["particles"]["count"], 2, (d + 2) * 12)
+            product("particles.count", cfg.particles.count, 2, (d + 2) * 12)
         return terms
 
     # ------------------------------------------------------------------ the flow
 
-    def build_problem(self, cfg: dict) -> TrainingSetFlow:
+    def build_problem(self, cfg: Settings) -> TrainingSetFlow:
         return build_flow(cfg)
 
-    def file_data(self, cfg: dict, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
+    def file_data(self, cfg: Settings, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
         return problem.data.arrays()
 
-    def describe(self, cfg: dict) -> ODESystem | SteppedLimit:
+    def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
         """The particles' flow as an ODE (RK45), or for d = 1 on the grid the PDE on the
         circle with its own stepper."""
-        if cfg["discretisation"]["method"] == "grid":
+        if cfg.discretisation.method == "grid":
             return self._circle(cfg)
         flow = build_flow(cfg)
         theta, masses = initial_particles(
-            cfg, cfg["particles"]["count"], cfg["initial"]["seed"], flow.data.dimension
+            cfg, cfg.particles.count, cfg.initial.seed, flow.data.dimension
         )
         shape = theta.shape
-        lazy = LazyComparison(flow, theta, masses, cfg["time"]["t_end"],
-                              cfg["dynamics"]["linearised"])  # fmt: skip
+        lazy = LazyComparison(flow, theta, masses, cfg.time.t_end,
+                              cfg.dynamics.linearised)  # fmt: skip
 
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
             current = state.reshape(shape)
@@ -192,25 +198,25 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
             return {"particles": state.reshape(shape).copy(), "masses": masses}
 
-        part = cfg["particles"]
+        part = cfg.particles
         return ODESystem(
             lambda state: flow.velocity(state.reshape(shape), masses).ravel(),
-            theta.ravel(), observe, snapshot, part["rtol"], part["atol"], method="RK45",
+            theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
             data=flow.data.arrays(),
         )  # fmt: skip
 
-    def _circle(self, cfg: dict) -> SteppedLimit:
+    def _circle(self, cfg: Settings) -> SteppedLimit:
         """The flow of balanced units on 1-D inputs as the PDE on the circle (grid)."""
-        p, dyn, solver = cfg["problem"], cfg["dynamics"], cfg["solver"]
-        circle = CircleFlow(training_set(cfg), p["loss"], dyn["scale"], dyn["lam"],
-                            cfg["grid"]["angle_cells"], solver["order"], solver["limiter"],
-                            solver["cfl"])  # fmt: skip
-        if cfg["initial"]["kind"] == "file":
-            theta, masses = initial_particles(cfg, 0, cfg["initial"]["seed"], 1)
+        p, dyn, solver = cfg.problem, cfg.dynamics, cfg.solver
+        circle = CircleFlow(training_set(cfg), p.loss, dyn.scale, dyn.lam,
+                            cfg.grid.angle_cells, solver.order, solver.limiter,
+                            solver.cfl)  # fmt: skip
+        if cfg.initial.kind == "file":
+            theta, masses = initial_particles(cfg, 0, cfg.initial.seed, 1)
             start = circle.from_particles(theta, masses)
         else:
-            start = circle.uniform(cfg["initial"]["scale"])
-        integrator = CircleIntegrator(circle, start, solver["dt_max"])
+            start = circle.uniform(cfg.initial.scale)
+        integrator = CircleIntegrator(circle, start, solver.dt_max)
         return SteppedLimit(integrator, data=circle.data.arrays(), grid=circle.grid)
 
     def warm_up_pde(self) -> None:
@@ -224,7 +230,7 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
 
     # ------------------------------------------------------------------ SGD
 
-    def sgd_network(self, cfg: dict, problem, seed: int) -> Network:
+    def sgd_network(self, cfg: Settings, problem, seed: int) -> Network:
         """The seed draws the initial weights as the flow's ``initial.seed`` does (so seed =
         initial.seed and m = M start from the flow's particles) and then the mini-batches."""
         return TrainingSetNetwork(cfg, problem, np.random.default_rng(seed), seed)
