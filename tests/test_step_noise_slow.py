@@ -8,10 +8,11 @@ import pytest
 
 from ddsolver import io
 from ddsolver.comparison import compare_files
-from ddsolver.config import load_config
+from ddsolver.config import load_config, read_config_file, validate
 from ddsolver.examples import path as example
 from ddsolver.integrate import run_grid
 from ddsolver.sgd.run import run_sgd
+from ddsolver.toml_io import apply_overrides
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +50,9 @@ def test_escape_from_the_failure_of_convergence_trap(tmp_path, eps):
     overrides = [f"sgd.eps={eps}", "discretisation.method=\"grid\"", f"time.t_end={t_end}",
                  "time.save_every=0.25", "time.observe_every=0.005", "sgd.observe_every=0.005",
                  "sgd.seeds=[0, 1, 2]", "dynamics.finite_step=true"]  # fmt: skip
-    cfg = load_config(example("failure_of_convergence"), overrides)
+    raw = read_config_file(example("failure_of_convergence"))
+    del raw["particles"]  # the file's particle counts do not apply to the grid: refused
+    cfg = validate(apply_overrides(raw, overrides))
     run_grid(cfg, tmp_path / "pde.h5", quiet=True)
     run_sgd(cfg, tmp_path / "sgd.h5")
     pde_obs = io.read_series(tmp_path / "pde.h5", "observables")
