@@ -128,9 +128,3 @@ def kind_defaults(table: dict, given: dict, defaults: dict) -> None:
 def dimension_value(cfg: dict) -> float:
     """problem.dimension as a float (``math.inf`` for "inf")."""
     return float(cfg["problem"]["dimension"])
-
-
-def initial_dimension(cfg: dict) -> float:
-    """The d of the initial law: ``initial.dimension``, or problem.dimension when it is 0."""
-    d = cfg["initial"]["dimension"]
-    return float(d) if d else dimension_value(cfg)

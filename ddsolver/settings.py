@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .config import SCHEMA
+from .schema import dimension_value
 
 #: The Python type of each kind of key.
 TYPES = {
@@ -155,7 +156,7 @@ class Settings(
     @property
     def dimension(self) -> float:
         """problem.dimension as a float (``math.inf`` for "inf")."""
-        return float(self.problem.dimension)
+        return dimension_value(self.config)
 
     @property
     def initial_dimension(self) -> float:
@@ -174,15 +175,9 @@ def _build(table: str, values: Mapping[str, Any]) -> Any:
     kwargs = {}
     for f in dataclasses.fields(cls):
         value = values[f.name]
-        if "table" in f.metadata:
-            child = f.metadata["table"]
-            if child in VARIABLE_TABLES or not isinstance(value, Mapping):
-                value = _frozen(value) if isinstance(value, Mapping) else value
-            else:
-                value = _build(child, value)
-        else:
-            value = _frozen(value)
-        kwargs[f.name] = value
+        child = f.metadata.get("table")
+        fixed = child is not None and child not in VARIABLE_TABLES  # ξ may be a number
+        kwargs[f.name] = _build(child, value) if fixed else _frozen(value)
     return cls(**kwargs)
 
 

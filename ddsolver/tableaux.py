@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 
 import numpy as np
 
@@ -57,7 +58,7 @@ class ShuOsher:
         """(a, c) as float64 arrays for the compiled loop."""
         return np.array(self.a, dtype=float), np.array(self.c, dtype=float)
 
-    @property
+    @cached_property
     def weights(self) -> tuple[float, ...]:
         r"""The Butcher weights b of the same method: uₙ₊₁ = uₙ + Δt Σᵢ bᵢ kᵢ, kᵢ the
         right-hand side at stage i's input.

@@ -1,10 +1,7 @@
 """The package's structure: no import cycle, and the layer contracts of pyproject.toml.
 
 The cycle check counts imports made inside functions too: a function-level import hides a
-cycle from Python, not from the reader. Imports under ``if TYPE_CHECKING:`` are annotations
-only, never executed; they are left out here as the layer contracts leave them out
-(``exclude_type_checking_imports`` in pyproject.toml). ``lint-imports`` (import-linter)
-checks the layers
+cycle from Python, not from the reader. ``lint-imports`` (import-linter) checks the layers
 (face → drivers → kinds → solvers → operators and models → numerics) and that checking a
 config imports no kernel.
 """
@@ -33,17 +30,7 @@ def import_graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {m: set() for m in files}
     for module, path in files.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        tree = ast.parse(path.read_text())
-        typing_only = {
-            id(inner)
-            for block in ast.walk(tree)
-            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
-            for stmt in block.body
-            for inner in ast.walk(stmt)
-        }
-        for node in ast.walk(tree):
-            if id(node) in typing_only:
-                continue
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):

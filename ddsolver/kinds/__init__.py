@@ -13,13 +13,10 @@ package and one line in :data:`NAMES` (plus its tests, a ``grids/`` file and a d
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..schema import ConfigError
 from .spec import KindSpec as KindSpec
-
-if TYPE_CHECKING:
-    from .base import ProblemKind
 
 #: Every problem kind by its ``problem.kind`` name, in the order the docs list them.
 NAMES = (
@@ -52,8 +49,11 @@ def get_spec(cfg_or_name: Any) -> KindSpec:
         raise ConfigError("problem.kind", name, f"allowed: {', '.join(map(repr, SPECS))}") from None
 
 
-def get_kind(cfg_or_name: Any) -> ProblemKind:
-    """The problem kind of a resolved config (or of a ``problem.kind`` name), its physics
-    imported on first use."""
+def get_kind(cfg_or_name: Any) -> KindSpec:
+    """The problem kind of a resolved config or its Settings (or of a ``problem.kind`` name),
+    its physics imported on first use: a :class:`~ddsolver.kinds.base.ProblemKind`, the
+    subclass of its :class:`KindSpec`. (Annotated by the spec: this module is the config
+    layer's registry, and naming the physics' base class here would close an import cycle
+    config → kinds → kinds.base → settings → config.)"""
     spec = get_spec(cfg_or_name)
     return import_module(f".{spec.name}.kind", __name__).KIND
