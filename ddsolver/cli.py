@@ -541,11 +541,16 @@ def _sweep(args) -> int:
     if args.dry_run:
         from .sweeps.task import point_files
 
-        for point in spec.points():
+        points = spec.points()
+        for point in points:
             where = point.error or ", ".join(
                 str(point_files(out, point.key)[verb]) for verb in spec.verbs
             )
             print(f"point {point.index} ({point.label}): {where}")
+        invalid = sum(1 for point in points if point.error)
+        if invalid:
+            print(f"{args.sweep}: {invalid} of {len(points)} points are invalid", file=sys.stderr)
+            return EXIT_BAD_INPUT
         return EXIT_OK
     from .sweeps.engine import run_sweep
 

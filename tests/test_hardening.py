@@ -381,6 +381,26 @@ def test_sweep_with_too_many_points_is_refused_before_listing(tmp_path, capsys):
     assert time.monotonic() - start < 5.0
 
 
+def test_a_sweep_over_system_files_as_data_fails_each_point_on_the_data_check(tmp_path, capsys):
+    """An axis of problem.data naming files that are no data: --dry-run lists each point with
+    the data check's message and exits 2; the sweep runs none of them and exits 1."""
+    sweep = tmp_path / "s.toml"
+    sweep.write_text(
+        f'base = "{GRIDS / "training_set.toml"}"\n[axes]\n'
+        '"problem.data" = ["/etc/passwd", "/etc/hostname"]\n'
+    )
+    code, out, err = _cli(capsys, "sweep", sweep, "--dry-run", "-o", tmp_path / "dry")
+    assert code == 2
+    assert out.count("config key 'problem.data'") == 2
+    assert err.strip().endswith("2 of 2 points are invalid")
+    code, out, _ = _cli(capsys, "sweep", sweep, "--workers", "0", "-o", tmp_path / "run")
+    assert code == 1
+    assert out.count("invalid: config key 'problem.data'") == 2
+    assert not list((tmp_path / "run").glob("*.h5")) or all(
+        p.name.startswith("summary") for p in (tmp_path / "run").glob("*.h5")
+    )
+
+
 # ---------------------------------------------------------------------- concurrent writers
 
 
