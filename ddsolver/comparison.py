@@ -33,6 +33,21 @@ PROBLEM_TABLES = ("problem", "initial", "dynamics")
 TIME_MATCH = 1e-9
 
 
+def matching_snapshot(limit_times: np.ndarray, t: float, eps: float) -> int | None:
+    """The limit's snapshot taken at the SGD snapshot time ``t``, or None.
+
+    SGD stops only after whole steps: a log-spaced save time (``time.spacing = "log"``) is
+    rounded to the nearest multiple of ε (:func:`ddsolver.runloop.snapped_to_steps`), so the
+    limit's snapshot of the same save lies within ε/2 of it; linear save times agree to
+    round-off (:data:`TIME_MATCH`).
+    """
+    distance = np.abs(limit_times - t)
+    k = int(np.argmin(distance)) if distance.size else -1
+    if k < 0 or distance[k] > max(TIME_MATCH * max(1.0, t), 0.5 * eps * (1 + 1e-9)):
+        return None
+    return k
+
+
 def _flatten(table: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in table.items():
@@ -131,10 +146,10 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
     grid = io.read_grid(pde_path)
     w1: dict[str, list] = {"time": []}
     for k, ts in enumerate(ssnap["time"] if "density" in psnap else ()):
-        match = np.nonzero(np.abs(psnap["time"] - ts) < TIME_MATCH * max(1.0, ts))[0]
-        if not match.size:
+        match = matching_snapshot(psnap["time"], ts, scfg["sgd"]["eps"])
+        if match is None:
             continue
-        dens = psnap["density"][match[0]]
+        dens = psnap["density"][match]
         w1["time"].append(float(ts))
         cell = dens * io.grid_volumes(grid)
         for axis, name in enumerate(grid):
@@ -169,7 +184,8 @@ def compare_files(
         )
     scfg = tomllib.loads(sa["config"])
     sobs = io.read_series(sgd_path, "observables")
-    inside = sobs["time"] <= io.read_series(pde_path, "observables")["time"][-1] + TIME_MATCH
+    last = io.read_series(pde_path, "observables")["time"][-1]  # SGD's last stop: within ε/2
+    inside = sobs["time"] <= last + max(TIME_MATCH, 0.5 * scfg["sgd"]["eps"])
     ssnap = io.read_series(sgd_path, "snapshots")
     limit = _limit_against(pde_path, scfg, sobs, ssnap, inside)
     pcfg = limit["config"]
@@ -203,7 +219,7 @@ def compare_files(
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
     psnap = limit["psnap"]
     if "particles" in psnap and "particles" in ssnap:
-        report["energy_distance"] = particle_distances(psnap, ssnap)
+        report["energy_distance"] = particle_distances(psnap, ssnap, scfg["sgd"]["eps"])
     w1 = limit["wasserstein1"]
     report["wasserstein1"] = w1
     report["max_wasserstein1"] = _max_w1(w1)
@@ -251,16 +267,17 @@ def energy_distance(p: np.ndarray, wp: np.ndarray, q: np.ndarray, wq: np.ndarray
     return float(2 * cross - mean_distance(p, wp, p, wp) - mean_distance(q, wq, q, wq))
 
 
-def particle_distances(psnap: dict, ssnap: dict) -> dict:
+def particle_distances(psnap: dict, ssnap: dict, eps: float) -> dict:
     """The energy distance between the flow's weighted particles and each seed's neurons at
-    the snapshot times both files have: per seed and the mean over seeds."""
+    the snapshot times both files have (:func:`matching_snapshot`; ``eps``: the SGD step):
+    per seed and the mean over seeds."""
     out: dict[str, list] = {"time": [], "values": [], "per_seed": []}
     for k, ts in enumerate(ssnap["time"]):
-        match = np.nonzero(np.abs(psnap["time"] - ts) < TIME_MATCH * max(1.0, ts))[0]
-        if not match.size:
+        match = matching_snapshot(psnap["time"], ts, eps)
+        if match is None:
             continue
-        p = psnap["particles"][match[0]]
-        wp = psnap["masses"][match[0]] if "masses" in psnap else np.full(len(p), 1 / len(p))
+        p = psnap["particles"][match]
+        wp = psnap["masses"][match] if "masses" in psnap else np.full(len(p), 1 / len(p))
         seeds = [
             energy_distance(p, wp, q, np.full(len(q), 1 / len(q))) for q in ssnap["particles"][k]
         ]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .kinds import SPECS
-from .kinds.spec import ACTIVATION_PARAMETERS
+from .kinds.spec import ACTIVATION_PARAMETERS, SPACING_KEYS
 from .schema import (
     EXTENT,
     MAGNITUDE,
@@ -39,6 +39,9 @@ from .toml_io import set_dotted as set_dotted
 from .toml_io import to_toml as to_toml
 
 _f, _i = float_key, int_key
+
+#: ``time.spacing``: stop times at multiples of an interval, or a fixed count per decade.
+TIME_SPACINGS = ("linear", "log")
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "erf_sqrt2", "linear")
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
@@ -109,6 +112,26 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "t_end": _f(10.0, "final time", low=0, low_open=True),
         "save_every": _f(0.1, "interval between density snapshots", low=0, low_open=True),
         "observe_every": _f(0.0, "interval between observables (0: save_every / 10)", low=0),
+        "spacing": Key(
+            "str",
+            "linear",
+            "stop times: 'linear' (multiples of save_every and observe_every) or 'log' "
+            "(per decade from time.first)",
+            choices=TIME_SPACINGS,
+        ),
+        "first": _f(
+            0.01,
+            "log spacing: the first snapshot and observation after t = 0",
+            low=0,
+            low_open=True,
+        ),
+        "save_per_decade": _i(10, "log spacing: snapshots per decade of time", low=1),
+        "observe_per_decade": _i(
+            0,
+            "log spacing: observations per decade, a multiple of save_per_decade "
+            "(0: 10 × save_per_decade)",
+            low=0,
+        ),
     },
     "sgd": {
         "neurons": _i(800, "N, also used by risk_finite_n", low=1),
@@ -117,6 +140,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch": _i(1, "samples per SGD step", low=1),
         "observe_every": _f(
             0.0, "interval between exact-risk evaluations (0: time.save_every)", low=0
+        ),
+        "observe_per_decade": _i(
+            0,
+            "log spacing: exact-risk evaluations per decade, a multiple of "
+            "time.save_per_decade (0: time.save_per_decade)",
+            low=0,
         ),
     },
     "discretisation": {
@@ -333,17 +362,6 @@ def _check_cross(raw: dict, cfg: dict) -> None:
     grid = cfg["grid"]
     check_interval(grid, "r")
     check_interval(grid, "a")
-    time = cfg["time"]
-    if time["save_every"] > time["t_end"]:
-        raise ConfigError(
-            "time.save_every", time["save_every"], f"must not exceed time.t_end = {time['t_end']}"
-        )
-    if time["observe_every"] > time["save_every"]:
-        raise ConfigError(
-            "time.observe_every",
-            time["observe_every"],
-            f"must not exceed time.save_every = {time['save_every']}",
-        )
     if cfg["solver"]["limiter"] == "weno5" and grid["r_stretch"] > 0:
         raise ConfigError(
             "solver.limiter",
@@ -421,6 +439,11 @@ def _refuse_inapplicable(raw: dict, cfg: dict) -> None:
         table = key.rsplit(".", 1)[0]
         same = sorted(k.rsplit(".", 1)[1] for k in applicable if k.rsplit(".", 1)[0] == table)
         takes = f"its [{table}] keys: {', '.join(same)}" if same else f"it takes no [{table}] keys"
+        spacing = cfg["time"]["spacing"]
+        if any(key in keys for keys in SPACING_KEYS.values()):  # a key of the other spacing
+            raise ConfigError(
+                key, value, f"does not apply with time.spacing = {spacing!r}; {takes}"
+            )
         method = cfg["discretisation"]["method"]
         raise ConfigError(
             key,
@@ -451,7 +474,23 @@ def applicable_config(cfg: dict) -> dict:
 
 def _check_stops(cfg: dict) -> None:
     """A run's snapshots and observations must be countable (and fit a file)."""
-    time = cfg["time"]
+    if cfg["time"]["spacing"] == "log":
+        _check_log_stops(cfg["time"])
+    else:
+        _check_linear_stops(cfg["time"])
+
+
+def _check_linear_stops(time: dict) -> None:
+    if time["save_every"] > time["t_end"]:
+        raise ConfigError(
+            "time.save_every", time["save_every"], f"must not exceed time.t_end = {time['t_end']}"
+        )
+    if time["observe_every"] > time["save_every"]:
+        raise ConfigError(
+            "time.observe_every",
+            time["observe_every"],
+            f"must not exceed time.save_every = {time['save_every']}",
+        )
     snapshots = time["t_end"] / time["save_every"]
     if snapshots > MAX_SNAPSHOTS:
         raise ConfigError(
@@ -470,6 +509,45 @@ def _check_stops(cfg: dict) -> None:
         )
 
 
+def log_stop_count(time: dict, per_decade: int) -> float:
+    """How many stop times ``per_decade`` log-spaced from ``time.first`` to ``time.t_end``
+    make at most: t = 0, k = 0 … ⌊n·log₁₀(t_end / first)⌋, and t_end."""
+    return per_decade * math.log10(time["t_end"] / time["first"]) + 3
+
+
+def _check_per_decade(key: str, count: int, save_per_decade: int) -> None:
+    if count % save_per_decade:
+        raise ConfigError(
+            key,
+            count,
+            f"must be 0 or a multiple of time.save_per_decade = {save_per_decade}, so that "
+            "every snapshot is also an observation",
+        )
+
+
+def _check_log_stops(time: dict) -> None:
+    if time["first"] > time["t_end"]:
+        raise ConfigError(
+            "time.first", time["first"], f"must not exceed time.t_end = {time['t_end']}"
+        )
+    save = time["save_per_decade"]
+    _check_per_decade("time.observe_per_decade", time["observe_per_decade"], save)
+    if log_stop_count(time, save) > MAX_SNAPSHOTS:
+        raise ConfigError(
+            "time.save_per_decade",
+            save,
+            f"{log_stop_count(time, save):.3g} snapshots from time.first = {time['first']} to "
+            f"time.t_end = {time['t_end']}; at most {MAX_SNAPSHOTS}",
+        )
+    observe = time["observe_per_decade"] or 10 * save
+    if log_stop_count(time, observe) > MAX_STOPS:
+        raise ConfigError(
+            "time.observe_per_decade",
+            time["observe_per_decade"],
+            f"{log_stop_count(time, observe):.3g} observations; at most {MAX_STOPS}",
+        )
+
+
 def _check_sgd(cfg: dict) -> None:
     """Seeds numpy accepts; SGD observations no sparser than snapshots."""
     sgd, time = cfg["sgd"], cfg["time"]
@@ -482,7 +560,11 @@ def _check_sgd(cfg: dict) -> None:
         raise ConfigError("sgd.seeds", seeds, "seeds must be distinct")
     if not all(0 <= s <= MAX_SEED for s in seeds):
         raise ConfigError("sgd.seeds", seeds, "seeds are integers in [0, 2^63 − 1]")
-    if sgd["observe_every"] > time["save_every"]:
+    if time["spacing"] == "log":
+        _check_per_decade(
+            "sgd.observe_per_decade", sgd["observe_per_decade"], time["save_per_decade"]
+        )
+    elif sgd["observe_every"] > time["save_every"]:
         raise ConfigError(
             "sgd.observe_every",
             sgd["observe_every"],
@@ -501,18 +583,43 @@ def check_sgd_run(cfg: dict) -> None:
             cfg["initial"]["dimension"],
             "SGD draws its initial weights in problem.dimension; use 0",
         )
-    interval = sgd["observe_every"] or time["save_every"]
-    if sgd["eps"] > interval:
-        raise ConfigError(
-            "sgd.eps",
-            sgd["eps"],
-            f"must not exceed the interval between observations ({interval}): SGD would take "
-            "no step between them",
-        )
+    if time["spacing"] == "log":
+        _check_log_steps(sgd, time)
+    else:
+        interval = sgd["observe_every"] or time["save_every"]
+        if sgd["eps"] > interval:
+            raise ConfigError(
+                "sgd.eps",
+                sgd["eps"],
+                f"must not exceed the interval between observations ({interval}): SGD would "
+                "take no step between them",
+            )
     if time["t_end"] / sgd["eps"] > MAX_SGD_STEPS:
         raise ConfigError(
             "sgd.eps", sgd["eps"], f"t_end / eps = {time['t_end'] / sgd['eps']:.3g} steps"
         )
+
+
+def _check_log_steps(sgd: dict, time: dict) -> None:
+    """Log-spaced observations of SGD at least one step ε apart: the closest are the first two,
+    t₀ = time.first and t₀·10^(1/n) (n observations per decade), and 0 and t₀."""
+    per_decade = sgd["observe_per_decade"] or time["save_per_decade"]
+    ratio = min(1.0, 10.0 ** (1.0 / per_decade) - 1.0)
+    closest = time["first"] * ratio
+    if closest < sgd["eps"]:
+        raise ConfigError(
+            "time.first",
+            time["first"],
+            f"its log-spaced observations ({per_decade} per decade) start {closest:.3g} apart, "
+            f"less than one SGD step (sgd.eps = {sgd['eps']:g}); take time.first ≥ "
+            f"{_round_up(sgd['eps'] / ratio):g} or fewer observations per decade",
+        )
+
+
+def _round_up(x: float, digits: int = 3) -> float:
+    """x rounded up to ``digits`` significant digits (a bound a user can type and meet)."""
+    quantum = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return math.ceil(x / quantum * (1 - 1e-12)) * quantum
 
 
 def _check_activation(raw: dict, cfg: dict) -> None:

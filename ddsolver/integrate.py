@@ -27,7 +27,7 @@ from .lagrangian import ParticleDD
 from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .resources import check_memory
-from .runloop import Advance, non_finite_risk, run_loop, stop_times
+from .runloop import Advance, non_finite_risk, run_loop, run_stop_times
 from .settings import Settings, settings
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
@@ -195,7 +195,7 @@ def run_reduced(
     warm_up_pde(kind.name, method, method == "particles" and cfg.dynamics.tau > 0, cfg)
     system = build_system(cfg)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons)
-    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, cfg.time.observe_every)
+    times, is_save = run_stop_times(cfg)
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)

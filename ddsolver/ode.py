@@ -25,7 +25,7 @@ from .config import to_toml
 from .fields import STEP, TIME, Field, observables, snapshots
 from .kinds import get_spec
 from .limits import ODESystem, SteppedLimit
-from .runloop import Advance, non_finite_risk, run_loop, stop_times
+from .runloop import Advance, non_finite_risk, run_loop, run_stop_times
 from .settings import Settings, settings
 from .status import RunResult
 
@@ -175,7 +175,7 @@ def run_ode(
     cfg = settings(cfg)
     if resume and path.exists():  # never start afresh over a file that is not a PDE run
         io.check_run_file(path, ("pde",), complete=False)
-    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, cfg.time.observe_every)
+    times, is_save = run_stop_times(cfg)
     config_text = to_toml(cfg.config)
     shapes = {name: np.shape(value) for name, value in integrator.snapshot().items()}
     spec = get_spec(cfg)

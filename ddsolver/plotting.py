@@ -175,7 +175,21 @@ def _figures(path: str | Path) -> dict[str, object]:
     }
     if not snaps["time"].size:  # nothing saved yet: the figures over snapshots wait
         wanted = [w for w in wanted if w not in ("density", "circle", "neurons", "classifier")]
-    return {name: builders[name]() for name in wanted}
+    figures = {name: builders[name]() for name in wanted}
+    log_time_axes(figures.values(), cfg)
+    return figures
+
+
+def log_time_axes(figures, cfg: dict) -> None:
+    """Put every time axis ("time t") of ``figures`` on a log scale when the run's stop times
+    are log-spaced (``time.spacing = "log"``); t = 0 is left out (masked), not clipped to the
+    axis' edge. Files written before the key have linear times."""
+    if cfg.get("time", {}).get("spacing", "linear") != "log":
+        return
+    for fig in figures:
+        for ax in fig.axes:
+            if ax.get_xlabel() == "time t":
+                ax.set_xscale("log", nonpositive="mask")
 
 
 def _lazy_figure(plt, obs: dict):
@@ -534,6 +548,7 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
                         label=f"W1 in {key}, finite-step PDE")  # fmt: skip
         _decorate(ax, "time t", "Wasserstein-1 distance")
         out["wasserstein"] = fig
+    log_time_axes(out.values(), _stored_config(sgd_path))
     return out
 
 

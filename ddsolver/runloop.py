@@ -5,7 +5,8 @@ an :class:`Integrator` — a solver state that advances itself, reports its obse
 snapshot fields, and packs itself into a checkpoint — and the loop does the rest:
 
 * **stop points** are the multiples of the observation and save intervals up to ``t_end``
-  (:func:`stop_times`, computed as k·Δ, never accumulated);
+  (:func:`stop_times`, computed as k·Δ, never accumulated), or as many per decade from
+  ``time.first`` (:func:`log_stop_times`, ``time.spacing = "log"``);
 * at every stop the observables are computed and passed through the **guards** (functions
   of the observations that name a failure: a non-finite risk, mass at the grid's edge);
 * at save stops the buffered observables, the snapshot and a **checkpoint** go to the HDF5
@@ -25,13 +26,16 @@ import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from . import io
 from .errors import DiskFullError
 from .status import FINISHED, MAX_STEPS, RunResult, failed
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 log = logging.getLogger("ddsolver")
 PROGRESS_MIN_SECONDS = 3.0
@@ -90,7 +94,8 @@ class Integrator(Protocol):
 def stop_times(
     t_end: float, save_every: float, observe_every: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted stop times and a mask of those that are save points (t = 0 included)."""
+    """Sorted stop times and a mask of those that are save points (t = 0 included): the
+    multiples k·Δ of the save and observation intervals up to ``t_end``, and ``t_end``."""
     obs = observe_every if observe_every > 0 else save_every / 10.0
 
     def grid(step):
@@ -98,14 +103,71 @@ def stop_times(
         times = step * np.arange(n + 1)
         return times if math.isclose(times[-1], t_end, rel_tol=1e-12) else np.append(times, t_end)
 
-    saves = grid(save_every)
-    merged = np.unique(np.concatenate([grid(obs), saves]))
-    keep = np.concatenate([[True], np.diff(merged) > 1e-12 * max(1.0, t_end)])
-    merged = merged[keep]
-    is_save = np.isclose(merged[:, None], saves[None, :], rtol=0, atol=1e-12 * max(1.0, t_end)).any(
-        1
-    )
+    return _merged(grid(obs), grid(save_every), t_end)
+
+
+def log_stop_times(
+    t_end: float, first: float, save_per_decade: int, observe_per_decade: int
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Log-spaced stop times and a mask of the save points: t = 0, then
+
+    .. math:: t_k = t_\text{first}\,10^{k/n}, \qquad k = 0, 1, \dots, \quad t_k \le t_\text{end},
+
+    and ``t_end`` itself, with n = ``save_per_decade`` for the saves and
+    ``observe_per_decade`` (0: 10 × ``save_per_decade``) for the observations. Each t_k is
+    computed from its own k, never by accumulated products; with n a divisor of the
+    observations' count, every save time is one of the observation times, bit for bit.
+    """
+    obs = observe_per_decade or 10 * save_per_decade
+
+    def grid(per_decade):
+        n = math.floor(per_decade * math.log10(t_end / first) + 1e-9)
+        times = first * 10.0 ** (np.arange(n + 1) / per_decade)
+        times = times[times <= t_end * (1 + 1e-12)]
+        if not math.isclose(times[-1], t_end, rel_tol=1e-12):
+            times = np.append(times, t_end)
+        return np.concatenate([[0.0], times])
+
+    return _merged(grid(obs), grid(save_per_decade), t_end)
+
+
+def _merged(observations: np.ndarray, saves: np.ndarray, t_end: float):
+    """The union of two sorted time grids (times within 1e-12·t_end are one) and which of
+    its times are save points."""
+    tol = 1e-12 * max(1.0, t_end)
+    merged = np.unique(np.concatenate([observations, saves]))
+    merged = merged[np.concatenate([[True], np.diff(merged) > tol])]
+    is_save = np.isclose(merged[:, None], saves[None, :], rtol=0, atol=tol).any(1)
     return merged, is_save
+
+
+def run_stop_times(cfg: Settings, trainer: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The stop times of a run of ``cfg`` and which are save points, as ``time.spacing``
+    says. ``trainer``: SGD or GD observes (its exact risk) at ``sgd.observe_every`` /
+    ``sgd.observe_per_decade``, by default at every save, and stops only after whole steps:
+    each stop time is rounded to the nearest multiple of ε, and times that round to one
+    step are one stop (a save if either was)."""
+    time = cfg.time
+    if time.spacing == "log":
+        observe = (cfg.sgd.observe_per_decade or time.save_per_decade) if trainer else None
+        times, is_save = log_stop_times(
+            time.t_end, time.first, time.save_per_decade,
+            time.observe_per_decade if observe is None else observe,
+        )  # fmt: skip
+        return snapped_to_steps(times, is_save, cfg.sgd.eps) if trainer else (times, is_save)
+    observe = (cfg.sgd.observe_every or time.save_every) if trainer else time.observe_every
+    return stop_times(time.t_end, time.save_every, observe)
+
+
+def snapped_to_steps(
+    times: np.ndarray, is_save: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stop times moved to the nearest step k·ε; times that meet are one stop."""
+    steps = np.rint(times / eps).astype(np.int64)
+    unique, index = np.unique(steps, return_inverse=True)
+    saves = np.zeros(unique.size, dtype=bool)
+    np.logical_or.at(saves, index, is_save)
+    return unique * eps, saves
 
 
 def _in_notebook() -> bool:

@@ -35,6 +35,7 @@ CONFIGS = {
     "anisotropic": "anisotropic.toml",
     "teacher_student": "teacher_student.toml",
     "committee": "committee.toml",
+    "committee log times": "committee_log.toml",
     "training_set particles": "training_set.toml",
     "training_set circle": "training_set_circle.toml",
     "multi_index": "multi_index.toml",
@@ -46,6 +47,8 @@ SPECIAL = {
     "dynamics.xi": 0.8,
     "problem.dimension": 41,  # (a small d leaves the Mehler series for slow quadrature)
     "sgd.seeds": [7],
+    "time.observe_per_decade": 20,  # (a multiple of the snapshots' count, as it must be)
+    "sgd.observe_per_decade": 4,
     "time.t_end": 0.3,
     "time.save_every": 0.15,
     "time.observe_every": 0.03,
@@ -269,10 +272,15 @@ def _flatten(node: dict, prefix: str = "") -> dict:
 SHORT = {"time": {"t_end": 0.2, "save_every": 0.1, "observe_every": 0.02}}
 
 
+#: The same for log-spaced stop times: two snapshots a decade from t = 0.01.
+SHORT_LOG = {"time": {"t_end": 0.2, "first": 0.01, "save_per_decade": 2}}
+
+
 def _short(raw: dict) -> dict:
     out = _with(raw, "time.t_end", SHORT["time"]["t_end"])
-    for name in ("save_every", "observe_every"):
-        out = _with(out, f"time.{name}", SHORT["time"][name])
+    log = raw.get("time", {}).get("spacing") == "log"
+    for name, value in (SHORT_LOG if log else SHORT)["time"].items():
+        out = _with(out, f"time.{name}", value)
     if out["problem"].get("kind") not in ("committee",):
         eps = out.get("sgd", {}).get("eps", 1e-4)
         out = _with(out, "sgd.eps", min(max(eps, 2e-3), 0.02))

@@ -209,9 +209,13 @@ def test_mass_reaching_the_edge_fails_the_run(tmp_path):
 
 @pytest.mark.parametrize("path", GRIDS, ids=[p.stem for p in GRIDS])
 def test_every_ready_experiment_runs_coarsened(tmp_path, path):
-    overrides = ["time.t_end=0.1", "time.save_every=0.05", "time.observe_every=0.05",
-                 "sgd.observe_every=0"]  # fmt: skip
-    kind = load_config(path)["problem"]["kind"]
+    ready = load_config(path)
+    if ready["time"]["spacing"] == "log":
+        overrides = ["time.t_end=0.1", "time.first=0.01", "time.save_per_decade=1"]
+    else:
+        overrides = ["time.t_end=0.1", "time.save_every=0.05", "time.observe_every=0.05",
+                     "sgd.observe_every=0"]  # fmt: skip
+    kind = ready["problem"]["kind"]
     if kind == "anisotropic_gaussians":
         overrides += ["grid.r_cells=8", "grid.a_cells=8", "grid.b_cells=8"]  # a 4-D grid
     elif kind == "teacher_student":

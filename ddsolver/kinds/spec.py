@@ -28,17 +28,22 @@ COMMON_KEYS = frozenset(
         "problem.kind",
         "problem.dimension",
         "time.t_end",
-        "time.save_every",
-        "time.observe_every",
+        "time.spacing",
         "output.path",
         "discretisation.method",
         "sgd.neurons",
         "sgd.eps",
         "sgd.seeds",
         "sgd.batch",
-        "sgd.observe_every",
     }
 )
+#: The keys of the stop times, by ``time.spacing``: intervals, or counts per decade.
+SPACING_KEYS = {
+    "linear": frozenset({"time.save_every", "time.observe_every", "sgd.observe_every"}),
+    "log": frozenset(
+        {"time.first", "time.save_per_decade", "time.observe_per_decade", "sgd.observe_per_decade"}
+    ),
+}
 #: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid
 #: (``solver.atol`` and ``solver.limiter`` only where they act: :func:`grid_solver_keys`).
 GRID_SOLVER_KEYS = frozenset(
@@ -181,7 +186,8 @@ class KindSpec(ABC):
         Every other key the user sets, even at its default, is refused before compute
         (:func:`ddsolver.config.validate`), and ``ddsolver info`` shows only these.
         """
-        return COMMON_KEYS | activation_keys(cfg) | self.own_keys(cfg)
+        spacing = SPACING_KEYS[cfg["time"]["spacing"]]
+        return COMMON_KEYS | spacing | activation_keys(cfg) | self.own_keys(cfg)
 
     @abstractmethod
     def own_keys(self, cfg: dict) -> set[str]:

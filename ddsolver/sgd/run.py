@@ -26,7 +26,7 @@ from ..fields import sgd_fields
 from ..kinds import get_kind
 from ..observables import coordinate_statistics
 from ..resources import check_memory
-from ..runloop import Advance, run_loop, stop_times
+from ..runloop import Advance, run_loop, run_stop_times
 from ..schedules import Schedule
 from ..settings import Settings, settings
 from ..status import RunResult
@@ -110,8 +110,7 @@ def run_sgd(
     sgd = cfg.sgd
     seeds = list(sgd.seeds)
     nets = [kind.sgd_network(cfg, problem, seed) for seed in seeds]
-    observe = sgd.observe_every or cfg.time.save_every
-    times, is_save = stop_times(cfg.time.t_end, cfg.time.save_every, observe)
+    times, is_save = run_stop_times(cfg, trainer=True)
     integrator = SGDIntegrator(nets, build_schedule(cfg), sgd.eps, threads or min(len(seeds), 8))
 
     config_text = to_toml(cfg.config)
