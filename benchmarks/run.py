@@ -28,6 +28,8 @@ drift of the machine's speed cancels; numba, BLAS and torch threads are pinned t
 7. Scaling: the cost of a grid step against cells (1-D 200 … 12 800, 2-D 32² … 256²), of a
    particle velocity against particles (250 … 16 000), of an SGD step against N (200 … 12 800)
    and d (40 … 1280), with the fitted log–log exponents.
+8. Exact risk at scale: R_N of an isotropic network at N = 10⁴, d = 500 against the BLAS Gram
+   matrix it needs, and at N = 10⁵ (time and peak memory).
 """
 
 from __future__ import annotations
@@ -523,6 +525,58 @@ def training_set_benchmark(quick: bool) -> Iterator[dict]:
                 steps=run.steps, particles=500, points=100)  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- 8. exact risk
+
+
+def exact_risk_benchmark(quick: bool) -> Iterator[dict]:
+    """The exact population risk R_N of an isotropic network at d = 500 (the paper's ramp,
+    a quarter of the radii spread over 0.2–5×): N = 10⁴ against the BLAS Gram matrix it needs
+    (the same upper-triangle tiles: the floor of any method that looks at every pair), and
+    N = 10⁵ (once, with its peak memory). Its accuracy against the closed form of every pair
+    at N = 2000."""
+    import resource
+
+    from ddsolver.sgd import isotropic
+
+    problem = dd.IsotropicGaussians(dd.paper_ramp(), 500, 0.8)
+
+    def network(n):
+        rng = np.random.default_rng(0)
+        w, _ = initial_network(n, 500, 0.8, 1.0, 0.0, rng)
+        w[: n // 4] *= rng.uniform(0.2, 5.0, (n // 4, 1))
+        return w
+
+    w = network(2000)
+    error = abs(isotropic.exact_risk(problem, w) - isotropic.exact_risk_ref(problem, w))
+    w = network(10_000)
+    unit = w / np.linalg.norm(w, axis=1)[:, None]
+    rows, cols = isotropic.GRAM_TILE
+
+    def ours():
+        isotropic.exact_risk(problem, w)
+
+    def gram():
+        for i0 in range(0, w.shape[0], rows):
+            for j0 in range(i0, w.shape[0], cols):
+                unit[i0 : i0 + rows] @ unit[j0 : j0 + cols].T
+
+    ours()
+    gram()
+    timing = paired(ours, gram, 3 if quick else 5)
+    yield paired_entry("exact_risk_N1e4_d500", "BLAS Gram tiles (floor)", timing,
+                       target_s=2.0, met=bool(timing["ours_s"] <= 2.0),
+                       error_vs_closed_form_N2000=error, before_s=44.0)  # fmt: skip
+    if quick:
+        return
+    w = network(100_000)
+    start = time.perf_counter()
+    isotropic.exact_risk(problem, w)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # GiB (kB on Linux)
+    yield entry("exact_risk_N1e5_d500", seconds, None, None, peak_rss_gib=peak,
+                weights_gib=w.nbytes / 2**30)  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- 7. scaling
 
 
@@ -622,6 +676,7 @@ BENCHMARKS = {
     "startup": startup_benchmark,
     "training_set": training_set_benchmark,
     "scaling": scaling_benchmark,
+    "exact_risk": exact_risk_benchmark,
 }
 
 

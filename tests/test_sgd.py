@@ -73,6 +73,46 @@ def test_exact_risk_matches_closed_form_twin(second_layer, rng):
     )
 
 
+def test_exact_risk_at_high_dimension_and_in_small_tiles_matches_every_pair(rng, monkeypatch):
+    """d = 500 (the short series of small cosines), the ramp and a piecewise-linear σ, against
+    the closed form of every pair; tiles of 7 × 11 cosines give the same risk."""
+    from ddsolver.sgd import isotropic
+
+    for act in (dd.paper_ramp(), DIP):
+        problem = dd.IsotropicGaussians(act, 500, 0.8)
+        w, _ = initial_network(300, 500, 0.8, 1.0, 0.0, rng)
+        w[:60] *= rng.uniform(0.2, 5.0, (60, 1))
+        w[5] = 0.9 * w[4] + 0.01 * w[7]  # a nearly parallel pair
+        whole = exact_risk(problem, w)
+        assert whole == pytest.approx(exact_risk_ref(problem, w), abs=1e-12)
+        monkeypatch.setattr(isotropic, "GRAM_TILE", (7, 11))
+        assert exact_risk(problem, w) == pytest.approx(whole, rel=1e-14)
+        monkeypatch.undo()
+
+
+def test_series_lengths_bound_the_rest_of_each_pairs_series(rng):
+    """The terms a pair leaves out (from its bin's length L on, to K) add to at most the
+    tolerance, at the bins' upper edges where the bound is tightest."""
+    from ddsolver.models.hermite import hermite_coefficients
+    from ddsolver.sgd.isotropic import series_lengths, series_tail_bounds
+
+    act = dd.paper_ramp()
+    scales = rng.uniform(0.05, 6.0, 200)
+    cp, _ = hermite_coefficients(act, scales * 1.8, 80)
+    cm, _ = hermite_coefficients(act, scales * 0.2, 80)
+    tail = series_tail_bounds(cp, cm)
+    tol = 1e-17
+    lengths = series_lengths(tail, 0.6, tol)
+    assert lengths[0] < lengths[-1] <= 80 and np.all(np.diff(lengths) >= 0)
+    pairs = rng.integers(0, 200, (400, 2))
+    for b in rng.integers(0, lengths.size, 40):
+        c = 0.6 * (b + 1) / lengths.size
+        k = np.arange(lengths[b], 80)
+        terms = 0.5 * (cp[pairs[:, 0]][:, k] * cp[pairs[:, 1]][:, k]
+                       + cm[pairs[:, 0]][:, k] * cm[pairs[:, 1]][:, k]) * c**k  # fmt: skip
+        assert np.abs(terms).sum(axis=1).max() <= tol
+
+
 def test_exact_risk_against_monte_carlo_test_set(rng):
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8)
     for scale in (0.8, 3.0):

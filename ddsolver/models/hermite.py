@@ -39,13 +39,13 @@ def normalised_hermite(x: np.ndarray, kmax: int) -> np.ndarray:
     (len(x), kmax + 1) float64
     """
     x = np.asarray(x, dtype=float)
-    out = np.empty((*x.shape, kmax + 1))
-    out[..., 0] = 1.0
+    out = np.empty((kmax + 1, *x.shape))  # degree first: each step writes one contiguous row
+    out[0] = 1.0
     if kmax >= 1:
-        out[..., 1] = x
+        out[1] = x
     for k in range(1, kmax):
-        out[..., k + 1] = (x * out[..., k] - math.sqrt(k) * out[..., k - 1]) / math.sqrt(k + 1)
-    return out
+        out[k + 1] = (x * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
+    return np.ascontiguousarray(np.moveaxis(out, 0, -1))
 
 
 def _kink_terms(u: np.ndarray, kmax: int) -> tuple[np.ndarray, np.ndarray]:
