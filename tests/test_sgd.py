@@ -90,6 +90,31 @@ def test_exact_risk_at_high_dimension_and_in_small_tiles_matches_every_pair(rng,
         monkeypatch.undo()
 
 
+@pytest.mark.parametrize("kind", ["erf", "relu", "ramp"])
+def test_closed_form_double_sum_in_any_tiles_is_the_pair_matrix_sum(kind, rng, monkeypatch):
+    """Σᵢⱼ gᵢgⱼ K(sᵢ, sⱼ, cᵢⱼ) tile by tile (tiles of 5 × 3, and one tile) against the N × N
+    matrix of closed forms, with a zero row and a duplicated row."""
+    from ddsolver.models.integrals import pair
+    from ddsolver.sgd import pair_sums
+
+    act = dd.paper_ramp() if kind == "ramp" else Activation(kind)
+    w = rng.standard_normal((37, 30)) / np.sqrt(30) * rng.uniform(0.3, 3.0, (37, 1))
+    w[3] = 0.0
+    w[9] = w[8]
+    weights = rng.normal(1.0, 0.5, 37)
+    norms = np.linalg.norm(w, axis=1)
+    safe = np.where(norms > 0, norms, 1.0)
+    cos = np.clip(w @ w.T / np.outer(safe, safe), -1.0, 1.0)
+    np.fill_diagonal(cos, 1.0)
+    matrix = weights @ pair(act, norms[:, None], norms[None, :], cos) @ weights
+    whole = pair_sums.closed_form_double_sum(act, w, weights=weights)
+    assert whole == pytest.approx(matrix, rel=1e-13)
+    monkeypatch.setattr(pair_sums, "GRAM_TILE", (5, 3))
+    assert pair_sums.closed_form_double_sum(act, w, weights=weights) == pytest.approx(
+        whole, rel=1e-13
+    )
+
+
 def test_series_lengths_bound_the_rest_of_each_pairs_series(rng):
     """The terms a pair leaves out (from its bin's length L on, to K) add to at most the
     tolerance, at the bins' upper edges where the bound is tightest."""

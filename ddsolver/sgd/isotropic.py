@@ -38,6 +38,7 @@ from ..models.integrals import pair_moment
 from ..models.risk import mean_field_risk
 from ..schedules import schedule_value
 from .engine import forward, update
+from .pair_sums import GRAM_TILE, gram_tiles, unit_rows
 
 
 @jit
@@ -131,10 +132,6 @@ SERIES_ORDER = 80
 #: What each pair's Mehler series may leave out: it stops at the first k where the rest of
 #: the series is bounded by this (below).
 SERIES_TAIL = 1e-17
-#: Rows × columns of a tile of cosines (32 MB): the Gram matrix is made a tile at a time by
-#: BLAS, so the memory beyond the weights is O(N), not O(N²), and each product is large
-#: enough to run at BLAS's rate (thin row blocks re-read all N weights per block).
-GRAM_TILE = (1024, 4096)
 
 
 def series_tail_bounds(coef_p: np.ndarray, coef_m: np.ndarray) -> np.ndarray:
@@ -235,7 +232,7 @@ def _pair_tile(code, params, scales_p, scales_m, coef_p, coef_m, lengths, gram, 
 def exact_risk(problem, w: np.ndarray, a: np.ndarray | None = None) -> float:
     r"""R_N(θ) of the network (w (N, d), a (N,) or None) for an isotropic problem.
 
-    The cosines come from BLAS a tile at a time (upper triangle only, :data:`GRAM_TILE`);
+    The cosines come from BLAS a tile at a time (:func:`~ddsolver.sgd.pair_sums.gram_tiles`);
     each pair's Mehler series stops once its rest is
     below :data:`SERIES_TAIL`, so the double sum differs from the series to order K by at
     most max|a|²·SERIES_TAIL. At d = 500 a typical |c| is 1/√d ≈ 0.045 and a pair takes about
@@ -243,21 +240,16 @@ def exact_risk(problem, w: np.ndarray, a: np.ndarray | None = None) -> float:
     """
     n = w.shape[0]
     a = np.ones(n) if a is None else np.asarray(a, dtype=float)
-    r = np.linalg.norm(w, axis=1)
-    unit = w / np.where(r > 0, r, 1.0)[:, None]
+    r, unit = unit_rows(w)
     sp, sm = problem.scales(r)
     act = problem.activation
     coef_p, _ = hermite_coefficients(act, sp, SERIES_ORDER)
     coef_m, _ = hermite_coefficients(act, sm, SERIES_ORDER)
     lengths = series_lengths(series_tail_bounds(coef_p, coef_m), SERIES_MAX_COSINE, SERIES_TAIL)
     rows = np.zeros(n)
-    for i0 in range(0, n, GRAM_TILE[0]):
-        i1 = min(n, i0 + GRAM_TILE[0])
-        for j0 in range(i0, n, GRAM_TILE[1]):  # the upper triangle, tile by tile in order
-            j1 = min(n, j0 + GRAM_TILE[1])
-            gram = unit[i0:i1] @ unit[j0:j1].T
-            _pair_tile(act.code, act.param_array, sp, sm, coef_p, coef_m, lengths, gram, i0,
-                       j0, a, SERIES_MAX_COSINE, rows)  # fmt: skip
+    for i0, j0, gram in gram_tiles(unit, GRAM_TILE):
+        _pair_tile(act.code, act.param_array, sp, sm, coef_p, coef_m, lengths, gram, i0, j0, a,
+                   SERIES_MAX_COSINE, rows)  # fmt: skip
     v, _ = problem.radial_potential(r)
     return mean_field_risk(problem.label_second_moment, (a @ v) / n, rows.sum() / n**2)
 

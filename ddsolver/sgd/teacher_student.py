@@ -23,6 +23,7 @@ from ..models.risk import mean_field_risk
 from ..models.teacher_student import TeacherStudent
 from ..schedules import schedule_value
 from .engine import forward, update
+from .pair_sums import closed_form_double_sum
 
 
 @jit
@@ -88,10 +89,7 @@ def exact_risk_teacher_student(problem: TeacherStudent, w: np.ndarray) -> float:
     norms = np.linalg.norm(w, axis=1)
     safe = np.where(norms > 0, norms, 1.0)
     cos_teacher = np.where(norms > 0, w[:, 0] / safe, 0.0)
-    gram = (w @ w.T) / np.outer(safe, safe)
-    np.fill_diagonal(gram, 1.0)
-    s = problem.teacher_norm
     act = problem.activation
-    potential = -pair(act, s, norms, cos_teacher).sum() / n
-    double = pair(act, norms[:, None], norms[None, :], np.clip(gram, -1.0, 1.0)).sum() / n**2
+    potential = -pair(act, problem.teacher_norm, norms, cos_teacher).sum() / n
+    double = closed_form_double_sum(act, w) / n**2  # a tile of cosines at a time
     return mean_field_risk(problem.label_second_moment, potential, double)

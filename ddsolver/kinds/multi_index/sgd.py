@@ -20,6 +20,7 @@ from ...models.activations import act_value
 from ...models.integrals import pair
 from ...models.risk import mean_field_risk
 from ...sgd.engine import forward, update
+from ...sgd.pair_sums import closed_form_double_sum
 from .model import MultiIndex
 
 
@@ -88,7 +89,5 @@ def exact_risk(problem: MultiIndex, w: np.ndarray) -> float:
     proj = w[:, :k] @ problem.chol.T  # (N, k): <wᵢ, u_j>
     corr = np.clip(proj / (safe[:, None] * s[None, :]), -1.0, 1.0)
     potential = -(pair(act, s[None, :], norms[:, None], corr) @ problem.v).sum() / n
-    cos = np.clip((w @ w.T) / np.outer(safe, safe), -1.0, 1.0)
-    np.fill_diagonal(cos, 1.0)
-    double = pair(act, norms[:, None], norms[None, :], cos).sum() / n**2
+    double = closed_form_double_sum(act, w) / n**2  # a tile of cosines at a time
     return mean_field_risk(problem.label_second_moment, potential, double)
