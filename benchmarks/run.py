@@ -243,6 +243,60 @@ def sgd_benchmark(quick: bool) -> Iterator[dict]:
     )
 
 
+def sgd_scale_benchmark(quick: bool) -> Iterator[dict]:
+    """The SGD step at N = 10⁴, d = 500 (one sample per step, the paper's ramp): ours against
+    the same step in idiomatic PyTorch (autograd, CPU) and against the memory bound — one
+    read and one write of W (N × d doubles) at the rate of a large copy measured now."""
+    n, d, delta = 10_000, 500, 0.8
+    act = dd.paper_ramp()
+    sched = Schedule("constant")
+    steps = 20 if quick else 100
+    rng = np.random.default_rng(0)
+    w, a = initial_network(n, d, 0.8, 1.0, 0.0, rng)
+
+    def ours():
+        sgd_steps(w, a, False, act.code, act.param_array, delta, 1e-4, sched.code, sched.params,
+                  0.0, 0.0, 1, 0, steps, rng)  # fmt: skip
+
+    ours()
+    rounds = 5 if quick else 9
+    big = np.empty_like(w)
+    np.copyto(big, w)
+    copy_s = best_of(lambda: np.copyto(big, w), 5)  # reads W once and writes it once
+    try:
+        import torch
+    except ImportError:
+        t_ours = best_of(ours, 3) / steps
+        yield entry("sgd_step_N1e4_d500", t_ours, "pytorch (not installed: .[bench])", None)
+    else:
+        t1, t2, s1, s2 = act.params
+        slope = (s2 - s1) / (t2 - t1)
+        torch.set_num_threads(THREADS)
+        torch.manual_seed(0)
+        wt = torch.tensor(w, requires_grad=True)
+
+        def torch_loop():
+            for _ in range(steps):
+                y = 1.0 if torch.rand(()) < 0.5 else -1.0
+                x = (1 + y * delta) * torch.randn(d, dtype=torch.float64)
+                yhat = (s1 + slope * (torch.clamp(wt @ x, t1, t2) - t1)).mean()
+                loss = (y - yhat) ** 2
+                loss.backward()
+                with torch.no_grad():
+                    wt.sub_(1e-4 * n * wt.grad)
+                    wt.grad.zero_()
+
+        torch_loop()
+        timing = paired(ours, torch_loop, rounds, (steps, steps))
+        t_ours = timing["ours_s"]
+        yield paired_entry("sgd_step_N1e4_d500", f"pytorch {torch.__version__} (autograd)",
+                           timing, torch_threads=torch.get_num_threads(), target_ratio=5.0,
+                           met=bool(timing["ratio"] >= 5.0))  # fmt: skip
+    yield entry("sgd_step_N1e4_d500", t_ours, "memory bound (one read and one write of W)",
+                copy_s, target_ratio=0.5, met=bool(copy_s / t_ours >= 0.5),
+                note="ratio = bound / ours; ≥ 0.5 is within 2× of the bound")  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- 2. PDE vs SGD
 
 
@@ -670,6 +724,7 @@ def scaling_benchmark(quick: bool) -> Iterator[dict]:
 
 BENCHMARKS = {
     "sgd": sgd_benchmark,
+    "sgd_scale": sgd_scale_benchmark,
     "pde_vs_sgd": pde_vs_sgd_benchmark,
     "nonlocal": nonlocal_benchmark,
     "grid_step": grid_step_benchmark,
