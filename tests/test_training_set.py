@@ -226,3 +226,25 @@ def test_a_data_file_in_a_config_is_found_from_any_working_directory(tmp_path, m
     assert info.value.key == "problem.data"
     monkeypatch.chdir(project)
     assert load_config(config, ["problem.data='points.csv'"])["problem"]["data"] == "points.csv"
+
+
+@pytest.mark.parametrize("loss", ["square", "logistic"])
+@pytest.mark.parametrize("alpha", [1.0, 10.0, 1000.0])
+def test_losses_are_the_predictors_and_the_objective_is_them_over_alpha_squared(loss, alpha):
+    """loss and test_loss are (1/n) Σ ℓ(α f, y) (the predictor's units); risk = loss/α² +
+    (λ/2)∫|θ|², and loss/α² is the objective's data term exactly as it was stored before."""
+    data = relu_teacher(30, 40, 3, 2, "gaussian", "sign" if loss == "logistic" else "value", 4)
+    flow = _flow(loss, alpha, 0.1, data=data)
+    theta, masses = _particles()
+    obs = flow.observables(theta, masses)
+    f, g = flow.predict(theta, masses, data.x), flow.predict(theta, masses, data.x_test)
+
+    def ell(pred, y):
+        big = alpha * pred
+        return np.mean(0.5 * (big - y) ** 2 if loss == "square" else np.logaddexp(0.0, -y * big))
+
+    assert obs["loss"] == pytest.approx(ell(f, data.y), rel=1e-12)
+    assert obs["test_loss"] == pytest.approx(ell(g, data.y_test), rel=1e-12)
+    norm2 = masses @ np.einsum("jk,jk->j", theta, theta)
+    assert obs["risk"] == obs["loss"] / alpha**2 + 0.05 * norm2
+    assert obs["risk"] == flow.objective(theta, masses)  # the objective the flow descends

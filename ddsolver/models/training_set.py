@@ -114,12 +114,19 @@ def residual_weights(code, predictions, y, alpha, out):
 
 
 @jit
-def mean_loss(code, predictions, y, alpha):
-    """(1/α²)(1/n) Σ_i ℓ(α f_i, y_i)."""
+def predictor_loss(code, predictions, y, alpha):
+    """(1/n) Σ_i ℓ(α f_i, y_i): the loss of the predictor F = α f in its own units (the
+    ``loss`` and ``test_loss`` observables, comparable across α)."""
     acc = 0.0
     for i in range(y.shape[0]):
         acc += loss_value(code, alpha * predictions[i], y[i])
-    return acc / (alpha * alpha * y.shape[0])
+    return acc / y.shape[0]
+
+
+@jit
+def mean_loss(code, predictions, y, alpha):
+    """(1/α²)(1/n) Σ_i ℓ(α f_i, y_i): the objective's data term, :func:`predictor_loss` / α²."""
+    return predictor_loss(code, predictions, y, alpha) / (alpha * alpha)
 
 
 class TrainingSetFlow:
@@ -220,7 +227,8 @@ class TrainingSetFlow:
         return float(loss + 0.5 * self.lam * masses @ np.einsum("jk,jk->j", theta, theta))
 
     def observables(self, theta: np.ndarray, masses: np.ndarray) -> dict[str, float]:
-        """risk (the objective L), loss (its data term), test_loss, test_error, margin,
+        """risk (the objective L), loss = (1/n) Σ ℓ(α f(x_i), y_i) (the predictor's loss: L's
+        data term is loss/α²), test_loss (the same on the test set), test_error, margin,
         norm2 = ∫|θ|² dρ, dissipation = ∫|v|² dρ (= −dL/dt).
 
         margin = min_i y_i f(x_i) / ∫|b||a| dρ (the F1-norm bound) when both layers train;
@@ -228,7 +236,7 @@ class TrainingSetFlow:
         only the output layer does."""
         data, alpha = self.data, self.alpha
         f = self.predict(theta, masses, data.x)
-        loss = mean_loss(self.loss_code, f, data.y, alpha)
+        loss = predictor_loss(self.loss_code, f, data.y, alpha)
         norm2 = float(masses @ np.einsum("jk,jk->j", theta, theta))
         if self.train_positions:
             scale = float(masses @ (np.abs(theta[:, 0]) * np.linalg.norm(theta[:, 1:], axis=1)))
@@ -237,7 +245,7 @@ class TrainingSetFlow:
         margin = float(np.min(data.y * f) / scale) if scale > 0 else math.nan
         v = self.velocity(theta, masses)
         out = {
-            "risk": float(loss + 0.5 * self.lam * norm2),
+            "risk": float(loss / (alpha * alpha) + 0.5 * self.lam * norm2),
             "loss": float(loss),
             "margin": margin,
             "norm2": norm2,
@@ -245,7 +253,7 @@ class TrainingSetFlow:
         }
         if data.y_test.size:
             g = self.predict(theta, masses, data.x_test)
-            out["test_loss"] = float(mean_loss(self.loss_code, g, data.y_test, alpha))
+            out["test_loss"] = float(predictor_loss(self.loss_code, g, data.y_test, alpha))
             out["test_error"] = float(np.mean(np.sign(g) != np.sign(data.y_test)))
         else:
             out["test_loss"] = out["test_error"] = math.nan

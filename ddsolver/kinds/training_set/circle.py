@@ -37,7 +37,7 @@ import numpy as np
 
 from ...controllers import StepControl, cfl_step
 from ...grid import Axis, TensorGrid
-from ...models.training_set import LOSSES, mean_loss, residual_weights
+from ...models.training_set import LOSSES, predictor_loss, residual_weights
 from ...operators.transport import LIMITERS, periodic_faces
 from ...runloop import Advance
 from ...tableaux import SSP_BY_ORDER
@@ -185,11 +185,12 @@ class CircleFlow:
         return out
 
     def observables(self, masses: np.ndarray) -> dict[str, float]:
-        """risk, loss, test_loss, test_error, margin, norm2 = ∫|θ|² dρ = 2 Σ_s ν_s(S¹),
-        dissipation = ∫|v|² dρ = Σ_s ∫ [2(sG + λ)² + G'²] dν_s, mass_plus, mass_minus."""
+        """risk, loss and test_loss (the predictor's: (1/n) Σ ℓ(α f, y)), test_error, margin,
+        norm2 = ∫|θ|² dρ = 2 Σ_s ν_s(S¹), dissipation = ∫|v|² dρ = Σ_s ∫ [2(sG + λ)² + G'²] dν_s,
+        mass_plus, mass_minus."""
         data, alpha = self.data, self.alpha
         f = self.predict(masses)
-        loss = mean_loss(self.loss_code, f, data.y, alpha)
+        loss = predictor_loss(self.loss_code, f, data.y, alpha)
         totals = masses.sum(axis=1)
         norm2 = 2.0 * float(totals.sum())
         w = self.weights(masses, f)
@@ -197,7 +198,7 @@ class CircleFlow:
         with np.errstate(over="ignore"):  # an overflowed speed is recorded as inf
             speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope**2
         out = {
-            "risk": float(loss + 0.5 * self.lam * norm2),
+            "risk": float(loss / (alpha * alpha) + 0.5 * self.lam * norm2),
             "loss": float(loss),
             "margin": float(np.min(data.y * f) / totals.sum()) if totals.sum() > 0 else math.nan,
             "norm2": norm2,
@@ -207,7 +208,7 @@ class CircleFlow:
         }
         if data.y_test.size:
             g = self.predict(masses, test=True)
-            out["test_loss"] = float(mean_loss(self.loss_code, g, data.y_test, alpha))
+            out["test_loss"] = float(predictor_loss(self.loss_code, g, data.y_test, alpha))
             out["test_error"] = float(np.mean(np.sign(g) != np.sign(data.y_test)))
         else:
             out["test_loss"] = out["test_error"] = math.nan

@@ -166,10 +166,18 @@ class TrainingSetSpec(KindSpec):
         columns = ("b", *(f"a_{k + 1}" for k in range(d)), "bias")
         obs = {
             "risk": Field(
-                "J(ρ_t)", "training objective (1/α²)(1/n)Σ ℓ(α f(x_i), y_i) + (λ/2)∫|θ|²"
+                "J(ρ_t)",
+                "training objective loss / α² + (λ/2)∫|θ|² = (1/α²)(1/n)Σ ℓ(α f(x_i), y_i) "
+                "+ (λ/2)∫|θ|²",
             ),
-            "loss": Field("training loss", "(1/α²)(1/n) Σ ℓ(α f(x_i), y_i), the data term"),
-            "test_loss": Field("test loss", "the same loss on the test set (NaN without one)"),
+            "loss": Field(
+                "training loss",
+                "(1/n) Σ ℓ(F(x_i), y_i) of the predictor F = α f, in its units (comparable "
+                "across α); the objective's data term is loss / α²",
+            ),
+            "test_loss": Field(
+                "test loss", "(1/n_test) Σ ℓ(F(x), y) on the test set, as loss (NaN without one)"
+            ),
             "test_error": Field("test error", "fraction of test points with sign f ≠ y"),
             "margin": Field(
                 "normalised margin γ", "min_i y_i f(x_i) / ∫|b||a| dρ (output layer only: ℓ2)"
