@@ -205,6 +205,7 @@ def create_run_file(
     data: dict[str, np.ndarray] | None = None,
     limit: str = "PDE",
     fields: dict[str, Field] | None = None,
+    attrs: dict[str, str] | None = None,
 ) -> None:
     """Create the output file of a ``ddsolver run`` (refuses to overwrite unless ``force``).
 
@@ -212,13 +213,16 @@ def create_run_file(
     kept under /data (a training set's points). ``limit``: the root attribute naming what was
     solved (the kind's :attr:`~ddsolver.kinds.spec.Labels.limit`); ``kind`` stays "pde" for
     every ``ddsolver run`` file, as files of earlier releases have it. ``fields``: what each
-    series is, by dataset path (:mod:`ddsolver.fields`), written as its attributes.
+    series is, by dataset path (:mod:`ddsolver.fields`), written as its attributes. ``attrs``:
+    further root attributes the kind computed once for the run (:meth:`~ddsolver.kinds.base.
+    ProblemKind.file_attrs`: a training set's ``max_margin``), sealed with the config.
     """
     path = Path(path)
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
     with open_file(path, "w") as f:
         _root_attrs(f, config_text, kind, limit)
+        f.attrs.update(attrs or {})
         g = f.create_group("grid")
         for axis in grid.axes if grid is not None else ():  # an ODE limit has no grid
             a = g.create_group(axis.name)
@@ -460,11 +464,13 @@ def create_sgd_file(
     data: dict[str, np.ndarray] | None = None,
     trainer: str = "SGD",
     fields: dict[str, Field] | None = None,
+    attrs: dict[str, str] | None = None,
 ) -> None:
     """Create the output file of an SGD run: per-seed series of shape (…, n_seeds[, *shape]).
 
     ``trainer``: "SGD", or "GD" for full batches (the root attribute ``limit``); ``fields``:
-    what each series is, by dataset path (its dimensions after ``time`` and ``seed``).
+    what each series is, by dataset path (its dimensions after ``time`` and ``seed``);
+    ``attrs``: further root attributes, as for :func:`create_run_file`.
 
     ``snapshot_shapes`` : one seed's shape of each snapshot array (the neurons' reduced
     coordinates, (N,) each; committee machines also their overlap matrices).
@@ -475,6 +481,7 @@ def create_sgd_file(
     n_seeds = len(seeds)
     with open_file(path, "w") as f:
         _root_attrs(f, config_text, "sgd", trainer)
+        f.attrs.update(attrs or {})
         f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
         s = f.create_group("snapshots")
         _series(s, "time")
@@ -504,7 +511,7 @@ def set_attrs(path: str | Path, **attrs) -> None:
 
 #: What the root attribute ``checksums`` covers (a CRC-32 each): the datasets written once
 #: when the file is made, and the root attributes a reader acts on.
-SEALED_GROUPS, SEALED_ATTRS = ("grid", "data", "seeds"), ("config", "status")
+SEALED_GROUPS, SEALED_ATTRS = ("grid", "data", "seeds"), ("config", "status", "max_margin")
 
 
 def _array_crc(values: np.ndarray) -> int:

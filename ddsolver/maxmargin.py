@@ -5,9 +5,11 @@ r"""The max-margin classifiers that logistic-loss training converges to, compute
 
       max γ   s.t.   y_i Σ_k c_k (a_k·x̃_i)₊ ≥ γ  (all i),   Σ_k |c_k| ≤ 1,
 
-  solved by HiGHS (:func:`scipy.optimize.linprog`) with c = c⁺ − c⁻. The dictionary is
-  refined (its size doubled) until the value changes by less than ``tol``; for inputs in
-  R² the directions are a Fibonacci lattice on S².
+  solved by HiGHS (:func:`scipy.optimize.linprog`) with c = c⁺ − c⁻, by column generation
+  (a few directions at a time, those the duals price above the value joining until none
+  does: the LP over the whole dictionary). The dictionary is refined (its size doubled)
+  until the value changes by less than ``tol``; for inputs in R² the directions are a
+  Fibonacci lattice on S².
 * **Output layer only**: the positions are fixed and b moves in the metric Σ_j m_j db_j², so
   the limit is the hard-margin SVM (no intercept) on the features ψ_ij = √m_j σ(a_j·x̃_i):
   γ = 1/|u*| with u* the minimum-norm u with y_i ψ_i·u ≥ 1, from the dual
@@ -42,8 +44,14 @@ def sphere_directions(count: int, dim: int, seed: int = 0) -> np.ndarray:
 def f1_margin_lp(x: np.ndarray, y: np.ndarray, directions: np.ndarray) -> tuple[float, np.ndarray]:
     """The LP's value γ and coefficients c (K,) for one dictionary. x (n, d), y (n,) = ±1."""
     features = np.maximum(np.column_stack([x, np.ones(len(x))]) @ directions.T, 0.0)  # (n, K)
-    n, k = features.shape
-    signed = y[:, None] * features
+    value, coef, _ = _restricted_lp(y[:, None] * features)
+    return value, coef
+
+
+def _restricted_lp(signed: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """max γ s.t. Σ_k c_k signed_ik ≥ γ, Σ|c_k| ≤ 1 over the columns of ``signed`` (n, K):
+    (γ, c (K,), the margin rows' duals λ (n,), λ ≥ 0 with Σλ = 1)."""
+    n, k = signed.shape
     # variables (c⁺ (K), c⁻ (K), γ); minimise −γ
     cost = np.zeros(2 * k + 1)
     cost[-1] = -1.0
@@ -56,7 +64,52 @@ def f1_margin_lp(x: np.ndarray, y: np.ndarray, directions: np.ndarray) -> tuple[
     res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if res.status != 0:
         raise RuntimeError(f"the max-margin LP failed: {res.message}")
-    return float(-res.fun), res.x[:k] - res.x[k : 2 * k]
+    return float(-res.fun), res.x[:k] - res.x[k : 2 * k], -res.ineqlin.marginals[:n]
+
+
+#: Directions scored per block in :func:`f1_margin_columns` (bounds its memory: n × block).
+SCORE_BLOCK = 4096
+
+
+def _scores(xt: np.ndarray, y: np.ndarray, directions: np.ndarray, dual: np.ndarray) -> np.ndarray:
+    """|Σ_i λ_i y_i (a_k·x̃_i)₊| of every direction (K,), a block of directions at a time."""
+    weights = dual * y
+    out = np.empty(len(directions))
+    for start in range(0, len(directions), SCORE_BLOCK):
+        block = directions[start : start + SCORE_BLOCK]
+        out[start : start + len(block)] = np.abs(weights @ np.maximum(xt @ block.T, 0.0))
+    return out
+
+
+def f1_margin_columns(
+    x: np.ndarray, y: np.ndarray, directions: np.ndarray, start: np.ndarray | None = None,
+    batch: int = 64,
+) -> tuple[float, np.ndarray, np.ndarray]:  # fmt: skip
+    r"""The value of :func:`f1_margin_lp` over the whole dictionary by column generation.
+
+    The LP over a few directions gives γ and the duals λ (a distribution over the points);
+    it is optimal over the whole dictionary exactly when no direction has
+    |Σ_i λ_i y_i (a_k·x̃_i)₊| > γ (LP duality: min_λ max_k of that is the value). Until then
+    the ``batch`` directions that exceed γ most join, and the LP is solved again. ``start``:
+    the indices to begin with (default: ``batch`` spread over the dictionary). Returns (γ,
+    coefficients c (K,), λ (n,)).
+    """
+    xt = np.column_stack([x, np.ones(len(x))])
+    active = np.unique(np.linspace(0, len(directions) - 1, batch).astype(int)
+                       if start is None else start)  # fmt: skip
+    while True:
+        signed = y[:, None] * np.maximum(xt @ directions[active].T, 0.0)
+        value, coef, dual = _restricted_lp(signed)
+        scores = _scores(xt, y, directions, dual)
+        scores[active] = -np.inf
+        slack = 1e-9 * max(abs(value), 1e-12)
+        violated = np.flatnonzero(scores > value + slack)
+        if not violated.size:
+            full = np.zeros(len(directions))
+            full[active] = coef
+            return value, full, dual
+        worst = violated[np.argsort(scores[violated])[::-1][:batch]]
+        active = np.union1d(active, worst)
 
 
 @dataclass(frozen=True)
@@ -73,12 +126,19 @@ def f1_max_margin(
     x: np.ndarray, y: np.ndarray, start: int = 256, tol: float = 1e-4, max_size: int = 65536
 ) -> MarginResult:
     """The F1 max-margin, the dictionary doubled until two successive values differ by
-    less than ``tol`` (or ``max_size`` directions)."""
+    less than ``tol`` (or ``max_size`` directions). Each size is solved exactly over its whole
+    dictionary by column generation (:func:`f1_margin_columns`), warm-started from the
+    previous size's duals."""
     dim = x.shape[1] + 1
+    xt = np.column_stack([x, np.ones(len(x))])
     sizes, values = [], []
-    size = start
+    size, dual = start, None
     while size <= max_size:
-        value, _ = f1_margin_lp(x, y, sphere_directions(size, dim))
+        directions = sphere_directions(size, dim)
+        begin = None  # the previous size's duals pick the new lattice's first directions
+        if dual is not None:
+            begin = np.argsort(_scores(xt, y, directions, dual))[::-1][:64]
+        value, _, dual = f1_margin_columns(x, y, directions, begin)
         sizes.append(size)
         values.append(value)
         if len(values) > 1 and abs(values[-1] - values[-2]) < tol:

@@ -143,9 +143,11 @@ def run_limit(
     resume: bool = False,
     force: bool = False,
     quiet: bool = False,
+    attrs: Callable[[], dict[str, str]] | None = None,
 ) -> RunResult:
     """``ddsolver run`` of a limit a kind describes (:mod:`ddsolver.limits`): an ODE system
-    integrated by :class:`ODEIntegrator`, or a limit with its own stepper."""
+    integrated by :class:`ODEIntegrator`, or a limit with its own stepper. ``attrs``: the
+    file's further root attributes, computed when the file is made (not on a resume)."""
     if isinstance(limit, SteppedLimit):
         integrator, grid = limit.integrator, limit.grid
     else:
@@ -153,7 +155,7 @@ def run_limit(
                                    limit.rtol, limit.atol, limit.method)  # fmt: skip
         grid = None
     return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
-                   data=limit.data, grid=grid)  # fmt: skip
+                   data=limit.data, grid=grid, attrs=attrs)  # fmt: skip
 
 
 def run_ode(
@@ -166,6 +168,7 @@ def run_ode(
     quiet: bool = False,
     data: dict[str, np.ndarray] | None = None,
     grid=None,
+    attrs: Callable[[], dict[str, str]] | None = None,
 ) -> RunResult:
     """Integrate to ``time.t_end``, observing and saving like the PDE runs, into ``path``
     (``data``: arrays the file keeps under /data, e.g. a training set; ``grid``: the
@@ -200,6 +203,7 @@ def run_ode(
             data=data,
             limit=words.limit,
             fields=fields,
+            attrs=attrs() if attrs is not None else None,
         )
 
     return run_loop(

@@ -13,6 +13,7 @@ file gives ``risk.png`` (the exact risk of every seed, the mean reduced coordina
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,7 +169,7 @@ def _figures(path: str | Path) -> dict[str, object]:
         "neurons": lambda: _sgd_coordinates_figure(_Figures, snaps),
         "density": lambda: _density_figure(_Figures, snaps, grid, list(grid)),
         "overlaps": lambda: _overlaps_figure(_Figures, obs, overlap_groups(path)),
-        "training": lambda: _training_figure(_Figures, obs),
+        "training": lambda: _training_figure(_Figures, obs, stored_max_margin(path)),
         "lazy": lambda: _lazy_figure(_Figures, obs),
         "circle": lambda: _circle_figure(_Figures, snaps, grid),
         "classifier": lambda: classifier_figure(path),
@@ -225,8 +226,16 @@ def _circle_figure(plt, snaps: dict, grid: dict):
     return fig
 
 
-def _training_figure(plt, obs: dict):
-    """A training set: the losses, the test error and the normalised margin over time."""
+def stored_max_margin(path: str | Path) -> dict | None:
+    """A training-set file's ``max_margin`` attribute (the limit of its normalised margin:
+    the F1 max-margin, or the SVM value of fixed features), or None."""
+    text = io.read_attrs(path).get("max_margin")
+    return json.loads(text) if text else None
+
+
+def _training_figure(plt, obs: dict, max_margin: dict | None = None):
+    """A training set: the losses, the test error and the normalised margin over time (with
+    the margin's limit γ* as a line where the file stores it)."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
     t = obs["time"]
 
@@ -242,6 +251,10 @@ def _training_figure(plt, obs: dict):
     axes[1].plot(t, mean("test_error"))
     _decorate(axes[1], "time t", "test error")
     axes[2].plot(t, mean("margin"))
+    if max_margin and max_margin.get("value") is not None:
+        name = "F1 max-margin" if max_margin["kind"] == "F1" else "SVM margin"
+        axes[2].axhline(max_margin["value"], color="k", ls="--", lw=1,
+                        label=f"{name} γ* = {max_margin['value']:.4g}")  # fmt: skip
     axes[2].set_xscale("symlog", linthresh=max(t[-1] / 1000, 1e-3))
     _decorate(axes[2], "time t", "normalised margin γ")
     return fig

@@ -97,6 +97,15 @@ class Run:
         return None if self.result is None else self.result.steps
 
     @property
+    def max_margin(self) -> dict | None:
+        """A training-set run's limit of its normalised margin, stored when the file was made
+        (root attribute ``max_margin``): ``kind`` ("F1", or "SVM of the fixed features"),
+        ``value`` γ* and, for F1, the dictionary ``sizes`` and ``values`` of its refinement
+        and ``converged``; None for other runs."""
+        text = self.attrs.get("max_margin")
+        return json.loads(text) if text else None
+
+    @property
     def wall_seconds(self) -> float | None:
         """Wall time of the call that ran it, where this object ran it."""
         return None if self.result is None else self.result.wall_seconds

@@ -135,6 +135,53 @@ def test_the_f1_max_margin_lp_on_points_with_a_known_margin():
     assert result.converged and result.value == pytest.approx(math.sqrt(0.5), abs=1e-9)
 
 
+@pytest.mark.parametrize(("d", "size"), [(2, 256), (2, 2048), (4, 512)])
+def test_column_generation_solves_the_lp_over_the_whole_dictionary(d, size):
+    """f1_margin_columns against the LP over every direction at once (Fibonacci lattice in
+    R³, Gaussian directions in R⁵): the same value to the solver's tolerance, and its
+    coefficients attain it."""
+    from ddsolver.maxmargin import f1_margin_columns, f1_margin_lp, sphere_directions
+
+    data = clusters(60, 0, d, 3, 0.1, seed=d)
+    directions = sphere_directions(size, d + 1, seed=1)
+    full, _ = f1_margin_lp(data.x, data.y, directions)
+    value, coef, dual = f1_margin_columns(data.x, data.y, directions)
+    assert value == pytest.approx(full, abs=1e-9)
+    features = np.maximum(np.column_stack([data.x, np.ones(60)]) @ directions.T, 0.0)
+    assert np.abs(coef).sum() <= 1 + 1e-9
+    assert np.min(data.y * (features @ coef)) == pytest.approx(value, abs=1e-9)
+    assert dual.min() >= -1e-12 and dual.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_run_files_store_the_margin_limit_and_the_figure_draws_it(tmp_path):
+    """The flow's and GD's files of a logistic ReLU run hold the F1 max-margin that
+    ddsolver.maxmargin gives for their /data; an output-layer run holds the SVM value of the
+    flow's fixed features; the square loss holds none."""
+    from ddsolver import io
+    from ddsolver.kinds.training_set.kind import build_flow
+
+    run = dd.solve(SMALL, tmp_path / "flow.h5", quiet=True)
+    gd = dd.train(SMALL, tmp_path / "gd.h5", quiet=True, sgd__eps=0.01, time__t_end=1.0)
+    data = io.read_data(run.path)
+    best = f1_max_margin(data["x"], data["y"])
+    for result in (run, gd):
+        stored = result.max_margin
+        assert stored["kind"] == "F1" and stored["value"] == best.value
+        assert stored["sizes"] == list(best.sizes) and stored["converged"] == best.converged
+    ax = run.plot()["training"].axes[2]
+    assert any(line.get_ydata()[0] == best.value for line in ax.get_lines()[1:])
+    io.verify(run.path)  # the attribute is sealed with the config
+    output = {**SMALL, "problem": {**SMALL["problem"], "train": "output"}}
+    out = dd.solve(output, tmp_path / "out.h5", quiet=True)
+    cfg = validate(output)
+    flow = build_flow(cfg)
+    theta, masses = initial_particles(cfg, 60, 0, 2)
+    stored = out.max_margin
+    assert stored["value"] == svm_margin(flow.features(theta, flow.data.x), flow.data.y, masses)
+    square = {**SMALL, "problem": {**SMALL["problem"], "loss": "square"}}
+    assert dd.solve(square, tmp_path / "sq.h5", quiet=True).max_margin is None
+
+
 def test_the_svm_margin_of_fixed_features():
     """ψ = I, y = (1, −1): u = (1, −1), γ = 1/√2; weights scale the features by √m."""
     assert svm_margin(np.eye(2), np.array([1.0, -1.0]), np.ones(2)) == pytest.approx(

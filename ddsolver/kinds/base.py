@@ -58,6 +58,12 @@ class ProblemKind(KindSpec):
         """Arrays a run file keeps under /data (a training set's points), or None."""
         return None
 
+    def file_attrs(self, cfg: Settings, verb: str = "run") -> dict[str, str]:
+        """Further root attributes of the file of ``ddsolver run`` or ``sgd`` (``verb``),
+        computed once when the file is made (a training set's ``max_margin``); JSON text,
+        sealed by the file's checksums."""
+        return {}
+
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
         """The limit of a resolved config when it is not a reduced DD (the committee's ODEs,
         the training set's flow), for :func:`ddsolver.ode.run_limit` to solve; the kind's

@@ -158,6 +158,11 @@ class TrainingSetFlow:
         """x̃ = (x, 1), (n, d + 1) (the training points' once, at construction)."""
         return self._tilde if x is self.data.x else with_bias(x)
 
+    def features(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """σ(a_j·x̃_i), (n, M): the features the output layer combines (fixed when only it
+        trains)."""
+        return self.activation(self._fields(theta, x))
+
     def _fields(self, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
         """z_ij = a_j·x̃_i, (n, M): x̃ against a contiguous copy of the a's (BLAS)."""
         return self._with_bias(x) @ np.ascontiguousarray(theta[:, 1:]).T

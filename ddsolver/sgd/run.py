@@ -132,6 +132,7 @@ def run_sgd(
             data=data,
             trainer=words.trainer,
             fields=fields,
+            attrs=kind.file_attrs(cfg, "sgd"),
         )
 
     try:

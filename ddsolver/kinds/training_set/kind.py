@@ -13,6 +13,8 @@ batch, which is gradient descent on L(θ) with the step ε·m.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ...data import TrainingSet, clusters, read_training_set, relu_teacher
@@ -30,6 +32,13 @@ from .config import TrainingSetSpec
 
 #: Stream of the initial particles (np.random.default_rng((seed, stream))), apart from data.
 PARTICLE_STREAM = 2
+
+
+#: The max-margin programs of a run file's ``max_margin`` are solved up to this many training
+#: points (the F1 LP has a row per point and two columns per dictionary direction).
+MAX_MARGIN_POINTS = 2000
+#: Refinement stops when two successive dictionary sizes give F1 values this close.
+MARGIN_TOL = 1e-4
 
 
 def training_set(cfg: dict | Settings) -> TrainingSet:
@@ -177,6 +186,40 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
 
     def file_data(self, cfg: Settings, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
         return problem.data.arrays()
+
+    def file_attrs(self, cfg: Settings, verb: str = "run") -> dict[str, str]:
+        """``max_margin`` (JSON) where the logistic loss's normalised margin has a known limit
+        (Chizat & Bach 2020): with both layers and ReLU the F1 max-margin γ* with the
+        dictionary sizes and values of its refinement (:func:`ddsolver.maxmargin.
+        f1_max_margin`); with the output layer only, for ``ddsolver run``, the hard-margin
+        SVM value of the flow's fixed features (:func:`~ddsolver.maxmargin.svm_margin`).
+        Not computed — and said so — beyond :data:`MAX_MARGIN_POINTS` points."""
+        p = cfg.problem
+        both = p.train == "both"
+        if p.loss != "logistic" or (both and p.activation["kind"] != "relu"):
+            return {}
+        if not both and verb != "run":  # each seed's features are its own neurons
+            return {}
+        data = training_set(cfg)
+        n = int(data.y.size)
+        record: dict[str, object] = {"kind": "F1" if both else "SVM of the fixed features"}
+        if n > MAX_MARGIN_POINTS:
+            record.update(value=None, reason=f"not computed: {n} points > {MAX_MARGIN_POINTS}")
+        elif both:
+            from ...maxmargin import f1_max_margin
+
+            result = f1_max_margin(data.x, data.y, tol=MARGIN_TOL)
+            record.update(value=result.value, sizes=list(result.sizes),
+                          values=list(result.values), converged=result.converged,
+                          tol=MARGIN_TOL)  # fmt: skip
+        else:
+            from ...maxmargin import svm_margin
+
+            flow = build_flow(cfg, data)
+            theta, masses = initial_particles(cfg, cfg.particles.count, cfg.initial.seed,
+                                              data.dimension)  # fmt: skip
+            record.update(value=svm_margin(flow.features(theta, data.x), data.y, masses))
+        return {"max_margin": json.dumps(record)}
 
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
         """The particles' flow as an ODE (RK45), or for d = 1 on the grid the PDE on the
