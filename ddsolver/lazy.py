@@ -207,7 +207,14 @@ class LazyComparison:
       and the test points (F = α f, the predictor);
     * ``lin_test_error``: the linearised predictor's test error;
     * ``interp_gap`` (square loss): root mean square of F_α(t) − F_mn on the test points (the
-      training points when there are none), F_mn the minimum-norm interpolant.
+      training points when there are none), F_mn the minimum-norm interpolant;
+    * ``lin_interp_gap`` (square loss): the same for F_lin(t) — the kernel flow's own distance
+      to its limit, so that an ``interp_gap`` above ``lin_gap`` reads as "the kernel flow has
+      not converged yet" when this is as large, and as "the network left the kernel regime"
+      when it is not;
+
+    and the snapshots (:meth:`snapshot`) ``predictor``, ``predictor_lin`` and ``interpolant``:
+    F_α(t), F_lin(t) and F_mn on those points.
 
     Parameters
     ----------
@@ -255,6 +262,26 @@ class LazyComparison:
             interp_train, interp_test = self._interp
             on_test = data.y_test.size > 0
             out["interp_gap"] = _rms(f_test - interp_test if on_test else f_train - interp_train)
+            out["lin_interp_gap"] = _rms(
+                lin_test - interp_test if on_test else lin_train - interp_train
+            )
         else:
-            out["interp_gap"] = math.nan
+            out["interp_gap"] = out["lin_interp_gap"] = math.nan
+        return out
+
+    def snapshot(self, theta: np.ndarray, t: float) -> dict[str, np.ndarray]:
+        """F_α(t), F_lin(t) and (square loss) F_mn on the test points — the training points
+        when there are none — each (n_points,); nothing without the linearisation."""
+        if self.linear is None:
+            return {}
+        flow, data = self.flow, self.flow.data
+        on_test = data.y_test.size > 0
+        points = data.x_test if on_test else data.x
+        lin_train, lin_test = self.linear.predict(t)
+        out = {
+            "predictor": flow.alpha * flow.predict(theta, self.masses, points),
+            "predictor_lin": np.array(lin_test if on_test else lin_train, dtype=float),
+        }
+        if self._interp is not None:
+            out["interpolant"] = np.array(self._interp[1 if on_test else 0], dtype=float)
         return out

@@ -31,7 +31,7 @@ class ODESystem:
     rhs : X (n,) → dX/dt (n,)
     state : X at t = 0, (n,)
     observe : (X, t) → {name: float}, the observables, ``risk`` among them
-    snapshot : X → {name: array}, the snapshot fields
+    snapshot : (X, t) → {name: array}, the snapshot fields
     rtol, atol : the error tolerances per step
     method : "DOP853" (8th order, a few large states) or "RK45" (many particles at moderate
         tolerances)
@@ -41,7 +41,7 @@ class ODESystem:
     rhs: Callable[[np.ndarray], np.ndarray]
     state: np.ndarray
     observe: Callable[[np.ndarray, float], dict[str, Any]]
-    snapshot: Callable[[np.ndarray], dict[str, np.ndarray]]
+    snapshot: Callable[[np.ndarray, float], dict[str, np.ndarray]]
     rtol: float
     atol: float
     method: str = "DOP853"

@@ -47,7 +47,7 @@ class ODEIntegrator:
     rhs : X (n,) → dX/dt (n,)
     state : X at t = 0, (n,)
     observe : (X, t) → {name: float}, the observables (``risk`` among them)
-    snapshot : X → {name: array}, the snapshot fields
+    snapshot : (X, t) → {name: array}, the snapshot fields
     rtol, atol : the error tolerances per step
     method : "DOP853" (8th order, a few large states) or "RK45" (Dormand–Prince 5(4), many
         particles at moderate tolerances)
@@ -62,7 +62,7 @@ class ODEIntegrator:
         rhs: Callable[[np.ndarray], np.ndarray],
         state: np.ndarray,
         observe: Callable[[np.ndarray, float], dict[str, Any]],
-        snapshot: Callable[[np.ndarray], dict[str, np.ndarray]],
+        snapshot: Callable[[np.ndarray, float], dict[str, np.ndarray]],
         rtol: float,
         atol: float,
         method: str = "DOP853",
@@ -124,7 +124,7 @@ class ODEIntegrator:
         return self._observe(self.state, self.t)
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        return self._snapshot(self.state)
+        return self._snapshot(self.state, self.t)
 
     def checkpoint(self) -> tuple[np.ndarray, float, None]:
         return self.state.copy(), self.dt_limit, {"t": self.t}

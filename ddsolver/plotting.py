@@ -199,8 +199,9 @@ def _lazy_figure(plt, obs: dict):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), constrained_layout=True)
     t = obs["time"]
     for name, label in (("lin_gap", "‖F − F_lin‖ train"), ("lin_gap_test", "‖F − F_lin‖ test"),
-                        ("interp_gap", "‖F − F_min-norm‖")):  # fmt: skip
-        if np.isfinite(obs[name]).any():  # (from the first observation: the gaps start at 0)
+                        ("interp_gap", "‖F − F_min-norm‖"),
+                        ("lin_interp_gap", "‖F_lin − F_min-norm‖")):  # fmt: skip
+        if name in obs and np.isfinite(obs[name]).any():  # (from the first observation)
             axes[0].plot(t[1:], obs[name][1:], label=label)
     axes[0].set_yscale("log")
     _decorate(axes[0], "time t", "root mean square gap")

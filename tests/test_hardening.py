@@ -906,7 +906,7 @@ def test_an_overflowing_right_hand_side_is_a_fault_like_nan():
     def rhs(x):
         return np.exp(np.full_like(x, 800.0)) if x[0] > 1.5 else np.ones_like(x)
 
-    ode = ODEIntegrator(rhs, np.ones(2), lambda x, t: {}, lambda x: {}, 1e-8, 1e-10)
+    ode = ODEIntegrator(rhs, np.ones(2), lambda x, t: {}, lambda x, t: {}, 1e-8, 1e-10)
     step = ode.advance(0.0, 10.0)
     assert step.failure is not None and "not finite" in step.failure
     assert 0.0 < step.t < 0.5 + 1e-9

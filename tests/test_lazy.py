@@ -173,4 +173,34 @@ def test_plot_draws_the_gaps_of_a_linearised_run(tmp_path):
     _lazy_run(tmp_path, 10.0)
     figures = dd.open(tmp_path / "lazy_relu_10.0.h5").plot()
     assert {"training", "lazy"} <= set(figures)
-    assert len(figures["lazy"].axes[0].lines) == 3  # train, test, min-norm
+    assert len(figures["lazy"].axes[0].lines) == 4  # train, test, min-norm, F_lin to min-norm
+
+
+def test_the_predictors_are_stored_and_the_gaps_are_their_distances(tmp_path):
+    """The snapshots F_α, F_lin and F_mn on the test points give the observables at the save
+    times: interp_gap = rms(F_α − F_mn), lin_interp_gap = rms(F_lin − F_mn), lin_gap_test =
+    rms(F_α − F_lin); F_α is the flow's own prediction; and the kernel flow nears its limit."""
+    obs = _lazy_run(tmp_path, 10.0, count=60)
+    run = dd.open(tmp_path / "lazy_relu_10.0.h5")
+    snaps = run.series("snapshots")
+    assert snaps["predictor"].shape == (2, 60) and snaps["interpolant"].shape == (2, 60)
+    at = np.searchsorted(obs["time"].values, snaps["time"])
+
+    def rms(v):
+        return np.sqrt(np.mean(v * v, axis=1))
+
+    for name, a, b in (("interp_gap", "predictor", "interpolant"),
+                       ("lin_interp_gap", "predictor_lin", "interpolant"),
+                       ("lin_gap_test", "predictor", "predictor_lin")):  # fmt: skip
+        np.testing.assert_allclose(obs[name].values[at], rms(snaps[a] - snaps[b]), rtol=1e-12)
+    np.testing.assert_array_equal(snaps["interpolant"][0], snaps["interpolant"][1])
+    from ddsolver.kinds.training_set.kind import build_flow
+
+    flow = build_flow(run.config)
+    particles, masses = snaps["particles"][-1], snaps["masses"][-1]
+    np.testing.assert_allclose(
+        snaps["predictor"][-1], 10.0 * flow.predict(particles, masses, flow.data.x_test),
+        rtol=1e-12, atol=1e-14,
+    )  # fmt: skip
+    gap = obs["lin_interp_gap"].values
+    assert gap[-1] < 0.5 * gap[0], gap[[0, -1]]

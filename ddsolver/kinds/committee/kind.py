@@ -219,7 +219,7 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
             return {"risk": model.error(state), **named_observables(*model.unpack(state))}
 
-        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
+        def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
             q, r, v = model.unpack(state)
             return {"Q": q.copy(), "R": r.copy(), "v": v.copy()}
 

@@ -160,7 +160,7 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
             return particle_observables(model, state.reshape(shape), cfg.sgd.neurons)
 
-        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
+        def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
             return {"particles": state.reshape(shape).copy()}
 
         part = cfg.particles

@@ -86,7 +86,8 @@ class TrainingSetSpec(KindSpec):
                 "bool",
                 False,
                 "training set: also solve the run's linearisation (tangent kernel of ρ₀) and "
-                "record lin_gap, lin_gap_test, lin_test_error, interp_gap",
+                "record lin_gap, lin_gap_test, lin_test_error, interp_gap, lin_interp_gap "
+                "and the predictors' snapshots",
             ),
         },
         "initial": {
@@ -189,6 +190,10 @@ class TrainingSetSpec(KindSpec):
             "lin_gap_test": Field("‖F − F_lin‖ test", "RMS gap to the linearised flow, test set"),
             "lin_test_error": Field("test error of F_lin", "the linearised predictor's test error"),
             "interp_gap": Field("‖F − F_min-norm‖", "RMS gap to the minimum-norm interpolant"),
+            "lin_interp_gap": Field(
+                "‖F_lin − F_min-norm‖",
+                "RMS gap of the linearised flow to the interpolant: its own convergence",
+            ),
             "mass_plus": Field("ν₊(S¹)", "mass of the units with b > 0 (|a|², circle)"),
             "mass_minus": Field("ν₋(S¹)", "mass of the units with b < 0 (|a|², circle)"),
             "growth_plus": Field("growth of ν₊", "log-mass the b > 0 species has grown by"),
@@ -204,6 +209,19 @@ class TrainingSetSpec(KindSpec):
             "masses": Field("masses", "each particle's mass (they sum to 1)", ("particle",)),
             "angle_density": Field(
                 "densities of ν₊, ν₋", "per radian over the direction ψ of a", ("sign", "angle")
+            ),
+            "predictor": Field(
+                "F = α f",
+                "the predictor on the test points (training points without a test set)",
+                ("point",),
+            ),
+            "predictor_lin": Field(
+                "F_lin", "the linearised flow's predictor on the same points", ("point",)
+            ),
+            "interpolant": Field(
+                "F_min-norm",
+                "the minimum-norm interpolant on the same points (square loss)",
+                ("point",),
             ),
             "b": Field("b", "each neuron's output weight", ("neuron",)),
             "a_norm": Field("|a|", "the norm of each neuron's input weights", ("neuron",)),

@@ -238,8 +238,10 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
             current = state.reshape(shape)
             return {**flow.observables(current, masses), **lazy.observe(current, t)}
 
-        def snapshot(state: np.ndarray) -> dict[str, np.ndarray]:
-            return {"particles": state.reshape(shape).copy(), "masses": masses}
+        def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
+            current = state.reshape(shape)
+            return {"particles": current.copy(), "masses": masses,
+                    **lazy.snapshot(current, t)}  # fmt: skip
 
         part = cfg.particles
         return ODESystem(
