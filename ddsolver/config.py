@@ -41,7 +41,7 @@ from .toml_io import to_toml as to_toml
 _f, _i = float_key, int_key
 
 #: ``time.spacing``: stop times at multiples of an interval, or a fixed count per decade.
-TIME_SPACINGS = ("linear", "log")
+TIME_SPACINGS = ("linear", "log", "list")
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "erf_sqrt2", "linear")
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
@@ -115,8 +115,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "spacing": Key(
             "str",
             "linear",
-            "stop times: 'linear' (multiples of save_every and observe_every) or 'log' "
-            "(per decade from time.first)",
+            "stop times: 'linear' (multiples of save_every and observe_every), 'log' "
+            "(per decade from time.first) or 'list' (time.at)",
             choices=TIME_SPACINGS,
         ),
         "first": _f(
@@ -126,6 +126,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             low_open=True,
         ),
         "save_per_decade": _i(10, "log spacing: snapshots per decade of time", low=1),
+        "at": Key(
+            "float_list",
+            [1.0],
+            "list spacing: the times of the snapshots and observations after t = 0, increasing "
+            "(time.t_end is always one)",
+        ),
         "observe_per_decade": _i(
             0,
             "log spacing: observations per decade, a multiple of save_per_decade "
@@ -474,10 +480,23 @@ def applicable_config(cfg: dict) -> dict:
 
 def _check_stops(cfg: dict) -> None:
     """A run's snapshots and observations must be countable (and fit a file)."""
-    if cfg["time"]["spacing"] == "log":
+    spacing = cfg["time"]["spacing"]
+    if spacing == "log":
         _check_log_stops(cfg["time"])
+    elif spacing == "list":
+        _check_listed_stops(cfg["time"])
     else:
         _check_linear_stops(cfg["time"])
+
+
+def _check_listed_stops(time: dict) -> None:
+    at = time["at"]
+    if not at or at[0] <= 0 or any(b <= a for a, b in itertools.pairwise(at)):
+        raise ConfigError("time.at", at, "must be a non-empty list of increasing times > 0")
+    if at[-1] > time["t_end"]:
+        raise ConfigError("time.at", at, f"its times must not exceed time.t_end = {time['t_end']}")
+    if len(at) + 2 > MAX_SNAPSHOTS:
+        raise ConfigError("time.at", f"{len(at)} times", f"at most {MAX_SNAPSHOTS - 2}")
 
 
 def _check_linear_stops(time: dict) -> None:
@@ -564,7 +583,7 @@ def _check_sgd(cfg: dict) -> None:
         _check_per_decade(
             "sgd.observe_per_decade", sgd["observe_per_decade"], time["save_per_decade"]
         )
-    elif sgd["observe_every"] > time["save_every"]:
+    elif time["spacing"] == "linear" and sgd["observe_every"] > time["save_every"]:
         raise ConfigError(
             "sgd.observe_every",
             sgd["observe_every"],
@@ -585,6 +604,16 @@ def check_sgd_run(cfg: dict) -> None:
         )
     if time["spacing"] == "log":
         _check_log_steps(sgd, time)
+    elif time["spacing"] == "list":
+        stops = [0.0, *time["at"], time["t_end"]]
+        closest = min(b - a for a, b in itertools.pairwise(stops) if b > a)
+        if closest < sgd["eps"]:
+            raise ConfigError(
+                "time.at",
+                time["at"],
+                f"two of its times are {closest:.3g} apart, less than "
+                f"one SGD step (sgd.eps = {sgd['eps']:g})",
+            )
     else:
         interval = sgd["observe_every"] or time["save_every"]
         if sgd["eps"] > interval:

@@ -143,11 +143,16 @@ def _merged(observations: np.ndarray, saves: np.ndarray, t_end: float):
 
 def run_stop_times(cfg: Settings, trainer: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The stop times of a run of ``cfg`` and which are save points, as ``time.spacing``
-    says. ``trainer``: SGD or GD observes (its exact risk) at ``sgd.observe_every`` /
+    says (``"list"``: t = 0, every time of ``time.at`` and ``t_end``, each a save).
+    ``trainer``: SGD or GD observes (its exact risk) at ``sgd.observe_every`` /
     ``sgd.observe_per_decade``, by default at every save, and stops only after whole steps:
     each stop time is rounded to the nearest multiple of ε, and times that round to one
     step are one stop (a save if either was)."""
     time = cfg.time
+    if time.spacing == "list":  # every listed time is a snapshot and an observation
+        times = np.unique(np.array([0.0, *time.at, time.t_end]))
+        is_save = np.ones(times.size, dtype=bool)
+        return snapped_to_steps(times, is_save, cfg.sgd.eps) if trainer else (times, is_save)
     if time.spacing == "log":
         observe = (cfg.sgd.observe_per_decade or time.save_per_decade) if trainer else None
         times, is_save = log_stop_times(

@@ -199,3 +199,45 @@ def test_sgd_refuses_log_times_closer_than_one_step_and_takes_the_first_it_propo
     raw["time"]["first"] = proposed * 0.99
     with pytest.raises(ConfigError):
         check_sgd_run(validate(raw))
+
+
+@pytest.mark.parametrize("name", ["isotropic grid", "committee"])
+def test_a_listed_spacing_stops_at_zero_each_listed_time_and_the_end(tmp_path, name):
+    cfg = {**KIND_CONFIGS[name], "time": {"t_end": 2.0, "spacing": "list", "at": [0.1, 0.5, 1.5]}}
+    path = tmp_path / "run.h5"
+    assert dd.solve(cfg, path, quiet=True).ok
+    for group in ("observables", "snapshots"):
+        np.testing.assert_array_equal(_times(path, group), [0.0, 0.1, 0.5, 1.5, 2.0])
+
+
+def test_sgd_on_listed_times_stops_at_their_nearest_steps(tmp_path):
+    text = SGD.replace(
+        'spacing = "log"\nfirst = 0.01\nsave_per_decade = 2', 'spacing = "list"\nat = [0.0104, 0.3]'
+    ).replace("observe_per_decade = 4\n", "")
+    assert run_sgd(validate(tomllib.loads(text)), tmp_path / "s.h5").ok
+    np.testing.assert_allclose(_times(tmp_path / "s.h5", "observables"), [0.0, 0.010, 0.3, 1.0],
+                               rtol=0, atol=1e-15)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("at", "words"),
+    [([0.5, 0.2], "increasing"), ([], "non-empty"), ([0.0, 0.5], "> 0"), ([0.5, 3.0], "t_end")],
+    ids=["decreasing", "empty", "zero", "after-end"],
+)
+def test_a_list_of_times_that_cannot_be_honoured_is_refused(at, words):
+    with pytest.raises(ConfigError) as err:
+        validate({"time": {"t_end": 1.0, "spacing": "list", "at": at}})
+    assert err.value.key == "time.at" and words in str(err.value)
+
+
+def test_listed_times_closer_than_one_sgd_step_are_refused_and_at_needs_list_spacing():
+    from ddsolver.config import check_sgd_run
+
+    raw = {"problem": {"dimension": 20},
+           "time": {"t_end": 1.0, "spacing": "list", "at": [0.5, 0.50005]}}  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        check_sgd_run(validate(raw))
+    assert err.value.key == "time.at" and "less than one SGD step" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        validate({"time": {"t_end": 1.0, "at": [0.5]}})
+    assert err.value.key == "time.at" and "time.spacing = 'linear'" in str(err.value)

@@ -37,12 +37,13 @@ COMMON_KEYS = frozenset(
         "sgd.batch",
     }
 )
-#: The keys of the stop times, by ``time.spacing``: intervals, or counts per decade.
+#: The keys of the stop times, by ``time.spacing``: intervals, counts per decade, or a list.
 SPACING_KEYS = {
     "linear": frozenset({"time.save_every", "time.observe_every", "sgd.observe_every"}),
     "log": frozenset(
         {"time.first", "time.save_per_decade", "time.observe_per_decade", "sgd.observe_per_decade"}
     ),
+    "list": frozenset({"time.at"}),
 }
 #: The grid solver's keys (``[solver]``), taken by every kind solved on a reduced grid
 #: (``solver.atol`` and ``solver.limiter`` only where they act: :func:`grid_solver_keys`).
