@@ -180,6 +180,36 @@ def test_initial_laws_have_the_overlaps_they_promise():
     assert np.abs(r0).max() < 5 * 0.8 / math.sqrt(4000)
 
 
+def test_a_given_teacher_gram_is_the_odes_and_sgds_exactly(tmp_path):
+    """initial.t: the teacher SGD draws has w* w*ᵀ/d = T to round-off, the student's overlaps
+    with it are the given Q and R, and the ODE's ε_g at t = 0 is SGD's exact risk at t = 0;
+    at d = ∞ the ODE takes T as given."""
+    t = [1.0, 0.3, 0.3, 2.0]
+    raw = {
+        "problem": {"kind": "committee", "dimension": 400, "activation": {"kind": "erf_sqrt2"}},
+        "initial": {"kind": "overlaps", "q": [0.5, 0.1, 0.1, 0.6], "r": [0.2, 0.1, -0.1, 0.4],
+                    "v": [1.0, 0.5], "t": t},
+        "time": {"t_end": 0.5, "save_every": 0.5},
+        "sgd": {"seeds": [0]},
+    }  # fmt: skip
+    cfg = validate(raw)
+    w_star = teacher_weights(cfg, 400)
+    np.testing.assert_allclose(w_star @ w_star.T / 400, np.reshape(t, (2, 2)), atol=1e-12)
+    q0, r0, _, t0 = initial_overlaps(cfg)
+    np.testing.assert_allclose(q0.ravel(), raw["initial"]["q"], atol=1e-12)
+    np.testing.assert_allclose(r0.ravel(), raw["initial"]["r"], atol=1e-12)
+    np.testing.assert_allclose(t0.ravel(), t, atol=1e-12)
+    ode = dd.solve(raw, tmp_path / "ode.h5", quiet=True)
+    sgd = dd.train(raw, tmp_path / "sgd.h5", quiet=True)
+    assert ode.series("observables")["risk"][0] == pytest.approx(
+        sgd.series("observables")["risk"][0, 0], rel=1e-10
+    )
+    infinite = {**raw, "problem": {**raw["problem"], "dimension": "inf"}}
+    np.testing.assert_array_equal(initial_overlaps(validate(infinite))[3], np.reshape(t, (2, 2)))
+    plain = dd.solve(infinite, tmp_path / "plain.h5", quiet=True, initial__t=[])
+    assert plain.series("observables")["risk"][0] != ode.series("observables")["risk"][0]
+
+
 SYMMETRIC_START = {
     "problem": {"kind": "committee", "dimension": "inf"},
     "initial": {"kind": "overlaps", "q": [0.25, 0.0, 0.0, 0.25], "r": [0.01, 0.0, 0.0, 0.002],
@@ -259,6 +289,15 @@ def test_run_sgd_compare_and_resume_on_the_command_line(tmp_path):
                       "v": [1.0, 1.0]}}, "initial.q"),
         ({"initial": {"kind": "overlaps", "q": [1.0, 0.5, 0.0, 1.0], "r": [0.0] * 4,
                       "v": [1.0, 1.0]}}, "initial.q"),
+        ({"initial": {"kind": "overlaps", "q": [1.0, 0.0, 0.0, 1.0], "r": [0.0] * 4,
+                      "v": [1.0, 1.0], "t": [1.0, 0.0, 1.0]}}, "initial.t"),
+        ({"initial": {"kind": "overlaps", "q": [1.0, 0.0, 0.0, 1.0], "r": [0.0] * 4,
+                      "v": [1.0, 1.0], "t": [1.0, 0.5, 0.0, 1.0]}}, "initial.t"),
+        ({"initial": {"kind": "overlaps", "q": [1.0, 0.0, 0.0, 1.0], "r": [0.0] * 4,
+                      "v": [1.0, 1.0], "t": [1.0, 1.0, 1.0, 1.0]}}, "initial.t"),
+        ({"initial": {"kind": "overlaps", "q": [1.0, 0.0, 0.0, 1.0], "r": [0.9, 0, 0, 0],
+                      "v": [1.0, 1.0], "t": [0.5, 0.0, 0.0, 1.0]}}, "initial.q"),
+        ({"initial": {"t": [1.0, 0.0, 0.0, 1.0]}}, "initial.t"),
     ],
 )  # fmt: skip
 def test_bad_committee_configs_name_the_key(settings, key):

@@ -44,6 +44,11 @@ def given_overlaps(
     return np.reshape(q, (k, k)), np.reshape(r, (k, m)), np.asarray(v, float)
 
 
+def given_teacher_overlaps(m: int, t: Sequence[float]) -> np.ndarray:
+    """T (m, m) of ``initial.t`` (row by row), the identity when it is empty."""
+    return np.reshape(np.asarray(t, float), (m, m)) if len(t) else np.eye(m)
+
+
 class CommitteeSpec(KindSpec):
     """The config section of ``problem.kind = "committee"``."""
 
@@ -96,6 +101,12 @@ class CommitteeSpec(KindSpec):
             "q": Key("float_list", [], "committee, kind overlaps: Q (K × K, row by row)"),
             "r": Key("float_list", [], "committee, kind overlaps: R (K × M, row by row)"),
             "v": Key("float_list", [], "committee, kind overlaps: v (K)"),
+            "t": Key(
+                "float_list",
+                [],
+                "committee, kind overlaps: the teacher's Gram T = w* w*ᵀ/d (M × M, row by "
+                "row; empty: I)",
+            ),
         },
     }
 
@@ -119,7 +130,7 @@ class CommitteeSpec(KindSpec):
         if finite:
             keys |= keys_of("problem", "teacher_weights", "teacher_seed")
         if init["kind"] == "overlaps":
-            keys |= keys_of("initial", "q", "r", "v")
+            keys |= keys_of("initial", "q", "r", "v", "t")
         else:
             keys |= keys_of("initial", "scale", "a_mean", "a_std")
         if finite or (init["kind"] == "gaussian" and init["a_std"] > 0):
@@ -241,6 +252,8 @@ class CommitteeSpec(KindSpec):
         init = cfg["initial"]
         k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
         sizes = {"q": k * k, "r": k * m, "v": k}
+        if init["kind"] != "overlaps" and given.get("t"):
+            raise ConfigError("initial.t", given["t"], 'only initial.kind = "overlaps" takes it')
         if init["kind"] != "overlaps":
             for key in sizes:
                 if given.get(key):
@@ -261,21 +274,44 @@ class CommitteeSpec(KindSpec):
                                  init["v"])  # fmt: skip
         if not np.allclose(q, q.T):
             raise ConfigError("initial.q", init["q"], "Q must be symmetric")
-        joint = np.block([[q, r], [r.T, np.eye(m)]])
+        t = CommitteeSpec._check_teacher_gram(init["t"], m)
+        joint = np.block([[q, r], [r.T, t]])
         scale = max(1.0, float(np.abs(joint).max()))
         if np.linalg.eigvalsh(joint).min() < -1e-10 * scale:
             raise ConfigError(
                 "initial.q", init["q"],
                 "[[Q, R], [Rᵀ, T]] must be positive semi-definite (overlaps of real vectors; "
-                "T = I)",
+                f"T = {'initial.t' if init['t'] else 'I'})",
             )  # fmt: skip
         if cfg["problem"]["teacher_weights"] == "gaussian" and not math.isinf(
             cfg["problem"]["dimension"]
         ):
             raise ConfigError(
                 "problem.teacher_weights", "gaussian",
-                'initial.kind = "overlaps" gives R against T = I: use "orthonormal"',
+                'initial.kind = "overlaps" gives R against the exact T (I or initial.t): use '
+                '"orthonormal"',
             )  # fmt: skip
+
+    @staticmethod
+    def _check_teacher_gram(values: Sequence[float], m: int) -> np.ndarray:
+        """T of ``initial.t``: M × M numbers, symmetric and positive definite (a teacher's
+        units must be independent for R T⁻¹ to place the student), entries bounded."""
+        if not values:
+            return np.eye(m)
+        if len(values) != m * m:
+            raise ConfigError("initial.t", values, f"{m * m} numbers (M = {m}, row by row)")
+        if max(map(abs, values)) > WEIGHT_MAX**2:
+            raise ConfigError("initial.t", values, f"entries of magnitude ≤ {WEIGHT_MAX**2:g}")
+        t = given_teacher_overlaps(m, values)
+        if not np.allclose(t, t.T):
+            raise ConfigError("initial.t", values, "T must be symmetric")
+        eigen = np.linalg.eigvalsh(t)
+        if eigen.min() <= 1e-10 * max(1.0, float(eigen.max())):
+            raise ConfigError(
+                "initial.t", values,
+                "T must be positive definite (the teacher's units linearly independent)",
+            )  # fmt: skip
+        return t
 
 
 SPEC = CommitteeSpec()

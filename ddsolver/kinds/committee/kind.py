@@ -32,7 +32,7 @@ from ...settings import Settings, settings
 from ...sgd.committee import committee_sgd_steps, order_parameters, weights_with_overlaps
 from ...sgd.network import Network
 from ..base import ProblemKind
-from .config import MAX_NAMED_UNITS, CommitteeSpec, given_overlaps
+from .config import MAX_NAMED_UNITS, CommitteeSpec, given_overlaps, given_teacher_overlaps
 
 #: Random streams of the teacher and of the student, so that equal seeds draw independent
 #: weights (np.random.default_rng((seed, stream))).
@@ -48,14 +48,25 @@ def _given_overlaps(cfg: dict | Settings) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def teacher_weights(cfg: dict | Settings, d: int) -> np.ndarray:
     """The teacher's w* (M, d) from ``problem.teacher_seed``: i.i.d. N(0, 1) entries
-    (``gaussian``, T ≈ I) or orthogonal rows of norm √d (``orthonormal``, T = I exactly)."""
+    (``gaussian``, T ≈ I) or rows with w* w*ᵀ/d = T exactly (``orthonormal``: T = I, or
+    ``initial.t``)."""
     cfg = settings(cfg)
     p = cfg.problem
     rng = np.random.default_rng((p.teacher_seed, TEACHER_STREAM))
     m = p.teacher_units
     if p.teacher_weights == "gaussian":
         return rng.standard_normal((m, d))
-    return weights_with_overlaps(np.eye(m), d, rng)
+    return weights_with_overlaps(given_teacher_gram(cfg), d, rng)
+
+
+def given_teacher_gram(cfg: dict | Settings) -> np.ndarray:
+    """T (M, M) the teacher is made with: ``initial.t`` with ``initial.kind = "overlaps"``
+    where given, else the identity."""
+    cfg = settings(cfg)
+    m = cfg.problem.teacher_units
+    if cfg.initial.kind != "overlaps":
+        return np.eye(m)
+    return given_teacher_overlaps(m, cfg.initial.t)
 
 
 def initial_student(
@@ -103,7 +114,7 @@ def initial_overlaps(cfg: dict | Settings) -> tuple[np.ndarray, np.ndarray, np.n
     d = cfg.problem.dimension
     k, m = cfg.problem.student_units, cfg.problem.teacher_units
     if math.isinf(d):
-        t = np.eye(m)
+        t = given_teacher_gram(cfg)
         if cfg.initial.kind == "overlaps":
             return (*_given_overlaps(cfg), t)
         init = cfg.initial
@@ -196,7 +207,7 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
 
     def build_problem(self, cfg: Settings) -> Committee:
         p, dyn = cfg.problem, cfg.dynamics
-        t = np.eye(p.teacher_units) if math.isinf(p.dimension) else _teacher_overlaps(cfg)
+        t = given_teacher_gram(cfg) if math.isinf(p.dimension) else _teacher_overlaps(cfg)
         return Committee(
             activation=p.activation.kind,
             teacher_overlaps=t,
