@@ -153,33 +153,51 @@ def paired_entry(name: str, peer: str, timing: dict, **extra) -> dict:
 # ----------------------------------------------------------------------------- 1. SGD step
 
 
+#: Δ of the SGD benchmarks' data law (the paper's example).
+SGD_DELTA = 0.8
+
+
+def _sgd_loop(w: np.ndarray, a: np.ndarray, steps: int, rng) -> Callable[[], None]:
+    """``steps`` of ours: online SGD of the paper's ramp on the isotropic law (ε = 1e-4)."""
+    act, sched = dd.paper_ramp(), Schedule("constant")
+
+    def ours():
+        sgd_steps(w, a, False, act.code, act.param_array, SGD_DELTA, 1e-4, sched.code,
+                  sched.params, 0.0, 0.0, 1, 0, steps, rng)  # fmt: skip
+
+    return ours
+
+
+def _torch_sgd_loop(torch, w: np.ndarray, steps: int) -> Callable[[], None]:
+    """The same steps as a user writes them in PyTorch (autograd, CPU, float64)."""
+    n, d = w.shape
+    t1, t2, s1, s2 = dd.paper_ramp().params
+    slope = (s2 - s1) / (t2 - t1)
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    wt = torch.tensor(w, requires_grad=True)
+
+    def torch_loop():
+        for _ in range(steps):
+            y = 1.0 if torch.rand(()) < 0.5 else -1.0
+            x = (1 + y * SGD_DELTA) * torch.randn(d, dtype=torch.float64)
+            yhat = (s1 + slope * (torch.clamp(wt @ x, t1, t2) - t1)).mean()
+            loss = (y - yhat) ** 2
+            loss.backward()
+            with torch.no_grad():
+                wt.sub_(1e-4 * n * wt.grad)  # mean-field scaling: step N·s on ∂R/∂w_i
+                wt.grad.zero_()
+
+    return torch_loop
+
+
 def sgd_benchmark(quick: bool) -> Iterator[dict]:
-    n, d, delta = 800, 40, 0.8
+    n, d, delta = 800, 40, SGD_DELTA
     act = dd.paper_ramp()
-    sched = Schedule("constant")
     steps = 2000 if quick else 10000
     rng = np.random.default_rng(0)
     w, a = initial_network(n, d, 0.8, 1.0, 0.0, rng)
-
-    def ours():
-        sgd_steps(
-            w,
-            a,
-            False,
-            act.code,
-            act.param_array,
-            delta,
-            1e-4,
-            sched.code,
-            sched.params,
-            0.0,
-            0.0,
-            1,
-            0,
-            steps,
-            rng,
-        )
-
+    ours = _sgd_loop(w, a, steps, rng)
     t1, t2, s1, s2 = act.params
     slope = (s2 - s1) / (t2 - t1)
     rounds = 5 if quick else 9
@@ -205,21 +223,7 @@ def sgd_benchmark(quick: bool) -> Iterator[dict]:
     except ImportError:
         yield entry("sgd_step_N800_d40", t_ours, "pytorch (not installed: .[bench])", None)
     else:
-        torch.set_num_threads(THREADS)
-        torch.manual_seed(0)
-        wt = torch.tensor(w, requires_grad=True)
-
-        def torch_loop():
-            for _ in range(steps // 10):
-                y = 1.0 if torch.rand(()) < 0.5 else -1.0
-                x = (1 + y * delta) * torch.randn(d, dtype=torch.float64)
-                yhat = (s1 + slope * (torch.clamp(wt @ x, t1, t2) - t1)).mean()
-                loss = (y - yhat) ** 2
-                loss.backward()
-                with torch.no_grad():
-                    wt.sub_(1e-4 * n * wt.grad)  # mean-field scaling: step N·s on ∂R/∂w_i
-                    wt.grad.zero_()
-
+        torch_loop = _torch_sgd_loop(torch, w, steps // 10)
         torch_loop()
         timing = paired(ours, torch_loop, rounds, (steps, steps // 10))
         t_ours = timing["ours_s"]
@@ -232,32 +236,18 @@ def sgd_benchmark(quick: bool) -> Iterator[dict]:
     m1 @ m2
     t_gemm = best_of(lambda: m1 @ m2, 3)
     bound = t_gemm * (2 * n * d) / size**3
-    yield (
-        entry(
-            "sgd_step_N800_d40",
-            t_ours,
-            "BLAS-rate bound (same multiply-adds)",
-            bound,
-            note="ratio < 1: ours is slower than the bound by 1/ratio",
-        )
-    )
+    yield entry("sgd_step_N800_d40", t_ours, "BLAS-rate bound (same multiply-adds)", bound,
+                note="ratio < 1: ours is slower than the bound by 1/ratio")  # fmt: skip
 
 
 def sgd_scale_benchmark(quick: bool) -> Iterator[dict]:
     """The SGD step at N = 10⁴, d = 500 (one sample per step, the paper's ramp): ours against
     the same step in idiomatic PyTorch (autograd, CPU) and against the memory bound — one
     read and one write of W (N × d doubles) at the rate of a large copy measured now."""
-    n, d, delta = 10_000, 500, 0.8
-    act = dd.paper_ramp()
-    sched = Schedule("constant")
     steps = 20 if quick else 100
     rng = np.random.default_rng(0)
-    w, a = initial_network(n, d, 0.8, 1.0, 0.0, rng)
-
-    def ours():
-        sgd_steps(w, a, False, act.code, act.param_array, delta, 1e-4, sched.code, sched.params,
-                  0.0, 0.0, 1, 0, steps, rng)  # fmt: skip
-
+    w, a = initial_network(10_000, 500, 0.8, 1.0, 0.0, rng)
+    ours = _sgd_loop(w, a, steps, rng)
     ours()
     rounds = 5 if quick else 9
     big = np.empty_like(w)
@@ -269,23 +259,7 @@ def sgd_scale_benchmark(quick: bool) -> Iterator[dict]:
         t_ours = best_of(ours, 3) / steps
         yield entry("sgd_step_N1e4_d500", t_ours, "pytorch (not installed: .[bench])", None)
     else:
-        t1, t2, s1, s2 = act.params
-        slope = (s2 - s1) / (t2 - t1)
-        torch.set_num_threads(THREADS)
-        torch.manual_seed(0)
-        wt = torch.tensor(w, requires_grad=True)
-
-        def torch_loop():
-            for _ in range(steps):
-                y = 1.0 if torch.rand(()) < 0.5 else -1.0
-                x = (1 + y * delta) * torch.randn(d, dtype=torch.float64)
-                yhat = (s1 + slope * (torch.clamp(wt @ x, t1, t2) - t1)).mean()
-                loss = (y - yhat) ** 2
-                loss.backward()
-                with torch.no_grad():
-                    wt.sub_(1e-4 * n * wt.grad)
-                    wt.grad.zero_()
-
+        torch_loop = _torch_sgd_loop(torch, w, steps)
         torch_loop()
         timing = paired(ours, torch_loop, rounds, (steps, steps))
         t_ours = timing["ours_s"]
