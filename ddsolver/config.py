@@ -40,7 +40,7 @@ from .toml_io import to_toml as to_toml
 
 _f, _i = float_key, int_key
 
-#: ``time.spacing``: stop times at multiples of an interval, or a fixed count per decade.
+#: ``time.spacing``: stop times at multiples of an interval, a fixed count per decade, or listed.
 TIME_SPACINGS = ("linear", "log", "list")
 
 ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "erf_sqrt2", "linear")

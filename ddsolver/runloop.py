@@ -137,7 +137,11 @@ def _merged(observations: np.ndarray, saves: np.ndarray, t_end: float):
     tol = 1e-12 * max(1.0, t_end)
     merged = np.unique(np.concatenate([observations, saves]))
     merged = merged[np.concatenate([[True], np.diff(merged) > tol])]
-    is_save = np.isclose(merged[:, None], saves[None, :], rtol=0, atol=tol).any(1)
+    # the nearest save on either side (sorted grids: O(n log n), not an n × n_saves table)
+    right = np.clip(np.searchsorted(saves, merged), 0, saves.size - 1)
+    left = np.clip(right - 1, 0, saves.size - 1)
+    gap = np.minimum(np.abs(saves[right] - merged), np.abs(saves[left] - merged))
+    is_save = gap <= tol
     return merged, is_save
 
 
@@ -145,9 +149,10 @@ def run_stop_times(cfg: Settings, trainer: bool = False) -> tuple[np.ndarray, np
     """The stop times of a run of ``cfg`` and which are save points, as ``time.spacing``
     says (``"list"``: t = 0, every time of ``time.at`` and ``t_end``, each a save).
     ``trainer``: SGD or GD observes (its exact risk) at ``sgd.observe_every`` /
-    ``sgd.observe_per_decade``, by default at every save, and stops only after whole steps:
-    each stop time is rounded to the nearest multiple of ε, and times that round to one
-    step are one stop (a save if either was)."""
+    ``sgd.observe_per_decade``, by default at every save; under log or list spacing each
+    stop time is rounded to the nearest step k·ε, and times that round to one step are one
+    stop (a save if either was) — linear times stay the multiples of their intervals, which
+    the config check keeps at least a step apart."""
     time = cfg.time
     if time.spacing == "list":  # every listed time is a snapshot and an observation
         times = np.unique(np.array([0.0, *time.at, time.t_end]))

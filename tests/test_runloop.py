@@ -319,3 +319,13 @@ def test_a_non_finite_snapshot_fails_the_run_and_keeps_what_came_before(tmp_path
     np.testing.assert_array_equal(snaps["time"], [0.0, 1.0, 2.0])  # the bad one shows why
     assert np.isinf(snaps["w"][-1]).any() and np.all(np.isfinite(snaps["w"][:-1]))
     assert io.read_checkpoint(path)[1]["t"] == 1.0  # no checkpoint past the fault
+
+
+def test_stop_times_at_a_million_observations_need_no_table_of_every_pair():
+    """10⁶ observations and 10⁴ saves: the save mask comes from sorted neighbours, not an
+    observations × saves table (10¹⁰ entries); the saves are the multiples of save_every."""
+    from ddsolver.runloop import stop_times
+
+    times, is_save = stop_times(1e4, 1.0, 0.01)
+    assert times.size == 1_000_001 and is_save.sum() == 10_001
+    np.testing.assert_allclose(times[is_save], np.arange(10_001.0), rtol=0, atol=1e-8)
