@@ -145,6 +145,7 @@ def test_blob_kernel_matches_numpy_twin(rng):
     np.testing.assert_allclose(out, blob_velocity_ref(z, masses, widths), atol=1e-13)
 
 
+@pytest.mark.slow  # ~9 s: the blob method's own tests stay in the default suite
 def test_noisy_particles_reach_the_grid_gibbs_state(tmp_path):
     """τ = 2, λ = 1, d = 40 (grids/noisy.toml): the blob particles dissipate F_h and relax to
     the state the grid reaches (measured: risk within 6e-5, mean r within 1e-4)."""

@@ -170,6 +170,7 @@ def test_ou_with_noise_converges_at_second_order_1d():
     assert errors[-1] < 5e-5, errors
 
 
+@pytest.mark.slow  # ~10 s: the 1-D case stays in the default suite
 def test_ou_with_noise_converges_at_second_order_2d():
     errors = [ou_error(n, tau=0.3, ndim=2) for n in (24, 48, 96, 192)]
     rates = observed_orders(errors)
