@@ -473,6 +473,8 @@ def _info(args) -> int:
             what = f"risk (mean of {risk.shape[1]} seeds)" if per_seed else "risk"
             finite = "" if np.all(np.isfinite(risk)) else " (non-finite values)"
             lines.append(f"reached t = {t[-1]:g}; {what} {first:.6g} -> {last:.6g}{finite}")
+        if attrs.get("max_margin"):
+            lines.append(_margin_line(json.loads(attrs["max_margin"])))
 
         def show(name, obj):
             if isinstance(obj, h5py.Dataset):
@@ -530,6 +532,17 @@ def _examples(args) -> int:
         print(target)
     print(f"{out}: {len(written)} example configs copied")
     return EXIT_OK
+
+
+def _margin_line(margin: dict) -> str:
+    """The ``info`` line of a training set's stored margin limit (attribute max_margin)."""
+    if margin.get("value") is None:
+        return f"max margin ({margin.get('kind')}): {margin.get('reason', 'not computed')}"
+    line = f"max margin ({margin['kind']}): γ* = {margin['value']:.6g}"
+    if "sizes" in margin:
+        state = "converged" if margin.get("converged") else "not converged"
+        line += f" ({margin['sizes'][-1]} directions, {state})"
+    return line
 
 
 def _sweep(args) -> int:

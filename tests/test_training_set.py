@@ -171,6 +171,10 @@ def test_run_files_store_the_margin_limit_and_the_figure_draws_it(tmp_path):
     ax = run.plot()["training"].axes[2]
     assert any(line.get_ydata()[0] == best.value for line in ax.get_lines()[1:])
     io.verify(run.path)  # the attribute is sealed with the config
+    from cli_runner import ddsolver
+
+    shown = ddsolver("info", run.path).stdout
+    assert f"max margin (F1): γ* = {best.value:.6g} ({best.sizes[-1]} directions" in shown
     output = {**SMALL, "problem": {**SMALL["problem"], "train": "output"}}
     out = dd.solve(output, tmp_path / "out.h5", quiet=True)
     cfg = validate(output)
