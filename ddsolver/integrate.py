@@ -160,7 +160,7 @@ def run_pde(
     with compile_lock():
         kind.warm_up_pde()
     return run_limit(cfg, Path(path), kind.describe(cfg), resume=resume, force=force,
-                     quiet=quiet, attrs=lambda: kind.file_attrs(cfg))  # fmt: skip
+                     quiet=quiet)  # fmt: skip
 
 
 def run_reduced(

@@ -36,6 +36,8 @@ class ODESystem:
     method : "DOP853" (8th order, a few large states) or "RK45" (many particles at moderate
         tolerances)
     data : arrays the file keeps under /data (a training set), or None
+    attrs : () → further root attributes of the file (JSON text; a training set's
+        ``max_margin``), called once when the file is made (not on a resume), or None
     """
 
     rhs: Callable[[np.ndarray], np.ndarray]
@@ -46,6 +48,7 @@ class ODESystem:
     atol: float
     method: str = "DOP853"
     data: dict[str, np.ndarray] | None = None
+    attrs: Callable[[], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,10 @@ class SteppedLimit:
         ``snapshot``, ``checkpoint``, ``restore``)
     data : arrays the file keeps under /data, or None
     grid : the :class:`~ddsolver.grid.TensorGrid` its state lives on (written to /grid), or None
+    attrs : as for :class:`ODESystem`
     """
 
     integrator: Any
     data: dict[str, np.ndarray] | None = None
     grid: Any = None
+    attrs: Callable[[], dict[str, str]] | None = None

@@ -143,11 +143,9 @@ def run_limit(
     resume: bool = False,
     force: bool = False,
     quiet: bool = False,
-    attrs: Callable[[], dict[str, str]] | None = None,
 ) -> RunResult:
     """``ddsolver run`` of a limit a kind describes (:mod:`ddsolver.limits`): an ODE system
-    integrated by :class:`ODEIntegrator`, or a limit with its own stepper. ``attrs``: the
-    file's further root attributes, computed when the file is made (not on a resume)."""
+    integrated by :class:`ODEIntegrator`, or a limit with its own stepper."""
     if isinstance(limit, SteppedLimit):
         integrator, grid = limit.integrator, limit.grid
     else:
@@ -155,7 +153,7 @@ def run_limit(
                                    limit.rtol, limit.atol, limit.method)  # fmt: skip
         grid = None
     return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
-                   data=limit.data, grid=grid, attrs=attrs)  # fmt: skip
+                   data=limit.data, grid=grid, attrs=limit.attrs)  # fmt: skip
 
 
 def run_ode(

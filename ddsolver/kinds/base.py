@@ -58,10 +58,11 @@ class ProblemKind(KindSpec):
         """Arrays a run file keeps under /data (a training set's points), or None."""
         return None
 
-    def file_attrs(self, cfg: Settings, verb: str = "run") -> dict[str, str]:
-        """Further root attributes of the file of ``ddsolver run`` or ``sgd`` (``verb``),
-        computed once when the file is made (a training set's ``max_margin``); JSON text,
-        sealed by the file's checksums."""
+    def file_attrs(self, cfg: Settings, problem, verb: str) -> dict[str, str]:
+        """Further root attributes of the file of ``ddsolver run`` or ``sgd`` (``verb``) of
+        the built ``problem``, computed once when the file is made (a training set's
+        ``max_margin``); JSON text, sealed by the file's checksums. A limit of
+        :meth:`describe` carries them as its ``attrs``."""
         return {}
 
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:

@@ -132,7 +132,7 @@ def run_sgd(
             data=data,
             trainer=words.trainer,
             fields=fields,
-            attrs=kind.file_attrs(cfg, "sgd"),
+            attrs=kind.file_attrs(cfg, problem, "sgd"),
         )
 
     try:

@@ -187,7 +187,7 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
     def file_data(self, cfg: Settings, problem: TrainingSetFlow) -> dict[str, np.ndarray]:
         return problem.data.arrays()
 
-    def file_attrs(self, cfg: Settings, verb: str = "run") -> dict[str, str]:
+    def file_attrs(self, cfg: Settings, problem: TrainingSetFlow, verb: str) -> dict[str, str]:
         """``max_margin`` (JSON) where the logistic loss's normalised margin has a known limit
         (Chizat & Bach 2020): with both layers and ReLU the F1 max-margin γ* with the
         dictionary sizes and values of its refinement (:func:`ddsolver.maxmargin.
@@ -200,7 +200,7 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
             return {}
         if not both and verb != "run":  # each seed's features are its own neurons
             return {}
-        data = training_set(cfg)
+        data = problem.data  # read or generated once, with the flow
         n = int(data.y.size)
         record: dict[str, object] = {"kind": "F1" if both else "SVM of the fixed features"}
         if n > MAX_MARGIN_POINTS:
@@ -215,10 +215,9 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         else:
             from ...maxmargin import svm_margin
 
-            flow = build_flow(cfg, data)
             theta, masses = initial_particles(cfg, cfg.particles.count, cfg.initial.seed,
                                               data.dimension)  # fmt: skip
-            record.update(value=svm_margin(flow.features(theta, data.x), data.y, masses))
+            record.update(value=svm_margin(problem.features(theta, data.x), data.y, masses))
         return {"max_margin": json.dumps(record)}
 
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
@@ -247,7 +246,7 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         return ODESystem(
             lambda state: flow.velocity(state.reshape(shape), masses).ravel(),
             theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
-            data=flow.data.arrays(),
+            data=flow.data.arrays(), attrs=lambda: self.file_attrs(cfg, flow, "run"),
         )  # fmt: skip
 
     def _circle(self, cfg: Settings) -> SteppedLimit:
@@ -262,7 +261,9 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         else:
             start = circle.uniform(cfg.initial.scale)
         integrator = CircleIntegrator(circle, start, solver.dt_max)
-        return SteppedLimit(integrator, data=circle.data.arrays(), grid=circle.grid)
+        return SteppedLimit(integrator, data=circle.data.arrays(), grid=circle.grid,
+                            attrs=lambda: self.file_attrs(cfg, build_flow(cfg, circle.data),
+                                                          "run"))  # fmt: skip
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels; the caller holds the compile lock."""
