@@ -252,10 +252,8 @@ class CommitteeSpec(KindSpec):
         init = cfg["initial"]
         k, m = cfg["problem"]["student_units"], cfg["problem"]["teacher_units"]
         sizes = {"q": k * k, "r": k * m, "v": k}
-        if init["kind"] != "overlaps" and given.get("t"):
-            raise ConfigError("initial.t", given["t"], 'only initial.kind = "overlaps" takes it')
         if init["kind"] != "overlaps":
-            for key in sizes:
+            for key in (*sizes, "t"):
                 if given.get(key):
                     raise ConfigError(
                         f"initial.{key}", given[key], 'only initial.kind = "overlaps" takes it'
