@@ -473,8 +473,9 @@ def _info(args) -> int:
             what = f"risk (mean of {risk.shape[1]} seeds)" if per_seed else "risk"
             finite = "" if np.all(np.isfinite(risk)) else " (non-finite values)"
             lines.append(f"reached t = {t[-1]:g}; {what} {first:.6g} -> {last:.6g}{finite}")
-        if attrs.get("max_margin"):
-            lines.append(_margin_line(json.loads(attrs["max_margin"])))
+        margin = io.max_margin_of(attrs)
+        if margin is not None:
+            lines.append(_margin_line(margin))
 
         def show(name, obj):
             if isinstance(obj, h5py.Dataset):

@@ -659,6 +659,15 @@ def read_attrs(path: str | Path) -> dict:
     return read_with(path, _attrs)
 
 
+def max_margin_of(attrs: dict) -> dict | None:
+    """The stored limit of a training set's normalised margin (root attribute ``max_margin``,
+    JSON: ``kind`` "F1" or "SVM of the fixed features", ``value`` γ* or None with a
+    ``reason``; for F1 the refinement's ``sizes``, ``values``, ``converged``, ``tol``), or
+    None for a file without one. ``attrs``: the file's root attributes (:func:`read_attrs`)."""
+    text = attrs.get("max_margin")
+    return json.loads(text) if text else None
+
+
 def check_run_file(
     path: str | Path, kinds: tuple[str, ...] = ("pde", "sgd"), complete: bool = True
 ) -> dict:

@@ -169,7 +169,7 @@ def _figures(path: str | Path) -> dict[str, object]:
         "neurons": lambda: _sgd_coordinates_figure(_Figures, snaps),
         "density": lambda: _density_figure(_Figures, snaps, grid, list(grid)),
         "overlaps": lambda: _overlaps_figure(_Figures, obs, overlap_groups(path)),
-        "training": lambda: _training_figure(_Figures, obs, stored_max_margin(path)),
+        "training": lambda: _training_figure(_Figures, obs, io.max_margin_of(io.read_attrs(path))),
         "lazy": lambda: _lazy_figure(_Figures, obs),
         "circle": lambda: _circle_figure(_Figures, snaps, grid),
         "classifier": lambda: classifier_figure(path),
@@ -225,13 +225,6 @@ def _circle_figure(plt, snaps: dict, grid: dict):
         ax.set_title(label)
     axes[0].set_ylabel("time t")
     return fig
-
-
-def stored_max_margin(path: str | Path) -> dict | None:
-    """A training-set file's ``max_margin`` attribute (the limit of its normalised margin:
-    the F1 max-margin, or the SVM value of fixed features), or None."""
-    text = io.read_attrs(path).get("max_margin")
-    return json.loads(text) if text else None
 
 
 def _training_figure(plt, obs: dict, max_margin: dict | None = None):
@@ -635,7 +628,6 @@ def plot_sweep(
     Points that differ in the other swept keys are drawn as separate lines, labelled by
     those keys; points that did not finish are left out.
     """
-    import json
 
     from .config import ConfigError
     from .sweeps.summary import read_summary

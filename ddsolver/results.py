@@ -102,8 +102,7 @@ class Run:
         (root attribute ``max_margin``): ``kind`` ("F1", or "SVM of the fixed features"),
         ``value`` γ* and, for F1, the dictionary ``sizes`` and ``values`` of its refinement
         and ``converged``; None for other runs."""
-        text = self.attrs.get("max_margin")
-        return json.loads(text) if text else None
+        return io.max_margin_of(self.attrs)
 
     @property
     def wall_seconds(self) -> float | None:
