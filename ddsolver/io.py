@@ -183,7 +183,10 @@ def _row_crc(values: list[np.ndarray]) -> int:
     return crc
 
 
-def _root_attrs(f: h5py.File, config_text: str, kind: str, limit: str) -> None:
+def _root_attrs(
+    f: h5py.File, config_text: str, kind: str, limit: str, attrs: dict[str, str] | None
+) -> None:
+    f.attrs.update(attrs or {})  # a kind's own (create_run_file), before the standard ones
     f.attrs["config"] = config_text
     f.attrs["limit"] = limit  # what the run solved: "PDE", "ODE", "particle flow", "SGD", "GD"
     f.attrs["ddsolver_version"] = __version__
@@ -221,8 +224,7 @@ def create_run_file(
     if path.exists() and not force:
         raise FileExistsError(f"{path} exists; use --force to overwrite or --resume to continue it")
     with open_file(path, "w") as f:
-        _root_attrs(f, config_text, kind, limit)
-        f.attrs.update(attrs or {})
+        _root_attrs(f, config_text, kind, limit, attrs)
         g = f.create_group("grid")
         for axis in grid.axes if grid is not None else ():  # an ODE limit has no grid
             a = g.create_group(axis.name)
@@ -480,8 +482,7 @@ def create_sgd_file(
         raise FileExistsError(f"{path} exists; use --force to overwrite")
     n_seeds = len(seeds)
     with open_file(path, "w") as f:
-        _root_attrs(f, config_text, "sgd", trainer)
-        f.attrs.update(attrs or {})
+        _root_attrs(f, config_text, "sgd", trainer, attrs)
         f.create_dataset("seeds", data=np.asarray(seeds, dtype=np.int64))
         s = f.create_group("snapshots")
         _series(s, "time")
