@@ -154,19 +154,19 @@ def run_stop_times(cfg: Settings, trainer: bool = False) -> tuple[np.ndarray, np
     stop (a save if either was) — linear times stay the multiples of their intervals, which
     the config check keeps at least a step apart."""
     time = cfg.time
+    if time.spacing == "linear":
+        observe = (cfg.sgd.observe_every or time.save_every) if trainer else time.observe_every
+        return stop_times(time.t_end, time.save_every, observe)
     if time.spacing == "list":  # every listed time is a snapshot and an observation
         times = np.unique(np.array([0.0, *time.at, time.t_end]))
         is_save = np.ones(times.size, dtype=bool)
-        return snapped_to_steps(times, is_save, cfg.sgd.eps) if trainer else (times, is_save)
-    if time.spacing == "log":
+    else:
         observe = (cfg.sgd.observe_per_decade or time.save_per_decade) if trainer else None
         times, is_save = log_stop_times(
             time.t_end, time.first, time.save_per_decade,
             time.observe_per_decade if observe is None else observe,
         )  # fmt: skip
-        return snapped_to_steps(times, is_save, cfg.sgd.eps) if trainer else (times, is_save)
-    observe = (cfg.sgd.observe_every or time.save_every) if trainer else time.observe_every
-    return stop_times(time.t_end, time.save_every, observe)
+    return snapped_to_steps(times, is_save, cfg.sgd.eps) if trainer else (times, is_save)
 
 
 def snapped_to_steps(
