@@ -209,6 +209,24 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "atol": _f(1e-10, "absolute tolerance of the error control", low=0, low_open=True),
         "dt_max": _f(math.inf, "cap on the time step", low=0, low_open=True, allow_inf=True),
     },
+    "finite_width": {
+        "dynamical": Key(
+            "bool",
+            False,
+            "compute C(t), the dynamical 1/N term: risk_finite_n becomes R(ρ_t) + C(t)/N and "
+            "the i.i.d. term stays as risk_finite_n_iid (docs/finite_width.md)",
+        ),
+        "radial_nodes": _i(200, "dynamical 1/N term: equal-mass radii of ρ₀'s rings", low=2),
+        "probe_nodes": _i(16, "dynamical 1/N term: radii of the added neuron (equal-mass)", low=2),
+        "degree": _i(
+            0,
+            "dynamical 1/N term: highest Mehler degree (0: the first odd K with E c^{K+1} ≤ "
+            "1e-7, K = 15 at d = 40)",
+            low=0,
+            high=63,
+        ),
+        "step": _f(0.05, "dynamical 1/N term: the longest RK4 step", low=0, low_open=True),
+    },
     "output": {
         "path": Key("str", "", "output file (default: the config's name with .h5)"),
     },

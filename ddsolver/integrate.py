@@ -10,16 +10,17 @@ complete solver state (density or particle positions, and the controller's ``dt_
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
-from .experiment import build_system
+from .experiment import build_schedule, build_system
 from .fields import run_fields
 from .kinds import get_kind
 from .kinds.base import ReducedKind
@@ -28,27 +29,53 @@ from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, run_stop_times
+from .schedules import schedule_value
 from .settings import Settings, settings
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
+
+if TYPE_CHECKING:
+    from .fluctuations.probe import DynamicalTerm
+
+log = logging.getLogger(__name__)
 
 STEPS_PER_CALL = 5000
 
 
 class PDEIntegrator:
-    """A grid or particle DD with its state, as the run loop drives it."""
+    """A grid or particle DD with its state, as the run loop drives it.
 
-    def __init__(self, system: GridDD | ParticleDD, state: np.ndarray, neurons: int):
-        self.system, self.state, self.neurons = system, state, neurons
+    With a dynamical 1/N term (``term``, computed on the stop times before the run), the
+    observations carry C(t) and its error, ``risk_finite_n`` = R(ρ_t) + C(t)/N and the i.i.d.
+    version as ``risk_finite_n_iid``.
+    """
+
+    def __init__(
+        self,
+        system: GridDD | ParticleDD,
+        state: np.ndarray,
+        neurons: int,
+        term: DynamicalTerm | None = None,
+    ):
+        self.system, self.state, self.neurons, self.term = system, state, neurons, term
         self.dt_limit = math.inf
+        self.t = 0.0
 
     def advance(self, t: float, t_stop: float) -> Advance:
         report = self.system.advance(self.state, t, t_stop, self.dt_limit, STEPS_PER_CALL)
         self.dt_limit = report.dt_limit
+        self.t = report.t
         failure = None if report.status == STATUS_OK else STATUS_MESSAGES[report.status]
         return Advance(report.t, report.steps, report.last_dt if report.steps else np.nan, failure)
 
     def observe(self) -> dict[str, Any]:
-        return self.system.observables(self.state, self.neurons)
+        obs = self.system.observables(self.state, self.neurons)
+        if self.term is not None:
+            c, error = self.term.at(self.t)
+            obs["risk_finite_n_iid"] = obs["risk_finite_n"]
+            obs["risk_finite_n"] = obs["risk"] + c / self.neurons
+            obs["finite_width_c"] = c
+            obs["finite_width_c_error"] = error
+        return obs
 
     def snapshot(self) -> dict[str, np.ndarray]:
         return self.system.snapshot_fields(self.state)
@@ -194,8 +221,14 @@ def run_reduced(
     method = cfg.discretisation.method
     warm_up_pde(kind.name, method, method == "particles" and cfg.dynamics.tau > 0, cfg)
     system = build_system(cfg)
-    integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons)
     times, is_save = run_stop_times(cfg)
+    schedule = build_schedule(cfg)
+    if cfg.config["finite_width"]["dynamical"] and not quiet:
+        log.info("computing C(t), the dynamical 1/N term, on %d stop times", times.size)
+    term = kind.dynamical_term(
+        cfg, times, lambda t: float(schedule_value(schedule.code, schedule.params, t))
+    )
+    integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term)
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)

@@ -29,6 +29,9 @@ from ..sgd.network import Network
 from .spec import KindSpec, ReducedSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..fluctuations.probe import DynamicalTerm
     from ..settings import Settings
 
 
@@ -121,6 +124,14 @@ class ReducedKind(ReducedSpec, ProblemKind):
         """Compile (or load) what a run of ``cfg`` needs of the kind's kernels (default: all
         of :meth:`warm_up_pde`); a kind whose kernels depend on the config compiles less."""
         self.warm_up_pde()
+
+    def dynamical_term(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> DynamicalTerm | None:
+        """C(t), the dynamical 1/N term of :mod:`ddsolver.fluctuations`, on a run's stop
+        ``times`` under the schedule ``xi``, when ``finite_width.dynamical`` asks for it;
+        None where it does not (the default: a kind without one refuses the key)."""
+        return None
 
     def warm_up_particles(self) -> None:
         """Compile (or load) the kind's compiled particle loop, if it has one (default: none)."""

@@ -216,3 +216,60 @@ def kinked_even_columns(kinks, signs, slope, offset, scales, order, vals, grads)
                     even = c1 * u[m] * upper[m] - c0 * lower[m]
                     upper[m] = d1 * u[m] * even - d0 * upper[m]
                     lower[m] = even
+
+
+@jit
+def kinked_columns(kinks, signs, slope, offset, a, kmax, vals, grads):
+    r"""f̂_k(a) and d f̂_k/da for every k = 0..kmax at one scale a, odd degrees included.
+
+    The even degrees are those of :func:`kinked_even_columns`; σ' vanishes at −∞ for every
+    kinked σ, so σ'(x) = slope Σ_q e_q 1{x > t_q} and the first degree is
+
+        f̂_1(a) = E[G σ(aG)] = a E σ'(aG) = slope · a Σ_q e_q Φ(−u_q),
+        d f̂_1/da = slope Σ_q e_q [Φ(−u_q) + u_q φ(u_q)],
+
+    while for k ≥ 2 Stein's identity gives the kink sums of :func:`kinked_even_columns` at
+    every degree. The axisymmetric flows of :mod:`ddsolver.fluctuations` need the odd
+    degrees: two directions that both lean on one axis are not independent.
+
+    Parameters
+    ----------
+    kinks, signs : (n_k,) kink positions t and their signs e (σ'' = slope Σ e δ_t)
+    slope, offset : float (offset = c₀ of :func:`kink_offset`)
+    a : float, the scale, ≥ 0
+    kmax : int, ≥ 1
+    vals, grads : (kmax + 1,) float64, written in place
+    """
+    for k in range(kmax + 1):
+        vals[k] = 0.0
+        grads[k] = 0.0
+    vals[0] = offset
+    for q in range(kinks.shape[0]):
+        weight = slope * signs[q]
+        if a > 0.0:
+            u = kinks[q] / a
+        elif kinks[q] == 0.0:
+            u = 0.0
+        else:
+            u = math.inf if kinks[q] > 0.0 else -math.inf
+        if abs(u) > _U_CUTOFF:  # φ(u) = 0; Φ(−u) = 0 (kink far right) or 1 (far left)
+            below = 1.0 if u < 0.0 else 0.0
+            vals[0] += weight * max(-kinks[q], 0.0)
+            vals[1] += weight * a * below
+            grads[1] += weight * below
+            continue
+        phi = math.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        tail = 0.5 * math.erfc(u / math.sqrt(2.0))  # Φ(−u)
+        vals[0] += weight * (a * phi - kinks[q] * tail)
+        grads[0] += weight * phi
+        vals[1] += weight * a * tail
+        grads[1] += weight * (tail + u * phi)
+        lower = 1.0  # h_{k−2}(u)
+        upper = u  # h_{k−1}(u)
+        for k in range(2, kmax + 1):
+            norm = weight / math.sqrt(k * (k - 1.0))
+            vals[k] += norm * a * phi * lower
+            grads[k] += norm * phi * (lower + u * math.sqrt(k - 1.0) * upper)
+            following = (u * upper - math.sqrt(k - 1.0) * lower) / math.sqrt(float(k))
+            lower = upper
+            upper = following

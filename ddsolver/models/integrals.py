@@ -140,6 +140,32 @@ def kinked_second_moment(code, params, s):
 
 
 @jit
+def kinked_second_moment_da(kinks, signs, slope, kink_values, s):
+    r"""d/ds E σ(sG)² for a piecewise-linear σ, s > 0, exactly (Stein's identity).
+
+    With σ'(x) = slope Σ_q e_q 1{x > t_q} and σ'' = slope Σ_q e_q δ(x − t_q),
+
+        d/ds E σ(sG)² = 2s E[σ'(sG)² + σ(sG) σ''(sG)]
+                      = 2s slope² Σ_{q,q'} e_q e_q' Φ(−max(t_q, t_q')/s)
+                        + 2 slope Σ_q e_q σ(t_q) φ(t_q/s).
+
+    Parameters
+    ----------
+    kinks, signs : (n_k,) the kinks t_q and their signs e_q; slope : float
+    kink_values : (n_k,) σ(t_q)
+    s : float, > 0
+    """
+    acc = 0.0
+    for q in range(kinks.shape[0]):
+        u = kinks[q] / s
+        acc += 2.0 * slope * signs[q] * kink_values[q] * norm_pdf(u)
+        for p in range(kinks.shape[0]):
+            top = max(kinks[q], kinks[p]) / s
+            acc += 2.0 * s * slope * slope * signs[q] * signs[p] * norm_cdf(-top)
+    return acc
+
+
+@jit
 def _ramp_pair_moment(params, a, b, c):
     t1, t2, s1, s2 = params[0], params[1], params[2], params[3]
     slope = (s2 - s1) / (t2 - t1)

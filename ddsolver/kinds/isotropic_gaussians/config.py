@@ -11,6 +11,9 @@ from typing import ClassVar
 from ...schema import ConfigError, Key, dimension_value
 from ..spec import ReducedSpec, keys_of
 
+#: The activations of the dynamical 1/N term (piecewise linear: closed-form Hermite columns).
+KINKED = ("ramp", "relu", "piecewise")
+
 
 class IsotropicGaussiansSpec(ReducedSpec):
     """The config section of ``problem.kind = "isotropic_gaussians"``."""
@@ -36,12 +39,15 @@ class IsotropicGaussiansSpec(ReducedSpec):
     }
 
     def reduced_keys(self, cfg: dict) -> set[str]:
-        """Δ, the Mehler bound, τ and the finite-step switch; the r axis, and with a second
+        """Δ, the Mehler bound, τ, the finite-step and dynamical-1/N switches (with the latter's
+        numerics when it is on); the r axis, and with a second
         layer the a axis and the law of a; on particles their counts (and τ's blob width at a
         finite d)."""
         second = cfg["problem"]["second_layer"]
         keys = keys_of("problem", "delta", "second_layer", "mehler_tolerance")
-        keys |= keys_of("dynamics", "tau", "finite_step")
+        keys |= keys_of("dynamics", "tau", "finite_step") | {"finite_width.dynamical"}
+        if cfg["finite_width"]["dynamical"]:
+            keys |= keys_of("finite_width", "radial_nodes", "probe_nodes", "degree", "step")
         keys |= keys_of("grid", "r_min", "r_max", "r_cells", "r_stretch")
         if second:
             keys |= keys_of("initial", "a_mean", "a_std")
@@ -51,6 +57,28 @@ class IsotropicGaussiansSpec(ReducedSpec):
             if cfg["dynamics"]["tau"] > 0 and not math.isinf(dimension_value(cfg)):
                 keys.add("particles.blob_width")
         return keys
+
+    def check(self, raw: dict, cfg: dict) -> None:
+        super().check(raw, cfg)
+        if cfg["finite_width"]["dynamical"]:
+            self.check_dynamical(cfg)
+
+    def check_dynamical(self, cfg: dict) -> None:
+        """The dynamical 1/N term covers noiseless w-only networks with a kinked σ at a
+        finite d (docs/finite_width.md)."""
+        need = "with finite_width.dynamical (the dynamical 1/N term covers it only)"
+        for key, value, ok, allowed in (
+            ("problem.second_layer", cfg["problem"]["second_layer"],
+             not cfg["problem"]["second_layer"], f"false {need}"),
+            ("problem.dimension", cfg["problem"]["dimension"],
+             not math.isinf(dimension_value(cfg)), f"a finite d {need}"),
+            ("problem.activation.kind", cfg["problem"]["activation"]["kind"],
+             cfg["problem"]["activation"]["kind"] in KINKED, f"one of {', '.join(KINKED)} {need}"),
+            ("dynamics.tau", cfg["dynamics"]["tau"], cfg["dynamics"]["tau"] == 0,
+             f"0 {need}: noiseless dynamics"),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(key, value, allowed)
 
     def check_finite_step(self, cfg: dict) -> None:
         """The correction is built at finite d on the grid (r, or (a, r))."""

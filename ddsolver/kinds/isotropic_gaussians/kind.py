@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ...fields import Field, observables
 from ...grid import Axis, TensorGrid
 from ...models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
 from ...schedules import Schedule
@@ -23,7 +24,34 @@ from ..base import ReducedKind
 from .config import IsotropicGaussiansSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ...fluctuations.probe import DynamicalTerm
     from ...settings import Settings
+
+#: The observables of ``finite_width.dynamical`` (docs/finite_width.md).
+DYNAMICAL_FIELDS = {
+    "finite_width_c": Field(
+        "C(t)",
+        "the dynamical 1/N term: E R_N(t) = R(ρ_t) + C(t)/N + o(1/N) for N i.i.d. neurons "
+        "from ρ₀ under gradient flow; C(0) is the i.i.d. term",
+    ),
+    "finite_width_c_error": Field(
+        "error of C(t)",
+        "|C(t) − C'(t)|, C' with half the rings and probe radii: large where the flow nears "
+        "a separatrix and C(t) is not resolved",
+    ),
+    "risk_finite_n": Field(
+        "R(ρ_t) + C(t)/N",
+        "the mean risk of N neurons trained from i.i.d. draws of ρ₀: R(ρ_t) + C(t)/N, "
+        "N = sgd.neurons (finite_width.dynamical)",
+    ),
+    "risk_finite_n_iid": Field(
+        "R(ρ_t) + i.i.d./N",
+        "the risk of N fresh i.i.d. neurons from ρ_t on average: R(ρ_t) + (1/N)(∫U(θ, θ) dρ_t "
+        "− ∫∫U dρ_t dρ_t), N = sgd.neurons",
+    ),
+}
 
 
 class IsotropicNetwork(Network):
@@ -111,6 +139,34 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         if cfg.problem.second_layer:
             return (part.a_count, part.r_count)
         return (part.r_count,)
+
+    def dynamical_term(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> DynamicalTerm | None:
+        """C(t) by the added neuron on an axis (:mod:`ddsolver.fluctuations.probe`)."""
+        fw = cfg.finite_width
+        if not fw.dynamical:
+            return None
+        from ...fluctuations.probe import dynamical_term
+
+        return dynamical_term(
+            self.build_problem(cfg),
+            self.build_initial(cfg),
+            times,
+            radial_nodes=fw.radial_nodes,
+            probe_nodes=fw.probe_nodes,
+            degree=fw.degree or None,
+            step=fw.step,
+            xi=xi,
+            lam=cfg.dynamics.lam,
+        )
+
+    def fields(self, cfg: dict) -> dict[str, Field]:
+        """With ``finite_width.dynamical``: C(t), its error estimate, and risk_finite_n's
+        two meanings."""
+        if not cfg["finite_width"]["dynamical"]:
+            return {}
+        return observables(DYNAMICAL_FIELDS)
 
     def warm_up_pde(self) -> None:
         r = np.array([0.5, 1.0])

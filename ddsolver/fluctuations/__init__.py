@@ -1,0 +1,1 @@
+"""Finite-width corrections along training: the dynamical 1/N term (:mod:`.probe`)."""

@@ -1,0 +1,273 @@
+"""The dynamical 1/N term of the isotropic kind (ddsolver.fluctuations) and its pieces."""
+
+import math
+
+import numpy as np
+import pytest
+from cli_runner import ddsolver
+from convergence import ORDER_TOL, observed_orders
+
+from ddsolver.fluctuations.gradient_flow import gradient, initial_weights
+from ddsolver.fluctuations.probe import default_degree, dynamical_correction, ring_weights
+from ddsolver.models.activations import Activation, paper_ramp
+from ddsolver.models.angular import cosine_quadrature, even_moments
+from ddsolver.models.hermite import hermite_coefficients, kink_offset, kinked_columns
+from ddsolver.models.initial import GaussianInitial
+from ddsolver.models.integrals import kinked_second_moment, kinked_second_moment_da, pair
+from ddsolver.models.isotropic import IsotropicGaussians
+from ddsolver.sgd.isotropic import exact_risk
+
+DIP = Activation.from_mapping(
+    {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
+)
+KINKED = [paper_ramp(), Activation("relu"), DIP]
+PAPER = IsotropicGaussians(paper_ramp(), 40, 0.8)
+PAPER_INITIAL = GaussianInitial(scale=0.8, dimension=40)
+SE_FACTOR = 4.0
+
+
+@pytest.mark.parametrize("act", KINKED, ids=lambda a: a.kind)
+def test_kinked_columns_match_the_hermite_coefficients_at_every_degree(act):
+    kinks, signs, slope = act.kink_structure()
+    kinks = np.asarray(kinks, dtype=float)
+    scales = np.array([0.0, 1e-3, 0.3, 1.0, 2.5, 7.0])
+    ref, dref = hermite_coefficients(act, scales, 30)
+    vals, grads = np.empty(31), np.empty(31)
+    for i, a in enumerate(scales):
+        kinked_columns(kinks, signs, slope, kink_offset(act), a, 30, vals, grads)
+        np.testing.assert_allclose(vals, ref[i], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(grads, dref[i], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("act", KINKED, ids=lambda a: a.kind)
+def test_kinked_second_moment_derivative_matches_a_central_difference(act):
+    kinks, signs, slope = act.kink_structure()
+    kinks = np.asarray(kinks, dtype=float)
+    values = act(kinks)
+    for s in (0.1, 0.7, 1.3, 4.0):
+        h = 1e-4 * s
+        fd = (
+            kinked_second_moment(act.code, act.param_array, s + h)
+            - kinked_second_moment(act.code, act.param_array, s - h)
+        ) / (2 * h)
+        exact = kinked_second_moment_da(kinks, signs, slope, values, s)
+        assert abs(exact - fd) < 1e-6 * max(1.0, abs(exact))
+
+
+def test_ring_average_of_an_isotropic_pair_of_rings_is_the_cosine_law_of_R_d():
+    """E_{c, c', x} (cc' + ss'x)^k over two rings drawn from ρ's cosine law = E_d c^k."""
+    d, kmax = 40, 25
+    weights = ring_weights(d, kmax)
+    c, w = cosine_quadrature(d, 20)
+    s = np.sqrt(1 - c**2)
+    moments = even_moments(d, kmax // 2)
+    for k in range(kmax + 1):
+        j = np.arange(0, k + 1, 2)
+        feat = (c[:, None] ** (k - j)) * (s[:, None] ** j) * w[:, None]  # (nodes, j)
+        value = 2.0 * (weights[k, j] * feat.sum(0) ** 2).sum()
+        expected = moments[k // 2] if k % 2 == 0 else 0.0
+        assert value == pytest.approx(expected, abs=1e-15)
+
+
+def test_ring_kernel_against_monte_carlo_points_on_the_two_rings():
+    """Ū(r, c; r', c') from the series is the mean of the closed-form U over the rings."""
+    rng = np.random.default_rng(3)
+    d, kmax, n = 12, 60, 40_000
+    problem = IsotropicGaussians(paper_ramp(), d, 0.8)
+    weights = ring_weights(d, kmax)
+    axis = np.zeros(d)
+    axis[0] = 1.0
+    for (r1, c1), (r2, c2) in [((0.9, 0.3), (1.2, -0.5)), ((1.5, 0.95), (0.7, 0.9))]:
+        s1, s2 = math.sqrt(1 - c1 * c1), math.sqrt(1 - c2 * c2)
+        u1 = rng.standard_normal((n, d - 1))
+        u2 = rng.standard_normal((n, d - 1))
+        u1 /= np.linalg.norm(u1, axis=1)[:, None]
+        u2 /= np.linalg.norm(u2, axis=1)[:, None]
+        cos = c1 * c2 + s1 * s2 * np.einsum("ij,ij->i", u1, u2)
+        samples = 0.0
+        for sign in (1.0, -1.0):
+            f = 1.0 + sign * problem.delta
+            samples = samples + 0.5 * pair(problem.activation, f * r1, f * r2, cos)
+        series = 0.0
+        for sign in (1.0, -1.0):
+            f = 1.0 + sign * problem.delta
+            a1, _ = hermite_coefficients(problem.activation, np.array([f * r1]), kmax)
+            a2, _ = hermite_coefficients(problem.activation, np.array([f * r2]), kmax)
+            for k in range(kmax + 1):
+                for j in range(0, k + 1, 2):
+                    series += (weights[k, j] * a1[0, k] * a2[0, k]
+                               * (c1 * c2) ** (k - j) * (s1 * s2) ** j)  # fmt: skip
+        se = samples.std() / math.sqrt(n)
+        assert abs(series - samples.mean()) < SE_FACTOR * se
+
+
+def _gauss(times, nodes, **kw):
+    """C(t) on generalised Gauss–Laguerre radii (spectral while the flow of r is smooth)."""
+    return dynamical_correction(PAPER, PAPER_INITIAL, np.asarray(times, dtype=float),
+                                radial_nodes=nodes, probe_nodes=nodes, radial_rule="gauss",
+                                **kw)  # fmt: skip
+
+
+def test_the_dynamical_term_at_t0_is_the_iid_term():
+    """C(0) = ∫U(θ,θ)dρ₀ − ∫∫U dρ₀dρ₀ = 0.00926 × 800 on the paper example."""
+    res = _gauss([0.0], 8, degree=41)
+    r, w = PAPER_INITIAL.radial_quadrature(8)  # the same rule: only h's rounding differs
+    iid = PAPER.risk_finite_n(r[:, None], w, 1) - PAPER.risk(r[:, None], w)
+    assert res.correction[0] == pytest.approx(iid, rel=1e-9)
+    assert res.risk[0] == pytest.approx(PAPER.risk(r[:, None], w), rel=1e-12)
+    r, w = PAPER_INITIAL.radial_quadrature(80)
+    fine = PAPER.risk_finite_n(r[:, None], w, 800) - PAPER.risk(r[:, None], w)
+    assert res.correction[0] / 800 == pytest.approx(fine, rel=1e-7)
+    assert fine == pytest.approx(0.00926, abs=5e-6)
+
+
+def test_the_first_variation_along_every_direction_averages_to_zero():
+    """E_z g'_z(0) = DF_t[E_z(δ_z − ρ₀)] = 0 at every t — the axis neuron and the rings
+    agree on the rotations — and the second variation falls early on."""
+    res = _gauss([0.0, 0.2], 8, degree=31)
+    spread = np.abs(res.first).max(axis=1)
+    assert np.all(np.abs(res.first @ res.probe_weights) < 1e-4 * spread)  # h² of the difference
+    assert res.correction[1] < 0.6 * res.correction[0]  # the 1/N term is damped early on
+
+
+def test_the_dynamical_term_converges_in_its_discretisation():
+    """Radii and degree: spectral (6 → 9 Gauss radii, K = 25 → 35 agree to 1e-7); the time
+    step: classical RK4, order 4 measured on steps halving from 0.04 (every run takes the
+    same steps, so the second difference in the mass is that of the discrete flow)."""
+    base = _gauss([0.4], 6, degree=25, step=0.0125)
+    finer = _gauss([0.4], 9, degree=35, step=0.0125)
+    assert base.correction[0] == pytest.approx(finer.correction[0], abs=1e-7)
+    assert base.risk[0] == pytest.approx(finer.risk[0], abs=1e-8)
+    values = [_gauss([0.08], 4, degree=11, step=h).correction[0] for h in STEPS]
+    orders = observed_orders(np.abs(np.diff(values)))
+    assert orders[-1] == pytest.approx(4.0, abs=ORDER_TOL)
+
+
+STEPS = (0.04, 0.02, 0.01, 0.005, 0.0025)
+
+
+def test_gauss_and_quantile_radii_agree_while_the_flow_is_smooth():
+    """Two discretisations of ρ₀ — spectral Gauss radii, equal-mass midpoints (the default,
+    first order in 1/n_r) — give one C(t) and one R(ρ_t)."""
+    gauss = _gauss([1.0], 12, degree=15)
+    quantile = dynamical_correction(PAPER, PAPER_INITIAL, np.array([1.0]), radial_nodes=200,
+                                    probe_nodes=16)  # fmt: skip
+    assert quantile.correction[0] == pytest.approx(gauss.correction[0], abs=2e-3)
+    assert quantile.risk[0] == pytest.approx(gauss.risk[0], abs=1e-4)
+
+
+def test_the_default_degree_follows_the_dimension():
+    assert default_degree(40) == 15
+    assert default_degree(500) == 7
+    assert default_degree(10) > default_degree(40)
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [
+        (IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True), "second_layer"),
+        (IsotropicGaussians(paper_ramp(), math.inf, 0.8), "finite dimension"),
+        (IsotropicGaussians(Activation("erf"), 40, 0.8), "kinked"),
+    ],
+)
+def test_problems_the_correction_does_not_cover_are_refused(problem, message):
+    with pytest.raises(ValueError, match=message):
+        dynamical_correction(problem, PAPER_INITIAL, np.array([0.0]))
+
+
+def test_times_need_not_be_multiples_of_the_step_and_must_ascend():
+    """The steps shorten to land on each time: 0.03 is reached by steps of 0.02 and 0.01,
+    whether 0.02 is a stop or not, within step 0.02's RK4 error (1.5e-4) of the converged C."""
+    odd = _gauss([0.03], 6, degree=21, step=0.02)  # a step of 0.02, then one of 0.01
+    stops = _gauss([0.02, 0.03], 6, degree=21, step=0.02)  # the same two steps
+    fine = _gauss([0.03], 6, degree=21, step=0.0025)
+    assert odd.correction[0] == pytest.approx(stops.correction[1], rel=1e-14)  # BLAS order
+    assert odd.correction[0] == pytest.approx(fine.correction[0], abs=3e-4)  # RK4 at 0.02
+    with pytest.raises(ValueError, match="ascending"):
+        dynamical_correction(PAPER, PAPER_INITIAL, np.array([0.2, 0.1]))
+
+
+def test_the_finite_network_gradient_is_the_derivative_of_its_exact_risk():
+    """(N/2) ∂R_N/∂wᵢ = ∇v(wᵢ) + (1/N) Σⱼ ∇₁U(wᵢ, wⱼ), checked by central differences."""
+    problem = IsotropicGaussians(paper_ramp(), 10, 0.8)
+    w = initial_weights(10, 12, 0.8, seed=4)
+    w[1] = 0.95 * w[0] + 0.05 * w[1]  # one pair beyond the series' cosine: the closed form
+    grad = gradient(problem, w)
+    h = 1e-6
+    for i, j in [(0, 0), (1, 3), (7, 9)]:
+        plus, minus = w.copy(), w.copy()
+        plus[i, j] += h
+        minus[i, j] -= h
+        fd = (exact_risk(problem, plus) - exact_risk(problem, minus)) / (2 * h)
+        assert grad[i, j] == pytest.approx(fd * w.shape[0] / 2, abs=1e-7)
+
+
+# ---------------------------------------------------------------------- the run's switch
+
+RUN = """
+[problem]
+kind = "isotropic_gaussians"
+dimension = 40
+delta = 0.8
+[problem.activation]
+kind = "ramp"
+[initial]
+scale = 0.8
+[time]
+t_end = 0.4
+save_every = 0.2
+observe_every = 0.1
+[grid]
+r_cells = 200
+[finite_width]
+dynamical = true
+radial_nodes = 40
+probe_nodes = 4
+"""
+
+
+def test_a_run_with_the_dynamical_term_writes_it_beside_the_iid_one(tmp_path):
+    import h5py
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(RUN)
+    result = ddsolver("run", cfg, "-o", tmp_path / "o.h5", "-q")
+    assert result.returncode == 0, result.stderr
+    with h5py.File(tmp_path / "o.h5", "r") as f:
+        obs = {name: f["observables"][name][:] for name in f["observables"]}
+        assert "dynamical 1/N" in f["observables/finite_width_c"].attrs["description"]
+    neurons = 800
+    np.testing.assert_allclose(obs["risk_finite_n"], obs["risk"] + obs["finite_width_c"] / neurons,
+                               rtol=0, atol=1e-15)  # fmt: skip
+    iid0 = (obs["risk_finite_n_iid"][0] - obs["risk"][0]) * neurons
+    assert obs["finite_width_c"][0] == pytest.approx(
+        iid0, abs=obs["finite_width_c_error"][0] + 0.01
+    )
+    assert obs["finite_width_c"][-1] < 0.6 * obs["finite_width_c"][0]
+    assert np.all(obs["finite_width_c_error"] < 0.05)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("problem.second_layer=true", "problem.second_layer"),
+        ("dynamics.tau=0.1", "dynamics.tau"),
+        ('problem.activation.kind="erf"', "problem.activation.kind"),
+        ("problem.dimension=inf", "problem.dimension"),
+        ("finite_width.dynamical=false", "finite_width.radial_nodes"),
+    ],
+)
+def test_what_the_dynamical_term_does_not_cover_is_refused_naming_the_key(tmp_path, override,
+                                                                          key):  # fmt: skip
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(RUN)
+    result = ddsolver("check", cfg, "--set", override)
+    assert result.returncode == 2
+    assert f"'{key}'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_another_kind_refuses_the_switch(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[problem]\nkind = "teacher_student"\n[finite_width]\ndynamical = true\n')
+    result = ddsolver("check", cfg)
+    assert result.returncode == 2 and "'finite_width.dynamical'" in result.stderr
