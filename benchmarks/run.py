@@ -30,6 +30,8 @@ drift of the machine's speed cancels; numba, BLAS and torch threads are pinned t
    and d (40 … 1280), with the fitted log–log exponents.
 8. Exact risk at scale: R_N of an isotropic network at N = 10⁴, d = 500 against the BLAS Gram
    matrix it needs, and at N = 10⁵ (time and peak memory).
+9. Finite width: a run of grids/finite_width.toml with the dynamical 1/N term C(t) against
+   the same run without it (the target: at most 10× its time, ratio ≥ 0.1).
 """
 
 from __future__ import annotations
@@ -705,6 +707,27 @@ def scaling_benchmark(quick: bool) -> Iterator[dict]:
     yield _fitted("sgd_dimension", dims, costs, "1 (N·d)", "step")
 
 
+# ----------------------------------------------------------------------------- 9. finite width
+
+
+def finite_width_benchmark(quick: bool) -> Iterator[dict]:
+    """The dynamical 1/N term's cost: grids/finite_width.toml (the paper example, 3200 cells,
+    observed every 0.1) run with C(t) and its error estimate, against the same run without."""
+    config = ROOT / "grids" / "finite_width.toml"
+    t_end = 2.0 if quick else 4.0
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def run(dynamical: bool) -> Callable[[], None]:
+            overrides = {"time.t_end": t_end, "finite_width.dynamical": dynamical}
+            return lambda: dd.solve(config, Path(tmp) / f"{dynamical}.h5", overrides=overrides,
+                                    force=True, quiet=True)  # fmt: skip
+
+        run(True)()  # compiled and cached before the timing
+        timing = paired(run(True), run(False), 1 if quick else 3)
+    yield paired_entry(f"finite_width_to_t{t_end:g}", "the same run without C(t)", timing,
+                       target_ratio_min=0.1)  # fmt: skip
+
+
 BENCHMARKS = {
     "sgd": sgd_benchmark,
     "sgd_scale": sgd_scale_benchmark,
@@ -715,6 +738,7 @@ BENCHMARKS = {
     "training_set": training_set_benchmark,
     "scaling": scaling_benchmark,
     "exact_risk": exact_risk_benchmark,
+    "finite_width": finite_width_benchmark,
 }
 
 

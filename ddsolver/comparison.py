@@ -136,11 +136,14 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
     pobs = io.read_series(pde_path, "observables")
     t = sobs["time"][inside]
     pde_risk = np.interp(t, pobs["time"], pobs["risk"])
-    if "risk_finite_n" in pobs:  # a mean-field limit: its 1/N correction at the SGD's N
-        finite = np.interp(t, pobs["time"], pobs["risk_finite_n"])
-        pde_corrected = pde_risk + (finite - pde_risk) * (pcfg["sgd"]["neurons"] / neurons)
-    else:  # a finite-width limit (committee ODEs) has none
-        pde_corrected = pde_risk
+    scale = pcfg["sgd"]["neurons"] / neurons  # the 1/N terms at the SGD's N
+
+    def at_sgd_width(name: str) -> np.ndarray:
+        return pde_risk + (np.interp(t, pobs["time"], pobs[name]) - pde_risk) * scale
+
+    # a mean-field limit has its 1/N term (dynamical C(t)/N where the run computed it); a
+    # finite-width limit (committee ODEs) has none
+    pde_corrected = at_sgd_width("risk_finite_n") if "risk_finite_n" in pobs else pde_risk
     gap = sobs["risk"][inside].mean(axis=1) - pde_corrected
     psnap = io.read_series(pde_path, "snapshots")
     grid = io.read_grid(pde_path)
@@ -167,6 +170,9 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
         "gap": gap,
         "wasserstein1": w1,
     }
+    if "risk_finite_n_iid" in pobs:  # finite_width.dynamical: the i.i.d. term beside C(t)
+        out["pde_finite_n_iid"] = at_sgd_width("risk_finite_n_iid")
+        out["gap_iid"] = sobs["risk"][inside].mean(axis=1) - out["pde_finite_n_iid"]
     return out
 
 
@@ -216,6 +222,11 @@ def compare_files(
         "pde_status": pa.get("status"),
         "sgd_status": sa.get("status"),
     }
+    if "gap_iid" in limit:  # the dynamical 1/N term's run: SGD against both 1/N predictions
+        report["pde_finite_n_term"] = "dynamical"
+        report["risk"]["pde_finite_n_iid"] = limit["pde_finite_n_iid"].tolist()
+        report["risk"]["gap_iid"] = limit["gap_iid"].tolist()
+        report["max_abs_gap_iid"] = float(np.abs(limit["gap_iid"]).max())
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
     psnap = limit["psnap"]
     if "particles" in psnap and "particles" in ssnap:
@@ -288,7 +299,7 @@ def particle_distances(psnap: dict, ssnap: dict, eps: float) -> dict:
 
 
 #: Observables that the risk section covers, or that are the stepper's own.
-NOT_SHARED = ("time", "dt", "risk", "risk_finite_n")
+NOT_SHARED = ("time", "dt", "risk", "risk_finite_n", "risk_finite_n_iid")
 
 
 def shared_observables(pobs: dict, sobs: dict, inside: np.ndarray) -> dict:

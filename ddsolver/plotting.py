@@ -350,7 +350,10 @@ def _risk_figure(plt, obs, labels: Labels):
     t = obs["time"]
     ax1 = axes[0][0]
     ax1.plot(t, obs["risk"], label=f"{labels.limit} {labels.symbol}")
-    if "risk_finite_n" in obs:
+    if "risk_finite_n_iid" in obs:  # finite_width.dynamical: C(t)/N beside the i.i.d. term
+        ax1.plot(t, obs["risk_finite_n"], "--", label=f"{labels.symbol} + C(t)/N (dynamical)")
+        ax1.plot(t, obs["risk_finite_n_iid"], ":", label=f"{labels.symbol} + i.i.d. 1/N term")
+    elif "risk_finite_n" in obs:
         ax1.plot(t, obs["risk_finite_n"], "--", label=f"{labels.symbol} + 1/N correction")
     scale_by_range(ax1, [line.get_ydata() for line in ax1.get_lines()])
     _decorate(ax1, "time t", labels.objective)
@@ -461,8 +464,15 @@ def risk_comparison_figure(pde_path, sgd_path, report: dict, plt=None):
     inside = own["time"] <= t[-1] * (1 + 1e-12) if t.size else own["time"] < 0
     ax.plot(own["time"][inside], own["risk"][inside], label=f"{words.limit} {words.symbol}")
     if risk["pde_finite_n"] != risk["pde"] and "risk_finite_n" in own:  # the 1/N correction
-        ax.plot(own["time"][inside], own["risk_finite_n"][inside], "--",
-                label=f"{words.limit} + 1/N (N = {report['neurons']})")  # fmt: skip
+        # the run's 1/N terms are at its own sgd.neurons: drawn at the SGD's N
+        scale = _stored_config(pde_path)["sgd"]["neurons"] / report["neurons"]
+        dynamical = "risk_finite_n_iid" in own
+        for name, style, term in (("risk_finite_n", "--", "C(t)/N" if dynamical else "1/N"),
+                                  ("risk_finite_n_iid", ":", "i.i.d. 1/N term")):  # fmt: skip
+            if name in own:
+                line = own["risk"] + (own[name] - own["risk"]) * scale
+                ax.plot(own["time"][inside], line[inside], style,
+                        label=f"{words.limit} + {term} (N = {report['neurons']})")  # fmt: skip
     step = report.get("finite_step")
     if step:
         ax.plot(t, step["risk"]["pde_finite_n"], "C3-",

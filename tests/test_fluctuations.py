@@ -7,7 +7,6 @@ import pytest
 from cli_runner import ddsolver
 from convergence import ORDER_TOL, observed_orders
 
-from ddsolver.fluctuations.gradient_flow import gradient, initial_weights
 from ddsolver.fluctuations.probe import default_degree, dynamical_correction, ring_weights
 from ddsolver.models.activations import Activation, paper_ramp
 from ddsolver.models.angular import cosine_quadrature, even_moments
@@ -15,7 +14,6 @@ from ddsolver.models.hermite import hermite_coefficients, kink_offset, kinked_co
 from ddsolver.models.initial import GaussianInitial
 from ddsolver.models.integrals import kinked_second_moment, kinked_second_moment_da, pair
 from ddsolver.models.isotropic import IsotropicGaussians
-from ddsolver.sgd.isotropic import exact_risk
 
 DIP = Activation.from_mapping(
     {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
@@ -187,21 +185,6 @@ def test_times_need_not_be_multiples_of_the_step_and_must_ascend():
         dynamical_correction(PAPER, PAPER_INITIAL, np.array([0.2, 0.1]))
 
 
-def test_the_finite_network_gradient_is_the_derivative_of_its_exact_risk():
-    """(N/2) ∂R_N/∂wᵢ = ∇v(wᵢ) + (1/N) Σⱼ ∇₁U(wᵢ, wⱼ), checked by central differences."""
-    problem = IsotropicGaussians(paper_ramp(), 10, 0.8)
-    w = initial_weights(10, 12, 0.8, seed=4)
-    w[1] = 0.95 * w[0] + 0.05 * w[1]  # one pair beyond the series' cosine: the closed form
-    grad = gradient(problem, w)
-    h = 1e-6
-    for i, j in [(0, 0), (1, 3), (7, 9)]:
-        plus, minus = w.copy(), w.copy()
-        plus[i, j] += h
-        minus[i, j] -= h
-        fd = (exact_risk(problem, plus) - exact_risk(problem, minus)) / (2 * h)
-        assert grad[i, j] == pytest.approx(fd * w.shape[0] / 2, abs=1e-7)
-
-
 # ---------------------------------------------------------------------- the run's switch
 
 RUN = """
@@ -271,3 +254,28 @@ def test_another_kind_refuses_the_switch(tmp_path):
     cfg.write_text('[problem]\nkind = "teacher_student"\n[finite_width]\ndynamical = true\n')
     result = ddsolver("check", cfg)
     assert result.returncode == 2 and "'finite_width.dynamical'" in result.stderr
+
+
+def test_compare_reports_sgd_against_both_1_over_n_terms(tmp_path):
+    """With the dynamical term, ddsolver compare keeps the i.i.d. prediction beside it, each
+    at the SGD file's N (the run's own N is 800, the SGD's 100)."""
+    from ddsolver.comparison import compare_files
+    from ddsolver.config import load_config
+    from ddsolver.integrate import run_pde
+    from ddsolver.sgd.run import run_sgd
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(RUN + "[sgd]\nneurons = 800\neps = 1e-3\nseeds = [0]\n")
+    run_pde(load_config(cfg), tmp_path / "pde.h5", quiet=True)
+    run_sgd(load_config(cfg, overrides=["sgd.neurons=100"]), tmp_path / "sgd.h5", quiet=True)
+    report = compare_files(tmp_path / "pde.h5", tmp_path / "sgd.h5")
+    risk = {k: np.asarray(v) for k, v in report["risk"].items()}
+    assert report["pde_finite_n_term"] == "dynamical"
+    import h5py
+
+    with h5py.File(tmp_path / "pde.h5", "r") as f:
+        obs = {k: f["observables"][k][:] for k in ("time", "risk", "finite_width_c")}
+    c = np.interp(risk["time"], obs["time"], obs["finite_width_c"])
+    np.testing.assert_allclose(risk["pde_finite_n"], risk["pde"] + c / 100, rtol=0, atol=1e-12)
+    assert np.all(risk["pde_finite_n_iid"][1:] > risk["pde_finite_n"][1:])  # trained: C < i.i.d.
+    np.testing.assert_allclose(risk["gap_iid"], risk["sgd_mean"] - risk["pde_finite_n_iid"])
