@@ -119,6 +119,26 @@ def test_the_dynamical_term_at_t0_is_the_iid_term():
     assert fine == pytest.approx(0.00926, abs=5e-6)
 
 
+@pytest.mark.parametrize("a_std", [0.0, 0.2])
+def test_with_a_second_layer_the_dynamical_term_at_t0_is_the_iid_term(a_std):
+    """θ = (a, w): rings and the added neuron carry a (Gauss–Hermite nodes of its law, one
+    node for a point mass); C(0) = the i.i.d. term of the (a, r) product rule. At t = 0 g is
+    quadratic in the mass, so h = 1e-2 is exact and rounds least (~1e-14/h²)."""
+    problem = IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True)
+    initial = GaussianInitial(0.8, 40, 1.0, a_std)
+    res = dynamical_correction(problem, initial, np.array([0.0]), radial_nodes=8,
+                               probe_nodes=8, radial_rule="gauss", degree=41, a_nodes=6,
+                               probe_a_nodes=6, mass_step=1e-2)  # fmt: skip
+    r, wr = initial.radial_quadrature(8)  # the same rule: only h's rounding differs
+    a, wa = initial.a_quadrature(6)
+    points = np.column_stack([np.repeat(a, r.size), np.tile(r, a.size)])
+    weights = np.outer(wa, wr).ravel()
+    iid = problem.risk_finite_n(points, weights, 1) - problem.risk(points, weights)
+    assert res.correction[0] == pytest.approx(iid, rel=1e-9)
+    assert res.risk[0] == pytest.approx(problem.risk(points, weights), rel=1e-12)
+    assert (iid > 7.5) == (a_std > 0)  # the spread of a adds to the i.i.d. term
+
+
 def test_the_first_variation_along_every_direction_averages_to_zero():
     """E_z g'_z(0) = DF_t[E_z(δ_z − ρ₀)] = 0 at every t — the axis neuron and the rings
     agree on the rotations — and the second variation falls early on."""
@@ -163,7 +183,6 @@ def test_the_default_degree_follows_the_dimension():
 @pytest.mark.parametrize(
     ("problem", "message"),
     [
-        (IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True), "second_layer"),
         (IsotropicGaussians(paper_ramp(), math.inf, 0.8), "finite dimension"),
         (IsotropicGaussians(Activation("erf"), 40, 0.8), "kinked"),
     ],
@@ -233,7 +252,7 @@ def test_a_run_with_the_dynamical_term_writes_it_beside_the_iid_one(tmp_path):
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("problem.second_layer=true", "problem.second_layer"),
+        ("finite_width.a_nodes=4", "finite_width.a_nodes"),
         ("dynamics.tau=0.1", "dynamics.tau"),
         ('problem.activation.kind="erf"', "problem.activation.kind"),
         ("problem.dimension=inf", "problem.dimension"),
@@ -279,3 +298,14 @@ def test_compare_reports_sgd_against_both_1_over_n_terms(tmp_path):
     np.testing.assert_allclose(risk["pde_finite_n"], risk["pde"] + c / 100, rtol=0, atol=1e-12)
     assert np.all(risk["pde_finite_n_iid"][1:] > risk["pde_finite_n"][1:])  # trained: C < i.i.d.
     np.testing.assert_allclose(risk["gap_iid"], risk["sgd_mean"] - risk["pde_finite_n_iid"])
+
+
+def test_a_second_layer_takes_the_switch_and_its_a_nodes(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(RUN)
+    ok = ddsolver("check", cfg, "--set", "problem.second_layer=true", "--set",
+                  "initial.a_std=0.2", "--set", "finite_width.a_nodes=4")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    point_mass = ddsolver("check", cfg, "--set", "problem.second_layer=true", "--set",
+                          "finite_width.a_nodes=4")  # fmt: skip
+    assert point_mass.returncode == 2 and "'finite_width.a_nodes'" in point_mass.stderr

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from ddsolver.api import solve
-from ddsolver.fluctuations.gradient_flow import gradient, gradient_flow_risks, initial_weights
+from ddsolver.fluctuations.gradient_flow import (
+    gradient,
+    gradient_flow_risks,
+    initial_second_layer,
+    initial_weights,
+)
 from ddsolver.fluctuations.probe import dynamical_correction
 from ddsolver.models import GaussianInitial, IsotropicGaussians, paper_ramp
 from ddsolver.sgd.isotropic import exact_risk
@@ -54,16 +59,28 @@ def test_finite_networks_collapse_onto_the_dynamical_term(tmp_path):
     assert np.all(np.abs(mean[1:] - iid) > 100 * se[1:])  # the i.i.d. term of ρ_t is refuted
 
 
-def test_the_finite_network_gradient_is_the_derivative_of_its_exact_risk():
-    """(N/2) ∂R_N/∂wᵢ = ∇v(wᵢ) + (1/N) Σⱼ ∇₁U(wᵢ, wⱼ), checked by central differences."""
-    problem = IsotropicGaussians(paper_ramp(), 10, 0.8)
+@pytest.mark.parametrize("second_layer", [False, True])
+def test_the_finite_network_gradient_is_the_derivative_of_its_exact_risk(second_layer):
+    """(N/2) ∂R_N/∂θᵢ = the gradient of aᵢv(wᵢ) + (1/N) Σⱼ aᵢaⱼU(wᵢ, wⱼ), in w and in a,
+    checked by central differences (one pair beyond the series' cosine: the closed form)."""
+    problem = IsotropicGaussians(paper_ramp(), 10, 0.8, second_layer=second_layer)
     w = initial_weights(10, 12, 0.8, seed=4)
-    w[1] = 0.95 * w[0] + 0.05 * w[1]  # one pair beyond the series' cosine: the closed form
-    grad = gradient(problem, w)
-    h = 1e-6
+    w[1] = 0.95 * w[0] + 0.05 * w[1]
+    a = initial_second_layer(12, 1.0, 0.3, seed=4) if second_layer else None
+    grad_w, grad_a = gradient(problem, w, a)
+    h, n = 1e-6, w.shape[0]
     for i, j in [(0, 0), (1, 3), (7, 9)]:
         plus, minus = w.copy(), w.copy()
         plus[i, j] += h
         minus[i, j] -= h
-        fd = (exact_risk(problem, plus) - exact_risk(problem, minus)) / (2 * h)
-        assert grad[i, j] == pytest.approx(fd * w.shape[0] / 2, abs=1e-7)
+        fd = (exact_risk(problem, plus, a) - exact_risk(problem, minus, a)) / (2 * h)
+        assert grad_w[i, j] == pytest.approx(fd * n / 2, abs=1e-7)
+    if second_layer:
+        for i in (0, 1, 11):
+            plus, minus = a.copy(), a.copy()
+            plus[i] += h
+            minus[i] -= h
+            fd = (exact_risk(problem, w, plus) - exact_risk(problem, w, minus)) / (2 * h)
+            assert grad_a[i] == pytest.approx(fd * n / 2, abs=1e-7)
+    else:
+        assert grad_a is None

@@ -3,7 +3,8 @@ r"""N-neuron gradient flow on the exact risk of the isotropic kind, in the full 
 The ε → 0 limit of one-pass SGD at a fixed width N: with rᵢ = |wᵢ|, ŵᵢ = wᵢ/rᵢ and
 cᵢⱼ = ŵᵢ·ŵⱼ,
 
-    dwᵢ/dt = −2ξ(t) [∇v(wᵢ) + (1/N) Σⱼ ∇₁U(wᵢ, wⱼ) + λwᵢ],
+    dwᵢ/dt = −2ξ(t) [∇v(wᵢ) + (1/N) Σⱼ ∇₁U(wᵢ, wⱼ) + λwᵢ]
+    (with a second layer: aᵢ∇v + (1/N)Σⱼ aᵢaⱼ∇₁U + λwᵢ, and daᵢ/dt = −2ξ[v + (1/N)Σⱼ aⱼUᵢⱼ + λaᵢ]),
     ∇₁U(wᵢ, wⱼ) = K^a_ij ŵᵢ + K^c_ij (ŵⱼ − cᵢⱼ ŵᵢ)/rᵢ,
     K^a_ij = ½ Σ± (1 ± Δ) ∂_aK(s±ᵢ, s±ⱼ, cᵢⱼ),       K^c_ij = ½ Σ± ∂_cK(s±ᵢ, s±ⱼ, cᵢⱼ),
 
@@ -26,7 +27,7 @@ from numba import prange
 
 from .._jit import jit_parallel
 from ..models.hermite import hermite_coefficients
-from ..models.integrals import derivative_product, pair_moment_da
+from ..models.integrals import derivative_product, pair_moment, pair_moment_da
 from ..models.isotropic import IsotropicGaussians
 from ..sgd.isotropic import exact_risk
 
@@ -37,13 +38,13 @@ TAIL = 1e-16
 
 
 @jit_parallel
-def pair_kernels(code, params, sp, sm, fp, dfp, fm, dfm, delta, gram, tail_a, tail_c, max_cos,
-                 tol, ka, kc):  # fmt: skip
-    """K^a and K^c (N, N) of every pair (module docstring), written in place.
+def pair_kernels(code, params, sp, sm, fp, dfp, fm, dfm, delta, gram, tail_a, tail_c, tail_u,
+                 max_cos, tol, ka, kc, ku):  # fmt: skip
+    """K^a, K^c and U (N, N) of every pair (module docstring), written in place.
 
     sp, sm : (N,) the scales (1 ± Δ)r; fp, dfp, fm, dfm : (N, K + 1) f̂_k and f̂'_k at them;
-    gram : (N, N) cosines; tail_a, tail_c : (K + 2,) bounds on the rest of each series from
-    degree k on (for |c| ≤ 1).
+    gram : (N, N) cosines; tail_a, tail_c, tail_u : (K + 2,) bounds on the rest of each
+    series from degree k on (for |c| ≤ 1).
     """
     n = gram.shape[0]
     order = fp.shape[1] - 1
@@ -54,17 +55,22 @@ def pair_kernels(code, params, sp, sm, fp, dfp, fm, dfm, delta, gram, tail_a, ta
             if i != j and abs(c) <= max_cos:
                 sa = 0.0
                 sc = 0.0
+                su = 0.0
                 power = 1.0  # c^k
                 lower = 0.0  # c^{k−1}
                 for k in range(order + 1):
+                    both = fp[i, k] * fp[j, k] + fm[i, k] * fm[j, k]
                     sa += power * (up * dfp[i, k] * fp[j, k] + down * dfm[i, k] * fm[j, k])
-                    sc += k * lower * (fp[i, k] * fp[j, k] + fm[i, k] * fm[j, k])
+                    sc += k * lower * both
+                    su += power * both
                     lower = power
                     power *= c
-                    if abs(power) * tail_a[k + 1] <= tol and abs(lower) * tail_c[k + 1] <= tol:
+                    rest = abs(power) * max(tail_a[k + 1], tail_u[k + 1])
+                    if rest <= tol and abs(lower) * tail_c[k + 1] <= tol:
                         break
                 ka[i, j] = 0.5 * sa
                 kc[i, j] = 0.5 * sc
+                ku[i, j] = 0.5 * su
             else:
                 if i == j:
                     c = 1.0
@@ -74,20 +80,25 @@ def pair_kernels(code, params, sp, sm, fp, dfp, fm, dfm, delta, gram, tail_a, ta
                 dc_m = sm[i] * sm[j] * derivative_product(code, params, sm[i], sm[j], c)
                 ka[i, j] = 0.5 * (up * da_p + down * da_m)
                 kc[i, j] = 0.5 * (dc_p + dc_m)
+                ku[i, j] = 0.5 * (pair_moment(code, params, sp[i], sp[j], c)
+                                  + pair_moment(code, params, sm[i], sm[j], c))  # fmt: skip
 
 
-def _tails(fp, dfp, fm, dfm, delta) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on the rest of the K^a and K^c series from degree k on, shape (K + 2,)."""
+def _tails(fp, dfp, fm, dfm, delta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds on the rest of the K^a, K^c and U series from degree k on, shape (K + 2,)."""
     k = np.arange(fp.shape[1])
     term_a = 0.5 * ((1 + delta) * np.abs(dfp).max(0) * np.abs(fp).max(0)
                     + (1 - delta) * np.abs(dfm).max(0) * np.abs(fm).max(0))  # fmt: skip
-    term_c = 0.5 * k * (np.abs(fp).max(0) ** 2 + np.abs(fm).max(0) ** 2)
+    term_u = 0.5 * (np.abs(fp).max(0) ** 2 + np.abs(fm).max(0) ** 2)
     rest = lambda x: np.append(np.cumsum(x[::-1])[::-1], 0.0)  # noqa: E731
-    return rest(term_a), rest(term_c)
+    return rest(term_a), rest(k * term_u), rest(term_u)
 
 
-def gradient(problem: IsotropicGaussians, w: np.ndarray, lam: float = 0.0) -> np.ndarray:
-    r"""∇_{wᵢ}[v(wᵢ) + (1/N) Σⱼ U(wᵢ, wⱼ) + (λ/2)|wᵢ|²] for every neuron, shape (N, d)."""
+def gradient(
+    problem: IsotropicGaussians, w: np.ndarray, a: np.ndarray | None = None, lam: float = 0.0
+) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""The gradients of aᵢv(wᵢ) + (1/N) Σⱼ aᵢaⱼU(wᵢ, wⱼ) + (λ/2)(|wᵢ|² + aᵢ²) in wᵢ, shape
+    (N, d), and in aᵢ, shape (N,) — None without a second layer (``a`` None: aᵢ = 1)."""
     n = w.shape[0]
     r = np.linalg.norm(w, axis=1)
     unit = w / r[:, None]
@@ -96,26 +107,32 @@ def gradient(problem: IsotropicGaussians, w: np.ndarray, lam: float = 0.0) -> np
     act = problem.activation
     fp, dfp = hermite_coefficients(act, sp, ORDER)
     fm, dfm = hermite_coefficients(act, sm, ORDER)
-    tail_a, tail_c = _tails(fp, dfp, fm, dfm, problem.delta)
-    ka = np.empty((n, n))
-    kc = np.empty((n, n))
+    ka, kc, ku = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
     pair_kernels(act.code, act.param_array, sp, sm, fp, dfp, fm, dfm, problem.delta, gram,
-                 tail_a, tail_c, MAX_COSINE, TAIL, ka, kc)  # fmt: skip
-    _, dv = problem.radial_potential(r)
-    radial = dv + (ka.sum(1) - (kc * gram).sum(1) / r) / n
-    return radial[:, None] * unit + (kc @ unit) / (n * r[:, None]) + lam * w
+                 *_tails(fp, dfp, fm, dfm, problem.delta), MAX_COSINE, TAIL, ka, kc,
+                 ku)  # fmt: skip
+    v, dv = problem.radial_potential(r)
+    amp = np.ones(n) if a is None else np.asarray(a, dtype=float)
+    radial = amp * dv + amp * ((ka - kc * gram / r[:, None]) @ amp) / n
+    grad_w = radial[:, None] * unit + amp[:, None] * ((kc * amp) @ unit) / (n * r[:, None])
+    grad_w += lam * w
+    if a is None:
+        return grad_w, None
+    return grad_w, v + (ku @ amp) / n + lam * amp
 
 
 def gradient_flow_risks(
     problem: IsotropicGaussians,
     w: np.ndarray,
     times: np.ndarray,
+    a: np.ndarray | None = None,
     *,
     step: float = 0.05,
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
 ) -> np.ndarray:
-    """R_N at ``times`` (multiples of ``step``) along the RK4 gradient flow from ``w`` (N, d).
+    """R_N at ``times`` (multiples of ``step``) along the RK4 gradient flow from ``w`` (N, d)
+    (and the second layer ``a`` (N,), trained with it).
 
     Returns
     -------
@@ -125,20 +142,29 @@ def gradient_flow_risks(
     counts = np.rint(times / step).astype(np.int64)
     if np.any(np.abs(counts * step - times) > 1e-9 * max(1.0, float(times.max(initial=0.0)))):
         raise ValueError(f"every time must be a multiple of the step {step}")
-    w = np.array(w, dtype=float)
+    n, d = np.shape(w)
+    x = np.array(w, dtype=float).ravel()
+    if a is not None:
+        x = np.concatenate([x, np.asarray(a, dtype=float)])
+
+    def velocity(t: float, x: np.ndarray) -> np.ndarray:
+        gw, ga = gradient(problem, x[: n * d].reshape(n, d), None if a is None else x[n * d :],
+                          lam)  # fmt: skip
+        out = gw.ravel() if ga is None else np.concatenate([gw.ravel(), ga])
+        return -2.0 * xi(t) * out
+
     out = np.empty(times.size)
     done = 0
     for i, target in enumerate(counts):
         while done < target:
             t = done * step
-            f = lambda t, x: -2.0 * xi(t) * gradient(problem, x, lam)  # noqa: E731
-            k1 = f(t, w)
-            k2 = f(t + 0.5 * step, w + 0.5 * step * k1)
-            k3 = f(t + 0.5 * step, w + 0.5 * step * k2)
-            k4 = f(t + step, w + step * k3)
-            w = w + step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            k1 = velocity(t, x)
+            k2 = velocity(t + 0.5 * step, x + 0.5 * step * k1)
+            k3 = velocity(t + 0.5 * step, x + 0.5 * step * k2)
+            k4 = velocity(t + step, x + step * k3)
+            x = x + step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             done += 1
-        out[i] = exact_risk(problem, w)
+        out[i] = exact_risk(problem, x[: n * d].reshape(n, d), None if a is None else x[n * d :])
     return out
 
 
@@ -146,3 +172,9 @@ def initial_weights(dimension: int, neurons: int, scale: float, seed: int) -> np
     """w ~ N(0, κ²/d I_d) for ``neurons`` neurons from ``seed``, shape (N, d)."""
     rng = np.random.default_rng(seed)
     return rng.standard_normal((neurons, dimension)) * (scale / math.sqrt(dimension))
+
+
+def initial_second_layer(neurons: int, mean: float, std: float, seed: int) -> np.ndarray:
+    """a ~ N(mean, std²) for ``neurons`` neurons, from its own stream (``seed`` + 1 000 003)."""
+    rng = np.random.default_rng(seed + 1_000_003)
+    return mean + std * rng.standard_normal(neurons)

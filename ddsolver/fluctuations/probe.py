@@ -37,6 +37,10 @@ so Ψ and R are sums over the features f̂_k(s±) c^{k−j} s^j — O(M K²) per
 rings. The axis neuron's own pair U(z, z) is the closed form, not the series (which
 converges slowly at c = 1).
 
+**The second layer.** With θ = (a, w), V = a v(r), U = a a' ū: every ring carries its a,
+which weights its features; ∂_aΨ = Ψ/a, da/dt = −2ξ(∂_aΨ + λa), and the axis neuron's own
+pair is a²U(w, w). The law of a enters by Gauss–Hermite nodes (one for a point mass).
+
 **Numerics.** ρ₀ is represented by rings on generalised Gauss–Laguerre radii (the law of
 |w|) times Gauss–Jacobi cosines (the cosine law in R^d), exact for the unperturbed
 integrals of degree < 2·``cosine_nodes``. The flows at s = 0 and s = ±h for every probe
@@ -47,6 +51,7 @@ second derivative of the discrete flow to O(h²).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,19 +102,23 @@ def ring_weights(dimension: float, degree: int) -> np.ndarray:
 
 
 @jit_parallel
-def ring_gradients(r, c, mass, kinks, signs, slope, offset, kink_values, code, params, delta,
-                   lam, weights, probe, psi_r, psi_c, risk):  # fmt: skip
-    r"""∂_rΨ, ∂_cΨ at every ring and the risk of every run (see the module docstring).
+def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, code, params,
+                   delta, lam, weights, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
+    r"""∂_rΨ, ∂_cΨ, ∂_aΨ at every ring and the risk of every run (see the module docstring).
+
+    With a second layer V = a v(r) and U = a a' ū, so every feature carries its ring's a
+    and ∂_aΨ = Ψ/a; without one, a = 1 and ∂_aΨ is not used.
 
     Parameters
     ----------
-    r, c, mass : (B, M) radii, cosines with the axis and masses of B independent runs
+    r, c, amp, mass : (B, M) radii, cosines with the axis, second-layer weights a and masses
+        of B independent runs
     kinks, signs, slope, offset, kink_values : σ (:func:`~ddsolver.models.hermite.kinked_columns`)
     code, params : σ for the closed-form E σ(sG)² of the axis neuron's own pair
-    delta, lam : Δ and the weight decay λ (adds λr to ∂_rΨ)
+    delta, lam : Δ and the weight decay λ (adds λr to ∂_rΨ and λa to ∂_aΨ)
     weights : (K + 1, K + 1) :func:`ring_weights`
     probe : column of the axis neuron (c = 1), or −1
-    psi_r, psi_c : (B, M), risk : (B,), written in place
+    psi_r, psi_c, psi_a : (B, M), risk : (B,), written in place
     """
     runs, count = r.shape
     kmax = weights.shape[0] - 1
@@ -131,7 +140,7 @@ def ring_gradients(r, c, mass, kinks, signs, slope, offset, kink_values, code, p
             for k in range(1, kmax + 1):
                 cp[k] = cp[k - 1] * cm
                 sp[k] = sp[k - 1] * sm
-            w = mass[b, m]
+            w = mass[b, m] * amp[b, m]
             potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
             for g in range(2):
                 for k in range(kmax + 1):
@@ -154,7 +163,7 @@ def ring_gradients(r, c, mass, kinks, signs, slope, offset, kink_values, code, p
                 cp[k] = cp[k - 1] * cm
                 sp[k] = sp[k - 1] * sm
             gr = -0.5 * ((1.0 + delta) * grads[m, 0, 0] - (1.0 - delta) * grads[m, 1, 0])
-            gr += lam * r[b, m]
+            ga = -0.5 * (vals[m, 0, 0] - vals[m, 1, 0])
             gc = 0.0
             for g in range(2):
                 fac = 1.0 + delta if g == 0 else 1.0 - delta
@@ -169,11 +178,14 @@ def ring_gradients(r, c, mass, kinks, signs, slope, offset, kink_values, code, p
                             dc -= j * cp[k - j + 1] * sp[j - 2]
                         sc += a * dc
                     gr += fac * grads[m, g, k] * sr
+                    ga += vals[m, g, k] * sr
                     gc += vals[m, g, k] * sc
-            psi_r[b, m] = gr
-            psi_c[b, m] = gc
+            psi_r[b, m] = amp[b, m] * gr + lam * r[b, m]
+            psi_c[b, m] = amp[b, m] * gc
+            psi_a[b, m] = ga + lam * amp[b, m]
         if probe >= 0:  # the axis neuron's own pair: closed form instead of the series
             w = mass[b, probe]
+            a = amp[b, probe]
             exact = 0.0
             dexact = 0.0
             series = 0.0
@@ -187,8 +199,9 @@ def ring_gradients(r, c, mass, kinks, signs, slope, offset, kink_values, code, p
                 for k in range(kmax + 1):
                     series += 0.5 * vals[probe, g, k] * vals[probe, g, k]
                     dseries += fac * vals[probe, g, k] * grads[probe, g, k]
-            risk[b] += w * w * (exact - series)
-            psi_r[b, probe] += w * 0.5 * (dexact - dseries)
+            risk[b] += w * w * a * a * (exact - series)
+            psi_r[b, probe] += w * a * a * 0.5 * (dexact - dseries)
+            psi_a[b, probe] += w * a * (exact - series)
 
 
 @dataclass(frozen=True)
@@ -201,11 +214,12 @@ class DynamicalCorrection:
     risk : (T,) R(ρ_t) of the unperturbed rings
     correction : (T,) C(t), the dynamical 1/N term: E R_N(t) ≈ R(ρ_t) + C(t)/N
     iid : (T,) ∫U(θ, θ)dρ_t − ∫∫U dρ_t dρ_t, the i.i.d. term of N fresh draws from ρ_t
-    probe_radii, probe_weights : (P,) the radii |z| and their weights under ρ₀
-    first : (T, P) g'_z(0), the first-order response to one neuron at |z|
-    second : (T, P) g''_z(0)
-    radii : (T, n_r) the radii of ρ_t's rings
-    first_mean : (T,) E_{z∼ρ₀} of g' linear between the probe radii (≈ 0; see first_order)
+    probe_radii : (P_r,) the radii |z| of the added neuron
+    probe_amplitudes : (P_a,) its second-layer weights a_z ([1.0] without a second layer)
+    probe_weights : (P_a · P_r,) the weights of (a_z, |z|) under ρ₀, a-major
+    first : (T, P_a · P_r) g'_z(0), the first-order response to one neuron at (a_z, |z|)
+    second : (T, P_a · P_r) g''_z(0)
+    first_mean : (T,) E_{z∼ρ₀} of the interpolated g' (see :meth:`first_order`)
     """
 
     times: np.ndarray
@@ -213,22 +227,36 @@ class DynamicalCorrection:
     correction: np.ndarray
     iid: np.ndarray
     probe_radii: np.ndarray
+    probe_amplitudes: np.ndarray
     probe_weights: np.ndarray
     first: np.ndarray
     second: np.ndarray
-    radii: np.ndarray
     first_mean: np.ndarray
 
-    def first_order(self, radii: np.ndarray) -> np.ndarray:
-        r"""(1/N) Σᵢ g'_{zᵢ}(0) − E_{z∼ρ₀} g'_z(0) at each time, shape (T,), for neurons drawn
-        at ``radii`` (N,): the first-order part of R_N(t) − R(ρ_t), with g' linear between
-        the probe radii (flat beyond them) and its mean under ρ₀ taken off, so that it is
-        an exactly centred control variate for ensembles of finite networks."""
+    def interpolated_first(self, radii: np.ndarray, amplitudes: np.ndarray | None) -> np.ndarray:
+        """g'_z(0) at neurons (``amplitudes`` a, ``radii`` |w|) of shape (N,): linear between
+        the probe radii (flat beyond them), then between the probe a; shape (T, N)."""
         radii = np.asarray(radii, dtype=float)
-        out = np.empty(self.times.size)
-        for i in range(self.times.size):
-            out[i] = np.mean(np.interp(radii, self.probe_radii, self.first[i]))
-        return out - self.first_mean
+        grid = self.first.reshape(self.times.size, self.probe_amplitudes.size, -1)
+        along_r = np.array(
+            [[np.interp(radii, self.probe_radii, row) for row in rows] for rows in grid]
+        )  # (T, P_a, N)
+        if self.probe_amplitudes.size == 1:
+            return along_r[:, 0]
+        a = np.asarray(amplitudes, dtype=float)
+        pa = self.probe_amplitudes
+        k = np.clip(np.searchsorted(pa, a) - 1, 0, pa.size - 2)
+        u = np.clip((a - pa[k]) / (pa[k + 1] - pa[k]), 0.0, 1.0)
+        cols = np.arange(radii.size)
+        return (1 - u) * along_r[:, k, cols] + u * along_r[:, k + 1, cols]
+
+    def first_order(self, radii: np.ndarray, amplitudes: np.ndarray | None = None) -> np.ndarray:
+        r"""(1/N) Σᵢ g'_{zᵢ}(0) − E_{z∼ρ₀} g'_z(0) at each time, shape (T,), for neurons drawn
+        at ``radii`` (N,) (and second-layer weights ``amplitudes``): the first-order part of
+        R_N(t) − R(ρ_t), with g' interpolated (:meth:`interpolated_first`) and its mean under
+        ρ₀ taken off, so that it is an exactly centred control variate for ensembles of
+        finite networks."""
+        return self.interpolated_first(radii, amplitudes).mean(axis=1) - self.first_mean
 
 
 def _radial_rule(initial: GaussianInitial, nodes: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
@@ -250,6 +278,8 @@ def dynamical_correction(
     radial_nodes: int = 200,
     probe_nodes: int = 16,
     radial_rule: str = "quantile",
+    a_nodes: int = 8,
+    probe_a_nodes: int = 4,
     cosine_nodes: int | None = None,
     degree: int | None = None,
     step: float = 0.05,
@@ -257,7 +287,7 @@ def dynamical_correction(
     lam: float = 0.0,
     mass_step: float = MASS_STEP,
 ) -> DynamicalCorrection:
-    r"""C(t) for the isotropic kind with a fixed second layer (θ = w), noiseless dynamics.
+    r"""C(t) for the isotropic kind (θ = w, or (a, w) with a second layer), noiseless dynamics.
 
     Parameters
     ----------
@@ -268,6 +298,8 @@ def dynamical_correction(
     probe_nodes : P, the radii |z| of the added neuron, for E_z
     radial_rule : "quantile" (equal-mass midpoints: robust where the flow map of r steepens)
         or "gauss" (generalised Gauss–Laguerre: spectral while it is smooth)
+    a_nodes, probe_a_nodes : with a second layer, Gauss–Hermite nodes of a's law for the
+        rings and for the added neuron (one where a is a point mass)
     cosine_nodes : n_c, the cosines of ρ₀'s rings (default (K + 2) // 2, exact for degree K)
     degree : K, the highest Mehler degree (default :func:`default_degree`)
     step : the longest RK4 step (every run takes the same steps)
@@ -278,8 +310,6 @@ def dynamical_correction(
     -------
     DynamicalCorrection
     """
-    if problem.second_layer:
-        raise ValueError("the dynamical correction covers w-only networks (problem.second_layer)")
     if math.isinf(problem.dimension):
         raise ValueError("the dynamical correction needs a finite dimension")
     if problem.activation.kind not in KINKED_KINDS:
@@ -299,79 +329,101 @@ def dynamical_correction(
     weights = ring_weights(d, degree)
 
     radii, rweights = _radial_rule(initial, radial_nodes, radial_rule)
-    probe_radii, probe_weights = _radial_rule(initial, probe_nodes, radial_rule)
+    probe_radii, probe_rweights = _radial_rule(initial, probe_nodes, radial_rule)
+    second_layer = problem.second_layer
+    amps, aweights = initial.a_quadrature(a_nodes) if second_layer else ([1.0], [1.0])
+    probe_amps, probe_aweights = (
+        initial.a_quadrature(probe_a_nodes) if second_layer else ([1.0], [1.0])
+    )
+    amps, aweights = np.asarray(amps, float), np.asarray(aweights, float)
+    probe_amps, probe_aweights = np.asarray(probe_amps, float), np.asarray(probe_aweights, float)
     cos, cweights = cosine_quadrature(int(d), cosine_nodes)
-    ring_r = np.repeat(radii, cosine_nodes)
-    ring_c = np.tile(cos, radial_nodes)
-    ring_m = np.repeat(rweights, cosine_nodes) * np.tile(cweights, radial_nodes)
-    probes = probe_radii.size
+    # the rings: a-major, then r, then c; the probes: a-major, then r
+    ring_a, ring_r, ring_c = (x.ravel() for x in np.meshgrid(amps, radii, cos, indexing="ij"))
+    ring_m = np.einsum("i,j,k->ijk", aweights, rweights, cweights).ravel()
+    probe_a, probe_r = (x.ravel() for x in np.meshgrid(probe_amps, probe_radii, indexing="ij"))
+    probe_weights = np.outer(probe_aweights, probe_rweights).ravel()
+    probes = probe_r.size
     runs = 1 + 2 * probes
     h = float(mass_step)
-    share = np.concatenate([[0.0], np.repeat([h, -h], 1)[None, :].repeat(probes, 0).ravel()])
-    r = np.empty((runs, ring_r.size + 1))
-    c = np.empty_like(r)
-    mass = np.empty_like(r)
-    r[:, :-1] = ring_r
-    c[:, :-1] = ring_c
-    c[:, -1] = 1.0
-    r[0, -1] = probe_radii[0]
-    r[1:, -1] = np.repeat(probe_radii, 2)
+    share = np.concatenate([[0.0], np.tile([h, -h], probes)])
+    state = np.empty((3, runs, ring_r.size + 1))  # r, c, a
+    state[0, :, :-1] = ring_r
+    state[1, :, :-1] = ring_c
+    state[2, :, :-1] = ring_a
+    state[0, 0, -1], state[2, 0, -1] = probe_r[0], probe_a[0]  # massless in the base run
+    state[0, 1:, -1] = np.repeat(probe_r, 2)
+    state[2, 1:, -1] = np.repeat(probe_a, 2)
+    state[1, :, -1] = 1.0
+    mass = np.empty(state.shape[1:])
     mass[:, :-1] = (1.0 - share)[:, None] * ring_m
     mass[:, -1] = share
-    probe = r.shape[1] - 1
+    probe = mass.shape[1] - 1
 
-    psi_r = np.empty_like(r)
-    psi_c = np.empty_like(r)
+    psi = np.empty_like(state)
     risk = np.empty(runs)
 
-    def velocity(t: float, rr: np.ndarray, cc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ring_gradients(rr, cc, mass, kinks, signs, slope, offset, kink_values, act.code,
-                       act.param_array, problem.delta, lam, weights, probe, psi_r, psi_c,
-                       risk)  # fmt: skip
+    def velocity(t: float, x: np.ndarray) -> np.ndarray:
+        rr, cc, aa = x
+        ring_gradients(rr, cc, aa, mass, kinks, signs, slope, offset, kink_values, act.code,
+                       act.param_array, problem.delta, lam, weights, probe, psi[0], psi[1],
+                       psi[2], risk)  # fmt: skip
         rate = 2.0 * xi(t)
-        return -rate * psi_r, -rate * (1.0 - cc * cc) / (rr * rr) * psi_c
+        out = np.empty_like(x)
+        out[0] = -rate * psi[0]
+        out[1] = -rate * (1.0 - cc * cc) / (rr * rr) * psi[1]
+        out[2] = -rate * psi[2] if second_layer else 0.0
+        return out
 
     out_risk = np.empty((times.size, runs))
-    out_radii = np.empty((times.size, radial_nodes))
+    groups = amps.size * radii.size  # the base run's rings of one (a, r) share their motion
+    out_points = np.empty((times.size, 2, groups))
     t = 0.0
     for i, target in enumerate(times):
         while t < target:
             remaining = target - t
             dt = remaining if remaining <= step * (1.0 + 1e-9) else step  # no sliver left
-            k1r, k1c = velocity(t, r, c)
-            k2r, k2c = velocity(t + 0.5 * dt, r + 0.5 * dt * k1r, c + 0.5 * dt * k1c)
-            k3r, k3c = velocity(t + 0.5 * dt, r + 0.5 * dt * k2r, c + 0.5 * dt * k2c)
-            k4r, k4c = velocity(t + dt, r + dt * k3r, c + dt * k3c)
-            r = r + dt / 6.0 * (k1r + 2.0 * k2r + 2.0 * k3r + k4r)
-            c = c + dt / 6.0 * (k1c + 2.0 * k2c + 2.0 * k3c + k4c)
+            k1 = velocity(t, state)
+            k2 = velocity(t + 0.5 * dt, state + 0.5 * dt * k1)
+            k3 = velocity(t + 0.5 * dt, state + 0.5 * dt * k2)
+            k4 = velocity(t + dt, state + dt * k3)
+            state = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             t = target if dt == remaining else t + dt
-        velocity(t, r, c)
+        velocity(t, state)
         out_risk[i] = risk
-        out_radii[i] = r[0, :-1:cosine_nodes]
+        out_points[i, 0] = state[0, 0, :-1:cosine_nodes]
+        out_points[i, 1] = state[2, 0, :-1:cosine_nodes]
 
     base = out_risk[:, :1]
     plus = out_risk[:, 1::2]
     minus = out_risk[:, 2::2]
     second = (plus - 2.0 * base + minus) / (h * h)
     first = (plus - minus) / (2.0 * h)
-    fine_r, fine_w = initial.radial_quadrature(FINE_NODES)
-    v, _ = problem.radial_potential(out_radii.ravel())
-    self_pair = problem.radial_self(out_radii.ravel())
-    mean_v = (v.reshape(out_radii.shape) * rweights).sum(axis=1)
-    mean_self = (self_pair.reshape(out_radii.shape) * rweights).sum(axis=1)
+    group_w = np.outer(aweights, rweights).ravel()
+    r_t, a_t = out_points[:, 0].ravel(), out_points[:, 1].ravel()
+    v, _ = problem.radial_potential(r_t)
+    self_pair = problem.radial_self(r_t)
+    mean_v = ((a_t * v).reshape(times.size, groups) * group_w).sum(axis=1)
+    mean_self = ((a_t**2 * self_pair).reshape(times.size, groups) * group_w).sum(axis=1)
     double = out_risk[:, 0] - problem.label_second_moment - 2.0 * mean_v
-    return DynamicalCorrection(
+    result = DynamicalCorrection(
         times=times,
         risk=out_risk[:, 0].copy(),
         correction=0.5 * second @ probe_weights,
         iid=mean_self - double,
         probe_radii=probe_radii,
+        probe_amplitudes=probe_amps,
         probe_weights=probe_weights,
         first=first,
         second=second,
-        radii=out_radii,
-        first_mean=np.array([np.interp(fine_r, probe_radii, row) @ fine_w for row in first]),
+        first_mean=np.zeros(times.size),
     )
+    fine_r, fine_rw = initial.radial_quadrature(FINE_NODES)
+    fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if second_layer else ([1.0], [1.0])
+    grid_a, grid_r = (x.ravel() for x in np.meshgrid(fine_a, fine_r, indexing="ij"))
+    fine_w = np.outer(fine_aw, fine_rw).ravel()
+    mean = result.interpolated_first(grid_r, grid_a) @ fine_w
+    return dataclasses.replace(result, first_mean=mean)
 
 
 @dataclass(frozen=True)
@@ -404,13 +456,16 @@ def dynamical_term(
     *,
     radial_nodes: int = 200,
     probe_nodes: int = 16,
+    a_nodes: int = 8,
     degree: int | None = None,
     step: float = 0.05,
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
 ) -> DynamicalTerm:
-    """C(t) at (n_r, P) and its error against (⌈n_r/2⌉, ⌈P/2⌉) (:class:`DynamicalTerm`)."""
-    common = dict(degree=degree, step=step, xi=xi, lam=lam)
+    """C(t) at (n_r, P) radii (and n_a, ⌈n_a/2⌉ nodes of a) and its error against half of each
+    (:class:`DynamicalTerm`)."""
+    common = dict(degree=degree, step=step, xi=xi, lam=lam, a_nodes=a_nodes,
+                  probe_a_nodes=-(-a_nodes // 2))  # fmt: skip
     fine = dynamical_correction(problem, initial, times, radial_nodes=radial_nodes,
                                 probe_nodes=probe_nodes, **common)  # fmt: skip
     coarse = dynamical_correction(problem, initial, times, radial_nodes=-(-radial_nodes // 2),

@@ -48,6 +48,8 @@ class IsotropicGaussiansSpec(ReducedSpec):
         keys |= keys_of("dynamics", "tau", "finite_step") | {"finite_width.dynamical"}
         if cfg["finite_width"]["dynamical"]:
             keys |= keys_of("finite_width", "radial_nodes", "probe_nodes", "degree", "step")
+            if second and cfg["initial"]["a_std"] > 0:
+                keys.add("finite_width.a_nodes")
         keys |= keys_of("grid", "r_min", "r_max", "r_cells", "r_stretch")
         if second:
             keys |= keys_of("initial", "a_mean", "a_std")
@@ -64,12 +66,10 @@ class IsotropicGaussiansSpec(ReducedSpec):
             self.check_dynamical(cfg)
 
     def check_dynamical(self, cfg: dict) -> None:
-        """The dynamical 1/N term covers noiseless w-only networks with a kinked σ at a
-        finite d (docs/finite_width.md)."""
+        """The dynamical 1/N term covers noiseless networks (with or without a second layer)
+        with a kinked σ at a finite d (docs/finite_width.md)."""
         need = "with finite_width.dynamical (the dynamical 1/N term covers it only)"
         for key, value, ok, allowed in (
-            ("problem.second_layer", cfg["problem"]["second_layer"],
-             not cfg["problem"]["second_layer"], f"false {need}"),
             ("problem.dimension", cfg["problem"]["dimension"],
              not math.isinf(dimension_value(cfg)), f"a finite d {need}"),
             ("problem.activation.kind", cfg["problem"]["activation"]["kind"],

@@ -155,6 +155,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             times,
             radial_nodes=fw.radial_nodes,
             probe_nodes=fw.probe_nodes,
+            a_nodes=fw.a_nodes,
             degree=fw.degree or None,
             step=fw.step,
             xi=xi,
