@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from .._jit import jit_parallel
+from .._jit import jit, jit_parallel
 from .._scipy import special
 from ..models.activations import KINKED_KINDS
 from ..models.angular import cosine_quadrature, even_moments
@@ -101,6 +101,18 @@ def ring_weights(dimension: float, degree: int) -> np.ndarray:
     return out
 
 
+@jit
+def _cosine_powers(c, kmax, cp, sp):
+    """cp[k] = c^k and sp[k] = s^k, s = √(1 − c²), for k ≤ kmax (c clipped to [−1, 1])."""
+    cm = min(1.0, max(-1.0, c))
+    sm = math.sqrt((1.0 - cm) * (1.0 + cm))
+    cp[0] = 1.0
+    sp[0] = 1.0
+    for k in range(1, kmax + 1):
+        cp[k] = cp[k - 1] * cm
+        sp[k] = sp[k - 1] * sm
+
+
 @jit_parallel
 def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, code, params,
                    delta, lam, weights, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
@@ -133,13 +145,7 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
             for g in range(2):
                 scale = (1.0 + delta if g == 0 else 1.0 - delta) * r[b, m]
                 kinked_columns(kinks, signs, slope, offset, scale, kmax, vals[m, g], grads[m, g])
-            cm = min(1.0, max(-1.0, c[b, m]))
-            sm = math.sqrt((1.0 - cm) * (1.0 + cm))
-            cp[0] = 1.0
-            sp[0] = 1.0
-            for k in range(1, kmax + 1):
-                cp[k] = cp[k - 1] * cm
-                sp[k] = sp[k - 1] * sm
+            _cosine_powers(c[b, m], kmax, cp, sp)
             w = mass[b, m] * amp[b, m]
             potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
             for g in range(2):
@@ -155,13 +161,7 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
                     feat[g, k, j] *= weights[k, j]  # from here on W_kj A_kj
         risk[b] = 1.0 + 2.0 * potential + acc
         for m in range(count):
-            cm = min(1.0, max(-1.0, c[b, m]))
-            sm = math.sqrt((1.0 - cm) * (1.0 + cm))
-            cp[0] = 1.0
-            sp[0] = 1.0
-            for k in range(1, kmax + 1):
-                cp[k] = cp[k - 1] * cm
-                sp[k] = sp[k - 1] * sm
+            _cosine_powers(c[b, m], kmax, cp, sp)
             gr = -0.5 * ((1.0 + delta) * grads[m, 0, 0] - (1.0 - delta) * grads[m, 1, 0])
             ga = -0.5 * (vals[m, 0, 0] - vals[m, 1, 0])
             gc = 0.0
