@@ -10,8 +10,8 @@ complete solver state (density or particle positions, and the controller's ``dt_
 
 from __future__ import annotations
 
-import logging
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +35,6 @@ from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
 if TYPE_CHECKING:
     from .fluctuations.probe import DynamicalTerm
-
-log = logging.getLogger(__name__)
 
 STEPS_PER_CALL = 5000
 
@@ -223,8 +221,9 @@ def run_reduced(
     system = build_system(cfg)
     times, is_save = run_stop_times(cfg)
     schedule = build_schedule(cfg)
-    if cfg.config["finite_width"]["dynamical"] and not quiet:
-        log.info("computing C(t), the dynamical 1/N term, on %d stop times", times.size)
+    if cfg.config["finite_width"]["dynamical"] and not quiet:  # before the progress bar
+        print(f"ddsolver: computing C(t), the dynamical 1/N term, on {times.size} stop times",
+              file=sys.stderr, flush=True)  # fmt: skip
     term = kind.dynamical_term(
         cfg, times, lambda t: float(schedule_value(schedule.code, schedule.params, t))
     )

@@ -241,6 +241,32 @@ def test_the_noise_term_sets_the_long_time_error():
     assert abs(without.series("observables")["risk"][-1]) < 1e-9
 
 
+@pytest.mark.parametrize("activation", ["erf_sqrt2", "linear"])
+def test_the_noise_term_splits_into_own_and_shared_unit_pairs(activation):
+    """The η² term of dQ_kl is Σ over pairs: 'own' keeps k = l, 'shared' k ≠ l, and their
+    rates of ε_g (noise_rate_own, noise_rate_shared) are the directional derivatives of ε_g
+    along each masked term — checked here against ε_g moved along rhs(pairs) − rhs(none)."""
+    rng = np.random.default_rng(5)
+    k, m = 3, 2
+    base = dict(activation=activation, teacher_overlaps=np.eye(m), teacher_v=np.ones(m),
+                students=k, eta=0.7, label_noise=0.3)  # fmt: skip
+    models = {pairs: cm.Committee(**base, noise_pairs=pairs) for pairs in ("all", "own", "shared")}
+    silent = cm.Committee(**base, noise_term=False)
+    w = rng.standard_normal((k + m, 50)) / np.sqrt(50)
+    gram = w @ w.T
+    state = models["all"].pack(gram[:k, :k], gram[:k, k:], np.array([0.9, 1.1, 0.8]))
+    rates = {}
+    for pairs, model in models.items():
+        push = model.rhs(state) - silent.rhs(state)
+        h = 1e-6
+        rates[pairs] = (model.error(state + h * push) - model.error(state - h * push)) / (2 * h)
+    own, shared = models["all"].noise_rates(state)
+    assert own == pytest.approx(rates["own"], rel=1e-6)
+    assert shared == pytest.approx(rates["shared"], rel=1e-6)
+    assert own + shared == pytest.approx(rates["all"], rel=1e-6)
+    assert models["own"].noise_rates(state) == (own, shared)  # measured along any dynamics
+
+
 SMALL = {
     "problem": {"kind": "committee", "dimension": 300, "activation": {"kind": "erf_sqrt2"}},
     "initial": {"scale": 0.7},
@@ -298,6 +324,8 @@ def test_run_sgd_compare_and_resume_on_the_command_line(tmp_path):
         ({"initial": {"kind": "overlaps", "q": [1.0, 0.0, 0.0, 1.0], "r": [0.9, 0, 0, 0],
                       "v": [1.0, 1.0], "t": [0.5, 0.0, 0.0, 1.0]}}, "initial.q"),
         ({"initial": {"t": [1.0, 0.0, 0.0, 1.0]}}, "initial.t"),
+        ({"dynamics": {"noise_term": False, "noise_pairs": "own"}}, "dynamics.noise_pairs"),
+        ({"dynamics": {"noise_pairs": "diagonal"}}, "dynamics.noise_pairs"),
     ],
 )  # fmt: skip
 def test_bad_committee_configs_name_the_key(settings, key):

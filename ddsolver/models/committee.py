@@ -221,6 +221,14 @@ def _field_map(cov: np.ndarray) -> np.ndarray:
     return vectors * np.sqrt(np.clip(values, 0.0, None))
 
 
+#: The unit pairs of the η² term each ``noise_pairs`` keeps, as a (K, K) mask.
+NOISE_PAIRS = {
+    "all": lambda k: np.ones((k, k)),
+    "own": np.eye,
+    "shared": lambda k: 1.0 - np.eye(k),
+}
+
+
 @dataclass
 class FieldRule:
     """Scrambled Sobol points of standard Gaussian fields, fixed for a run: E f(z) ≈ mean f(L u).
@@ -278,6 +286,9 @@ class Committee:
     weight_decay : λ
     label_noise : σ
     noise_term : include the η² terms (the SGD noise); False is the η → 0 limit at fixed ηt
+    noise_pairs : which unit pairs (k, l) of the η² term of dQ_kl to keep: "all"; "own" —
+        k = l, each unit's own step noise; "shared" — k ≠ l, the noise two units share
+        through the common sample (Δw_k·Δw_l ∝ g'_k g'_l e² |x|²/d, one x for both)
     """
 
     activation: str
@@ -290,6 +301,7 @@ class Committee:
     weight_decay: float = 0.0
     label_noise: float = 0.0
     noise_term: bool = True
+    noise_pairs: str = "all"
     quadrature_seed: int = 0
     rule: FieldRule | None = field(init=False, default=None, repr=False)
 
@@ -340,6 +352,31 @@ class Committee:
         q, r, v = self.unpack(state)
         return float(committee_error(self.code, self.gain, self.covariance(q, r), self.beta(v)))
 
+    def noise_rates(self, state: np.ndarray) -> tuple[float, float]:
+        r"""The η² term's share of dε_g/dt: (own, shared) = Σ over unit pairs k = l, k ≠ l of
+        ∂ε_g/∂Q_kl · (ηc)² v_k v_l E[g'_k g'_l e²], along the ODEs as they run (whatever
+        ``noise_pairs`` keeps). ∂ε_g/∂Q by central differences along symmetric unit
+        perturbations of Q (step 1e-5: error ~1e-10 relative)."""
+        if not self.noise_term or self.eta <= 0:
+            return 0.0, 0.0
+        q, r, v = self.unpack(state)
+        cov, beta = self.covariance(q, r), self.beta(v)
+        noise = (self.eta * self.c) ** 2 * np.outer(v, v) * self.noise_average(cov, beta)
+        h, own, shared = 1e-5, 0.0, 0.0
+        for k in range(self.students):
+            for j in range(k, self.students):
+                bump = np.zeros_like(cov)
+                bump[k, j] = bump[j, k] = h
+                slope = (
+                    committee_error(self.code, self.gain, cov + bump, beta)
+                    - committee_error(self.code, self.gain, cov - bump, beta)
+                ) / (2 * h)  # along Q_kj and Q_jk together: ∂ε/∂Q_kj + ∂ε/∂Q_jk for j ≠ k
+                if j == k:
+                    own += slope * noise[k, k]
+                else:
+                    shared += slope * noise[k, j]
+        return float(own), float(shared)
+
     def noise_average(self, cov: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """E[g'_k g'_l e²] with the label noise, (K, K)."""
         noise_var = self.label_noise**2
@@ -361,7 +398,8 @@ class Committee:
         drift = eta * c * v[:, None] * i3  # [k, j] = η c v_k Σ_p β_p I₃(k, j, p)
         dq = drift[:, :k] + drift[:, :k].T - 2.0 * eta * lam * q
         if self.noise_term and eta > 0:
-            dq += (eta * c) ** 2 * np.outer(v, v) * self.noise_average(cov, beta)
+            noise = (eta * c) ** 2 * np.outer(v, v) * self.noise_average(cov, beta)
+            dq += noise * NOISE_PAIRS[self.noise_pairs](k)
         dr = drift[:, k:] - eta * lam * r
         dv = self.eta_v * (c * i2 - lam * v)
         return self.pack(dq, dr, dv)

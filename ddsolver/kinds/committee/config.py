@@ -95,6 +95,14 @@ class CommitteeSpec(KindSpec):
                 True,
                 "committee: keep the η² (SGD-noise) terms of the ODEs; false is η → 0 at fixed ηt",
             ),
+            "noise_pairs": Key(
+                "str",
+                "all",
+                "committee, with noise_term: the unit pairs (k, l) of the η² term of dQ_kl kept — "
+                "'own' (k = l: each unit's own step noise), 'shared' (k ≠ l: the noise units "
+                "share through the common sample) or 'all'",
+                choices=("all", "own", "shared"),
+            ),
         },
         "initial": {
             "seed": INITIAL_SEED,
@@ -125,6 +133,8 @@ class CommitteeSpec(KindSpec):
         keys = keys_of("problem", "student_units", "teacher_units", "output_scale", "teacher_v",
                        "label_noise")  # fmt: skip
         keys |= keys_of("dynamics", "eta", "eta_v", "noise_term", "lam")
+        if cfg["dynamics"]["noise_term"]:
+            keys.add("dynamics.noise_pairs")
         keys |= keys_of("solver", "rtol", "atol") | {"initial.kind"}
         finite = not math.isinf(p["dimension"])
         if finite:
@@ -191,6 +201,16 @@ class CommitteeSpec(KindSpec):
                 }
             )
         obs["risk"] = Field("ε_g", "generalisation error ε_g = ½ E (ŷ − y)² at the overlaps")
+        obs["noise_rate_own"] = Field(
+            "dε_g/dt, own noise",
+            "the η² term's share of dε_g/dt from the pairs k = l of dQ_kl: each unit's own "
+            "step noise (0 without dynamics.noise_term)",
+        )
+        obs["noise_rate_shared"] = Field(
+            "dε_g/dt, shared noise",
+            "the η² term's share of dε_g/dt from the pairs k ≠ l: the noise units share through "
+            "the common sample",
+        )
         snaps = {
             "Q": Field("Q", "student overlaps w wᵀ/d", ("student", "student_")),
             "R": Field("R", "student–teacher overlaps w w*ᵀ/d", ("student", "teacher")),

@@ -219,6 +219,7 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
             weight_decay=dyn.lam,
             label_noise=p.label_noise,
             noise_term=dyn.noise_term,
+            noise_pairs=dyn.noise_pairs,
         )
 
     def describe(self, cfg: Settings) -> ODESystem:
@@ -228,7 +229,13 @@ class CommitteeKind(CommitteeSpec, ProblemKind):
         q, r, v, _ = initial_overlaps(cfg)
 
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
-            return {"risk": model.error(state), **named_observables(*model.unpack(state))}
+            own, shared = model.noise_rates(state)
+            return {
+                "risk": model.error(state),
+                "noise_rate_own": own,
+                "noise_rate_shared": shared,
+                **named_observables(*model.unpack(state)),
+            }
 
         def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
             q, r, v = model.unpack(state)
