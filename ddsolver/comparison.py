@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
-from .config import ConfigError
+from .config import ConfigError, is_default
 
 #: Config tables that must agree for a comparison to mean anything.
 PROBLEM_TABLES = ("problem", "initial", "dynamics")
@@ -79,7 +79,7 @@ def check_same_problem(pde_config: dict, sgd_config: dict) -> None:
         a = _flatten(pde_config.get(table, {}), table + ".")
         b = _flatten(sgd_config.get(table, {}), table + ".")
         for key in sorted(set(a) | set(b)):
-            if key in skip:
+            if key in skip or _added_since(key, a, b):
                 continue
             if a.get(key) != b.get(key):
                 raise ConfigError(
@@ -87,6 +87,18 @@ def check_same_problem(pde_config: dict, sgd_config: dict) -> None:
                     f"PDE {a.get(key)!r}, SGD {b.get(key)!r}",
                     "the two files describe different problems",
                 )
+
+
+def _added_since(key: str, a: dict, b: dict) -> bool:
+    """A key one file's stored config lacks (made before the key existed) and the other holds
+    at its default: the two describe the same problem."""
+    if (key in a) == (key in b):
+        return False
+    present = a.get(key, b.get(key))
+    try:
+        return is_default(key, present)
+    except (KeyError, ConfigError):  # not a key of this version's schema
+        return False
 
 
 def wasserstein1(edges: np.ndarray, cell_masses: np.ndarray, samples: np.ndarray) -> float:

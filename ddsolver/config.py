@@ -427,7 +427,8 @@ def given_keys(raw: dict) -> dict[str, Any]:
     return out
 
 
-def _is_default(key: str, value: Any) -> bool:
+def is_default(key: str, value: Any) -> bool:
+    """Whether ``value`` is the schema's default of the dotted ``key``."""
     table, name = key.rsplit(".", 1)
     spec = SCHEMA[table][name]
     if key == "dynamics.xi":
@@ -461,7 +462,7 @@ def _refuse_inapplicable(raw: dict, cfg: dict) -> None:
     given = given_keys(raw)
     complete = is_complete(given)
     for key, value in given.items():
-        if key in applicable or (complete and _is_default(key, value)):
+        if key in applicable or (complete and is_default(key, value)):
             continue
         table = key.rsplit(".", 1)[0]
         same = sorted(k.rsplit(".", 1)[1] for k in applicable if k.rsplit(".", 1)[0] == table)

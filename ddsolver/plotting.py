@@ -491,6 +491,32 @@ def risk_comparison_figure(pde_path, sgd_path, report: dict, plt=None):
     return fig
 
 
+def _error_budget(plt, report: dict, words: Labels, trained: Labels):
+    """SGD's mean minus each partial prediction — the limit alone, with the i.i.d. 1/N term,
+    with the dynamical C(t)/N, and (``--corrected``) the finite-step limit with its 1/N
+    term — against the SGD mean's standard error around zero."""
+    risk = report["risk"]
+    t = np.asarray(risk["time"])
+    mean = np.asarray(risk["sgd_mean"])
+    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    seeds = len(report["seeds"])
+    if seeds > 1:
+        se = np.asarray(risk["sgd_std"]) / np.sqrt(seeds)
+        ax.fill_between(t, -2 * se, 2 * se, color="k", alpha=0.15,
+                        label=f"± 2 standard errors of the {trained.trainer} mean")  # fmt: skip
+    ax.axhline(0.0, color="k", lw=0.5)
+    n = report["neurons"]
+    ax.plot(t, mean - np.asarray(risk["pde"]), label=f"{words.limit} alone")
+    ax.plot(t, risk["gap_iid"], ":", label=f"{words.limit} + i.i.d. 1/N term (N = {n})")
+    ax.plot(t, risk["gap"], "--", label=f"{words.limit} + C(t)/N (N = {n})")
+    step = report.get("finite_step")
+    if step:
+        ax.plot(t, step["risk"]["gap"], "C3-",
+                label=f"finite-step {words.limit} + 1/N (ε = {report['eps']:g})")  # fmt: skip
+    _decorate(ax, "time t", f"{trained.trainer} mean − prediction")
+    return fig
+
+
 def comparison_figures(
     pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
 ) -> list[Path]:
@@ -502,13 +528,16 @@ def comparison_figures(
 
 def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dict[str, Any]:
     """risk_comparison, density_vs_sgd and wasserstein (grouped observables:
-    overlaps_comparison) of a comparison report, as matplotlib Figures by name; ``plt``:
-    pyplot, or by default figures that pyplot does not hold (for notebooks and scripts)."""
+    overlaps_comparison; a dynamical 1/N run: error_budget) of a comparison report, as
+    matplotlib Figures by name; ``plt``: pyplot, or by default figures that pyplot does not
+    hold (for notebooks and scripts)."""
     plt = plt or _Figures
     out = {"risk_comparison": risk_comparison_figure(pde_path, sgd_path, report, plt)}
     t = np.asarray(report["risk"]["time"])
     step = report.get("finite_step")
     words, trained = file_labels(pde_path), file_labels(sgd_path)
+    if "gap_iid" in report["risk"]:
+        out["error_budget"] = _error_budget(plt, report, words, trained)
     groups = {
         g: [n for n in names if n in report.get("observables", {})]
         for g, names in overlap_groups(pde_path).items()

@@ -298,6 +298,11 @@ def test_compare_reports_sgd_against_both_1_over_n_terms(tmp_path):
     np.testing.assert_allclose(risk["pde_finite_n"], risk["pde"] + c / 100, rtol=0, atol=1e-12)
     assert np.all(risk["pde_finite_n_iid"][1:] > risk["pde_finite_n"][1:])  # trained: C < i.i.d.
     np.testing.assert_allclose(risk["gap_iid"], risk["sgd_mean"] - risk["pde_finite_n_iid"])
+    from ddsolver.plotting import comparison_figure_objects
+
+    figures = comparison_figure_objects(tmp_path / "pde.h5", tmp_path / "sgd.h5", report)
+    lines = figures["error_budget"].axes[0].get_lines()
+    np.testing.assert_allclose(lines[-1].get_ydata(), risk["gap"])  # SGD − (R + C/N)
 
 
 def test_a_second_layer_takes_the_switch_and_its_a_nodes(tmp_path):
@@ -309,3 +314,18 @@ def test_a_second_layer_takes_the_switch_and_its_a_nodes(tmp_path):
     point_mass = ddsolver("check", cfg, "--set", "problem.second_layer=true", "--set",
                           "finite_width.a_nodes=4")  # fmt: skip
     assert point_mass.returncode == 2 and "'finite_width.a_nodes'" in point_mass.stderr
+
+
+def test_compare_accepts_a_file_made_before_a_key_existed():
+    """A stored config without a key (an older file) and one with it at its default describe
+    the same problem; at another value they do not."""
+    from ddsolver.comparison import check_same_problem
+    from ddsolver.config import ConfigError, validate
+
+    new = validate({"problem": {"kind": "committee"}})
+    old = {table: dict(values) for table, values in new.items()}
+    del old["dynamics"]["noise_pairs"]
+    check_same_problem(old, new)
+    changed = validate({"problem": {"kind": "committee"}, "dynamics": {"noise_pairs": "own"}})
+    with pytest.raises(ConfigError, match="noise_pairs"):
+        check_same_problem(old, changed)
