@@ -353,29 +353,30 @@ class Committee:
         return float(committee_error(self.code, self.gain, self.covariance(q, r), self.beta(v)))
 
     def noise_rates(self, state: np.ndarray) -> tuple[float, float]:
-        r"""The η² term's share of dε_g/dt: (own, shared) = Σ over unit pairs k = l, k ≠ l of
-        ∂ε_g/∂Q_kl · (ηc)² v_k v_l E[g'_k g'_l e²], along the ODEs as they run (whatever
-        ``noise_pairs`` keeps). ∂ε_g/∂Q by central differences along symmetric unit
-        perturbations of Q (step 1e-5: error ~1e-10 relative)."""
+        r"""The η² term's share of dε_g/dt: (own, shared), the derivatives of ε_g along the
+        η² term (ηc)² v_k v_l E[g'_k g'_l e²] of dQ restricted to the unit pairs k = l and
+        k ≠ l, along the ODEs as they run (whatever ``noise_pairs`` keeps). Each is one
+        central difference of ε_g (four evaluations in all, at any K), with a step that
+        moves Q by 1e-5 at most."""
         if not self.noise_term or self.eta <= 0:
             return 0.0, 0.0
         q, r, v = self.unpack(state)
         cov, beta = self.covariance(q, r), self.beta(v)
         noise = (self.eta * self.c) ** 2 * np.outer(v, v) * self.noise_average(cov, beta)
-        h, own, shared = 1e-5, 0.0, 0.0
-        for k in range(self.students):
-            for j in range(k, self.students):
-                bump = np.zeros_like(cov)
-                bump[k, j] = bump[j, k] = h
-                slope = (
-                    committee_error(self.code, self.gain, cov + bump, beta)
-                    - committee_error(self.code, self.gain, cov - bump, beta)
-                ) / (2 * h)  # along Q_kj and Q_jk together: ∂ε/∂Q_kj + ∂ε/∂Q_jk for j ≠ k
-                if j == k:
-                    own += slope * noise[k, k]
-                else:
-                    shared += slope * noise[k, j]
-        return float(own), float(shared)
+        k = self.students
+        rates = []
+        for mask in (NOISE_PAIRS["own"](k), NOISE_PAIRS["shared"](k)):
+            push = np.zeros_like(cov)
+            push[:k, :k] = noise * mask
+            top = float(np.abs(push).max())
+            if top == 0.0:
+                rates.append(0.0)
+                continue
+            h = 1e-5 / top
+            up = committee_error(self.code, self.gain, cov + h * push, beta)
+            down = committee_error(self.code, self.gain, cov - h * push, beta)
+            rates.append(float((up - down) / (2 * h)))
+        return rates[0], rates[1]
 
     def noise_average(self, cov: np.ndarray, beta: np.ndarray) -> np.ndarray:
         """E[g'_k g'_l e²] with the label noise, (K, K)."""
