@@ -29,7 +29,6 @@ from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
 from .resources import check_memory
 from .runloop import Advance, non_finite_risk, run_loop, run_stop_times
-from .schedules import schedule_value
 from .settings import Settings, settings
 from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
@@ -224,9 +223,7 @@ def run_reduced(
     if cfg.config["finite_width"]["dynamical"] and not quiet:  # before the progress bar
         print(f"ddsolver: computing C(t), the dynamical 1/N term, on {times.size} stop times",
               file=sys.stderr, flush=True)  # fmt: skip
-    term = kind.dynamical_term(
-        cfg, times, lambda t: float(schedule_value(schedule.code, schedule.params, t))
-    )
+    term = kind.dynamical_term(cfg, times, schedule)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term)
 
     config_text = to_toml(cfg.config)
