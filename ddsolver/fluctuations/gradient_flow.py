@@ -9,9 +9,10 @@ cᵢⱼ = ŵᵢ·ŵⱼ,
     K^a_ij = ½ Σ± (1 ± Δ) ∂_aK(s±ᵢ, s±ⱼ, cᵢⱼ),       K^c_ij = ½ Σ± ∂_cK(s±ᵢ, s±ⱼ, cᵢⱼ),
 
 K(a, b, c) = E σ(aZ₁)σ(bZ₂) the pair moment and s± = (1 ± Δ)r. The diagonal j = i is
-U(wᵢ, wᵢ)'s own gradient, ½∇U(w, w) = K^a_ii ŵᵢ. A pair with |c| ≤ :data:`MAX_COSINE` sums
-the Mehler series (∂_aK = Σ_k c^k f̂'_k(a) f̂_k(b), ∂_cK = Σ_k k c^{k−1} f̂_k(a) f̂_k(b)) until
-its rest is below :data:`TAIL`; other pairs and the diagonal take the closed form.
+U(wᵢ, wᵢ)'s own gradient, ½∇U(w, w) = K^a_ii ŵᵢ. A pair with |c| ≤ 0.6 (the exact risk's
+``SERIES_MAX_COSINE``) sums the Mehler series (∂_aK = Σ_k c^k f̂'_k(a) f̂_k(b),
+∂_cK = Σ_k k c^{k−1} f̂_k(a) f̂_k(b)) until its rest is below :data:`TAIL`; other pairs and
+the diagonal take the closed form.
 
 This is an independent check of :mod:`.probe` — no symmetry reduction, no linearisation:
 the mean of R_N(t) over draws of the initial network, against R(ρ_t) + C(t)/N.
@@ -29,11 +30,11 @@ from .._jit import jit_parallel
 from ..models.hermite import hermite_coefficients
 from ..models.integrals import derivative_product, pair_moment, pair_moment_da
 from ..models.isotropic import IsotropicGaussians
-from ..sgd.isotropic import exact_risk
+from ..sgd.isotropic import SERIES_MAX_COSINE, SERIES_ORDER, exact_risk, series_tail_bounds
+from ..sgd.pair_sums import unit_rows
 
-MAX_COSINE = 0.6
-ORDER = 80
-#: What a pair's series may leave out, in K^a and in K^c.
+#: What a pair's series may leave out, in K^a, K^c and U (the series' cosine bound and order
+#: are the exact risk's, :data:`~ddsolver.sgd.isotropic.SERIES_MAX_COSINE` and ``SERIES_ORDER``).
 TAIL = 1e-16
 
 
@@ -85,13 +86,14 @@ def pair_kernels(code, params, sp, sm, fp, dfp, fm, dfm, delta, gram, tail_a, ta
 
 
 def _tails(fp, dfp, fm, dfm, delta) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds on the rest of the K^a, K^c and U series from degree k on, shape (K + 2,)."""
+    """Bounds on the rest of the K^a, K^c and U series from degree k on, shape (K + 2,); U's
+    is the exact risk's own (:func:`~ddsolver.sgd.isotropic.series_tail_bounds`)."""
     k = np.arange(fp.shape[1])
     term_a = 0.5 * ((1 + delta) * np.abs(dfp).max(0) * np.abs(fp).max(0)
                     + (1 - delta) * np.abs(dfm).max(0) * np.abs(fm).max(0))  # fmt: skip
-    term_u = 0.5 * (np.abs(fp).max(0) ** 2 + np.abs(fm).max(0) ** 2)
+    term_c = 0.5 * k * (np.abs(fp).max(0) ** 2 + np.abs(fm).max(0) ** 2)
     rest = lambda x: np.append(np.cumsum(x[::-1])[::-1], 0.0)  # noqa: E731
-    return rest(term_a), rest(k * term_u), rest(term_u)
+    return rest(term_a), rest(term_c), series_tail_bounds(fp, fm)
 
 
 def gradient(
@@ -100,16 +102,15 @@ def gradient(
     r"""The gradients of aᵢv(wᵢ) + (1/N) Σⱼ aᵢaⱼU(wᵢ, wⱼ) + (λ/2)(|wᵢ|² + aᵢ²) in wᵢ, shape
     (N, d), and in aᵢ, shape (N,) — None without a second layer (``a`` None: aᵢ = 1)."""
     n = w.shape[0]
-    r = np.linalg.norm(w, axis=1)
-    unit = w / r[:, None]
+    r, unit = unit_rows(w)
     gram = unit @ unit.T
     sp, sm = problem.scales(r)
     act = problem.activation
-    fp, dfp = hermite_coefficients(act, sp, ORDER)
-    fm, dfm = hermite_coefficients(act, sm, ORDER)
+    fp, dfp = hermite_coefficients(act, sp, SERIES_ORDER)
+    fm, dfm = hermite_coefficients(act, sm, SERIES_ORDER)
     ka, kc, ku = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
     pair_kernels(act.code, act.param_array, sp, sm, fp, dfp, fm, dfm, problem.delta, gram,
-                 *_tails(fp, dfp, fm, dfm, problem.delta), MAX_COSINE, TAIL, ka, kc,
+                 *_tails(fp, dfp, fm, dfm, problem.delta), SERIES_MAX_COSINE, TAIL, ka, kc,
                  ku)  # fmt: skip
     v, dv = problem.radial_potential(r)
     amp = np.ones(n) if a is None else np.asarray(a, dtype=float)
