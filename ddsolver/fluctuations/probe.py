@@ -51,7 +51,6 @@ second derivative of the discrete flow to O(h²).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,8 +69,8 @@ from ..models.isotropic import IsotropicGaussians
 
 #: The mass of the added neuron in the second difference g'' ≈ [g(h) − 2g(0) + g(−h)]/h².
 MASS_STEP = 1e-3
-#: The default degree K is the first odd one with E_d c^{K+1} below this (K = 17 at d = 40,
-#: where K = 15 already agrees with K = 31 to 1e-6 in C(t)).
+#: The default degree K is the first odd one with E_d c^{K+1} below this (K = 15 at d = 40,
+#: which agrees with K = 31 to 1e-6 in C(t)).
 DEGREE_TOLERANCE = 1e-7
 #: Gauss–Laguerre nodes of the mean of g' under ρ₀.
 FINE_NODES = 200
@@ -171,12 +170,12 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
                     sr = 0.0
                     sc = 0.0
                     for j in range(0, k + 1, 2):
-                        a = feat[g, k, j]
-                        sr += a * cp[k - j] * sp[j]
+                        coef = feat[g, k, j]
+                        sr += coef * cp[k - j] * sp[j]
                         dc = (k - j) * cp[k - j - 1] * sp[j] if k > j else 0.0
                         if j >= 2:
                             dc -= j * cp[k - j + 1] * sp[j - 2]
-                        sc += a * dc
+                        sc += coef * dc
                     gr += fac * grads[m, g, k] * sr
                     ga += vals[m, g, k] * sr
                     gc += vals[m, g, k] * sc
@@ -236,19 +235,8 @@ class DynamicalCorrection:
     def interpolated_first(self, radii: np.ndarray, amplitudes: np.ndarray | None) -> np.ndarray:
         """g'_z(0) at neurons (``amplitudes`` a, ``radii`` |w|) of shape (N,): linear between
         the probe radii (flat beyond them), then between the probe a; shape (T, N)."""
-        radii = np.asarray(radii, dtype=float)
-        grid = self.first.reshape(self.times.size, self.probe_amplitudes.size, -1)
-        along_r = np.array(
-            [[np.interp(radii, self.probe_radii, row) for row in rows] for rows in grid]
-        )  # (T, P_a, N)
-        if self.probe_amplitudes.size == 1:
-            return along_r[:, 0]
-        a = np.asarray(amplitudes, dtype=float)
-        pa = self.probe_amplitudes
-        k = np.clip(np.searchsorted(pa, a) - 1, 0, pa.size - 2)
-        u = np.clip((a - pa[k]) / (pa[k + 1] - pa[k]), 0.0, 1.0)
-        cols = np.arange(radii.size)
-        return (1 - u) * along_r[:, k, cols] + u * along_r[:, k + 1, cols]
+        return _interpolated(self.first, self.probe_radii, self.probe_amplitudes, radii,
+                             amplitudes)  # fmt: skip
 
     def first_order(self, radii: np.ndarray, amplitudes: np.ndarray | None = None) -> np.ndarray:
         r"""(1/N) Σᵢ g'_{zᵢ}(0) − E_{z∼ρ₀} g'_z(0) at each time, shape (T,), for neurons drawn
@@ -257,6 +245,24 @@ class DynamicalCorrection:
         ρ₀ taken off, so that it is an exactly centred control variate for ensembles of
         finite networks."""
         return self.interpolated_first(radii, amplitudes).mean(axis=1) - self.first_mean
+
+
+def _interpolated(first, probe_radii, probe_amplitudes, radii, amplitudes) -> np.ndarray:
+    """``first`` (T, P_a · P_r), a-major, at (``amplitudes``, ``radii``) (N,): linear in r
+    between the probe radii (flat beyond them), then in a; shape (T, N)."""
+    radii = np.asarray(radii, dtype=float)
+    grid = first.reshape(first.shape[0], probe_amplitudes.size, -1)
+    along_r = np.array(
+        [[np.interp(radii, probe_radii, row) for row in rows] for rows in grid]
+    )  # (T, P_a, N)
+    if probe_amplitudes.size == 1:
+        return along_r[:, 0]
+    a = np.asarray(amplitudes, dtype=float)
+    pa = probe_amplitudes
+    k = np.clip(np.searchsorted(pa, a) - 1, 0, pa.size - 2)
+    u = np.clip((a - pa[k]) / (pa[k + 1] - pa[k]), 0.0, 1.0)
+    cols = np.arange(radii.size)
+    return (1 - u) * along_r[:, k, cols] + u * along_r[:, k + 1, cols]
 
 
 def _radial_rule(initial: GaussianInitial, nodes: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
@@ -406,7 +412,11 @@ def dynamical_correction(
     mean_v = ((a_t * v).reshape(times.size, groups) * group_w).sum(axis=1)
     mean_self = ((a_t**2 * self_pair).reshape(times.size, groups) * group_w).sum(axis=1)
     double = out_risk[:, 0] - problem.label_second_moment - 2.0 * mean_v
-    result = DynamicalCorrection(
+    fine_r, fine_rw = initial.radial_quadrature(FINE_NODES)
+    fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if second_layer else ([1.0], [1.0])
+    grid_a, grid_r = (x.ravel() for x in np.meshgrid(fine_a, fine_r, indexing="ij"))
+    fine_w = np.outer(fine_aw, fine_rw).ravel()
+    return DynamicalCorrection(
         times=times,
         risk=out_risk[:, 0].copy(),
         correction=0.5 * second @ probe_weights,
@@ -416,14 +426,8 @@ def dynamical_correction(
         probe_weights=probe_weights,
         first=first,
         second=second,
-        first_mean=np.zeros(times.size),
+        first_mean=_interpolated(first, probe_radii, probe_amps, grid_r, grid_a) @ fine_w,
     )
-    fine_r, fine_rw = initial.radial_quadrature(FINE_NODES)
-    fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if second_layer else ([1.0], [1.0])
-    grid_a, grid_r = (x.ravel() for x in np.meshgrid(fine_a, fine_r, indexing="ij"))
-    fine_w = np.outer(fine_aw, fine_rw).ravel()
-    mean = result.interpolated_first(grid_r, grid_a) @ fine_w
-    return dataclasses.replace(result, first_mean=mean)
 
 
 @dataclass(frozen=True)
@@ -462,8 +466,8 @@ def dynamical_term(
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
 ) -> DynamicalTerm:
-    """C(t) at (n_r, P) radii (and n_a, ⌈n_a/2⌉ nodes of a) and its error against half of each
-    (:class:`DynamicalTerm`)."""
+    """C(t) at n_r ring radii and P probe radii (and n_a, ⌈n_a/2⌉ nodes of a), and its error
+    against ⌈n_r/2⌉ and ⌈P/2⌉ radii with the same nodes of a (:class:`DynamicalTerm`)."""
     common = dict(degree=degree, step=step, xi=xi, lam=lam, a_nodes=a_nodes,
                   probe_a_nodes=-(-a_nodes // 2))  # fmt: skip
     fine = dynamical_correction(problem, initial, times, radial_nodes=radial_nodes,
