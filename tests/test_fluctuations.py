@@ -268,6 +268,15 @@ def test_what_the_dynamical_term_does_not_cover_is_refused_naming_the_key(tmp_pa
     assert f"'{key}'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_the_config_check_names_the_activations_the_kernels_take():
+    """The config layer imports no kernel, so it restates the kinked activations: the two
+    lists must agree (a σ the check lets through, the ring kernel would refuse)."""
+    from ddsolver.kinds.isotropic_gaussians.config import KINKED
+    from ddsolver.models.activations import KINKED_KINDS
+
+    assert KINKED == KINKED_KINDS
+
+
 def test_another_kind_refuses_the_switch(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[problem]\nkind = "teacher_student"\n[finite_width]\ndynamical = true\n')

@@ -11,7 +11,8 @@ from typing import ClassVar
 from ...schema import ConfigError, Key, dimension_value
 from ..spec import ReducedSpec, keys_of
 
-#: The activations of the dynamical 1/N term (piecewise linear: closed-form Hermite columns).
+#: The activations of the dynamical 1/N term (piecewise linear: closed-form Hermite columns);
+#: models.activations.KINKED_KINDS restated, since a config check imports no kernel module.
 KINKED = ("ramp", "relu", "piecewise")
 
 
