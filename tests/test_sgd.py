@@ -61,6 +61,39 @@ def test_sgd_kernel_matches_numpy_twin(act):
     np.testing.assert_allclose(a1, a2, atol=1e-13)
 
 
+@pytest.mark.parametrize("act", [dd.paper_ramp(), DIP], ids=lambda a: a.kind)
+@pytest.mark.parametrize("train_a", [False, True])
+def test_fused_step_is_bitwise_forward_then_update(act, train_a):
+    """One sample, no noise: the kernel's fused, transposed pass (update, then the next
+    sample's products) gives exactly the numbers and random stream of the template's
+    row-wise forward and update, driven step by step here; N = 803 leaves a remainder of
+    the four-row blocks."""
+    from ddsolver.sgd.engine import forward, update
+    from ddsolver.sgd.isotropic import _draw
+
+    sched = Schedule("power", value=1.0, t0=0.5, alpha=0.25)
+    w1, a1 = initial_network(803, 17, 0.8, 1.0, 0.3, np.random.default_rng(1))
+    w2, a2 = w1.copy(), a1.copy()
+    rng1, rng2 = np.random.default_rng(7), np.random.default_rng(7)
+    eps, lam, steps = 2e-2, 0.05, 200
+    sgd_steps(w1, a1, train_a, act.code, act.param_array, 0.8, eps, sched.code, sched.params,
+              lam, 0.0, 1, 0, steps, rng1)  # fmt: skip
+    n, d = w2.shape
+    x, y = np.empty((1, d)), np.empty(1)
+    pre, val, der = np.empty((1, n)), np.empty((1, n)), np.empty((1, n))
+    resid, grad = np.empty(1), np.empty(d)
+    for k in range(steps):
+        s = eps * sched(k * eps)
+        _draw(rng2, 0.8, x, y)
+        forward(w2, a2, x, y, act.code, act.param_array, pre, val, der, resid)
+        update(w2, a2, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s, 0.0, rng2,
+               grad)  # fmt: skip
+    assert np.abs(w1 - w2).max() == 0.0 and np.abs(a1 - a2).max() == 0.0
+    w0 = initial_network(803, 17, 0.8, 1.0, 0.3, np.random.default_rng(1))[0]
+    assert np.abs(w1 - w0).max() > 0.1  # the steps moved the weights
+    assert rng1.bit_generator.state == rng2.bit_generator.state  # a checkpoint resumes alike
+
+
 @pytest.mark.parametrize("second_layer", [False, True])
 def test_exact_risk_matches_closed_form_twin(second_layer, rng):
     problem = dd.IsotropicGaussians(dd.paper_ramp(), 40, 0.8, second_layer=second_layer)

@@ -37,7 +37,7 @@ from ..models.hermite import hermite_coefficients
 from ..models.integrals import pair_moment
 from ..models.risk import mean_field_risk
 from ..schedules import schedule_value
-from .engine import forward, update
+from .engine import forward, outputs, products_t, update, update_then_products
 from .pair_sums import GRAM_TILE, gram_tiles, unit_rows
 
 
@@ -68,18 +68,50 @@ def sgd_steps(
     der = np.empty((batch, n))  # σ'(<w_i, x_b>)
     resid = np.empty(batch)
     grad_w = np.empty(d)
+    if batch == 1 and tau == 0.0 and k_start < k_stop:
+        # one pass over W a step, on a transposed copy: the update fused with the next
+        # sample's products (the same numbers and random stream; the last step draws no
+        # sample ahead, so a checkpoint's generator state is the unfused loop's)
+        wt = np.ascontiguousarray(w.T)
+        x_next = np.zeros((1, d))
+        y_next = np.empty(1)
+        g = np.empty(n)
+        _draw(rng, delta, x, y)
+        products_t(wt, x, pre)
+        outputs(a, y, code, params, 0, pre, val, der, resid)
+        for k in range(k_start, k_stop):
+            s = eps * schedule_value(scode, sparams, k * eps)
+            last = k + 1 == k_stop
+            if last:
+                x_next[:] = 0.0
+            else:
+                _draw(rng, delta, x_next, y_next)
+            update_then_products(wt, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s,
+                                 2.0 * s, x_next, pre, g)  # fmt: skip
+            if not last:
+                x, x_next = x_next, x
+                y, y_next = y_next, y
+                outputs(a, y, code, params, 0, pre, val, der, resid)
+        w[:, :] = wt.T
+        return
     for k in range(k_start, k_stop):
         s = eps * schedule_value(scode, sparams, k * eps)
-        for b in range(batch):
-            label = 1.0 if rng.random() < 0.5 else -1.0
-            scale = 1.0 + label * delta
-            for j in range(d):
-                x[b, j] = scale * rng.standard_normal()
-            y[b] = label
+        _draw(rng, delta, x, y)
         forward(w, a, x, y, code, params, pre, val, der, resid)
         noise = math.sqrt(4.0 * s * tau / dim) if tau > 0.0 else 0.0
         update(w, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s / batch, noise,
                rng, grad_w)  # fmt: skip
+
+
+@jit
+def _draw(rng, delta, x, y):
+    """A batch of the isotropic law in place: per sample the label, then its d normals."""
+    for b in range(x.shape[0]):
+        label = 1.0 if rng.random() < 0.5 else -1.0
+        scale = 1.0 + label * delta
+        for j in range(x.shape[1]):
+            x[b, j] = scale * rng.standard_normal()
+        y[b] = label
 
 
 def sgd_steps_ref(

@@ -59,13 +59,10 @@ class SGDIntegrator:
         return Advance(t_stop, steps, self.eps if steps else np.nan, failure)
 
     def observe(self) -> dict[str, Any]:
-        rows = []
-        for net in self.nets:
-            coords = net.coordinates()
-            points = np.column_stack([coords[c] for c in net.coords])
-            masses = np.full(points.shape[0], 1.0 / points.shape[0])
-            stats = coordinate_statistics(net.coords, points, masses)
-            rows.append({"risk": net.risk(), **stats, **net.observables()})
+        # the seeds' exact risks in the worker threads too: at N = 800 an observation costs
+        # about 2.5 steps' worth of time (64 seeds of the paper example: half the run when
+        # they were observed one after another)
+        rows = list(self.pool.map(_observe_one, self.nets))
         return {name: np.array([row[name] for row in rows]) for name in rows[0]}
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -87,6 +84,15 @@ class SGDIntegrator:
     def close(self) -> None:
         """Stop the worker threads."""
         self.pool.shutdown()
+
+
+def _observe_one(net: Network) -> dict[str, Any]:
+    """One seed's row of observables: the exact risk, its coordinates' statistics, its own."""
+    coords = net.coordinates()
+    points = np.column_stack([coords[c] for c in net.coords])
+    masses = np.full(points.shape[0], 1.0 / points.shape[0])
+    stats = coordinate_statistics(net.coords, points, masses)
+    return {"risk": net.risk(), **stats, **net.observables()}
 
 
 def run_sgd(
