@@ -208,6 +208,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "rtol": _f(0.0, "embedded error control (order 3; 0: CFL only)", low=0),
         "atol": _f(1e-10, "absolute tolerance of the error control", low=0, low_open=True),
         "dt_max": _f(math.inf, "cap on the time step", low=0, low_open=True, allow_inf=True),
+        "finite_step_scheme": Key(
+            "str",
+            "explicit",
+            "dynamics.finite_step: its drift and diffusion in the explicit stages, or by a "
+            "backward-Euler Scharfetter–Gummel step after each (no h²/a or 1/r step bound; "
+            "docs/finite_step.md)",
+            choices=("explicit", "implicit"),
+        ),
     },
     "finite_width": {
         "dynamical": Key(

@@ -106,7 +106,9 @@ def build_step_noise(cfg: dict | Settings) -> StepNoise | None:
     cfg = settings(cfg)
     if not cfg.dynamics.finite_step:
         return None
-    return StepNoise(cfg.sgd.eps, cfg.sgd.batch)
+    return StepNoise(
+        cfg.sgd.eps, cfg.sgd.batch, implicit=cfg.solver.finite_step_scheme == "implicit"
+    )
 
 
 def noise_dimension(cfg: dict | Settings) -> float:

@@ -176,7 +176,9 @@ class GridDD:
         a_values = self.grid.axes[0].centres if second_layer else np.zeros(0)
         q, longest = tables.weights.size, max(self.grid.shape)
         self._noise = StepNoiseOperands(
-            np.ascontiguousarray(tables.tables), tables.weights, tables.labels, inv_r,
+            np.ascontiguousarray(tables.tables),
+            np.ascontiguousarray(tables.tables.transpose(0, 2, 1)), tables.weights, tables.labels,
+            inv_r,
             np.ascontiguousarray(a_values), self.step_noise.parameters, np.empty((2, q)),
             np.empty((5, r.size)), np.empty((2, r.size)), np.empty(longest), np.empty(longest),
         )  # fmt: skip

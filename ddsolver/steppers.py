@@ -27,7 +27,7 @@ import numpy as np
 from ._jit import jit
 from .controllers import cfl_step, error_step
 from .operators.interaction import apply_interaction
-from .operators.step_noise import step_noise_rhs
+from .operators.step_noise import step_noise_implicit, step_noise_rhs
 from .operators.transport import flux_divergence
 from .schedules import schedule_value
 from .status import STATUS_NAN, STATUS_NEGATIVE, STATUS_OK, STATUS_STEP_UNDERFLOW
@@ -85,6 +85,7 @@ class StepNoiseOperands(NamedTuple):
     Attributes
     ----------
     tables, weights, labels : the quadrature tables of the radii on the r axis
+    tables_t : the tables transposed, (5, Q, n_r)
     inv_r : (n_r,) 1/r at the centres (0 at r = 0)
     a_values : (n_a,) the second layer's centres, or (0,) without it
     parameters : (ε/B, 1/N), the correction's scale before ξ²
@@ -92,6 +93,7 @@ class StepNoiseOperands(NamedTuple):
     """
 
     tables: np.ndarray
+    tables_t: np.ndarray
     weights: np.ndarray
     labels: np.ndarray
     inv_r: np.ndarray
@@ -127,14 +129,30 @@ def evaluate_rhs(p, t, ops, noise, out, rate):
         p, phi.reshape(p.shape), ops.w0, ops.w1, ops.w2, ops.h0, ops.h1, ops.h2, xi2,
         ops.diffusivity, ops.limiter, out, rate, ops.flux_work,
     )  # fmt: skip
-    if noise is not None:  # the finite-step correction (r, or (a, r))
+    if noise is not None and noise.parameters[2] == 0.0:  # the finite-step correction, explicit
         xi = 0.5 * xi2
         step_noise_rhs(
-            p, masses, noise.a_values, noise.tables, noise.weights, noise.labels, noise.inv_r,
-            noise.parameters[0] * xi * xi, noise.parameters[1], ops.w0, ops.w1, ops.h0, ops.h1,
-            ops.limiter, noise.work, noise.moments, noise.radial, noise.line_drift,
+            p, masses, noise.a_values, noise.tables, noise.tables_t, noise.weights, noise.labels,
+            noise.inv_r, noise.parameters[0] * xi * xi, noise.parameters[1], ops.w0, ops.w1,
+            ops.h0, ops.h1, ops.limiter, noise.work, noise.moments, noise.radial, noise.line_drift,
             noise.line_var, out, rate,
         )  # fmt: skip
+
+
+@jit
+def step_noise_implicitly(p, t, dt, ops, noise):
+    """The finite-step correction over [t, t + dt] by backward Euler, in place, when
+    ``solver.finite_step_scheme = "implicit"`` (``noise.parameters[2]`` = 1): the splitting's
+    second half, after the explicit stages took the DD's own transport."""
+    pf, vf = p.ravel(), ops.volumes.ravel()
+    for k in range(pf.size):
+        ops.masses[k] = pf[k] * vf[k]
+    xi = schedule_value(ops.schedule_code, ops.schedule_params, t + dt)
+    step_noise_implicit(
+        p, ops.masses, noise.a_values, noise.tables, noise.tables_t, noise.weights, noise.labels,
+        noise.inv_r, noise.parameters[0] * xi * xi, noise.parameters[1], ops.w0, ops.w1, ops.h0,
+        ops.h1, noise.work, noise.moments, noise.radial, noise.line_drift, noise.line_var, dt,
+    )  # fmt: skip
 
 
 @jit
@@ -263,6 +281,8 @@ def advance(
             if err > 1.0:
                 rejected += 1
                 continue
+        if noise is not None and noise.parameters[2] != 0.0:
+            step_noise_implicitly(u, t, dt, ops, noise)
         # accept: copy u into p and take its extremes and any NaN in the same pass
         pf, uf = p.reshape(p.size), u.ravel()  # (reshape: a view, or an error — never a copy)
         pmax, pmin, nan = -math.inf, math.inf, False

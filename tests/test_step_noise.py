@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from convergence import ORDER_TOL, observed_orders
 from scipy import integrate
 
 from ddsolver.comparison import compare_files
@@ -20,7 +21,11 @@ from ddsolver.experiment import build_grid_dd, build_initial
 from ddsolver.models import paper_ramp
 from ddsolver.models.activations import Activation
 from ddsolver.models.step_noise import StepNoiseTables, angle_tables
-from ddsolver.operators.step_noise import step_noise_divergence, step_noise_moments
+from ddsolver.operators.step_noise import (
+    implicit_line,
+    step_noise_divergence,
+    step_noise_moments,
+)
 from ddsolver.schedules import Schedule
 from ddsolver.sgd.isotropic import sgd_steps
 
@@ -206,12 +211,90 @@ def test_grid_flux_conserves_keeps_positivity_and_uses_the_coefficients():
         assert (p + out / rate.max() >= -1e-14).all()
 
 
+def _implicit(p, widths, dist, drift, var, dt):
+    n = p.size
+    q = p.copy()
+    work = [np.empty(n), np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)]
+    implicit_line(q, widths, dist, drift, var, dt, *work)
+    return q
+
+
+def test_implicit_line_conserves_and_stays_positive_at_any_step():
+    """Backward Euler of the Scharfetter–Gummel fluxes on a non-uniform line with cells of no
+    mass, drifts of both signs and up to 1e4, and a diffusion that vanishes in places: p ≥ 0
+    at steps far beyond any explicit bound, and the mass kept to round-off — relative 1e-16
+    times the system's condition, ≲ 1 + dt·(largest outflow rate) (measured 1e-12 at
+    dt·rate ≈ 1e9)."""
+    rng = np.random.default_rng(3)
+    n = 80
+    widths = rng.uniform(0.01, 0.05, n)
+    centres = np.cumsum(widths) - 0.5 * widths
+    dist = np.diff(centres)
+    p = rng.uniform(0.0, 2.0, n)
+    p[20:30] = 0.0
+    drift = rng.normal(0, 1.0, n) * np.where(np.arange(n) < 5, 1e4, 1.0)
+    var = rng.uniform(0, 0.05, n) * (np.arange(n) % 7 != 0)
+    top_rate = (np.abs(drift).max() + var.max() / dist.min()) / widths.min()
+    for dt in (1e-6, 1e-2, 1.0, 1e3):
+        q = _implicit(p, widths, dist, drift, var, dt)
+        assert abs(q @ widths - p @ widths) < 1e-15 * (1 + dt * top_rate) * (p @ widths)
+        assert q.min() >= 0.0
+
+
+def test_implicit_line_is_second_order_in_space():
+    """The operator of the implicit step, A p = lim (p⁺ − p)/dt (a symmetric difference in dt),
+    against −(c p)′ + ½(a p)″ of smooth c, a and a Gaussian p at the cell centres: the error
+    falls as h² (measured orders 2.00, 2.00 from 100 to 800 cells)."""
+
+    def exact(r):
+        m, s = 0.5, 0.01
+        g = np.exp(-((r - m) ** 2) / s)
+        g1, g2 = -2 * (r - m) / s * g, (4 * (r - m) ** 2 / s**2 - 2 / s) * g
+        c, c1 = 1 + r, np.ones_like(r)
+        a, a1, a2 = 0.5 + r**2, 2 * r, 2 * np.ones_like(r)
+        return g, c, a, -(c1 * g + c * g1) + 0.5 * (a2 * g + 2 * a1 * g1 + a * g2)
+
+    errors = []
+    for n in (100, 200, 400, 800):
+        widths = np.full(n, 1.0 / n)
+        r = (np.arange(n) + 0.5) / n
+        p, c, a, lp = exact(r)
+        dist = np.diff(r)
+        dt = 1e-7
+        forward = _implicit(p, widths, dist, c, a, dt)
+        backward = _implicit(p, widths, dist, c, a, -dt)
+        errors.append(np.abs((forward - backward) / (2 * dt) - lp).max())
+    orders = observed_orders(errors)
+    assert abs(orders[-1] - 2.0) < ORDER_TOL, orders
+
+
+def test_implicit_scheme_converges_to_the_explicit_one(tmp_path):
+    """``solver.finite_step_scheme = "implicit"`` against the explicit stages (ε = 1e-3,
+    t = 1.5): the gap in the risk shrinks under refinement (measured 9.9e-4 at 200 cells,
+    3.1e-4 at 400: where the cell Péclet number v h/D nears 1 the Scharfetter–Gummel drift
+    is upwind, first order) while the correction itself moved the risk by 0.024; the mass to
+    round-off."""
+    gaps = []
+    for cells in (200, 400):
+        cfg = _config(tmp_path, eps=1e-3, finite_step=True)
+        cfg["grid"]["r_cells"] = cells
+        explicit = _risk_after(cfg)
+        cfg["solver"]["finite_step_scheme"] = "implicit"
+        implicit = _risk_after(cfg)
+        assert implicit["mass"] == pytest.approx(1.0, abs=1e-12)
+        gaps.append(abs(implicit["risk"] - explicit["risk"]))
+    plain = _risk_after(_config(tmp_path, eps=1e-3))
+    assert abs(explicit["risk"] - plain["risk"]) > 0.01
+    assert gaps[1] < gaps[0] / 2 and gaps[1] < 5e-4, gaps
+
+
 def test_compiled_moments_equal_the_tables():
     tables = StepNoiseTables.build(paper_ramp(), 40, 0.8, RADII)
     a_masses, a2_masses = 0.7 * MASSES, 0.9 * MASSES
     moments, work = np.empty((5, RADII.size)), np.empty((2, tables.weights.size))
-    step_noise_moments(a_masses, a2_masses, tables.tables, tables.weights, tables.labels, 1 / 800,
-                       work, moments)  # fmt: skip
+    tables_t = np.ascontiguousarray(tables.tables.transpose(0, 2, 1))
+    step_noise_moments(a_masses, a2_masses, tables.tables, tables_t, tables.weights,
+                       tables.labels, 1 / 800, work, moments)  # fmt: skip
     ref = tables.moments(*tables.residuals(a_masses, 800, a2_masses))
     for row, name in enumerate(("perp", "second", "mean_par", "value2", "value")):
         np.testing.assert_allclose(moments[row], ref[name], rtol=1e-12, atol=1e-15)

@@ -239,14 +239,17 @@ class StepNoise:
     batch : int, B (``sgd.batch``)
     neurons : float, N for the i.i.d. variance (h₂ − h²)/N in E e² (default ``math.inf``: the
         mean-field residual, what ``dynamics.finite_step`` uses)
+    implicit : bool, the correction (drift and diffusion) by an upwind backward-Euler step
+        after each explicit step instead of in the explicit stages (``solver.finite_step_scheme``)
     """
 
     eps: float
     batch: int = 1
     neurons: float = math.inf
+    implicit: bool = False
 
     @property
     def parameters(self) -> np.ndarray:
-        """[ε/B, 1/N] as the compiled kernel takes them."""
+        """[ε/B, 1/N, 1 if the correction is implicit else 0] as the compiled kernel takes them."""
         inv_n = 0.0 if math.isinf(self.neurons) else 1.0 / self.neurons
-        return np.array([self.eps / self.batch, inv_n])
+        return np.array([self.eps / self.batch, inv_n, float(self.implicit)])

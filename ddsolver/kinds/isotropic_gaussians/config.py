@@ -47,6 +47,8 @@ class IsotropicGaussiansSpec(ReducedSpec):
         second = cfg["problem"]["second_layer"]
         keys = keys_of("problem", "delta", "second_layer", "mehler_tolerance")
         keys |= keys_of("dynamics", "tau", "finite_step") | {"finite_width.dynamical"}
+        if cfg["dynamics"]["finite_step"]:
+            keys.add("solver.finite_step_scheme")
         if cfg["finite_width"]["dynamical"]:
             keys |= keys_of("finite_width", "radial_nodes", "probe_nodes", "degree", "step")
             if second and cfg["initial"]["a_std"] > 0:
