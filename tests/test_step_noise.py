@@ -9,6 +9,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,6 +30,7 @@ from ddsolver.operators.step_noise import (
 from ddsolver.schedules import Schedule
 from ddsolver.sgd.isotropic import sgd_steps
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "grids"
 RADII = np.array([0.3, 0.6, 0.9, 1.3, 2.0])
 MASSES = np.array([0.1, 0.3, 0.3, 0.2, 0.1])
 
@@ -286,6 +288,26 @@ def test_implicit_scheme_converges_to_the_explicit_one(tmp_path):
     plain = _risk_after(_config(tmp_path, eps=1e-3))
     assert abs(explicit["risk"] - plain["risk"]) > 0.01
     assert gaps[1] < gaps[0] / 2 and gaps[1] < 5e-4, gaps
+
+
+def test_implicit_scheme_with_a_second_layer():
+    """θ = (a, w): the implicit step along r in every a-row, then along a in every r-column.
+    grids/second_layer.toml on 40 × 60 cells at ε = 1e-3 to t = 1: the risk within 3e-4 of the
+    explicit scheme (measured 7.4e-5, in 684 steps against 3221), mass to round-off, p ≥ 0."""
+    risks = {}
+    for scheme in ("explicit", "implicit"):
+        cfg = load_config(
+            EXAMPLES / "second_layer.toml",
+            overrides=["grid.r_cells=60", "grid.a_cells=40", "sgd.eps=1e-3",
+                       "dynamics.finite_step=true", f'solver.finite_step_scheme="{scheme}"'],
+        )  # fmt: skip
+        dd = build_grid_dd(cfg)
+        p = dd.initial_state(build_initial(cfg))
+        assert dd.advance(p, 0.0, 1.0).status == 0
+        obs = dd.observables(p, cfg["sgd"]["neurons"])
+        assert obs["mass"] == pytest.approx(1.0, abs=1e-12) and p.min() >= 0.0
+        risks[scheme] = obs["risk"]
+    assert abs(risks["implicit"] - risks["explicit"]) < 3e-4, risks
 
 
 def test_compiled_moments_equal_the_tables():
