@@ -86,11 +86,15 @@ def _sgd_terms(cfg: Settings) -> dict[str, float]:
     n, d, batch = sgd.neurons, cfg.problem.dimension, sgd.batch
     seeds = len(sgd.seeds)
     threads = min(seeds, 8)
-    weights = BYTES * seeds * 3 * n * d + BYTES * threads * n * d  # weights, checkpoint, grads
-    pairs = BYTES * 6 * n * n  # the exact risk's pairwise overlaps
+    # weights, checkpoint and snapshot copies per seed; per worker its step's work array
+    # (the gradient, or the fused step's transposed W)
+    weights = BYTES * seeds * 3 * n * d + BYTES * threads * n * d
+    pairs = threads * get_kind(cfg).sgd_pair_bytes(n, d)  # each worker's exact risk
     batches = BYTES * threads * batch * (d + 2 * n)
     key_of_weights = "sgd.neurons" if n >= d else "problem.dimension"
-    return {key_of_weights: weights, "sgd.neurons": pairs, "sgd.batch": batches}
+    terms = {"sgd.neurons": pairs, "sgd.batch": batches}
+    terms[key_of_weights] = terms.get(key_of_weights, 0.0) + weights  # (a dict literal with
+    return terms  # the key twice had dropped the weights whenever N ≥ d)
 
 
 def check_memory(cfg: dict | Settings, verb: str) -> None:

@@ -32,6 +32,7 @@ CONFIGS = {
     "isotropic particles": "isotropic_d40_particles.toml",
     "isotropic second layer": "second_layer.toml",
     "isotropic noisy": "noisy.toml",
+    "isotropic finite step": "finite_step.toml",
     "anisotropic": "anisotropic.toml",
     "teacher_student": "teacher_student.toml",
     "committee": "committee.toml",

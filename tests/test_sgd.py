@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -16,6 +17,7 @@ from ddsolver.config import ConfigError, validate
 from ddsolver.experiment import build_grid_dd, build_initial
 from ddsolver.models.activations import Activation
 from ddsolver.schedules import Schedule
+from ddsolver.settings import settings
 from ddsolver.sgd.isotropic import (
     exact_risk,
     exact_risk_ref,
@@ -331,3 +333,28 @@ def test_compare_report_and_refusal(pde_and_sgd, tmp_path):
     run_sgd(validate(other), tmp_path / "other.h5")
     with pytest.raises(ConfigError, match=r"problem\.delta"):
         compare_files(tmp / "pde.h5", tmp_path / "other.h5")
+
+
+def test_memory_estimate_counts_the_seed_batch_and_the_risk_tiles(monkeypatch):
+    """Before compute: one isotropic network at N = 10⁵, d = 500 needs its weights (three
+    copies) and one exact risk a tile at a time (≈ 2.1 GiB in all) and fits in 8 GiB; 16 seeds
+    (their weights, eight workers' risks) do not, and the refusal names ``sgd.neurons``; the
+    anisotropic kind's risk still holds N × N matrices."""
+    from ddsolver import resources
+    from ddsolver.config import load_config
+
+    monkeypatch.setattr(resources, "available_memory", lambda: 8 * 2**30)
+    grids = Path(__file__).resolve().parents[1] / "grids"
+    big = ["sgd.neurons=100000", "problem.dimension=500"]
+    one = load_config(grids / "isotropic_d40.toml", overrides=[*big, "sgd.seeds=[0]"])
+    resources.check_memory(one, "sgd")
+    total = sum(resources._sgd_terms(settings(one)).values())
+    assert 3 * 8 * 1e5 * 500 < total < 2.5 * 2**30
+    many = load_config(grids / "isotropic_d40.toml",
+                       overrides=[*big, f"sgd.seeds={list(range(16))}"])  # fmt: skip
+    with pytest.raises(ConfigError) as err:
+        resources.check_memory(many, "sgd")
+    assert err.value.key == "sgd.neurons"
+    aniso = load_config(grids / "anisotropic.toml", overrides=[*big, "sgd.seeds=[0]"])
+    with pytest.raises(ConfigError):
+        resources.check_memory(aniso, "sgd")

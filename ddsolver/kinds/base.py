@@ -48,6 +48,12 @@ class ProblemKind(KindSpec):
     def check_solvable(self, cfg: Settings) -> None:
         """Refuse, before any compute, a PDE its kernels cannot solve (default: all can)."""
 
+    def sgd_pair_bytes(self, neurons: int, dimension: int) -> float:
+        """Bytes one exact-risk evaluation of an SGD network holds beyond its weights (default:
+        six N × N matrices of pairwise overlaps and moments). A worker thread evaluates one
+        seed's at a time."""
+        return 8.0 * 6 * neurons * neurons
+
     def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """Bytes a run of ``verb`` ("run" or "sgd") holds, by the config key that sets each
         term; None: the estimate of :mod:`ddsolver.resources` for grids, particles and SGD."""

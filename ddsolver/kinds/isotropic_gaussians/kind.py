@@ -18,8 +18,9 @@ from ...fields import Field, observables
 from ...grid import Axis, TensorGrid
 from ...models import Activation, GaussianInitial, IsotropicGaussians, paper_ramp
 from ...schedules import Schedule
-from ...sgd.isotropic import exact_risk, initial_network, sgd_steps
+from ...sgd.isotropic import SERIES_ORDER, exact_risk, initial_network, sgd_steps
 from ...sgd.network import Network
+from ...sgd.pair_sums import GRAM_TILE
 from ..base import ReducedKind
 from .config import IsotropicGaussiansSpec
 
@@ -207,6 +208,13 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         problem = IsotropicGaussians(paper_ramp(), 40, 0.5)
         system = ParticleDD(problem, TensorGrid((Axis.uniform("r", 0.0, 2.0, 4),)), (2,))
         system.advance(np.ones((2, 1)), 0.0, 1e-3, math.inf, 1)
+
+    def sgd_pair_bytes(self, neurons: int, dimension: int) -> float:
+        """The exact risk a tile of cosines at a time (:mod:`ddsolver.sgd.pair_sums`): the
+        unit rows (N × d), one tile, both classes' Hermite tables (4 × N × (K + 1)) and O(N)
+        vectors."""
+        tile = GRAM_TILE[0] * GRAM_TILE[1]
+        return 8.0 * (neurons * dimension + tile + 4 * (SERIES_ORDER + 1) * neurons + 16 * neurons)
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)

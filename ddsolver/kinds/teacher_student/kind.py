@@ -17,6 +17,7 @@ from ...models import Activation, TeacherStudent, TeacherStudentInitial
 from ...schedules import Schedule
 from ...sgd.isotropic import initial_network
 from ...sgd.network import Network
+from ...sgd.pair_sums import GRAM_TILE
 from ...sgd.teacher_student import exact_risk_teacher_student, teacher_sgd_steps
 from ..base import ReducedKind
 from .config import TeacherStudentSpec
@@ -98,6 +99,11 @@ class TeacherStudentKind(TeacherStudentSpec, ReducedKind):
         TeacherStudent(Activation.from_mapping({"kind": "erf"}), 5).interaction_matrix(
             np.ones((2, 2))
         )
+
+    def sgd_pair_bytes(self, neurons: int, dimension: int) -> float:
+        """The exact risk a tile of cosines at a time (:mod:`ddsolver.sgd.pair_sums`): the
+        unit rows (N × d), one tile and O(N) vectors."""
+        return 8.0 * (neurons * dimension + GRAM_TILE[0] * GRAM_TILE[1] + 16 * neurons)
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)
