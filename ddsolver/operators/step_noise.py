@@ -74,6 +74,31 @@ def step_noise_moments(m_a, m_a2, tables, tables_t, weights, labels, inv_n, work
 
 
 @jit
+def grid_moments(n0, n1, masses, a_values, tables, tables_t, weights, labels, inv_n, work,
+                 moments, radial):  # fmt: skip
+    """:func:`step_noise_moments` of a grid's cell ``masses`` (n0 · n1,): θ = w (``a_values``
+    empty) the radial masses themselves; θ = (a, w) the a- and a²-weighted masses summed over
+    the a axis (axis 0), and the two a-moments besides. ``radial`` : (2, n_r) scratch."""
+    second_layer = a_values.size > 0
+    n_r = n1 if second_layer else n0
+    for j in range(n_r):
+        if second_layer:
+            ma = 0.0
+            ma2 = 0.0
+            for i in range(n0):
+                m = masses[i * n1 + j]
+                ma += m * a_values[i]
+                ma2 += m * a_values[i] * a_values[i]
+            radial[0, j] = ma
+            radial[1, j] = ma2
+        else:
+            radial[0, j] = masses[j]
+            radial[1, j] = masses[j]
+    step_noise_moments(radial[0], radial[1], tables, tables_t, weights, labels, inv_n, work,
+                       moments, 5 if second_layer else 3)  # fmt: skip
+
+
+@jit
 def step_noise_rhs(
     p, masses, a_values, tables, tables_t, weights, labels, inv_r, scale, inv_n, w0, w1, h0,
     h1, limited, work, moments, radial, line_drift, line_var, out, rate,
@@ -96,52 +121,50 @@ def step_noise_rhs(
     """
     second_layer = a_values.size > 0
     n0, n1 = p.shape[0], p.shape[1]
-    n_r = n1 if second_layer else n0
-    for j in range(n_r):
-        if second_layer:
-            ma = 0.0
-            ma2 = 0.0
-            for i in range(n0):
-                m = masses[i * n1 + j]
-                ma += m * a_values[i]
-                ma2 += m * a_values[i] * a_values[i]
-            radial[0, j] = ma
-            radial[1, j] = ma2
-        else:
-            radial[0, j] = masses[j]
-            radial[1, j] = masses[j]
-    step_noise_moments(radial[0], radial[1], tables, tables_t, weights, labels, inv_n, work,
-                       moments, 5 if second_layer else 3)  # fmt: skip
+    grid_moments(n0, n1, masses, a_values, tables, tables_t, weights, labels, inv_n, work,
+                 moments, radial)  # fmt: skip
     if not second_layer:
-        for j in range(n_r):
-            line_drift[j] = 2.0 * scale * inv_r[j] * moments[0, j]
-            v = moments[1, j] - moments[2, j] * moments[2, j]
-            line_var[j] = 4.0 * scale * v if v > 0.0 else 0.0
+        radial_line(moments, inv_r, scale, 1.0, line_drift[:n0], line_var[:n0])
         step_noise_divergence(
             p[:, 0, 0], w0, h0, line_drift[:n0], line_var[:n0], limited, out[:, 0, 0],
             rate[:, 0, 0],
         )  # fmt: skip
         return
     for i in range(n0):
-        a2 = a_values[i] * a_values[i]
-        for j in range(n1):
-            line_drift[j] = a2 * 2.0 * scale * inv_r[j] * moments[0, j]
-            v = moments[1, j] - moments[2, j] * moments[2, j]
-            line_var[j] = a2 * 4.0 * scale * v if v > 0.0 else 0.0
+        radial_line(moments, inv_r, scale, a_values[i] * a_values[i], line_drift[:n1],
+                    line_var[:n1])  # fmt: skip
         step_noise_divergence(
             p[i, :, 0], w1, h1, line_drift[:n1], line_var[:n1], limited, out[i, :, 0],
             rate[i, :, 0],
         )  # fmt: skip
     for j in range(n1):
-        v = moments[3, j] - moments[4, j] * moments[4, j]
-        var_a = 4.0 * scale * v if v > 0.0 else 0.0
-        for i in range(n0):
-            line_drift[i] = 0.0
-            line_var[i] = var_a
+        a_line(moments, j, scale, line_drift[:n0], line_var[:n0])
         step_noise_divergence(
             p[:, j, 0], w0, h0, line_drift[:n0], line_var[:n0], limited, out[:, j, 0],
             rate[:, j, 0],
         )  # fmt: skip
+
+
+@jit
+def radial_line(moments, inv_r, scale, factor, drift, var):
+    """The r-drift c = factor·2(εξ²/B) E[e²σ'²L²(1 − u²)]/r and r-variance rate a =
+    factor·4(εξ²/B)(E[e²σ'²L²u²] − E[eσ'Lu]²) (clipped at 0) at the radii, from ``moments``;
+    factor = a² of the row with a second layer, else 1. ``drift``, ``var`` : (n_r,) written."""
+    for j in range(drift.shape[0]):
+        drift[j] = factor * 2.0 * scale * inv_r[j] * moments[0, j]
+        v = moments[1, j] - moments[2, j] * moments[2, j]
+        var[j] = factor * 4.0 * scale * v if v > 0.0 else 0.0
+
+
+@jit
+def a_line(moments, j, scale, drift, var):
+    """Along a at radius j: no drift, the a-variance rate 4(εξ²/B)(E[e²σ²] − E[eσ]²) (clipped
+    at 0) in every cell. ``drift``, ``var`` : (n_a,) written."""
+    v = moments[3, j] - moments[4, j] * moments[4, j]
+    var_a = 4.0 * scale * v if v > 0.0 else 0.0
+    for i in range(drift.shape[0]):
+        drift[i] = 0.0
+        var[i] = var_a
 
 
 @jit
@@ -204,73 +227,24 @@ def step_noise_implicit(
     """
     second_layer = a_values.size > 0
     n0, n1 = p.shape[0], p.shape[1]
-    n_r = n1 if second_layer else n0
-    for j in range(n_r):
-        if second_layer:
-            ma = 0.0
-            ma2 = 0.0
-            for i in range(n0):
-                m = masses[i * n1 + j]
-                ma += m * a_values[i]
-                ma2 += m * a_values[i] * a_values[i]
-            radial[0, j] = ma
-            radial[1, j] = ma2
-        else:
-            radial[0, j] = masses[j]
-            radial[1, j] = masses[j]
-    step_noise_moments(radial[0], radial[1], tables, tables_t, weights, labels, inv_n, work,
-                       moments, 5 if second_layer else 3)  # fmt: skip
+    grid_moments(n0, n1, masses, a_values, tables, tables_t, weights, labels, inv_n, work,
+                 moments, radial)  # fmt: skip
     longest = max(n0, n1)
     upper, solved = np.empty(longest), np.empty(longest)
     alpha, beta = np.empty(longest), np.empty(longest)
     bits = np.empty(longest, dtype=np.int64)
-    factor = 1.0
-    for i in range(n0 if second_layer else 1):
-        if second_layer:
-            factor = a_values[i] * a_values[i]
-        for j in range(n_r):
-            line_drift[j] = factor * 2.0 * scale * inv_r[j] * moments[0, j]
-            v = moments[1, j] - moments[2, j] * moments[2, j]
-            line_var[j] = factor * 4.0 * scale * v if v > 0.0 else 0.0
-        if second_layer:
-            implicit_line(
-                p[i, :, 0],
-                w1,
-                h1,
-                line_drift[:n1],
-                line_var[:n1],
-                dt,
-                alpha,
-                beta,
-                bits,
-                upper,
-                solved,
-            )
-        else:
-            implicit_line(
-                p[:, 0, 0],
-                w0,
-                h0,
-                line_drift[:n0],
-                line_var[:n0],
-                dt,
-                alpha,
-                beta,
-                bits,
-                upper,
-                solved,
-            )
+    work_lines = (alpha, beta, bits, upper, solved)
     if not second_layer:
+        radial_line(moments, inv_r, scale, 1.0, line_drift[:n0], line_var[:n0])
+        implicit_line(p[:, 0, 0], w0, h0, line_drift[:n0], line_var[:n0], dt, *work_lines)
         return
+    for i in range(n0):
+        radial_line(moments, inv_r, scale, a_values[i] * a_values[i], line_drift[:n1],
+                    line_var[:n1])  # fmt: skip
+        implicit_line(p[i, :, 0], w1, h1, line_drift[:n1], line_var[:n1], dt, *work_lines)
     for j in range(n1):
-        v = moments[3, j] - moments[4, j] * moments[4, j]
-        var_a = 4.0 * scale * v if v > 0.0 else 0.0
-        for i in range(n0):
-            line_drift[i] = 0.0
-            line_var[i] = var_a
-        implicit_line(
-            p[:, j, 0], w0, h0, line_drift[:n0], line_var[:n0], dt, alpha, beta, bits, upper, solved
-        )
+        a_line(moments, j, scale, line_drift[:n0], line_var[:n0])
+        implicit_line(p[:, j, 0], w0, h0, line_drift[:n0], line_var[:n0], dt, *work_lines)
 
 
 @jit
