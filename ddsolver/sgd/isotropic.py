@@ -82,8 +82,9 @@ def sgd_steps(
         for k in range(k_start, k_stop):
             s = eps * schedule_value(scode, sparams, k * eps)
             last = k + 1 == k_stop
-            if last:
-                x_next[:] = 0.0
+            if last:  # (loops, not slice assignments: each of those compiles a shape check)
+                for j in range(d):
+                    x_next[0, j] = 0.0
             else:
                 _draw(rng, delta, x_next, y_next)
             update_then_products(wt, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s,
@@ -92,7 +93,9 @@ def sgd_steps(
                 x, x_next = x_next, x
                 y, y_next = y_next, y
                 outputs(a, y, code, params, 0, pre, val, der, resid)
-        w[:, :] = wt.T
+        for i in range(n):
+            for j in range(d):
+                w[i, j] = wt[j, i]
         return
     for k in range(k_start, k_stop):
         s = eps * schedule_value(scode, sparams, k * eps)
