@@ -304,6 +304,12 @@ def test_sgd_file_layout_and_reproducibility(pde_and_sgd):
     run_sgd(cfg, tmp / "again.h5")
     with h5py.File(tmp / "again.h5") as f:
         np.testing.assert_array_equal(f["observables/risk"][()], first)
+    # a seed run alone is bit for bit its column of the batch
+    alone = validate({**cfg, "sgd": {**cfg["sgd"], "seeds": [1]}})
+    run_sgd(alone, tmp / "alone.h5")
+    with h5py.File(tmp / "alone.h5") as f, h5py.File(tmp / "sgd.h5") as batch:
+        np.testing.assert_array_equal(f["observables/risk"][:, 0], first[:, 1])
+        np.testing.assert_array_equal(f["snapshots/r"][:, 0], batch["snapshots/r"][:, 1])
 
 
 def test_compare_report_and_refusal(pde_and_sgd, tmp_path):
