@@ -116,6 +116,37 @@ def test_sgd_kernel_matches_numpy_twin():
     assert np.abs(w1 - start).max() > 1e-2
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.2])
+def test_fused_step_is_bitwise_forward_then_update(noise):
+    """One sample, τ = 0: the fused, transposed pass gives exactly the weights and random
+    stream of the template's row-wise forward and update, driven step by step (with and
+    without label noise, which the sampler draws)."""
+    from ddsolver.sgd.engine import forward, update
+    from ddsolver.sgd.teacher_student import _draw
+
+    act = Activation.from_mapping({"kind": "erf"})
+    sched = Schedule("power", value=1.0, t0=0.5, alpha=0.25)
+    w1 = np.random.default_rng(4).standard_normal((201, 13)) * 0.3
+    w2 = w1.copy()
+    rng1, rng2 = np.random.default_rng(8), np.random.default_rng(8)
+    eps, lam, steps = 2e-2, 0.05, 150
+    teacher_sgd_steps(w1, act.code, act.param_array, 1.1, noise, eps, sched.code, sched.params,
+                      lam, 0.0, 1, np.int64(0), np.int64(steps), rng1)  # fmt: skip
+    n, d = w2.shape
+    ones = np.ones(n)
+    x, y = np.empty((1, d)), np.empty(1)
+    pre, val, der = np.empty((1, n)), np.empty((1, n)), np.empty((1, n))
+    resid, grad = np.empty(1), np.empty(d)
+    for k in range(steps):
+        s = eps * sched(k * eps)
+        _draw(rng2, act.code, act.param_array, 1.1, noise, x, y)
+        forward(w2, ones, x, y, act.code, act.param_array, pre, val, der, resid)
+        update(w2, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s, 0.0, rng2,
+               grad)  # fmt: skip
+    assert np.abs(w1 - w2).max() == 0.0
+    assert rng1.bit_generator.state == rng2.bit_generator.state
+
+
 def test_initial_law(rng):
     law = TeacherStudentInitial(0.7, 30)
     q = np.array([0.05, 0.5, 0.95])

@@ -22,13 +22,16 @@ every SGD run. Calls to these parts are static, and load from the cache
 (``tests/test_cache_processes.py``). The anisotropic kind (a bias, ReLU only) and the
 committee (1/√d fields, an output scale and a step size per layer) keep loops of their own.
 
-With one sample a step and no noise, the isotropic kernel runs the same arithmetic as
-:func:`update_then_products` on a transposed copy of W: the update of step k fused with the
-products of step k + 1, one pass over W a step with the neurons in SIMD lanes (N = 800,
-d = 40: 29 → 10.6 µs a step on this project's machines, the same numbers bit for bit).
+With one sample a step and no noise, the isotropic and teacher–student kernels run the same
+arithmetic through :func:`fused_step` on a transposed copy of W: the update of step k fused
+with the products of step k + 1, one pass over W a step with the neurons in SIMD lanes
+(N = 800, d = 40: 29 → 10.6 µs a step on this project's machines, the same numbers bit for
+bit).
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .._jit import jit
 from ..models.activations import RAMP, act_derivative, act_value
@@ -137,6 +140,46 @@ def update_then_products(wt, a, train_a, x, resid, val, der, shrink, coef, x_nex
     if train_a:
         for i in range(n):
             a[i] = shrink * a[i] + coef * (resid[0] * val[0, i])
+
+
+@jit
+def fused_step(wt, a, train_a, x, y, x_next, y_next, code, params, shrink, coef, last, pre, val,
+               der, resid, g):  # fmt: skip
+    """One step of the fused path: :func:`update_then_products` with the next sample
+    (``x_next``, ``y_next``, drawn by the kind's sampler unless ``last``), which then becomes
+    the current one with its activations and residual. On the last step of a call nothing is
+    drawn ahead (a checkpoint's generator state is the unfused loop's) and the products are
+    taken with zeros and dropped."""
+    d = x.shape[1]
+    if last:  # (loops, not slice assignments: each of those compiles a shape check)
+        for j in range(d):
+            x_next[0, j] = 0.0
+    update_then_products(wt, a, train_a, x, resid, val, der, shrink, coef, x_next, pre, g)
+    if not last:
+        for j in range(d):
+            x[0, j] = x_next[0, j]
+        y[0] = y_next[0]
+        outputs(a, y, code, params, 0, pre, val, der, resid)
+
+
+@jit
+def transposed(w):
+    """A C-ordered copy of wᵀ (d, N), the fused path's working weights."""
+    n, d = w.shape
+    wt = np.empty((d, n))
+    for i in range(n):
+        for j in range(d):
+            wt[j, i] = w[i, j]
+    return wt
+
+
+@jit
+def copy_back(wt, w):
+    """w[i, j] = wt[j, i]: the fused path's weights back into the network's (N, d)."""
+    n, d = w.shape
+    for i in range(n):
+        for j in range(d):
+            w[i, j] = wt[j, i]
 
 
 @jit

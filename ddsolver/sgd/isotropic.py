@@ -37,7 +37,7 @@ from ..models.hermite import hermite_coefficients
 from ..models.integrals import pair_moment
 from ..models.risk import mean_field_risk
 from ..schedules import schedule_value
-from .engine import forward, outputs, products_t, update, update_then_products
+from .engine import copy_back, forward, fused_step, outputs, products_t, transposed, update
 from .pair_sums import GRAM_TILE, gram_tiles, unit_rows
 
 
@@ -70,32 +70,21 @@ def sgd_steps(
     grad_w = np.empty(d)
     if batch == 1 and tau == 0.0 and k_start < k_stop:
         # one pass over W a step, on a transposed copy: the update fused with the next
-        # sample's products (the same numbers and random stream; the last step draws no
-        # sample ahead, so a checkpoint's generator state is the unfused loop's)
-        wt = np.ascontiguousarray(w.T)
-        x_next = np.zeros((1, d))
-        y_next = np.empty(1)
-        g = np.empty(n)
+        # sample's products (:func:`~ddsolver.sgd.engine.fused_step`: the same numbers and
+        # random stream)
+        wt = transposed(w)
+        x_next, y_next, g = np.empty((1, d)), np.empty(1), np.empty(n)
         _draw(rng, delta, x, y)
         products_t(wt, x, pre)
         outputs(a, y, code, params, 0, pre, val, der, resid)
         for k in range(k_start, k_stop):
             s = eps * schedule_value(scode, sparams, k * eps)
             last = k + 1 == k_stop
-            if last:  # (loops, not slice assignments: each of those compiles a shape check)
-                for j in range(d):
-                    x_next[0, j] = 0.0
-            else:
-                _draw(rng, delta, x_next, y_next)
-            update_then_products(wt, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * s,
-                                 2.0 * s, x_next, pre, g)  # fmt: skip
             if not last:
-                x, x_next = x_next, x
-                y, y_next = y_next, y
-                outputs(a, y, code, params, 0, pre, val, der, resid)
-        for i in range(n):
-            for j in range(d):
-                w[i, j] = wt[j, i]
+                _draw(rng, delta, x_next, y_next)
+            fused_step(wt, a, train_a, x, y, x_next, y_next, code, params, 1.0 - 2.0 * lam * s,
+                       2.0 * s, last, pre, val, der, resid, g)  # fmt: skip
+        copy_back(wt, w)
         return
     for k in range(k_start, k_stop):
         s = eps * schedule_value(scode, sparams, k * eps)

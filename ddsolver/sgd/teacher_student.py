@@ -22,7 +22,7 @@ from ..models.integrals import pair
 from ..models.risk import mean_field_risk
 from ..models.teacher_student import TeacherStudent
 from ..schedules import schedule_value
-from .engine import forward, update
+from .engine import copy_back, forward, fused_step, outputs, products_t, transposed, update
 from .pair_sums import closed_form_double_sum
 
 
@@ -41,18 +41,42 @@ def teacher_sgd_steps(
     der = np.empty((batch, n))
     resid = np.empty(batch)
     grad = np.empty(d)
+    if batch == 1 and tau == 0.0 and k_start < k_stop:
+        # one pass over W a step (:func:`~ddsolver.sgd.engine.fused_step`; the sampler draws
+        # no noise of the step's own, so drawing the next sample first changes no stream)
+        wt = transposed(w)
+        x_next, y_next, g = np.empty((1, d)), np.empty(1), np.empty(n)
+        _draw(rng, code, params, teacher_norm, label_noise, x, y)
+        products_t(wt, x, pre)
+        outputs(ones, y, code, params, 0, pre, val, der, resid)
+        for k in range(k_start, k_stop):
+            s = eps * schedule_value(scode, sparams, k * eps)
+            last = k + 1 == k_stop
+            if not last:
+                _draw(rng, code, params, teacher_norm, label_noise, x_next, y_next)
+            fused_step(wt, ones, False, x, y, x_next, y_next, code, params,
+                       1.0 - 2.0 * lam * s, 2.0 * s, last, pre, val, der, resid, g)  # fmt: skip
+        copy_back(wt, w)
+        return
     for k in range(k_start, k_stop):
         s = eps * schedule_value(scode, sparams, k * eps)
-        for m in range(batch):
-            for j in range(d):
-                x[m, j] = rng.standard_normal()
-            y[m] = act_value(code, params, teacher_norm * x[m, 0])
-            if label_noise > 0.0:
-                y[m] += label_noise * rng.standard_normal()
+        _draw(rng, code, params, teacher_norm, label_noise, x, y)
         forward(w, ones, x, y, code, params, pre, val, der, resid)
         noise = math.sqrt(4.0 * s * tau / d) if tau > 0.0 else 0.0
         update(w, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * s, 2.0 * s / batch, noise,
                rng, grad)  # fmt: skip
+
+
+@jit
+def _draw(rng, code, params, teacher_norm, label_noise, x, y):
+    """A batch in place: per sample its d normals, then the teacher's label σ(s* x₀) and its
+    noise."""
+    for m in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            x[m, j] = rng.standard_normal()
+        y[m] = act_value(code, params, teacher_norm * x[m, 0])
+        if label_noise > 0.0:
+            y[m] += label_noise * rng.standard_normal()
 
 
 def teacher_sgd_steps_ref(
