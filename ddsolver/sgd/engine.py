@@ -23,10 +23,10 @@ every SGD run. Calls to these parts are static, and load from the cache
 committee (1/√d fields, an output scale and a step size per layer) keep loops of their own.
 
 With one sample a step and no noise, the isotropic and teacher–student kernels run the same
-arithmetic through :func:`fused_step` on a transposed copy of W: the update of step k fused
-with the products of step k + 1, one pass over W a step with the neurons in SIMD lanes
-(N = 800, d = 40: 29 → 10.6 µs a step on this project's machines, the same numbers bit for
-bit).
+arithmetic through :func:`fused_start` and :func:`fused_step` on a transposed copy of W: the
+update of step k fused with the products of step k + 1, one pass over W a step with the
+neurons in SIMD lanes (N = 800, d = 40: 29 → 10.6 µs a step on this project's machines, the
+same numbers bit for bit). Each kind's loop still calls its own sampler between the two.
 """
 
 from __future__ import annotations
@@ -163,14 +163,18 @@ def fused_step(wt, a, train_a, x, y, x_next, y_next, code, params, shrink, coef,
 
 
 @jit
-def transposed(w):
-    """A C-ordered copy of wᵀ (d, N), the fused path's working weights."""
+def fused_start(w, a, x, y, code, params, pre, val, der, resid):
+    """The fused path's set-up once the first sample (x, y) is drawn: a C-ordered copy wt of
+    Wᵀ (d, N), the sample's products, activations and residual; returns wt and the work
+    arrays x_next (1, d), y_next (1,) and g (N,) of :func:`fused_step`."""
     n, d = w.shape
     wt = np.empty((d, n))
     for i in range(n):
         for j in range(d):
             wt[j, i] = w[i, j]
-    return wt
+    products_t(wt, x, pre)
+    outputs(a, y, code, params, 0, pre, val, der, resid)
+    return wt, np.empty((1, d)), np.empty(1), np.empty(n)
 
 
 @jit

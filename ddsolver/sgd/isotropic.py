@@ -37,7 +37,7 @@ from ..models.hermite import hermite_coefficients
 from ..models.integrals import pair_moment
 from ..models.risk import mean_field_risk
 from ..schedules import schedule_value
-from .engine import copy_back, forward, fused_step, outputs, products_t, transposed, update
+from .engine import copy_back, forward, fused_start, fused_step, update
 from .pair_sums import GRAM_TILE, gram_tiles, unit_rows
 
 
@@ -72,11 +72,8 @@ def sgd_steps(
         # one pass over W a step, on a transposed copy: the update fused with the next
         # sample's products (:func:`~ddsolver.sgd.engine.fused_step`: the same numbers and
         # random stream)
-        wt = transposed(w)
-        x_next, y_next, g = np.empty((1, d)), np.empty(1), np.empty(n)
         _draw(rng, delta, x, y)
-        products_t(wt, x, pre)
-        outputs(a, y, code, params, 0, pre, val, der, resid)
+        wt, x_next, y_next, g = fused_start(w, a, x, y, code, params, pre, val, der, resid)
         for k in range(k_start, k_stop):
             s = eps * schedule_value(scode, sparams, k * eps)
             last = k + 1 == k_stop

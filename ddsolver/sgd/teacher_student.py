@@ -22,7 +22,7 @@ from ..models.integrals import pair
 from ..models.risk import mean_field_risk
 from ..models.teacher_student import TeacherStudent
 from ..schedules import schedule_value
-from .engine import copy_back, forward, fused_step, outputs, products_t, transposed, update
+from .engine import copy_back, forward, fused_start, fused_step, update
 from .pair_sums import closed_form_double_sum
 
 
@@ -44,11 +44,8 @@ def teacher_sgd_steps(
     if batch == 1 and tau == 0.0 and k_start < k_stop:
         # one pass over W a step (:func:`~ddsolver.sgd.engine.fused_step`; the sampler draws
         # no noise of the step's own, so drawing the next sample first changes no stream)
-        wt = transposed(w)
-        x_next, y_next, g = np.empty((1, d)), np.empty(1), np.empty(n)
         _draw(rng, code, params, teacher_norm, label_noise, x, y)
-        products_t(wt, x, pre)
-        outputs(ones, y, code, params, 0, pre, val, der, resid)
+        wt, x_next, y_next, g = fused_start(w, ones, x, y, code, params, pre, val, der, resid)
         for k in range(k_start, k_stop):
             s = eps * schedule_value(scode, sparams, k * eps)
             last = k + 1 == k_stop
