@@ -88,7 +88,8 @@ class StepNoiseOperands(NamedTuple):
     tables_t : the tables transposed, (5, Q, n_r)
     inv_r : (n_r,) 1/r at the centres (0 at r = 0)
     a_values : (n_a,) the second layer's centres, or (0,) without it
-    parameters : (ε/B, 1/N), the correction's scale before ξ²
+    parameters : (ε/B, 1/N, 1 if implicit else 0), the correction's scale before ξ² and its
+        scheme (:attr:`~ddsolver.models.step_noise.StepNoise.parameters`)
     work (2, Q), moments (5, n_r), radial (2, n_r), line_drift, line_var : scratch
     """
 

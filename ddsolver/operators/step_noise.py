@@ -12,6 +12,11 @@ the second term the Itô form ½∂_r(a p) of the diffusion. Both parts take mas
 at a rate proportional to its own density and bring it in from the neighbour's with a
 non-negative coefficient, so forward Euler keeps p ≥ 0 under the bound given by the outflow
 rates (added to ``rate``); the sum of ``out`` weighted by the widths is 0 (conservation).
+
+With ``solver.finite_step_scheme = "implicit"`` the explicit stages leave this flux out and
+:func:`step_noise_implicit` takes drift and diffusion after each step instead: a
+backward-Euler Scharfetter–Gummel step, one tridiagonal M-matrix per line, so positivity and
+conservation hold at any step and neither h²/a nor the 1/r drift bounds it.
 """
 
 from __future__ import annotations
