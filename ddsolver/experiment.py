@@ -18,8 +18,8 @@ from .lagrangian import ParticleDD
 from .models.step_noise import StepNoise
 from .pde import GridDD
 from .protocol import InitialLaw, ReducedProblem
-from .schedules import Schedule
-from .settings import Section, Settings, settings
+from .schedules import Schedule, schedule_from
+from .settings import Settings, settings
 
 
 def build_problem(cfg: dict | Settings) -> ReducedProblem:
@@ -42,18 +42,7 @@ def build_grid(cfg: dict | Settings) -> TensorGrid:
 
 def build_schedule(cfg: dict | Settings) -> Schedule:
     """ξ(t) from ``dynamics.xi`` (a number or a table)."""
-    cfg = settings(cfg)
-    xi = cfg.dynamics.xi
-    if not isinstance(xi, Section):
-        return Schedule("constant", value=float(xi))
-    return Schedule(
-        xi.kind,
-        value=xi.value,
-        t0=xi.t0,
-        alpha=xi.alpha,
-        times=tuple(xi.times),
-        values=tuple(xi.values),
-    )
+    return schedule_from(settings(cfg).dynamics.xi)
 
 
 def build_system(cfg: dict | Settings) -> GridDD | ParticleDD:

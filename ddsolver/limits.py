@@ -28,7 +28,7 @@ class ODESystem:
 
     Attributes
     ----------
-    rhs : X (n,) → dX/dt (n,)
+    rhs : X (n,) → dX/dt (n,), or (X, t) → dX/dt when ``timed``
     state : X at t = 0, (n,)
     observe : (X, t) → {name: float}, the observables, ``risk`` among them
     snapshot : (X, t) → {name: array}, the snapshot fields
@@ -38,9 +38,10 @@ class ODESystem:
     data : arrays the file keeps under /data (a training set), or None
     attrs : () → further root attributes of the file (JSON text; a training set's
         ``max_margin``), called once when the file is made (not on a resume), or None
+    timed : whether ``rhs`` takes the time too (a schedule ξ(t): not autonomous)
     """
 
-    rhs: Callable[[np.ndarray], np.ndarray]
+    rhs: Callable[..., np.ndarray]
     state: np.ndarray
     observe: Callable[[np.ndarray, float], dict[str, Any]]
     snapshot: Callable[[np.ndarray, float], dict[str, np.ndarray]]
@@ -49,6 +50,7 @@ class ODESystem:
     method: str = "DOP853"
     data: dict[str, np.ndarray] | None = None
     attrs: Callable[[], dict[str, str]] | None = None
+    timed: bool = False
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,14 @@ class ODEIntegrator:
 
     Parameters
     ----------
-    rhs : X (n,) → dX/dt (n,)
+    rhs : X (n,) → dX/dt (n,), or (X, t) → dX/dt when ``timed``
     state : X at t = 0, (n,)
     observe : (X, t) → {name: float}, the observables (``risk`` among them)
     snapshot : (X, t) → {name: array}, the snapshot fields
     rtol, atol : the error tolerances per step
     method : "DOP853" (8th order, a few large states) or "RK45" (Dormand–Prince 5(4), many
         particles at moderate tolerances)
+    timed : whether ``rhs`` takes the time as its second argument (a schedule ξ(t))
     """
 
     #: The scipy.integrate classes by name (imported on first use: SciPy's integrators bring
@@ -66,8 +67,9 @@ class ODEIntegrator:
         rtol: float,
         atol: float,
         method: str = "DOP853",
+        timed: bool = False,
     ):
-        self.rhs, self.state = rhs, np.array(state, dtype=float)
+        self.rhs, self.state, self.timed = rhs, np.array(state, dtype=float), timed
         self._observe, self._snapshot = observe, snapshot
         self.rtol, self.atol = rtol, atol
         import scipy.integrate
@@ -78,10 +80,11 @@ class ODEIntegrator:
         self.dt_limit = math.inf
         self.t = 0.0  # the time of ``state`` (observables may depend on it)
 
-    def _finite_rhs(self, _t: float, x: np.ndarray) -> np.ndarray:
-        """rhs(x), or :class:`NonFiniteRate` when it overflowed (a fault, like NaN)."""
+    def _finite_rhs(self, t: float, x: np.ndarray) -> np.ndarray:
+        """rhs(x) (or rhs(x, t)), or :class:`NonFiniteRate` when it overflowed (a fault, like
+        NaN)."""
         with np.errstate(over="ignore", invalid="ignore"):
-            dx = self.rhs(x)
+            dx = self.rhs(x, t) if self.timed else self.rhs(x)
         if not np.all(np.isfinite(dx)):
             raise NonFiniteRate
         return dx
@@ -150,7 +153,7 @@ def run_limit(
         integrator, grid = limit.integrator, limit.grid
     else:
         integrator = ODEIntegrator(limit.rhs, limit.state, limit.observe, limit.snapshot,
-                                   limit.rtol, limit.atol, limit.method)  # fmt: skip
+                                   limit.rtol, limit.atol, limit.method, limit.timed)  # fmt: skip
         grid = None
     return run_ode(cfg, path, integrator, resume=resume, force=force, quiet=quiet,
                    data=limit.data, grid=grid, attrs=limit.attrs)  # fmt: skip

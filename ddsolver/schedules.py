@@ -75,6 +75,22 @@ class Schedule:
         return float(np.max(np.asarray(self.values)[active]))
 
 
+def schedule_from(xi) -> Schedule:
+    """ξ(t) from a resolved ``dynamics.xi``: a number (constant), or a table — a mapping or a
+    record with the attributes ``kind``, ``value``, ``t0``, ``alpha``, ``times``, ``values``."""
+    if isinstance(xi, int | float):
+        return Schedule("constant", value=float(xi))
+    get = xi.get if isinstance(xi, dict) else lambda name, default: getattr(xi, name, default)
+    return Schedule(
+        get("kind", "constant"),
+        value=float(get("value", 1.0)),
+        t0=float(get("t0", 1.0)),
+        alpha=float(get("alpha", 0.0)),
+        times=tuple(get("times", ())),
+        values=tuple(get("values", ())),
+    )
+
+
 @jit
 def schedule_value(code, params, t):
     """ξ(t) for an encoded schedule (compiled)."""
