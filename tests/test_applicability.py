@@ -125,8 +125,7 @@ def resolved(config: str) -> dict:
 @pytest.mark.parametrize(
     ("config", "key", "value"),
     [
-        ("training_set.toml", "dynamics.tau", 0.01),
-        ("training_set.toml", "dynamics.xi", {"kind": "power", "value": 1, "t0": 1, "alpha": 0.5}),
+        ("training_set.toml", "dynamics.eta", 0.1),  # (τ and ξ apply since Langevin dynamics)
         ("teacher_student.toml", "problem.teacher_units", 2),
         ("quickstart.toml", "problem.train", "output"),
         ("quickstart.toml", "dynamics.scale", 2.0),
@@ -159,11 +158,11 @@ def test_reported_keys_are_refused(config, key, value):
 
 
 def test_the_refusal_is_one_line_exit_2_from_the_cli():
-    done = ddsolver("check", str(GRIDS / "training_set.toml"), "--set", "dynamics.tau=0.01")
+    done = ddsolver("check", str(GRIDS / "training_set.toml"), "--set", "dynamics.eta=0.1")
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
-    assert "'dynamics.tau'" in done.stderr and "'training_set'" in done.stderr
-    assert "lam, linearised, scale" in done.stderr  # what the kind takes instead
+    assert "'dynamics.eta'" in done.stderr and "'training_set'" in done.stderr
+    assert "lam, linearised, scale, tau, xi" in done.stderr  # what the kind takes instead
 
 
 def test_a_key_at_another_kinds_default_is_refused_and_a_resolved_config_revalidates():

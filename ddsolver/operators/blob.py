@@ -58,6 +58,28 @@ def blob_velocity(z, masses, widths, out):
                 out[i, k] += coef * (z[i, k] - z[j, k]) / (widths[k] * widths[k])
 
 
+@jit_parallel
+def blob_log_density(z, masses, widths, out):
+    """out[i] = log (K_h * ρ)(z_i) = log Σ_j m_j K_h(z_i − z_j); returns nothing.
+
+    Compiled twin of :func:`regularised_log_density` in O(M) memory (the NumPy one holds an
+    (M, M, n) array). z (M, n), masses (M,), widths (n,), out (M,).
+    """
+    m, n = z.shape
+    log_norm = 0.0
+    for k in range(n):
+        log_norm -= math.log(math.sqrt(2.0 * math.pi) * widths[k])
+    for i in prange(m):
+        acc = 0.0
+        for j in range(m):
+            q = 0.0
+            for k in range(n):
+                d = (z[i, k] - z[j, k]) / widths[k]
+                q += d * d
+            acc += masses[j] * math.exp(-0.5 * q)
+        out[i] = log_norm + math.log(acc)
+
+
 def regularised_log_density(z: np.ndarray, masses: np.ndarray, widths: np.ndarray) -> np.ndarray:
     """log (K_h * ρ)(z_i) at the particles, shape (M,) (NumPy; observables only)."""
     diff = (z[:, None, :] - z[None, :, :]) / widths

@@ -14,7 +14,7 @@ import numpy as np
 from ...data import numeric, read_training_set
 from ...fields import Field, observables, snapshots
 from ...schema import INITIAL_SEED, ConfigError, Key, float_key, int_key, kind_defaults
-from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of
+from ..spec import REDUCED_ACTIVATIONS, KindSpec, Labels, keys_of, schedule_keys
 
 #: The losses of the flow (:data:`ddsolver.models.training_set.LOSSES`).
 LOSSES = ("square", "logistic")
@@ -121,9 +121,13 @@ class TrainingSetSpec(KindSpec):
         """The data (a file, or the generator's own keys), the loss, what is trained, α and λ;
         the initial law's own keys; the particles' count and tolerances, the linearisation and
         the flow's seed (particles), or the circle's cells and its stepper (grid). ξ and τ are
-        not part of this flow."""
+        of this flow; the schedule ξ and the temperature τ (mean-field Langevin dynamics), with
+        the blob's width at τ > 0 (refused by :meth:`check` where the run cannot take them)."""
         p, init = cfg["problem"], cfg["initial"]
         keys = keys_of("problem", "data", "loss", "train") | keys_of("dynamics", "scale", "lam")
+        keys |= schedule_keys(cfg) | {"dynamics.tau"}
+        if cfg["dynamics"]["tau"] > 0:
+            keys.add("particles.blob_width")
         if not p["data"]:
             own = ("k", "radius") if p["generate"]["kind"] == "clusters" else ("units", "inputs",
                                                                                "label")  # fmt: skip
@@ -199,6 +203,16 @@ class TrainingSetSpec(KindSpec):
             "growth_plus": Field("growth of ν₊", "log-mass the b > 0 species has grown by"),
             "growth_minus": Field("growth of ν₋", "log-mass the b < 0 species has grown by"),
         }
+        if cfg["dynamics"]["tau"] > 0:
+            obs["dissipation"] = Field(
+                "∫|v|² dρ", "−(dF_h/dt)/ξ: the squared speed of the free energy's flow"
+            )
+            obs["entropy"] = Field(
+                "H_h(ρ_t)", "the blob entropy Σ_i m_i log (K_h * ρ)(θ_i) (widths fixed at t = 0)"
+            )
+            obs["free_energy"] = Field(
+                "F_h(ρ_t)", "free energy J + τ H_h (decreases along the flow)"
+            )
         snaps = {
             "particles": Field(
                 "θ = (b, a)",
@@ -281,6 +295,7 @@ class TrainingSetSpec(KindSpec):
                               "initial.symmetric pairs the particles: an even count")  # fmt: skip
         if cfg["discretisation"]["method"] == "grid":
             self._check_circle(cfg)
+        self._check_langevin(cfg)
         if cfg["dynamics"]["linearised"] and cfg["dynamics"]["lam"] != 0:
             raise ConfigError(
                 "dynamics.linearised", True, "linearises the unpenalised flow: dynamics.lam = 0"
@@ -291,6 +306,25 @@ class TrainingSetSpec(KindSpec):
                           {key: value / lazy for key, value in FLOW_DEFAULTS.items()})  # fmt: skip
         if "batch" not in raw.get("sgd", {}):
             cfg["sgd"]["batch"] = points  # full batch (a resolved config re-validates as is)
+
+    @staticmethod
+    def _check_langevin(cfg: dict) -> None:
+        """τ > 0 diffuses θ = (b, a) on particles (the blob method) and in the noisy networks;
+        the circle's stepper takes neither τ nor a schedule."""
+        dyn, grid = cfg["dynamics"], cfg["discretisation"]["method"] == "grid"
+        if grid and (dyn["tau"] > 0 or dyn["xi"] != 1.0):
+            key = "dynamics.tau" if dyn["tau"] > 0 else "dynamics.xi"
+            raise ConfigError(key, dyn["tau"] if dyn["tau"] > 0 else dyn["xi"],
+                              "method grid (the flow on the circle) has no noise and no "
+                              "schedule: τ = 0, ξ = 1, or method particles")  # fmt: skip
+        if dyn["tau"] <= 0:
+            return
+        if cfg["problem"]["train"] != "both":
+            raise ConfigError("dynamics.tau", dyn["tau"], "mean-field Langevin dynamics diffuses "
+                              'θ = (b, a): problem.train = "both"')  # fmt: skip
+        if dyn["linearised"]:
+            raise ConfigError("dynamics.linearised", True,
+                              "linearises the noiseless flow: dynamics.tau = 0")  # fmt: skip
 
     @staticmethod
     def _check_circle(cfg: dict) -> None:

@@ -22,13 +22,14 @@ from ...lazy import LazyComparison
 from ...limits import ODESystem, SteppedLimit
 from ...models.activations import Activation
 from ...models.training_set import TrainingSetFlow
-from ...schedules import Schedule
+from ...schedules import Schedule, schedule_from
 from ...settings import Settings, settings
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
 from ..base import ProblemKind
 from .circle import CircleFlow, CircleIntegrator
 from .config import TrainingSetSpec
+from .langevin import LangevinFlow, reference_widths, regularised_entropy
 
 #: Stream of the initial particles (np.random.default_rng((seed, stream))), apart from data.
 PARTICLE_STREAM = 2
@@ -118,11 +119,16 @@ class TrainingSetNetwork(Network):
         )
         self.arrays = (self.theta,)
         self.lazy = LazyComparison(problem, self.theta, self.masses, 0.0, False)
+        self.tau = cfg.dynamics.tau
+        self.widths = None  # the entropy's kernel widths, fixed by the initial weights
+        if self.tau > 0:
+            self.widths = reference_widths(self.theta, self.masses, self.tau, cfg.dynamics.lam,
+                                           cfg.particles.blob_width)  # fmt: skip
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         sgd = self.cfg.sgd
         gradient_steps(self.problem, self.theta, self.masses, sgd.eps, sgd.batch,
-                       k1 - k0, self.rng)  # fmt: skip
+                       k1 - k0, self.rng, schedule, k0, self.tau)  # fmt: skip
 
     def risk(self) -> float:
         return self.problem.objective(self.theta, self.masses)
@@ -131,8 +137,14 @@ class TrainingSetNetwork(Network):
         return {"b": self.theta[:, 0].copy(), "a_norm": np.linalg.norm(self.theta[:, 1:], axis=1)}
 
     def observables(self) -> dict[str, float]:
+        """The flow's observables of the m neurons; at τ > 0 also the entropy H_h of their
+        empirical law (the blob kernel, widths fixed by the initial weights) and
+        F_h = J + τ H_h."""
         obs = self.problem.observables(self.theta, self.masses)
         obs.update(self.lazy.observe(self.theta, 0.0))
+        if self.widths is not None:
+            obs["entropy"] = regularised_entropy(self.theta, self.masses, self.widths)
+            obs["free_energy"] = obs["risk"] + self.tau * obs["entropy"]
         return {k: v for k, v in obs.items() if k != "risk"}
 
     def snapshot_fields(self) -> dict[str, np.ndarray]:
@@ -232,10 +244,19 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         shape = theta.shape
         lazy = LazyComparison(flow, theta, masses, cfg.time.t_end,
                               cfg.dynamics.linearised)  # fmt: skip
+        schedule, tau = schedule_from(cfg.dynamics.xi), cfg.dynamics.tau
+        if tau > 0:
+            widths = reference_widths(theta, masses, tau, cfg.dynamics.lam,
+                                      cfg.particles.blob_width)  # fmt: skip
+            langevin = LangevinFlow(flow, masses, tau, schedule, widths)
+            velocity, observables = langevin.velocity, langevin.observables
+        else:
+            velocity = lambda current, t: schedule(t) * flow.velocity(current, masses)  # noqa: E731
+            observables = lambda current: flow.observables(current, masses)  # noqa: E731
 
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
             current = state.reshape(shape)
-            return {**flow.observables(current, masses), **lazy.observe(current, t)}
+            return {**observables(current), **lazy.observe(current, t)}
 
         def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
             current = state.reshape(shape)
@@ -244,9 +265,10 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
 
         part = cfg.particles
         return ODESystem(
-            lambda state: flow.velocity(state.reshape(shape), masses).ravel(),
+            lambda state, t: velocity(state.reshape(shape), t).ravel(),
             theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
             data=flow.data.arrays(), attrs=lambda: self.file_attrs(cfg, flow, "run"),
+            timed=True,
         )  # fmt: skip
 
     def _circle(self, cfg: Settings) -> SteppedLimit:
