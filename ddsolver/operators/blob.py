@@ -17,7 +17,20 @@ import math
 import numpy as np
 from numba import prange
 
-from .._jit import jit_parallel
+from .._jit import jit, jit_parallel
+
+
+@jit
+def kernel_sum(z, masses, widths, i):
+    """Σ_j m_j exp(−½ Σ_k ((z_ik − z_jk)/h_k)²): the unnormalised (K_h * ρ)(z_i)."""
+    acc = 0.0
+    for j in range(z.shape[0]):
+        q = 0.0
+        for k in range(z.shape[1]):
+            d = (z[i, k] - z[j, k]) / widths[k]
+            q += d * d
+        acc += masses[j] * math.exp(-0.5 * q)
+    return acc
 
 
 @jit_parallel
@@ -35,14 +48,7 @@ def blob_velocity(z, masses, widths, out):
         norm *= 1.0 / (math.sqrt(2.0 * math.pi) * widths[k])
     dens = np.empty(m)
     for i in prange(m):
-        acc = 0.0
-        for j in range(m):
-            q = 0.0
-            for k in range(n):
-                d = (z[i, k] - z[j, k]) / widths[k]
-                q += d * d
-            acc += masses[j] * math.exp(-0.5 * q)
-        dens[i] = norm * acc
+        dens[i] = norm * kernel_sum(z, masses, widths, i)
     for i in prange(m):
         for k in range(n):
             out[i, k] = 0.0
@@ -70,14 +76,7 @@ def blob_log_density(z, masses, widths, out):
     for k in range(n):
         log_norm -= math.log(math.sqrt(2.0 * math.pi) * widths[k])
     for i in prange(m):
-        acc = 0.0
-        for j in range(m):
-            q = 0.0
-            for k in range(n):
-                d = (z[i, k] - z[j, k]) / widths[k]
-                q += d * d
-            acc += masses[j] * math.exp(-0.5 * q)
-        out[i] = log_norm + math.log(acc)
+        out[i] = log_norm + math.log(kernel_sum(z, masses, widths, i))
 
 
 def regularised_log_density(z: np.ndarray, masses: np.ndarray, widths: np.ndarray) -> np.ndarray:
