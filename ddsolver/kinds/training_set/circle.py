@@ -35,15 +35,9 @@ import math
 
 import numpy as np
 
-from ...controllers import StepControl, cfl_step
 from ...grid import Axis, TensorGrid
-from ...models.training_set import LOSSES, predictor_loss, residual_weights
 from ...operators.transport import LIMITERS, periodic_faces
-from ...runloop import Advance
-from ...tableaux import SSP_BY_ORDER
-
-#: The species: s = +1 (b > 0) and s = −1 (b < 0), in this order along the first axis.
-SIGNS = np.array([1.0, -1.0])
+from .directions import SIGNS, DirectionFlow, DirectionIntegrator
 
 
 def relu_cos_antiderivative(u: np.ndarray) -> np.ndarray:
@@ -73,7 +67,7 @@ def relu_slopes(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
     return np.where(x * c + s > 0.0, c - x * s, 0.0)
 
 
-class CircleFlow:
+class CircleFlow(DirectionFlow):
     r"""The flow of balanced ReLU units on 1-D inputs as a PDE on the circle (module docstring).
 
     Parameters
@@ -87,6 +81,8 @@ class CircleFlow:
     cfl : the fraction of the positivity bound each step takes
     """
 
+    snapshot_name = "angle_density"
+
     def __init__(self, data, loss: str, alpha: float, lam: float, cells: int, order: int = 3,
                  limiter: str = "mc", cfl: float = 0.5):  # fmt: skip
         if data.dimension != 1:
@@ -95,14 +91,13 @@ class CircleFlow:
             raise ValueError(f"limiter {limiter!r}; allowed: {', '.join(LIMITERS)}")
         if cells < 5:
             raise ValueError(f"the circle needs at least 5 cells, not {cells}")
-        self.data, self.loss, self.loss_code = data, loss, LOSSES[loss]
-        self.alpha, self.lam = alpha, lam
+        super().__init__(data, loss, alpha, lam, order, cfl)
         self.limiter = limiter
-        self.control = StepControl(SSP_BY_ORDER[order], cfl)
         self._faces = (np.empty((2, cells)), np.empty((2, cells)))
         axis = Axis.uniform("angle", 0.0, 2 * math.pi, cells, periodic=True)
         self.grid = TensorGrid((axis,))
         self.h = 2 * math.pi / cells
+        self.volumes = np.full(cells, self.h)
         x = data.x[:, 0]
         self.averages = cell_averages(x, axis.edges)  # (n, N)
         self.test_averages = cell_averages(data.x_test[:, 0], axis.edges)
@@ -111,26 +106,11 @@ class CircleFlow:
 
     # ------------------------------------------------------------------ the fields
 
-    def predict(self, masses: np.ndarray, test: bool = False) -> np.ndarray:
-        """f at the training (or test) points from the cell masses ν (2, N) (without α)."""
-        table = self.test_averages if test else self.averages
-        return table @ (masses[0] - masses[1])
-
-    def weights(self, masses: np.ndarray, f: np.ndarray | None = None) -> np.ndarray:
-        """w_i = ℓ'(α f(x_i), y_i)/(α n), (n,) (``f``: the predictions, if already made)."""
-        f = self.predict(masses) if f is None else f
-        out = np.empty(self.data.y.size)
-        residual_weights(self.loss_code, f, self.data.y, self.alpha, out)
-        return out / self.data.y.size
-
     def rates_and_velocities(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Growth rates −2(sG_c + λ) (2, N) at the cells and the velocities −sG'(ψ_f) (2, N)
         at the left faces."""
         w = self.weights(masses)
-        g_cells = w @ self.averages
-        g_faces = w @ self.face_slopes
-        rates = -2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam)
-        return rates, -SIGNS[:, None] * g_faces[None, :]
+        return self.growth_rates(w), -SIGNS[:, None] * (w @ self.face_slopes)[None, :]
 
     def rhs(self, masses: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """dν/dt (2, N), the growth Σ_c rate ν per species (2,), and the largest outflow rate
@@ -145,28 +125,11 @@ class CircleFlow:
         decay = float(np.max(np.maximum(-rates, 0.0)))
         return dmass, growth_density.sum(axis=1), 2.0 * float(np.max(np.abs(v))) / self.h + decay
 
-    def step(self, masses: np.ndarray, dt_max: float) -> tuple[np.ndarray, np.ndarray, float]:
-        """One step of the SSP Runge–Kutta method (:data:`~ddsolver.tableaux.SSP_BY_ORDER`),
-        stages as the grid's stepper combines them, of at most ``dt_max`` within the
-        positivity bound (:func:`~ddsolver.controllers.cfl_step`): (ν, the growth integrated
-        over the step per species (2,), dt), the growth with the method's weights b."""
-        method = self.control.method
-        k, g, rate = self.rhs(masses)
-        dt = float(cfl_step(rate, self.control.cfl, dt_max, math.inf))
-        u, growth = masses, np.zeros(2)
-        for i, (a, b) in enumerate(zip(method.a, method.weights, strict=True)):
-            if i > 0:
-                k, g, _ = self.rhs(u)
-            u = masses + (1.0 - a) * (u + dt * k - masses)
-            growth += (dt * b) * g
-        return u, growth, dt
+    def tangent_speed2(self, w: np.ndarray) -> np.ndarray:
+        """G'(ψ)² at the cell centres, (N,)."""
+        return (w @ self.centre_slopes) ** 2
 
     # ------------------------------------------------------------------ laws and observables
-
-    def uniform(self, kappa: float) -> np.ndarray:
-        """Cell masses (2, N) of the balanced sphere law: ψ uniform, |a|² = κ², s = ±1 with
-        probability ½ each (ν_± = κ²/2 × uniform)."""
-        return np.full((2, self.grid.size), 0.5 * kappa**2 / self.grid.size)
 
     def from_particles(self, theta: np.ndarray, masses: np.ndarray) -> np.ndarray:
         """Cell masses (2, N) of balanced particles θ = (b, a) (M, 3): each particle's m|a|²
@@ -184,86 +147,6 @@ class CircleFlow:
         np.add.at(out, (species, (left.astype(int) + 1) % n), weight * frac)
         return out
 
-    def observables(self, masses: np.ndarray) -> dict[str, float]:
-        """risk, loss and test_loss (the predictor's: (1/n) Σ ℓ(α f, y)), test_error, margin,
-        norm2 = ∫|θ|² dρ = 2 Σ_s ν_s(S¹), dissipation = ∫|v|² dρ = Σ_s ∫ [2(sG + λ)² + G'²] dν_s,
-        mass_plus, mass_minus."""
-        data, alpha = self.data, self.alpha
-        f = self.predict(masses)
-        loss = predictor_loss(self.loss_code, f, data.y, alpha)
-        totals = masses.sum(axis=1)
-        norm2 = 2.0 * float(totals.sum())
-        w = self.weights(masses, f)
-        g_cells, g_slope = w @ self.averages, w @ self.centre_slopes
-        with np.errstate(over="ignore"):  # an overflowed speed is recorded as inf
-            speed2 = 2.0 * (SIGNS[:, None] * g_cells[None, :] + self.lam) ** 2 + g_slope**2
-        out = {
-            "risk": float(loss / (alpha * alpha) + 0.5 * self.lam * norm2),
-            "loss": float(loss),
-            "margin": float(np.min(data.y * f) / totals.sum()) if totals.sum() > 0 else math.nan,
-            "norm2": norm2,
-            "dissipation": float(np.sum(speed2 * masses)),
-            "mass_plus": float(totals[0]),
-            "mass_minus": float(totals[1]),
-        }
-        if data.y_test.size:
-            g = self.predict(masses, test=True)
-            out["test_loss"] = float(predictor_loss(self.loss_code, g, data.y_test, alpha))
-            out["test_error"] = float(np.mean(np.sign(g) != np.sign(data.y_test)))
-        else:
-            out["test_loss"] = out["test_error"] = math.nan
-        return out
 
-
-class CircleIntegrator:
-    """:class:`CircleFlow` as the run loop drives it: the cell masses ν (2, N) and the growth
-    each species has integrated so far (``growth_plus``, ``growth_minus``: a species' mass at
-    t is its mass at 0 plus its growth, to round-off — the fluxes only move mass).
-
-    Parameters
-    ----------
-    flow : the :class:`CircleFlow`
-    masses : ν at t = 0, (2, N)
-    dt_max : cap on the step (``solver.dt_max``)
-    """
-
-    #: Most steps per :meth:`advance` call (the progress bar moves in between).
-    STEPS_PER_CALL = 5000
-
-    def __init__(self, flow: CircleFlow, masses: np.ndarray, dt_max: float = math.inf):
-        self.flow, self.masses = flow, np.array(masses, float)
-        self.growth = np.zeros(2)
-        self.dt_max = dt_max
-        self.dt_limit = math.inf
-
-    def advance(self, t: float, t_stop: float) -> Advance:
-        steps, last = 0, math.nan
-        while t < t_stop and steps < self.STEPS_PER_CALL:
-            remaining = t_stop - t
-            masses, growth, dt = self.flow.step(self.masses, min(self.dt_max, remaining))
-            if not np.all(np.isfinite(masses)):
-                return Advance(t, steps, last, "non-finite density")
-            self.masses, self.growth = masses, self.growth + growth
-            t = t_stop if dt >= remaining else t + dt
-            steps, last = steps + 1, dt
-            self.dt_limit = dt
-        return Advance(t, steps, last)
-
-    def observe(self) -> dict[str, float]:
-        return {
-            **self.flow.observables(self.masses),
-            "growth_plus": float(self.growth[0]),
-            "growth_minus": float(self.growth[1]),
-        }
-
-    def snapshot(self) -> dict[str, np.ndarray]:
-        """``angle_density`` (2, N): the densities of ν₊, ν₋ per radian at the cell centres."""
-        return {"angle_density": self.masses / self.flow.h}
-
-    def checkpoint(self) -> tuple[np.ndarray, float, dict]:
-        return self.masses.copy(), self.dt_limit, {"growth": self.growth.tolist()}
-
-    def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
-        self.masses = np.array(state, float).reshape(2, -1)
-        self.dt_limit = dt_limit
-        self.growth = np.array((extra or {}).get("growth", [0.0, 0.0]), float)
+#: The run loop's integrator of the circle flow (kept under the name it was published with).
+CircleIntegrator = DirectionIntegrator
