@@ -70,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
         help="override a dotted config key, e.g. --set problem.delta=0.6 (repeatable)",
     )
     common.add_argument(
+        "--unset",
+        dest="unset",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="remove a dotted key the file sets, e.g. --unset grid.angle_cells when --set "
+        "switches to a method the key does not apply to (repeatable; before --set)",
+    )
+    common.add_argument(
         "--resume", action="store_true", help="continue OUT.h5 from its last checkpoint"
     )
     common.add_argument("--force", action="store_true", help="overwrite an existing OUT.h5")
@@ -91,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="override a dotted config key (repeatable)",
+    )
+    check.add_argument(
+        "--unset",
+        dest="unset",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="remove a dotted key the file sets (repeatable; before --set)",
     )
 
     run = sub.add_parser(
@@ -391,7 +408,7 @@ def _hint(status: str) -> str:
 
 def _check(args) -> int:
     """Validate a config as ``run`` and ``sgd`` do; one line either way."""
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, args.unset)
     what = f"problem.kind = {cfg['problem']['kind']!r}, {cfg['discretisation']['method']}"
     try:
         check_sgd_run(cfg)
@@ -405,7 +422,7 @@ def _check(args) -> int:
 def _run(args) -> int:
     from .integrate import run_pde
 
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, args.unset)
     out = _output_path(args, cfg)
     _prepare_output(args, cfg, out)
     result = run_pde(cfg, out, resume=args.resume, force=args.force, quiet=args.quiet)
@@ -418,7 +435,7 @@ def _run(args) -> int:
 def _sgd(args) -> int:
     from .sgd.run import run_sgd
 
-    cfg = load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides, args.unset)
     check_sgd_run(cfg)
     out = Path(args.output) if args.output else Path(Path(args.config).stem + "_sgd.h5")
     _prepare_output(args, cfg, out)

@@ -735,10 +735,13 @@ def read_config_file(path: str | Path) -> dict:
     return resolve_paths(read_toml(path), Path(path).resolve().parent)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> dict:
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, unset: list[str] | None = None
+) -> dict:
     """Read, override and validate a config file; returns the resolved config. Paths in the
-    file are relative to its directory; paths given by ``--set`` to the working directory."""
-    return validate(apply_overrides(read_config_file(path), overrides or []))
+    file are relative to its directory; paths given by ``--set`` to the working directory.
+    ``unset``: dotted keys removed from the file first (``--unset``)."""
+    return validate(apply_overrides(read_config_file(path), overrides or [], unset))
 
 
 def schema_markdown() -> str:

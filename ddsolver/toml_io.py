@@ -77,8 +77,32 @@ def set_dotted(raw: dict, key: str, value: Any) -> dict:
     return raw
 
 
-def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Set the dotted keys of ``KEY=VALUE`` texts in a copy of the raw config."""
+def unset_dotted(raw: dict, key: str) -> dict:
+    """A copy of the raw config without the dotted ``key`` (``--unset``: the key takes its
+    default, or leaves a run it does not apply to); a table left empty is removed with it."""
+    parts = key.split(".")
+    node, trail = raw, []
+    for part in parts[:-1]:
+        node = node.get(part) if isinstance(node, dict) else None
+        trail.append(node)
+    if not isinstance(node, dict) or parts[-1] not in node:
+        raise ConfigError("--unset", key, "the config does not set this key")
+    raw = copy.deepcopy(raw)
+    tables = [raw]
+    for part in parts[:-1]:
+        tables.append(tables[-1][part])
+    del tables[-1][parts[-1]]
+    for depth in range(len(parts) - 1, 0, -1):
+        if not tables[depth]:
+            del tables[depth - 1][parts[depth - 1]]
+    return raw
+
+
+def apply_overrides(raw: dict, overrides: list[str], unset: list[str] | None = None) -> dict:
+    """Remove the dotted keys of ``unset``, then set those of ``KEY=VALUE`` texts, in a copy
+    of the raw config."""
+    for key in unset or []:
+        raw = unset_dotted(raw, key)
     for text in overrides:
         raw = set_dotted(raw, *parse_override(text))
     return copy.deepcopy(raw)
