@@ -42,6 +42,10 @@ drift of the machine's speed cancels; numba, BLAS and torch threads are pinned t
     ε = 1e-3 (targets ≤ 15 s and the same risk curve within 1e-4).
 12. Committee ODEs at K = 8 against Goldt's nn2pp integrator, built by hand and named in
     NN2PP_ODE (target: at least as fast per unit time at equal accuracy).
+13. The flow on the sphere (grids/training_set_sphere.toml to t = 10): the finite-volume
+    grid at N = 16, 32 cells per face edge against balanced particles on a Fibonacci lattice
+    at the smallest count as accurate (the loss against 2 × 8192 lattice particles). No
+    target: the row says which side is cheaper at equal accuracy.
 """
 
 from __future__ import annotations
@@ -1003,6 +1007,56 @@ def nn2pp_benchmark(quick: bool) -> Iterator[dict]:
                          and error <= peers[0]["max_eg_error"]))  # fmt: skip
 
 
+def _sphere_loss(raw: dict, pairs: int | None, cells: int | None) -> tuple[float, np.ndarray]:
+    """Wall time and loss curve of the sphere example by the grid (``cells``) or by 2 ×
+    ``pairs`` lattice particles (each Fibonacci direction with b = ±κ, |a| = κ)."""
+    import copy
+
+    from ddsolver.maxmargin import sphere_directions
+
+    cfg = copy.deepcopy(raw)
+    with tempfile.TemporaryDirectory() as tmp:
+        if pairs is not None:
+            kappa = cfg["initial"]["scale"]
+            a = kappa * sphere_directions(pairs, 3)
+            theta = np.concatenate([np.column_stack([np.full(pairs, s * kappa), a])
+                                    for s in (1, -1)])  # fmt: skip
+            np.savez(Path(tmp) / "lattice.npz", theta=theta, masses=np.full(2 * pairs, 0.5 / pairs))
+            cfg.pop("grid")
+            cfg["discretisation"] = {"method": "particles"}
+            cfg["initial"] = {"kind": "file", "particles": str(Path(tmp) / "lattice.npz")}
+        else:
+            cfg["grid"] = {"sphere_cells": cells}
+        start = time.perf_counter()
+        run = dd.solve(cfg, output=Path(tmp) / "run.h5", quiet=True)
+        seconds = time.perf_counter() - start
+        return seconds, run.observables["loss"].values
+
+
+def sphere_benchmark(quick: bool) -> Iterator[dict]:
+    from ddsolver.toml_io import read_toml
+
+    raw = read_toml(ROOT / "grids" / "training_set_sphere.toml")
+    raw["time"] = {"t_end": 10.0, "save_every": 5.0, "observe_every": 1.0}
+    _, reference = _sphere_loss(raw, 8192, None)
+    peers = []
+    for pairs in (32, 64, 128, 256):
+        _sphere_loss(raw, pairs, None)  # compiled before the timing
+        seconds = min(_sphere_loss(raw, pairs, None)[0] for _ in range(2))
+        error = float(np.abs(_sphere_loss(raw, pairs, None)[1] - reference).max())
+        peers.append({"pairs": pairs, "seconds": seconds, "max_loss_error": error})
+    for cells in (16,) if quick else (16, 32):
+        _sphere_loss(raw, None, cells)
+        seconds = min(_sphere_loss(raw, None, cells)[0] for _ in range(2))
+        error = float(np.abs(_sphere_loss(raw, None, cells)[1] - reference).max())
+        matched = [p for p in peers if p["max_loss_error"] <= error]
+        best = min(matched, key=lambda p: p["seconds"]) if matched else peers[-1]
+        yield entry(f"sphere_grid_N{cells}_to_t10", seconds,
+                    f"2 x {best['pairs']} lattice particles", best["seconds"],
+                    max_loss_error=error, peer_max_loss_error=best["max_loss_error"],
+                    peer_tried=peers)  # fmt: skip
+
+
 BENCHMARKS = {
     "sgd": sgd_benchmark,
     "sgd_scale": sgd_scale_benchmark,
@@ -1018,6 +1072,7 @@ BENCHMARKS = {
     "sgd_seeds": sgd_seeds_benchmark,
     "finite_step": finite_step_benchmark,
     "nn2pp": nn2pp_benchmark,
+    "sphere": sphere_benchmark,
 }
 
 

@@ -254,6 +254,14 @@ FIXED = {
     "data/y": Field("training labels y", "the label of each training point", ("point",)),
     "data/x_test": Field("test inputs", "the test points, one a row", ("test_point", "input")),
     "data/y_test": Field("test labels", "the label of each test point", ("test_point",)),
+    "data/cell_centres": Field(
+        "cell centres",
+        "the unit direction at the centre of each cell of the sphere's grid",
+        ("cell", "component"),
+    ),
+    "data/cell_areas": Field(
+        "cell areas", "the area of each cell of the sphere's grid (they sum to 4π)", ("cell",)
+    ),
     "checkpoint/state": Field(
         "checkpoint scalars", "t, dt_limit, slot, n_snapshots, n_observables, steps", ("field",)
     ),

@@ -71,6 +71,13 @@ class _Figures:
         fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
         return fig, fig.subplots(*args, **kw)
 
+    @staticmethod
+    def figure(figsize=None, constrained_layout=False):
+        """An empty figure (its axes added one by one, e.g. map projections)."""
+        from matplotlib.figure import Figure
+
+        return Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
+
 
 #: A y range (max/min of positive values) beyond which the axis is logarithmic.
 LOG_RANGE = 20.0
@@ -172,10 +179,12 @@ def _figures(path: str | Path) -> dict[str, object]:
         "training": lambda: _training_figure(_Figures, obs, io.max_margin_of(io.read_attrs(path))),
         "lazy": lambda: _lazy_figure(_Figures, obs),
         "circle": lambda: _circle_figure(_Figures, snaps, grid),
+        "sphere": lambda: _sphere_figure(_Figures, snaps, io.read_data(path)["cell_centres"]),
         "classifier": lambda: classifier_figure(path),
     }
     if not snaps["time"].size:  # nothing saved yet: the figures over snapshots wait
-        wanted = [w for w in wanted if w not in ("density", "circle", "neurons", "classifier")]
+        wanted = [w for w in wanted
+                  if w not in ("density", "circle", "sphere", "neurons", "classifier")]  # fmt: skip
     figures = {name: builders[name]() for name in wanted}
     log_time_axes(figures.values(), cfg)
     return figures
@@ -227,6 +236,37 @@ def _circle_figure(plt, snaps: dict, grid: dict):
     return fig
 
 
+def _sphere_figure(plt, snaps: dict, centres: np.ndarray, columns: int = 4):
+    """The flow on the sphere: the densities of ν₊ (top) and ν₋ (bottom) over the directions
+    u = (a₁, a₂, bias)/|a| in Mollweide's equal-area projection (longitude atan2(u₂, u₁),
+    latitude asin(u₃)), at the first, the last and evenly spaced snapshots between; each
+    pixel shows the cell whose centre is nearest, on a power-0.4 colour scale (the mass
+    concentrates: a linear scale shows a few bright cells)."""
+    from matplotlib.colors import PowerNorm
+    from scipy.spatial import cKDTree
+
+    dens, t = snaps["sphere_density"], snaps["time"]
+    picks = np.unique(np.round(np.linspace(0, t.size - 1, min(columns, t.size))).astype(int))
+    lon = np.linspace(-np.pi, np.pi, 361)
+    lat = np.linspace(-0.5 * np.pi, 0.5 * np.pi, 181)
+    mid_lon, mid_lat = np.meshgrid(0.5 * (lon[1:] + lon[:-1]), 0.5 * (lat[1:] + lat[:-1]))
+    pixels = np.stack([np.cos(mid_lat) * np.cos(mid_lon), np.cos(mid_lat) * np.sin(mid_lon),
+                       np.sin(mid_lat)], axis=-1)  # fmt: skip
+    nearest = cKDTree(centres).query(pixels.reshape(-1, 3))[1].reshape(mid_lon.shape)
+    fig = plt.figure(figsize=(3.6 * picks.size + 1.0, 4.6), constrained_layout=True)
+    for row, label in enumerate(("ν₊ (b > 0)", "ν₋ (b < 0)")):
+        top = float(np.max(dens[picks, row])) or 1.0
+        for col, k in enumerate(picks):
+            ax = fig.add_subplot(2, picks.size, row * picks.size + col + 1, projection="mollweide")
+            mesh = ax.pcolormesh(lon, lat, dens[k, row][nearest], cmap="magma",
+                                 norm=PowerNorm(0.4, 0.0, top))  # fmt: skip
+            ax.set_xticklabels([])
+            ax.set_yticklabels([])
+            ax.set_title(f"{label}, t = {t[k]:.3g}", fontsize=9)
+        fig.colorbar(mesh, ax=fig.axes[-picks.size :], shrink=0.8, label="per steradian")
+    return fig
+
+
 def _training_figure(plt, obs: dict, max_margin: dict | None = None):
     """A training set: the losses, the test error and the normalised margin over time (with
     the margin's limit γ* as a line where the file stores it)."""
@@ -254,6 +294,18 @@ def _training_figure(plt, obs: dict, max_margin: dict | None = None):
     return fig
 
 
+def _sphere_units(density: np.ndarray, data: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Units θ = (s, u_c) (2C, 4) with masses ν_s(c) from the sphere's densities (2, C):
+    b σ(a·x̃) = s (u_c·x̃)₊, so they give the flow's predictor exactly at the cell centres.
+    Cells below 1e-3 of the largest mass are left out (they would only crowd the figure)."""
+    centres, areas = data["cell_centres"], data["cell_areas"]
+    masses = (density * areas[None, :]).ravel()
+    theta = np.concatenate([np.column_stack([np.full(len(centres), s), centres])
+                            for s in (1.0, -1.0)])  # fmt: skip
+    keep = masses > 1e-3 * masses.max() if masses.max() > 0 else np.ones(masses.size, bool)
+    return theta[keep], masses[keep]
+
+
 def classifier_figure(path: str | Path, times: int = 3):
     """A training set in R²: the classifier's sign and the particles at ``times`` snapshot
     times (last included) — points |b|·(a₁, a₂), coloured by the sign of b, area ∝ |b||a|."""
@@ -274,19 +326,25 @@ def classifier_figure(path: str | Path, times: int = 3):
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
     mesh = np.column_stack([g1.ravel(), g2.ravel()])
     for col, i in enumerate(picks):
-        theta = snaps["particles"][i]
-        if theta.ndim == 3:  # an SGD file: the first seed
-            theta = theta[0]
-        masses = snaps["masses"][i] if "masses" in snaps else np.full(len(theta), 1 / len(theta))
+        if "particles" in snaps:
+            theta = snaps["particles"][i]
+            if theta.ndim == 3:  # an SGD file: the first seed
+                theta = theta[0]
+            count = len(theta)
+            masses = snaps["masses"][i] if "masses" in snaps else np.full(count, 1 / count)
+        else:  # the flow on the sphere: its cells as units (s, u_c) of mass ν_s(c)
+            theta, masses = _sphere_units(snaps["sphere_density"][i], data)
         values = np.empty(len(mesh))
         predict(theta, masses, mesh, act.code, act.param_array, values)
+        if np.max(np.abs(values)) < 1e-12 * max(float(np.sum(masses)), 1e-300):
+            values[:] = 0.0  # f = 0 (a symmetric start): no sign to draw, only round-off
         ax = axes[0][col]
         ax.contourf(g1, g2, np.sign(values).reshape(g1.shape), levels=[-2, 0, 2],
                     colors=["#f4c7c3", "#c6dbef"], alpha=0.8)  # fmt: skip
         ax.contour(g1, g2, values.reshape(g1.shape), levels=[0.0], colors="k", linewidths=1)
         ax.scatter(x[:, 0], x[:, 1], c=np.where(y > 0, "C0", "C3"), s=10)
         ax.set_title(f"t = {snaps['time'][i]:g}")
-        weight = np.abs(theta[:, 0]) * np.linalg.norm(theta[:, 1:], axis=1)
+        weight = masses * np.abs(theta[:, 0]) * np.linalg.norm(theta[:, 1:], axis=1)
         ax = axes[1][col]
         ax.scatter(np.abs(theta[:, 0]) * theta[:, 1], np.abs(theta[:, 0]) * theta[:, 2],
                    s=2 + 200 * weight / max(weight.max(), 1e-300),

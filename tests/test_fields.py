@@ -37,6 +37,7 @@ RUNS = {
     "training set flow": ("training_set.toml", {"particles.count": 20}, "run"),
     "training set gd": ("training_set.toml", {"sgd.neurons": 20, "sgd.eps": 0.05}, "sgd"),
     "circle": ("training_set_circle.toml", {"grid.angle_cells": 32}, "run"),
+    "sphere": ("training_set_sphere.toml", {"grid.sphere_cells": 4}, "run"),
     "multi-index flow": ("multi_index.toml", {"particles.count": 20}, "run"),
     "multi-index sgd": ("multi_index.toml", {"sgd.neurons": 20, "sgd.seeds": [0, 1]}, "sgd"),
 }

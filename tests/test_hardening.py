@@ -188,8 +188,8 @@ BAD_CONFIGS = [
         (name, 'problem.kind="training_set"\nproblem.generate.kind="teacher"\n' + sets, "run", key)
         for name, sets, key in (
             (
-                "circle-d2",
-                'problem.dimension=2\ndiscretisation.method="grid"\ninitial.kind="sphere"',
+                "grid-d3",  # d = 1 is the circle, d = 2 the sphere; d = 3 has no grid
+                'problem.dimension=3\ndiscretisation.method="grid"\ninitial.kind="sphere"',
                 "problem.dimension",
             ),
             (
@@ -210,6 +210,12 @@ BAD_CONFIGS = [
                 "solver.limiter",
             ),
             ("angle-cells", "problem.dimension=1\ngrid.angle_cells=4", "grid.angle_cells"),
+            (
+                "sphere-cells",
+                'problem.dimension=2\ndiscretisation.method="grid"\ninitial.kind="sphere"\n'
+                "grid.sphere_cells=1",
+                "grid.sphere_cells",
+            ),
             ("linearised-lam", "dynamics.linearised=true\ndynamics.lam=0.1", "dynamics.linearised"),
             ("linearised-word", 'dynamics.linearised="yes"', "dynamics.linearised"),
             ("dimension-0", "problem.dimension=0", "problem.dimension"),

@@ -39,6 +39,14 @@ CASES = {
         ["particle flow J(ρ_t)", "training objective", "GD mean of 2 seeds (ε = 0.05)"],
         ["PDE", "population risk", "SGD"],
     ),
+    "sphere": (
+        "training_set_sphere.toml",
+        {"grid.sphere_cells": 4, "sgd.neurons": 40, "sgd.eps": 0.05, "sgd.seeds": [0]},
+        "PDE on the sphere",
+        "GD",
+        ["PDE on the sphere J(ρ_t)", "training objective", "ν₊ (b > 0), t = 0.4"],
+        ["population risk", "SGD", "mean of 1 seeds", "PDE on the circle"],
+    ),
     "multi_index": (
         "multi_index.toml",
         {"particles.count": 30, "sgd.neurons": 30, "sgd.seeds": [0]},

@@ -107,11 +107,19 @@ class TrainingSetSpec(KindSpec):
             "angle_cells": int_key(
                 256, "training set, d = 1, method grid: cells on the circle of directions", low=8
             ),
+            "sphere_cells": int_key(
+                16,
+                "training set, d = 2, method grid: N, cells along each edge of the cubed "
+                "sphere's six faces (6N² cells on the sphere of directions)",
+                low=2,
+            ),
         },
     }
 
     methods = ("particles", "grid")
-    methods_reason = "particles in R^{d+2}, or for d = 1 the PDE on the circle of directions"
+    methods_reason = (
+        "particles in R^{d+2}, or for d = 1 and 2 the PDE on the circle or the sphere of directions"
+    )
     activations = REDUCED_ACTIVATIONS
     default_activation = "relu"
     initial_kinds = ("gaussian", "sphere", "file")
@@ -120,7 +128,8 @@ class TrainingSetSpec(KindSpec):
     def own_keys(self, cfg: dict) -> set[str]:
         """The data (a file, or the generator's own keys), the loss, what is trained, α and λ;
         the initial law's own keys; the particles' count and tolerances, the linearisation and
-        the flow's seed (particles), or the circle's cells and its stepper (grid). ξ and τ are
+        the flow's seed (particles), or the circle's cells and its stepper with its limiter
+        (grid, d = 1), or the sphere's cells and its stepper (grid, d = 2). ξ and τ are
         of this flow; the schedule ξ and the temperature τ (mean-field Langevin dynamics), with
         the blob's width at τ > 0 (refused by :meth:`check` where the run cannot take them)."""
         p, init = cfg["problem"], cfg["initial"]
@@ -143,19 +152,25 @@ class TrainingSetSpec(KindSpec):
         if particles:
             keys |= keys_of("particles", "rtol", "atol") | {"dynamics.linearised"}
         else:
-            keys |= {"grid.angle_cells"} | keys_of("solver", "order", "limiter", "cfl", "dt_max")
+            keys |= keys_of("solver", "order", "cfl", "dt_max")
+            if p["dimension"] == 2:
+                keys.add("grid.sphere_cells")
+            else:
+                keys |= {"grid.angle_cells", "solver.limiter"}
         return keys
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
-        """The particle flow (or the PDE on the circle) of the training objective J; GD when
-        a step takes the whole training set, else SGD."""
+        """The particle flow (or the PDE on the circle or the sphere) of the training objective
+        J; GD when a step takes the whole training set, else SGD."""
         p = cfg["problem"]
         if points is None and not p.get("data"):
             points = p["generate"]["n"]
         full = points is not None and cfg["sgd"]["batch"] >= points
         grid = cfg["discretisation"]["method"] == "grid"
         return Labels(
-            limit="PDE on the circle" if grid else "particle flow",
+            limit=("PDE on the sphere" if p["dimension"] == 2 else "PDE on the circle")
+            if grid
+            else "particle flow",
             objective="training objective",
             symbol="J(ρ_t)",
             finite="J",
@@ -198,8 +213,8 @@ class TrainingSetSpec(KindSpec):
                 "‖F_lin − F_min-norm‖",
                 "RMS gap of the linearised flow to the interpolant: its own convergence",
             ),
-            "mass_plus": Field("ν₊(S¹)", "mass of the units with b > 0 (|a|², circle)"),
-            "mass_minus": Field("ν₋(S¹)", "mass of the units with b < 0 (|a|², circle)"),
+            "mass_plus": Field("ν₊(S^d)", "mass of the units with b > 0 (|a|², method grid)"),
+            "mass_minus": Field("ν₋(S^d)", "mass of the units with b < 0 (|a|², method grid)"),
             "growth_plus": Field("growth of ν₊", "log-mass the b > 0 species has grown by"),
             "growth_minus": Field("growth of ν₋", "log-mass the b < 0 species has grown by"),
         }
@@ -224,6 +239,11 @@ class TrainingSetSpec(KindSpec):
             "angle_density": Field(
                 "densities of ν₊, ν₋", "per radian over the direction ψ of a", ("sign", "angle")
             ),
+            "sphere_density": Field(
+                "densities of ν₊, ν₋",
+                "per steradian over the direction a/|a| ∈ S² (the cells of /data/cell_centres)",
+                ("sign", "cell"),
+            ),
             "predictor": Field(
                 "F = α f",
                 "the predictor on the test points (training points without a test set)",
@@ -244,12 +264,13 @@ class TrainingSetSpec(KindSpec):
 
     def figures(self, cfg: dict) -> tuple[str, ...]:
         """The objective; the losses, test error and margin; the gaps to the linearisation
-        when it is solved; the densities on the circle (grid); the classifier in R²."""
+        when it is solved; the densities on the circle or the sphere (grid); the classifier
+        in R²."""
         out = ["risk", "training"]
         if cfg["dynamics"].get("linearised"):
             out.append("lazy")
         if cfg["discretisation"]["method"] == "grid":
-            out.append("circle")
+            out.append("sphere" if cfg["problem"]["dimension"] == 2 else "circle")
         if cfg["problem"]["dimension"] == 2:
             out.append("classifier")
         return tuple(out)
@@ -294,7 +315,7 @@ class TrainingSetSpec(KindSpec):
             raise ConfigError("particles.count", cfg["particles"]["count"],
                               "initial.symmetric pairs the particles: an even count")  # fmt: skip
         if cfg["discretisation"]["method"] == "grid":
-            self._check_circle(cfg)
+            self._check_directions(cfg)
         self._check_langevin(cfg)
         if cfg["dynamics"]["linearised"] and cfg["dynamics"]["lam"] != 0:
             raise ConfigError(
@@ -310,12 +331,12 @@ class TrainingSetSpec(KindSpec):
     @staticmethod
     def _check_langevin(cfg: dict) -> None:
         """τ > 0 diffuses θ = (b, a) on particles (the blob method) and in the noisy networks;
-        the circle's stepper takes neither τ nor a schedule."""
+        the direction flows' steppers take neither τ nor a schedule."""
         dyn, grid = cfg["dynamics"], cfg["discretisation"]["method"] == "grid"
         if grid and (dyn["tau"] > 0 or dyn["xi"] != 1.0):
             key = "dynamics.tau" if dyn["tau"] > 0 else "dynamics.xi"
             raise ConfigError(key, dyn["tau"] if dyn["tau"] > 0 else dyn["xi"],
-                              "method grid (the flow on the circle) has no noise and no "
+                              "method grid (the flow on the directions) has no noise and no "
                               "schedule: τ = 0, ξ = 1, or method particles")  # fmt: skip
         if dyn["tau"] <= 0:
             return
@@ -327,13 +348,13 @@ class TrainingSetSpec(KindSpec):
                               "linearises the noiseless flow: dynamics.tau = 0")  # fmt: skip
 
     @staticmethod
-    def _check_circle(cfg: dict) -> None:
-        """The circle PDE needs d = 1, ReLU, both layers, a balanced initial law, no
-        linearisation (its kernel is of the particles)."""
-        why = "method grid solves the flow on the circle of directions, which needs"
+    def _check_directions(cfg: dict) -> None:
+        """The PDE on the circle or the sphere needs d = 1 or 2, ReLU, both layers, a balanced
+        initial law, no linearisation (its kernel is of the particles)."""
+        why = "method grid solves the flow on the circle or sphere of directions, which needs"
         for key, value, ok, needs in (
             ("problem.dimension", cfg["problem"]["dimension"],
-             cfg["problem"]["dimension"] == 1, "inputs in R: d = 1"),
+             cfg["problem"]["dimension"] in (1, 2), "inputs in R or R²: d = 1 or 2"),
             ("problem.activation.kind", cfg["problem"]["activation"]["kind"],
              cfg["problem"]["activation"]["kind"] == "relu", "2-homogeneous units: relu"),
             ("problem.train", cfg["problem"]["train"], cfg["problem"]["train"] == "both",

@@ -27,9 +27,11 @@ from ...settings import Settings, settings
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
 from ..base import ProblemKind
-from .circle import CircleFlow, CircleIntegrator
+from .circle import CircleFlow
 from .config import TrainingSetSpec
+from .directions import DirectionIntegrator
 from .langevin import LangevinFlow, reference_widths, regularised_entropy
+from .sphere import SphereFlow
 
 #: Stream of the initial particles (np.random.default_rng((seed, stream))), apart from data.
 PARTICLE_STREAM = 2
@@ -185,6 +187,9 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         if verb == "sgd":
             m, seeds = cfg.sgd.neurons, len(cfg.sgd.seeds)
             product("sgd.neurons", seeds * m, 1, 6 * (d + 2))
+        elif cfg.discretisation.method == "grid" and d == 2:
+            cells = 6 * cfg.grid.sphere_cells**2  # segments: ~(1 + n/N) per edge, 2 edges a cell
+            product("grid.sphere_cells", cells, 4 + 4 * max(n, 1) / cfg.grid.sphere_cells, 40)
         elif cfg.discretisation.method == "grid":
             product("grid.angle_cells", 2 * cfg.grid.angle_cells, 4, 16)
         else:
@@ -233,10 +238,10 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         return {"max_margin": json.dumps(record)}
 
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
-        """The particles' flow as an ODE (RK45), or for d = 1 on the grid the PDE on the
-        circle with its own stepper."""
+        """The particles' flow as an ODE (RK45), or on the grid the PDE on the circle (d = 1)
+        or the sphere (d = 2) of directions with its own stepper."""
         if cfg.discretisation.method == "grid":
-            return self._circle(cfg)
+            return self._directions(cfg)
         flow = build_flow(cfg)
         theta, masses = initial_particles(
             cfg, cfg.particles.count, cfg.initial.seed, flow.data.dimension
@@ -271,21 +276,28 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
             timed=True,
         )  # fmt: skip
 
-    def _circle(self, cfg: Settings) -> SteppedLimit:
-        """The flow of balanced units on 1-D inputs as the PDE on the circle (grid)."""
+    def _directions(self, cfg: Settings) -> SteppedLimit:
+        """The flow of balanced units as the PDE on the circle (d = 1, its angle axis written
+        to /grid) or on the sphere (d = 2, its cells' centres and areas written to /data)."""
         p, dyn, solver = cfg.problem, cfg.dynamics, cfg.solver
-        circle = CircleFlow(training_set(cfg), p.loss, dyn.scale, dyn.lam,
-                            cfg.grid.angle_cells, solver.order, solver.limiter,
-                            solver.cfl)  # fmt: skip
-        if cfg.initial.kind == "file":
-            theta, masses = initial_particles(cfg, 0, cfg.initial.seed, 1)
-            start = circle.from_particles(theta, masses)
+        data = training_set(cfg)
+        if data.dimension == 2:
+            flow = SphereFlow(data, p.loss, dyn.scale, dyn.lam, cfg.grid.sphere_cells,
+                              solver.order, solver.cfl)  # fmt: skip
+            grid, arrays = None, {**data.arrays(), "cell_centres": flow.mesh.centres,
+                                  "cell_areas": flow.mesh.areas}  # fmt: skip
         else:
-            start = circle.uniform(cfg.initial.scale)
-        integrator = CircleIntegrator(circle, start, solver.dt_max)
-        return SteppedLimit(integrator, data=circle.data.arrays(), grid=circle.grid,
-                            attrs=lambda: self.file_attrs(cfg, build_flow(cfg, circle.data),
-                                                          "run"))  # fmt: skip
+            flow = CircleFlow(data, p.loss, dyn.scale, dyn.lam, cfg.grid.angle_cells,
+                              solver.order, solver.limiter, solver.cfl)  # fmt: skip
+            grid, arrays = flow.grid, data.arrays()
+        if cfg.initial.kind == "file":
+            theta, masses = initial_particles(cfg, 0, cfg.initial.seed, data.dimension)
+            start = flow.from_particles(theta, masses)
+        else:
+            start = flow.uniform(cfg.initial.scale)
+        integrator = DirectionIntegrator(flow, start, solver.dt_max)
+        attrs = lambda: self.file_attrs(cfg, build_flow(cfg, data), "run")  # noqa: E731
+        return SteppedLimit(integrator, data=arrays, grid=grid, attrs=attrs)
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels; the caller holds the compile lock."""
