@@ -9,10 +9,16 @@ kind           ξ(t)                                        parameters
 =============  ==========================================  =======================
 
 A schedule is encoded for the compiled kernels as ``(code, params)``.
+
+:class:`Temperature` is the temperature τ(t) of mean-field Langevin dynamics: constant, or
+annealed as τ(t) = τ₀ / log(e + t/t_a) (``dynamics.anneal = "log"``), the logarithmic decay
+under which Chizat 2022 ("Mean-field Langevin dynamics: exponential convergence and
+annealing", §4) shows convergence to the minimisers of the unregularised objective.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +95,34 @@ def schedule_from(xi) -> Schedule:
         times=tuple(get("times", ())),
         values=tuple(get("values", ())),
     )
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """τ(t) = value (``anneal = "none"``) or value / log(e + t/time) (``"log"``): τ(0) = value,
+    τ(t) ~ value / log(t/time) for t ≫ time."""
+
+    value: float
+    anneal: str = "none"
+    time: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.anneal not in ("none", "log"):
+            raise ValueError(f"annealing {self.anneal!r}; allowed: 'none', 'log'")
+        if self.value < 0 or self.time <= 0:
+            raise ValueError("temperature ≥ 0 and annealing time > 0")
+
+    def __call__(self, t: float) -> float:
+        if self.anneal == "none":
+            return self.value
+        return self.value / math.log(math.e + t / self.time)
+
+
+def temperature_from(dynamics) -> Temperature:
+    """τ(t) from a resolved ``[dynamics]`` (a record with ``tau`` and, where they apply,
+    ``anneal`` and ``anneal_time``)."""
+    anneal = getattr(dynamics, "anneal", "none") or "none"
+    return Temperature(float(dynamics.tau), anneal, float(getattr(dynamics, "anneal_time", 1.0)))
 
 
 @jit

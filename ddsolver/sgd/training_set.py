@@ -16,6 +16,7 @@ is the explicit Euler scheme of the flow with M = m particles; its error is O(ε
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,11 +25,12 @@ from ..schedules import Schedule
 
 def gradient_steps(flow, theta: np.ndarray, masses: np.ndarray, eps: float, batch: int,
                    steps: int, rng: np.random.Generator, schedule: Schedule | None = None,
-                   k0: int = 0, tau: float = 0.0) -> None:  # fmt: skip
+                   k0: int = 0, tau: float | Callable[[float], float] = 0.0) -> None:  # fmt: skip
     """Take ``steps`` steps (k0 ≤ k < k0 + steps) in place. theta (m, d+2); masses (m,) = 1/m.
 
     Each step draws its batch (when it is not the whole set) and then, at τ > 0, its noise
-    from ``rng``; without a schedule ξ = 1."""
+    √(2 s τ) g from ``rng``; without a schedule ξ = 1. ``tau``: a number, or τ(t) (an
+    annealed :class:`~ddsolver.schedules.Temperature`, taken at the step's start t = kε)."""
     x, y = flow.data.x, flow.data.y
     n = y.shape[0]
     full = batch <= 0 or batch >= n
@@ -39,5 +41,6 @@ def gradient_steps(flow, theta: np.ndarray, masses: np.ndarray, eps: float, batc
         else:
             pick = rng.choice(n, size=batch, replace=False)
             theta += s * flow.velocity(theta, masses, x[pick], y[pick])
-        if tau > 0:
-            theta += math.sqrt(2.0 * s * tau) * rng.standard_normal(theta.shape)
+        tau_k = tau(k * eps) if callable(tau) else tau
+        if tau_k > 0:
+            theta += math.sqrt(2.0 * s * tau_k) * rng.standard_normal(theta.shape)

@@ -76,6 +76,17 @@ class TrainingSetSpec(KindSpec):
             ),
         },
         "dynamics": {
+            "anneal": Key(
+                "str",
+                "none",
+                "training set, τ > 0: the temperature's schedule — constant, or "
+                '"log": τ(t) = τ / log(e + t/anneal_time) (Chizat 2022\'s annealing)',
+                choices=("none", "log"),
+            ),
+            "anneal_time": float_key(
+                1.0, 'training set, anneal = "log": t_a of τ / log(e + t/t_a)', low=0,
+                low_open=True,
+            ),
             "scale": float_key(
                 1.0,
                 "training set: α, predictor α f and loss ℓ(α f)/α² (lazy as α grows)",
@@ -136,7 +147,9 @@ class TrainingSetSpec(KindSpec):
         keys = keys_of("problem", "data", "loss", "train") | keys_of("dynamics", "scale", "lam")
         keys |= schedule_keys(cfg) | {"dynamics.tau"}
         if cfg["dynamics"]["tau"] > 0:
-            keys.add("particles.blob_width")
+            keys |= {"particles.blob_width", "dynamics.anneal"}
+            if cfg["dynamics"]["anneal"] == "log":
+                keys.add("dynamics.anneal_time")
         if not p["data"]:
             own = ("k", "radius") if p["generate"]["kind"] == "clusters" else ("units", "inputs",
                                                                                "label")  # fmt: skip
@@ -226,8 +239,11 @@ class TrainingSetSpec(KindSpec):
                 "H_h(ρ_t)", "the blob entropy Σ_i m_i log (K_h * ρ)(θ_i) (widths fixed at t = 0)"
             )
             obs["free_energy"] = Field(
-                "F_h(ρ_t)", "free energy J + τ H_h (decreases along the flow)"
+                "F_h(ρ_t)",
+                "free energy J + τ(t) H_h (decreases along the flow at a constant τ)",
             )
+            if cfg["dynamics"]["anneal"] != "none":
+                obs["temperature"] = Field("τ(t)", "the annealed temperature at the time")
         snaps = {
             "particles": Field(
                 "θ = (b, a)",

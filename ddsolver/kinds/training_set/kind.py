@@ -22,7 +22,7 @@ from ...lazy import LazyComparison
 from ...limits import ODESystem, SteppedLimit
 from ...models.activations import Activation
 from ...models.training_set import TrainingSetFlow
-from ...schedules import Schedule, schedule_from
+from ...schedules import Schedule, schedule_from, temperature_from
 from ...settings import Settings, settings
 from ...sgd.network import Network
 from ...sgd.training_set import gradient_steps
@@ -121,16 +121,19 @@ class TrainingSetNetwork(Network):
         )
         self.arrays = (self.theta,)
         self.lazy = LazyComparison(problem, self.theta, self.masses, 0.0, False)
-        self.tau = cfg.dynamics.tau
+        self.tau = temperature_from(cfg.dynamics)
+        self.t = 0.0  # the time of the last step taken
         self.widths = None  # the entropy's kernel widths, fixed by the initial weights
-        if self.tau > 0:
-            self.widths = reference_widths(self.theta, self.masses, self.tau, cfg.dynamics.lam,
-                                           cfg.particles.blob_width)  # fmt: skip
+        if self.tau.value > 0:
+            self.widths = reference_widths(self.theta, self.masses, self.tau.value,
+                                           cfg.dynamics.lam, cfg.particles.blob_width)  # fmt: skip
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         sgd = self.cfg.sgd
+        tau = self.tau if self.tau.anneal != "none" else self.tau.value
         gradient_steps(self.problem, self.theta, self.masses, sgd.eps, sgd.batch,
-                       k1 - k0, self.rng, schedule, k0, self.tau)  # fmt: skip
+                       k1 - k0, self.rng, schedule, k0, tau)  # fmt: skip
+        self.t = k1 * sgd.eps
 
     def risk(self) -> float:
         return self.problem.objective(self.theta, self.masses)
@@ -146,7 +149,9 @@ class TrainingSetNetwork(Network):
         obs.update(self.lazy.observe(self.theta, 0.0))
         if self.widths is not None:
             obs["entropy"] = regularised_entropy(self.theta, self.masses, self.widths)
-            obs["free_energy"] = obs["risk"] + self.tau * obs["entropy"]
+            obs["free_energy"] = obs["risk"] + self.tau(self.t) * obs["entropy"]
+            if self.tau.anneal != "none":
+                obs["temperature"] = self.tau(self.t)
         return {k: v for k, v in obs.items() if k != "risk"}
 
     def snapshot_fields(self) -> dict[str, np.ndarray]:
@@ -249,19 +254,19 @@ class TrainingSetKind(TrainingSetSpec, ProblemKind):
         shape = theta.shape
         lazy = LazyComparison(flow, theta, masses, cfg.time.t_end,
                               cfg.dynamics.linearised)  # fmt: skip
-        schedule, tau = schedule_from(cfg.dynamics.xi), cfg.dynamics.tau
-        if tau > 0:
-            widths = reference_widths(theta, masses, tau, cfg.dynamics.lam,
+        schedule, tau = schedule_from(cfg.dynamics.xi), temperature_from(cfg.dynamics)
+        if tau.value > 0:
+            widths = reference_widths(theta, masses, tau.value, cfg.dynamics.lam,
                                       cfg.particles.blob_width)  # fmt: skip
             langevin = LangevinFlow(flow, masses, tau, schedule, widths)
             velocity, observables = langevin.velocity, langevin.observables
         else:
             velocity = lambda current, t: schedule(t) * flow.velocity(current, masses)  # noqa: E731
-            observables = lambda current: flow.observables(current, masses)  # noqa: E731
+            observables = lambda current, t: flow.observables(current, masses)  # noqa: E731
 
         def observe(state: np.ndarray, t: float) -> dict[str, float]:
             current = state.reshape(shape)
-            return {**observables(current), **lazy.observe(current, t)}
+            return {**observables(current, t), **lazy.observe(current, t)}
 
         def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
             current = state.reshape(shape)

@@ -46,7 +46,7 @@ import numpy as np
 
 from ...models.training_set import TrainingSetFlow
 from ...operators.blob import blob_log_density, blob_velocity
-from ...schedules import Schedule
+from ...schedules import Schedule, Temperature
 
 
 def reference_widths(theta: np.ndarray, masses: np.ndarray, tau: float, lam: float,
@@ -83,38 +83,43 @@ class LangevinFlow:
     ----------
     flow : the training set's noiseless flow (J and its particle velocity v_J)
     masses : (M,) the particles' masses (sum 1)
-    tau : the temperature τ > 0
+    tau : the temperature: τ > 0, or τ(t) (a :class:`~ddsolver.schedules.Temperature`)
     schedule : ξ(t)
     widths : (D,) the blob's kernel widths h (:func:`reference_widths`)
     """
 
-    def __init__(self, flow: TrainingSetFlow, masses: np.ndarray, tau: float,
+    def __init__(self, flow: TrainingSetFlow, masses: np.ndarray, tau: float | Temperature,
                  schedule: Schedule, widths: np.ndarray):  # fmt: skip
         if not flow.train_positions:
             raise ValueError("the entropy is over θ = (b, a): both layers must train")
-        self.flow, self.masses, self.tau = flow, masses, float(tau)
+        self.flow, self.masses = flow, masses
+        self.tau = tau if isinstance(tau, Temperature) else Temperature(float(tau))
         self.schedule, self.widths = schedule, np.asarray(widths, float)
 
-    def free_velocity(self, theta: np.ndarray) -> np.ndarray:
-        """v = v_J + τ v_H = −∇_{θ_i} F_h / m_i, (M, D), without ξ."""
+    def free_velocity(self, theta: np.ndarray, t: float = 0.0) -> np.ndarray:
+        """v = v_J + τ(t) v_H = −∇_{θ_i} F_h / m_i, (M, D), without ξ."""
         v = self.flow.velocity(theta, self.masses)
         blob = np.empty_like(theta)
         blob_velocity(np.ascontiguousarray(theta), self.masses, self.widths, blob)
-        return v + self.tau * blob
+        return v + self.tau(t) * blob
 
     def velocity(self, theta: np.ndarray, t: float) -> np.ndarray:
-        """dθ/dt = ξ(t) (v_J + τ v_H), (M, D)."""
-        return self.schedule(t) * self.free_velocity(theta)
+        """dθ/dt = ξ(t) (v_J + τ(t) v_H), (M, D)."""
+        return self.schedule(t) * self.free_velocity(theta, t)
 
-    def observables(self, theta: np.ndarray) -> dict[str, float]:
+    def observables(self, theta: np.ndarray, t: float = 0.0) -> dict[str, float]:
         """The flow's observables, with ``entropy`` H_h and ``free_energy`` F_h = J + τ H_h;
-        ``dissipation`` becomes ∫|v_J + τ v_H|² dρ, so that dF_h/dt = −ξ · dissipation."""
+        ``dissipation`` becomes ∫|v_J + τ v_H|² dρ, so that dF_h/dt = −ξ · dissipation at a
+        constant τ; an annealed τ(t) adds ``temperature`` (and dF_h/dt gains τ'(t) H_h)."""
         out = self.flow.observables(theta, self.masses)
         entropy = regularised_entropy(theta, self.masses, self.widths)
-        v = self.free_velocity(theta)
+        v = self.free_velocity(theta, t)
+        tau = self.tau(t)
         out.update(
             entropy=entropy,
-            free_energy=out["risk"] + self.tau * entropy,
+            free_energy=out["risk"] + tau * entropy,
             dissipation=float(self.masses @ np.einsum("jk,jk->j", v, v)),
         )
+        if self.tau.anneal != "none":
+            out["temperature"] = tau
         return out
