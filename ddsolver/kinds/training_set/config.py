@@ -84,7 +84,9 @@ class TrainingSetSpec(KindSpec):
                 choices=("none", "log"),
             ),
             "anneal_time": float_key(
-                1.0, 'training set, anneal = "log": t_a of τ / log(e + t/t_a)', low=0,
+                1.0,
+                'training set, anneal = "log": t_a of τ / log(e + t/t_a)',
+                low=0,
                 low_open=True,
             ),
             "scale": float_key(
