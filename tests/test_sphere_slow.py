@@ -3,6 +3,8 @@ cells at a measured order (slow: the particle reference takes about a minute).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,7 @@ def test_sphere_converges_to_the_particles(tmp_path):
     sphere law, so the reference carries no sampling noise: 2 × 2048 lattice particles differ
     from it by 1.3e-5) at N = 8, 16, 32 cells per face edge. Measured: 1.7e-3, 8.5e-4,
     4.4e-4 — order 0.98 in the cell size h ∝ 1/N, the first-order scheme's."""
-    raw = read_toml("grids/training_set_sphere.toml")
+    raw = read_toml(Path(__file__).resolve().parents[1] / "grids" / "training_set_sphere.toml")
     raw["time"] = {"t_end": 10.0, "save_every": 5.0, "observe_every": 1.0}
     losses = {}
     for pairs in (2048, 8192):
