@@ -155,7 +155,7 @@ def test_relu_runs_move_like_one_over_alpha_and_the_mean_field_run_is_not_lazy(t
     assert lazy["lin_gap_test"].values.max() < mean_field["lin_gap_test"].values.max() / 3
 
 
-def test_linearised_needs_no_weight_decay_and_grid_needs_a_balanced_1d_problem():
+def test_linearised_needs_no_weight_decay_and_grid_needs_a_balanced_problem_in_1_or_2_d():
     base = {"problem": {"kind": "training_set", "dimension": 1,
                         "generate": {"kind": "teacher"}}}  # fmt: skip
     with pytest.raises(ConfigError, match=r"dynamics.linearised"):
@@ -163,7 +163,7 @@ def test_linearised_needs_no_weight_decay_and_grid_needs_a_balanced_1d_problem()
     with pytest.raises(ConfigError, match=r"initial.kind"):
         validate({**base, "discretisation": {"method": "grid"}})
     with pytest.raises(ConfigError, match=r"problem.dimension"):
-        validate({"problem": {"kind": "training_set", "dimension": 2},
+        validate({"problem": {"kind": "training_set", "dimension": 3},
                   "discretisation": {"method": "grid"}, "initial": {"kind": "sphere"}})  # fmt: skip
     with pytest.raises(ConfigError, match=r"problem.dimension"):
         validate({"problem": {"kind": "isotropic_gaussians", "dimension": 1}})
