@@ -65,18 +65,16 @@ class _Figures:
     """``plt.subplots`` without pyplot: figures that need no backend and show in notebooks."""
 
     @staticmethod
-    def subplots(*args, figsize=None, constrained_layout=False, **kw):
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
-        return fig, fig.subplots(*args, **kw)
-
-    @staticmethod
     def figure(figsize=None, constrained_layout=False):
         """An empty figure (its axes added one by one, e.g. map projections)."""
         from matplotlib.figure import Figure
 
         return Figure(figsize=figsize, layout="constrained" if constrained_layout else None)
+
+    @staticmethod
+    def subplots(*args, figsize=None, constrained_layout=False, **kw):
+        fig = _Figures.figure(figsize, constrained_layout)
+        return fig, fig.subplots(*args, **kw)
 
 
 #: A y range (max/min of positive values) beyond which the axis is logarithmic.

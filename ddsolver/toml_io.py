@@ -81,16 +81,15 @@ def unset_dotted(raw: dict, key: str) -> dict:
     """A copy of the raw config without the dotted ``key`` (``--unset``: the key takes its
     default, or leaves a run it does not apply to); a table left empty is removed with it."""
     parts = key.split(".")
-    node, trail = raw, []
-    for part in parts[:-1]:
-        node = node.get(part) if isinstance(node, dict) else None
-        trail.append(node)
-    if not isinstance(node, dict) or parts[-1] not in node:
-        raise ConfigError("--unset", key, "the config does not set this key")
     raw = copy.deepcopy(raw)
     tables = [raw]
     for part in parts[:-1]:
-        tables.append(tables[-1][part])
+        node = tables[-1].get(part)
+        if not isinstance(node, dict):
+            break
+        tables.append(node)
+    if len(tables) != len(parts) or parts[-1] not in tables[-1]:
+        raise ConfigError("--unset", key, "the config does not set this key")
     del tables[-1][parts[-1]]
     for depth in range(len(parts) - 1, 0, -1):
         if not tables[depth]:

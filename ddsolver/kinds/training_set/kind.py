@@ -130,9 +130,8 @@ class TrainingSetNetwork(Network):
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         sgd = self.cfg.sgd
-        tau = self.tau if self.tau.anneal != "none" else self.tau.value
         gradient_steps(self.problem, self.theta, self.masses, sgd.eps, sgd.batch,
-                       k1 - k0, self.rng, schedule, k0, tau)  # fmt: skip
+                       k1 - k0, self.rng, schedule, k0, self.tau)  # fmt: skip
         self.t = k1 * sgd.eps
 
     def risk(self) -> float:

@@ -166,9 +166,7 @@ class SphereFlow(DirectionFlow):
             mesh, points
         )
         self._left, self._right = mesh.edge_cells[:, 0], mesh.edge_cells[:, 1]
-        dots = points @ mesh.centres.T  # (n, C)
-        self._centre_on = dots > 0
-        self._centre_dots = dots
+        self._centre_dots = points @ mesh.centres.T  # (n, C)
 
     def _edge_parts(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """∫_e (v·n)₊ ds and ∫_e (v·n)₋ ds of the s = +1 species, (E,) each (v·n = −g)."""
@@ -186,7 +184,8 @@ class SphereFlow(DirectionFlow):
         pos, neg = self._edge_parts(w)
         left, right, cells = self._left, self._right, self.cells
         density = masses / self.volumes[None, :]
-        dmass = rates * masses
+        growth = rates * masses
+        dmass = growth.copy()
         outflow = 0.0
         # the s = −1 species moves with −v: its positive part is −neg, its negative part −pos
         for k, (out_part, in_part) in enumerate(((pos, neg), (-neg, -pos))):
@@ -195,11 +194,11 @@ class SphereFlow(DirectionFlow):
             leaving = np.bincount(left, out_part, cells) - np.bincount(right, in_part, cells)
             outflow = max(outflow, float(np.max(leaving / self.volumes)))
         decay = float(np.max(np.maximum(-rates, 0.0)))
-        return dmass, (rates * masses).sum(axis=1), outflow + decay
+        return dmass, growth.sum(axis=1), outflow + decay
 
     def tangent_speed2(self, w: np.ndarray) -> np.ndarray:
         """|∇_S G|² at the cell centres, (C,)."""
-        on = self._centre_on * w[:, None]  # (n, C)
+        on = (self._centre_dots > 0) * w[:, None]  # (n, C)
         gradient = on.T @ self.points - (on * self._centre_dots).sum(axis=0)[:, None] * (
             self.mesh.centres
         )
