@@ -23,3 +23,17 @@ def pytest_configure(config: pytest.Config) -> None:
 def rng() -> np.random.Generator:
     """A reproducible generator for Monte-Carlo checks."""
     return np.random.default_rng(20181)
+
+
+@pytest.fixture
+def assert_same_rows():
+    """``check(a, b, observables, snapshot)``: two runs (:func:`ddsolver.open`) hold the same
+    rows of the named observables and of one snapshot field, bit for bit (a resumed run
+    against one run to the same end)."""
+
+    def check(a, b, names, snapshot: str) -> None:
+        for name in names:
+            np.testing.assert_array_equal(a.observables[name].values, b.observables[name].values)
+        np.testing.assert_array_equal(a.snapshots[snapshot].values, b.snapshots[snapshot].values)
+
+    return check
