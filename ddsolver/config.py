@@ -43,7 +43,9 @@ _f, _i = float_key, int_key
 #: ``time.spacing``: stop times at multiples of an interval, a fixed count per decade, or listed.
 TIME_SPACINGS = ("linear", "log", "list")
 
-ACTIVATION_KINDS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "erf_sqrt2", "linear")
+ACTIVATION_KINDS = (
+    "ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "square", "erf_sqrt2", "linear",
+)  # fmt: skip
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
 
 SCHEMA: dict[str, dict[str, Key]] = {

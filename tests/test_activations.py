@@ -11,7 +11,7 @@ from ddsolver.models.activations import (
     paper_ramp,
 )
 
-ALL = [paper_ramp(), *(Activation(k) for k in ("relu", "erf", "tanh", "sigmoid"))]
+ALL = [paper_ramp(), *(Activation(k) for k in ("relu", "erf", "tanh", "sigmoid", "square"))]
 FD_STEP = 1e-6
 FD_TOL = 1e-8  # central differences with step 1e-6 on smooth stretches
 

@@ -13,7 +13,7 @@ from ddsolver.models.activations import Activation, paper_ramp
 DIP = Activation.from_mapping(
     {"kind": "piecewise", "knots": [0.25, 0.6, 1.8], "values": [-2.5, -3.5, 7.5]}
 )
-CLOSED = [paper_ramp(), Activation("relu"), Activation("erf"), DIP]
+CLOSED = [paper_ramp(), Activation("relu"), Activation("erf"), DIP, Activation("square")]
 KINKED = ("ramp", "relu", "piecewise")
 QUADRATURE_ONLY = [Activation("tanh"), Activation("sigmoid")]
 CLOSED_FORM_REL_TOL = 1e-10  # the accuracy target for closed forms against quadrature

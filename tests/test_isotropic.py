@@ -286,3 +286,18 @@ def test_bad_parameters_are_refused(kwargs, needle):
     base = {"activation": Activation("relu"), "dimension": 40, "delta": 0.5}
     with pytest.raises(ValueError, match=needle):
         IsotropicGaussians(**{**base, **kwargs})
+
+
+@pytest.mark.parametrize("kind", ["relu", "square"])
+def test_an_unbounded_activation_on_particles_at_finite_d_is_refused(kind):
+    """The particles need ū_d's Mehler factorisation, which has no error bound for an unbounded
+    σ: refused before compute naming the key (it used to fail inside the run); d = ∞ and the
+    grid take it."""
+    from ddsolver.config import ConfigError, load_config
+
+    table = f'problem.activation={{kind = "{kind}"}}'
+    with pytest.raises(ConfigError) as err:
+        load_config("grids/isotropic_d40_particles.toml", [table])
+    assert err.value.key == "problem.activation.kind" and "bounded" in str(err.value)
+    load_config("grids/isotropic_d40_particles.toml", [table, "problem.dimension=inf"])
+    load_config("grids/isotropic_d40.toml", [table])

@@ -43,7 +43,7 @@ def _lift(theta, d, rng, samples):
     return out
 
 
-@pytest.mark.parametrize("kind", ["erf", "relu"])
+@pytest.mark.parametrize("kind", ["erf", "relu", "square"])
 def test_kernels_against_full_dimension_monte_carlo(kind, rng):
     """E y², V and Ū against samples of x and of the orthogonal directions (4 s.e.)."""
     d, n = 9, 200_000
@@ -68,7 +68,7 @@ def test_kernels_against_full_dimension_monte_carlo(kind, rng):
             close(2 * u[0] - u_ii[0], fields[i] * fields[j])
 
 
-@pytest.mark.parametrize("kind", ["erf", "relu", "ramp"])
+@pytest.mark.parametrize("kind", ["erf", "relu", "ramp", "square"])
 @pytest.mark.parametrize("d", [6.0, 40.0, math.inf])
 def test_gradients_are_those_of_the_values(kind, d):
     """∇V and ∇_1 Ū against central differences of the values (h = 1e-6)."""

@@ -17,7 +17,7 @@ from ..fields import Field
 from ..schema import ConfigError, Key, dimension_value
 
 #: The activations of ``problem.activation.kind`` the reduced kinds' Gaussian integrals cover.
-REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise")
+REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "square")
 
 #: Keys every kind takes: what the file is, when it is observed, and the SGD run of ``[sgd]``
 #: (one config serves ``ddsolver run`` and ``ddsolver sgd``, so a key applies to a kind when it

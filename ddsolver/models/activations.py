@@ -12,6 +12,7 @@ kind         σ(t)                                                      paramete
 ``erf``      erf(t)                                                    —
 ``tanh``     tanh(t)                                                   —
 ``sigmoid``  1 / (1 + e^{−t})                                          —
+``square``   t²                                                        —
 ``piecewise`` linear through (t_k, s_k), flat outside [t_1, t_K]       knots, values
 ===========  ========================================================  ===========
 
@@ -31,7 +32,7 @@ import numpy as np
 from .._jit import jit
 from .._scipy import special
 
-RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE = 0, 1, 2, 3, 4, 5
+RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE, SQUARE = 0, 1, 2, 3, 4, 5, 6
 
 KIND_CODES = {
     "ramp": RAMP,
@@ -40,6 +41,7 @@ KIND_CODES = {
     "tanh": TANH,
     "sigmoid": SIGMOID,
     "piecewise": PIECEWISE,
+    "square": SQUARE,
 }
 PARAMETER_NAMES = {
     "ramp": ("t1", "t2", "s1", "s2"),
@@ -48,11 +50,12 @@ PARAMETER_NAMES = {
     "tanh": (),
     "sigmoid": (),
     "piecewise": ("knots", "values"),  # lists; stored as (K, *knots, *values)
+    "square": (),
 }
 #: Default parameters of the ramp: the activation of Mei, Montanari & Nguyen (2018), Fig. 1.
 RAMP_DEFAULTS = {"t1": 0.5, "t2": 1.5, "s1": -2.5, "s2": 7.5}
 #: Activations whose Gaussian integrals are in closed form; the others use quadrature.
-CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise"})
+CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise", "square"})
 #: Piecewise-linear activations: σ'' is a sum of Dirac masses at the kinks (exact tables).
 KINKED_KINDS = ("ramp", "relu", "piecewise")
 
@@ -64,7 +67,7 @@ class Activation:
     Parameters
     ----------
     kind : str
-        One of ``ramp``, ``relu``, ``erf``, ``tanh``, ``sigmoid``.
+        One of ``ramp``, ``relu``, ``erf``, ``tanh``, ``sigmoid``, ``piecewise``, ``square``.
     params : tuple of float
         The parameters in the order of :data:`PARAMETER_NAMES` (empty but for the ramp).
     """
@@ -195,6 +198,8 @@ class Activation:
             return np.interp(t, self.knots, self.values)
         if self.kind == "sigmoid":
             return special.expit(t)
+        if self.kind == "square":
+            return t * t
         raise ValueError(f"activation {self.kind!r} has no value here")
 
     def derivative(self, t):
@@ -218,6 +223,8 @@ class Activation:
         if self.kind == "sigmoid":
             e = special.expit(t)
             return e * (1.0 - e)
+        if self.kind == "square":
+            return 2.0 * t
         raise ValueError(f"activation {self.kind!r} has no derivative here")
 
 
@@ -257,6 +264,8 @@ def act_value(code, params, t):
             return 1.0 / (1.0 + math.exp(-t))
         e = math.exp(t)
         return e / (1.0 + e)
+    if code == SQUARE:
+        return t * t
     raise ValueError("act_value: unknown activation code")
 
 
@@ -284,4 +293,6 @@ def act_derivative(code, params, t):
     if code == SIGMOID:
         e = act_value(SIGMOID, params, t)
         return e * (1.0 - e)
+    if code == SQUARE:
+        return 2.0 * t
     raise ValueError("act_derivative: unknown activation code")

@@ -34,6 +34,7 @@ from .activations import (
     PIECEWISE,
     RAMP,
     RELU,
+    SQUARE,
     Activation,
     act_derivative,
     act_value,
@@ -77,6 +78,8 @@ def gaussian_mean(code, params, mu, s):
         return relu_mean(mu, s)
     if code == ERF:
         return math.erf(mu / math.sqrt(1.0 + 2.0 * s * s))
+    if code == SQUARE:
+        return mu * mu + s * s
     if code == PIECEWISE:
         count = int(params[0])
         acc = params[1 + count]
@@ -275,6 +278,8 @@ def pair_moment(code, params, a, b, c):
     if code == ERF:
         z = 2.0 * a * b * c / math.sqrt((1.0 + 2.0 * a * a) * (1.0 + 2.0 * b * b))
         return 2.0 / math.pi * math.asin(min(1.0, max(-1.0, z)))
+    if code == SQUARE:  # Isserlis: E[X²Y²] = E X² E Y² + 2 (E XY)²
+        return a * a * b * b * (1.0 + 2.0 * c * c)
     if code == PIECEWISE:
         return _piecewise_pair_moment(params, a, b, c)
     return _gh_pair_moment(code, params, a, b, c)
@@ -291,6 +296,8 @@ def derivative_product(code, params, a, b, c):
     if code == ERF:
         det = 1.0 + 2.0 * a * a + 2.0 * b * b + 4.0 * a * a * b * b * (1.0 - c * c)
         return 4.0 / math.pi / math.sqrt(det)
+    if code == SQUARE:  # E[2aZ₁ · 2bZ₂]
+        return 4.0 * a * b * c
     if code == PIECEWISE:
         return _piecewise_derivative_product(params, a, b, c)
     s = math.sqrt((1.0 - c) * (1.0 + c))
@@ -340,6 +347,8 @@ def pair_moment_da(code, params, a, b, c):
         z = 2.0 * a * b * c / root
         dz = 2.0 * b * c / (root * ra)
         return 2.0 / math.pi * dz / math.sqrt(max(1.0 - z * z, 1e-300))
+    if code == SQUARE:
+        return 2.0 * a * b * b * (1.0 + 2.0 * c * c)
     s = math.sqrt((1.0 - c) * (1.0 + c))
     acc = 0.0
     n = _GH_X.shape[0]
@@ -467,6 +476,8 @@ def gaussian_mean_ref(activation: Activation, mu, s):
         from scipy.special import erf
 
         return erf(mu / np.sqrt(1 + 2 * s * s))
+    if activation.kind == "square":
+        return mu * mu + s * s
     if activation.kind == "piecewise":
         kinks, jumps, _ = activation.kink_structure()
         out = np.full(mu.shape, activation.values[0])
@@ -497,6 +508,8 @@ def pair_moment_ref(activation: Activation, a, b, c):
         return a * b / TWO_PI * (np.sqrt(1 - c * c) + (np.pi - np.arccos(c)) * c)
     if activation.kind == "erf":
         return 2 / np.pi * np.arcsin(2 * a * b * c / np.sqrt((1 + 2 * a * a) * (1 + 2 * b * b)))
+    if activation.kind == "square":
+        return a * a * b * b * (1 + 2 * c * c)
     if activation.kind == "piecewise":
         kinks, jumps, _ = activation.kink_structure()
         level = activation.values[0]

@@ -14,6 +14,9 @@ from ..spec import ReducedSpec, keys_of
 #: The activations of the dynamical 1/N term (piecewise linear: closed-form Hermite columns);
 #: models.activations.KINKED_KINDS restated, since a config check imports no kernel module.
 KINKED = ("ramp", "relu", "piecewise")
+#: Unbounded σ: the Mehler series of ū_d has no truncation bound, so particles (which need
+#: the factorised interaction) run them only at d = ∞ (models.isotropic._second_moment_bound).
+UNBOUNDED = ("relu", "square")
 
 
 class IsotropicGaussiansSpec(ReducedSpec):
@@ -65,6 +68,14 @@ class IsotropicGaussiansSpec(ReducedSpec):
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)
+        kind = cfg["problem"]["activation"]["kind"]
+        finite_d = not math.isinf(dimension_value(cfg))
+        if cfg["discretisation"]["method"] == "particles" and finite_d and kind in UNBOUNDED:
+            raise ConfigError(
+                "problem.activation.kind", kind,
+                "a bounded σ for particles at a finite d (the interaction's Mehler series has "
+                f"no error bound for an unbounded σ such as {', '.join(UNBOUNDED)}); use the grid",
+            )  # fmt: skip
         if cfg["finite_width"]["dynamical"]:
             self.check_dynamical(cfg)
 

@@ -17,7 +17,7 @@ from ..spec import KindSpec, Labels, keys_of
 
 #: Activations whose pair moments K and their derivatives are closed forms: the flow evaluates
 #: N² × (cosine nodes) of them per right-hand side, so quadrature ones would be far too slow.
-ACTIVATIONS = ("erf", "relu", "ramp", "piecewise")
+ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square")
 #: Observables name the mean and RMS of every m_l when k ≤ this.
 MAX_NAMED_UNITS = 8
 
