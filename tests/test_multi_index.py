@@ -9,12 +9,14 @@ from cli_runner import ddsolver
 from ddsolver import io
 from ddsolver.config import ConfigError, load_config
 from ddsolver.kinds import get_kind
+from ddsolver.kinds.multi_index.hermite_teacher import HermitePolynomial
 from ddsolver.kinds.multi_index.kind import build_model, initial_particles
 from ddsolver.kinds.multi_index.model import MultiIndex
 from ddsolver.kinds.multi_index.sgd import (
     exact_risk,
     multi_index_sgd_steps,
     multi_index_sgd_steps_ref,
+    polynomial_arrays,
 )
 from ddsolver.models import Activation, TeacherStudent
 from ddsolver.models.integrals import pair
@@ -128,13 +130,20 @@ def test_the_risk_falls_at_the_rate_of_the_squared_speed():
     assert math.isclose(slope, -np.mean(np.sum(vel * vel, axis=1)), rel_tol=1e-6)
 
 
-def test_compiled_sgd_is_its_numpy_twin():
-    model = _model("erf", 9.0, label_noise=0.2, lam=0.05)
+@pytest.mark.parametrize("teacher", ["network", "polynomial"])
+def test_compiled_sgd_is_its_numpy_twin(teacher):
+    if teacher == "network":
+        model = _model("erf", 9.0, label_noise=0.2, lam=0.05)
+    else:
+        poly = HermitePolynomial.parse("z1 + 0.7*z1*z2 - 0.3*h3(z2)", 2)
+        model = MultiIndex(Activation("erf"), 9.0, np.eye(2), np.ones(2), label_noise=0.2,
+                           lam=0.05, polynomial=poly)  # fmt: skip
     w0 = np.random.default_rng(1).standard_normal((7, 9)) * 0.4
     w1, w2 = w0.copy(), w0.copy()
     act = model.activation
-    multi_index_sgd_steps(w1, act.code, act.param_array, model.chol, model.v, 0.2, 1e-2, 0.05,
-                          3, np.int64(0), np.int64(25), np.random.default_rng(5))  # fmt: skip
+    multi_index_sgd_steps(w1, act.code, act.param_array, model.chol, model.v,
+                          *polynomial_arrays(model), 0.2, 1e-2, 0.05, 3, np.int64(0),
+                          np.int64(25), np.random.default_rng(5))  # fmt: skip
     multi_index_sgd_steps_ref(w2, model, 1e-2, 3, 0, 25, np.random.default_rng(5))
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     assert not np.allclose(w1, w0)

@@ -14,6 +14,7 @@ import numpy as np
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key, int_key
 from ..spec import KindSpec, Labels, keys_of
+from .polynomial import PolynomialError, parse_polynomial
 
 #: Activations whose pair moments K and their derivatives are closed forms: the flow evaluates
 #: N² × (cosine nodes) of them per right-hand side, so quadrature ones would be far too slow.
@@ -48,6 +49,13 @@ class MultiIndexSpec(KindSpec):
                 "multi-index: the Gram matrix u_i·u_j of the teacher's directions (k × k, row "
                 "by row, positive definite; empty: the identity)",
             ),
+            "polynomial": Key(
+                "str",
+                "",
+                "multi-index: a teacher y = Σ c_α Π h_{α_l}(z_l) in normalised Hermite form "
+                "instead of the network, z_l = e_l·x (orthonormal e_l), e.g. the staircase "
+                "'z1 + z1*z2 + z1*z2*z3'; factors z<l> or h<n>(z<l>) (empty: the network)",
+            ),
         },
         "problem": {"label_noise": LABEL_NOISE},
         "initial": {"seed": INITIAL_SEED},
@@ -61,7 +69,9 @@ class MultiIndexSpec(KindSpec):
     def own_keys(self, cfg: dict) -> set[str]:
         """The teacher, the label noise, λ, the initial law (its draw of the particles), the
         particles' count and tolerances."""
-        keys = keys_of("problem.teacher", "units", "v", "gram") | {"problem.label_noise"}
+        teacher = ("polynomial",) if cfg["problem"]["teacher"]["polynomial"] else ("v", "gram")
+        keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
+        keys |= {"problem.label_noise"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
         return keys | keys_of("particles", "count", "rtol", "atol")
 
@@ -122,11 +132,20 @@ class MultiIndexSpec(KindSpec):
         d0 = cfg["initial"]["dimension"]
         if d0 and not math.isinf(d0) and d0 < k + 1:
             raise ConfigError("initial.dimension", d0, f"multi_index: at least k + 1 = {k + 1}")
+        if t["polynomial"]:
+            self._check_polynomial(t["polynomial"], k)
         if len(t["v"]) not in (1, k):
             raise ConfigError("problem.teacher.v", t["v"], f"one number or k = {k} numbers")
         if max(map(abs, t["v"])) > WEIGHT_MAX:
             raise ConfigError("problem.teacher.v", t["v"], f"|v| ≤ {WEIGHT_MAX:g}")
         self._check_gram(t["gram"], k)
+
+    @staticmethod
+    def _check_polynomial(text: str, k: int) -> None:
+        try:
+            parse_polynomial(text, k)
+        except PolynomialError as err:
+            raise ConfigError("problem.teacher.polynomial", text, str(err)) from None
 
     @staticmethod
     def _check_gram(gram: list[float], k: int) -> None:

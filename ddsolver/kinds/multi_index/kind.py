@@ -22,8 +22,9 @@ from ...settings import Settings, settings
 from ...sgd.network import Network
 from ..base import ProblemKind
 from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names
+from .hermite_teacher import HermitePolynomial
 from .model import MultiIndex
-from .sgd import exact_risk, multi_index_sgd_steps
+from .sgd import exact_risk, multi_index_sgd_steps, polynomial_arrays
 
 #: Stream of the flow's initial particles (np.random.default_rng((seed, stream))).
 PARTICLE_STREAM = 2
@@ -47,9 +48,11 @@ def build_model(cfg: dict | Settings) -> MultiIndex:
     """The reduced problem of a resolved config."""
     cfg = settings(cfg)
     p = cfg.problem
+    t = p.teacher
+    poly = HermitePolynomial.parse(t.polynomial, t.units) if t.polynomial else None
     return MultiIndex(
         Activation.from_mapping(p.activation), float(p.dimension), teacher_gram(cfg),
-        teacher_v(cfg), p.label_noise, cfg.dynamics.lam,
+        teacher_v(cfg), p.label_noise, cfg.dynamics.lam, polynomial=poly,
     )  # fmt: skip
 
 
@@ -115,7 +118,8 @@ class MultiIndexNetwork(Network):
         act, sgd = self.problem.activation, self.cfg.sgd
         multi_index_sgd_steps(
             self.w, act.code, act.param_array, self.problem.chol, self.problem.v,
-            self.problem.label_noise, sgd.eps, self.problem.lam, sgd.batch,
+            *polynomial_arrays(self.problem), self.problem.label_noise, sgd.eps,
+            self.problem.lam, sgd.batch,
             np.int64(k0), np.int64(k1), self.rng,
         )  # fmt: skip
 
@@ -179,8 +183,9 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
         w = rng.standard_normal((3, 5))
         act = model.activation
-        multi_index_sgd_steps(w, act.code, act.param_array, model.chol, model.v, 0.1, 1e-3,
-                              0.0, 1, np.int64(0), np.int64(1), rng)  # fmt: skip
+        multi_index_sgd_steps(w, act.code, act.param_array, model.chol, model.v,
+                              *polynomial_arrays(model), 0.1, 1e-3, 0.0, 1, np.int64(0),
+                              np.int64(1), rng)  # fmt: skip
         exact_risk(model, w)
 
 

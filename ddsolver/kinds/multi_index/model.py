@@ -43,6 +43,7 @@ from ...models.integrals import (
     pair_moment_da,
 )
 from ...models.risk import mean_field_risk
+from .hermite_teacher import HermitePolynomial
 
 
 def cosine_nodes(orthogonal_dimension: float) -> int:
@@ -117,6 +118,8 @@ class MultiIndex:
     lam : float, λ ≥ 0, the ℓ2 penalty (λ/2)|w|²
     cosine_nodes : int, Gauss–Jacobi nodes of the orthogonal cosine at finite d (0: by
         :func:`cosine_nodes`)
+    polynomial : HermitePolynomial or None, a teacher y = Σ_α c_α Π h_{α_l}(z_l) in place of
+        the network (its directions orthonormal: ``gram`` the identity, ``v`` unused)
     """
 
     activation: Activation
@@ -126,6 +129,7 @@ class MultiIndex:
     label_noise: float = 0.0
     lam: float = 0.0
     cosine_nodes: int = 0
+    polynomial: HermitePolynomial | None = None
     chol: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,6 +141,9 @@ class MultiIndex:
         object.__setattr__(self, "gram", gram)
         object.__setattr__(self, "v", np.broadcast_to(np.asarray(self.v, float), (k,)).copy())
         object.__setattr__(self, "chol", np.linalg.cholesky(gram))
+        poly = self.polynomial
+        if poly is not None and (poly.units != k or not np.array_equal(gram, np.eye(k))):
+            raise ValueError("a polynomial teacher has k orthonormal directions (gram = I_k)")
 
     @property
     def units(self) -> int:
@@ -150,7 +157,9 @@ class MultiIndex:
 
     @property
     def label_second_moment(self) -> float:
-        """E y² = Σ_ij v_i v_j K(s_i, s_j, G_ij/(s_i s_j)) + ς²."""
+        """E y² = Σ_ij v_i v_j K(s_i, s_j, G_ij/(s_i s_j)) + ς² (a polynomial: Σ_α c_α² + ς²)."""
+        if self.polynomial is not None:
+            return self.polynomial.second_moment + self.label_noise**2
         s = self.teacher_norms
         corr = np.clip(self.gram / np.outer(s, s), -1.0, 1.0)
         k = pair(self.activation, s[:, None], s[None, :], corr)
@@ -172,7 +181,9 @@ class MultiIndex:
     def potential(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""V(θ_i) (M,) and ∇V (M, k + 1): with c_j = (Lm)_j/(s_j ρ),
         ∇_m = −Σ_j v_j [K_ρ m/ρ + K_c (L_j/(s_j ρ) − c_j m/ρ²)], ∇_r the same with r and
-        no L_j term."""
+        no L_j term. A polynomial teacher: :meth:`HermitePolynomial.potential`."""
+        if self.polynomial is not None:
+            return self.polynomial.potential(self.activation, theta)
         m, r, rho = self.split(theta)
         safe = np.where(rho > 0, rho, 1.0)
         value = np.zeros(rho.size)

@@ -6,9 +6,9 @@ m = w[:k] and r⊥ = |w[k:]|. Step k (time t = kε), over a mini-batch of B samp
 
     wᵢ ← (1 − 2λε) wᵢ + 2ε (1/B) Σ_b (y_b − ŷ(x_b)) σ'(<wᵢ, x_b>) x_b,
 
-with y = Σ_j v_j σ(<u_j, x>) + ς g and ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of
-``teacher_student`` with k teacher units. Per sample the d coordinates of x are drawn
-first, then the label noise (when ς > 0).
+with y = Σ_j v_j σ(<u_j, x>) + ς g (or a Hermite polynomial Σ_α c_α Π_l h_{α_l}(x_l) + ς g)
+and ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of ``teacher_student`` with k teacher units. Per
+sample the d coordinates of x are drawn first, then the label noise (when ς > 0).
 """
 
 from __future__ import annotations
@@ -25,11 +25,35 @@ from .model import MultiIndex
 
 
 @jit
-def multi_index_sgd_steps(w, code, params, chol, v, label_noise, eps, lam, batch, k_start,
-                          k_stop, rng):  # fmt: skip
+def polynomial_label(x, exponents, coefs, hermite):
+    """Σ_t c_t Π_l h_{α_tl}(x_l) at one input x (its first k coordinates); hermite is a
+    (k, n_max + 1) work array for h_n(x_l) = He_n(x_l)/√n!, by the three-term recurrence."""
+    units, top = hermite.shape[0], hermite.shape[1] - 1
+    for j in range(units):
+        hermite[j, 0] = 1.0
+        if top >= 1:
+            hermite[j, 1] = x[j]
+        for n in range(1, top):
+            hermite[j, n + 1] = (x[j] * hermite[j, n] - np.sqrt(n) * hermite[j, n - 1]) / np.sqrt(
+                n + 1.0
+            )
+    label = 0.0
+    for t in range(coefs.shape[0]):
+        term = coefs[t]
+        for j in range(units):
+            term *= hermite[j, exponents[t, j]]
+        label += term
+    return label
+
+
+@jit
+def multi_index_sgd_steps(w, code, params, chol, v, exponents, coefs, label_noise, eps, lam,
+                          batch, k_start, k_stop, rng):  # fmt: skip
     """Advance the students w (N, d) in place from step k_start to k_stop (exclusive).
 
     chol : (k, k) the teacher's directions in the first k axes; v : (k,) its second layer.
+    exponents (T, k) int64, coefs (T,): a polynomial teacher in place of the network when
+    T > 0 (then chol and v are unused).
     """
     n, d = w.shape
     units = chol.shape[0]
@@ -41,22 +65,34 @@ def multi_index_sgd_steps(w, code, params, chol, v, label_noise, eps, lam, batch
     der = np.empty((batch, n))
     resid = np.empty(batch)
     grad = np.empty(d)
+    hermite = np.empty((units, exponents.max() + 1 if exponents.size else 1))
     for _ in range(k_start, k_stop):
         for b in range(batch):
             for j in range(d):
                 x[b, j] = rng.standard_normal()
             label = 0.0
-            for u in range(units):
-                h = 0.0
-                for a in range(u + 1):  # L is lower triangular
-                    h += chol[u, a] * x[b, a]
-                label += v[u] * act_value(code, params, h)
+            if coefs.shape[0] > 0:
+                label = polynomial_label(x[b], exponents, coefs, hermite)
+            else:
+                for u in range(units):
+                    h = 0.0
+                    for a in range(u + 1):  # L is lower triangular
+                        h += chol[u, a] * x[b, a]
+                    label += v[u] * act_value(code, params, h)
             if label_noise > 0.0:
                 label += label_noise * rng.standard_normal()
             y[b] = label
         forward(w, ones, x, y, code, params, pre, val, der, resid)
         update(w, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * eps, 2.0 * eps / batch,
                0.0, rng, grad)  # fmt: skip
+
+
+def polynomial_arrays(problem: MultiIndex) -> tuple[np.ndarray, np.ndarray]:
+    """(exponents (T, k) int64, coefficients (T,)) of the kernel: T = 0 for a network teacher."""
+    if problem.polynomial is None:
+        return np.zeros((0, problem.units), np.int64), np.zeros(0)
+    poly = problem.polynomial
+    return np.ascontiguousarray(poly.exponents, np.int64), np.asarray(poly.coefficients, float)
 
 
 def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng):
@@ -68,7 +104,10 @@ def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_sto
         y = np.empty(batch)
         for b in range(batch):
             x[b] = rng.standard_normal(d)
-            y[b] = problem.v @ act(problem.chol @ x[b, :k])
+            if problem.polynomial is not None:
+                y[b] = problem.polynomial(x[b : b + 1, :k])[0]
+            else:
+                y[b] = problem.v @ act(problem.chol @ x[b, :k])
             if problem.label_noise > 0:
                 y[b] += problem.label_noise * rng.standard_normal()
         pre = x @ w.T
@@ -80,8 +119,14 @@ def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_sto
 
 def exact_risk(problem: MultiIndex, w: np.ndarray) -> float:
     r"""R_N(w) = E y² − (2/N) Σ_ij v_j K(s_j, |wᵢ|, (L wᵢ[:k])_j/(s_j|wᵢ|))
-    + (1/N²) Σ_il K(|wᵢ|, |w_l|, cos_il), exact (no Monte Carlo). w : (N, d)."""
+    + (1/N²) Σ_il K(|wᵢ|, |w_l|, cos_il), exact (no Monte Carlo). w : (N, d). A polynomial
+    teacher's potential is :meth:`MultiIndex.potential` at each neuron's (m, r⊥)."""
     n, k = w.shape[0], problem.units
+    double = closed_form_double_sum(problem.activation, w) / n**2  # a tile of cosines at a time
+    if problem.polynomial is not None:
+        reduced = np.column_stack([w[:, :k], np.linalg.norm(w[:, k:], axis=1)])
+        potential = float(problem.potential(reduced)[0].mean())
+        return mean_field_risk(problem.label_second_moment, potential, double)
     norms = np.linalg.norm(w, axis=1)
     safe = np.where(norms > 0, norms, 1.0)
     act = problem.activation
@@ -89,5 +134,4 @@ def exact_risk(problem: MultiIndex, w: np.ndarray) -> float:
     proj = w[:, :k] @ problem.chol.T  # (N, k): <wᵢ, u_j>
     corr = np.clip(proj / (safe[:, None] * s[None, :]), -1.0, 1.0)
     potential = -(pair(act, s[None, :], norms[:, None], corr) @ problem.v).sum() / n
-    double = closed_form_double_sum(act, w) / n**2  # a tile of cosines at a time
     return mean_field_risk(problem.label_second_moment, potential, double)
