@@ -156,3 +156,34 @@ def test_the_over_parameterisation_numbers_on_the_docs_page_are_what_its_config_
             value = float(run.observables["risk"].values[-1])
             digits = len(text.split("e")[0].replace(".", "").lstrip("0"))
             assert f"{value:.{digits - 1}e}".replace("e-0", "e-") == text, (k, extra, value, text)
+
+
+def test_the_mean_field_committee_approaches_the_multi_index_dd_like_one_over_k():
+    """Two teacher units (M = 2, T = I, v* = 1), output scale 1/K, η = 2K, no η² term,
+    Q = κ²I, R = 0: the ODE's 2ε_g(t) tends to the multi-index DD (d = ∞, point-mass initial
+    law at m = 0, r⊥ = κ — one particle) with a gap that halves when K doubles (log–log
+    slope −1 ± 0.05 over K = 8 … 128)."""
+    from ddsolver.kinds.multi_index.model import MultiIndex
+    from ddsolver.models import Activation
+
+    kappa, times = 0.5, np.linspace(0.0, 10.0, 21)
+    model = MultiIndex(Activation("erf"), math.inf, np.eye(2), np.ones(2))
+    sol = solve_ivp(lambda _, y: model.velocity(y[None])[0], (0.0, 10.0), [0.0, 0.0, kappa],
+                    method="DOP853", rtol=1e-11, atol=1e-13, t_eval=times)  # fmt: skip
+    reference = np.array([model.risk(y[None]) for y in sol.y.T])
+    units, gaps = (8, 16, 32, 64, 128), []
+    for k in units:
+        run = dd.solve({
+            "problem": {"kind": "committee", "dimension": "inf", "student_units": k,
+                        "teacher_units": 2, "output_scale": "1/K", "activation": {"kind": "erf"}},
+            "dynamics": {"eta": 2.0 * k, "noise_term": False},
+            "initial": {"scale": kappa},
+            "time": {"t_end": 10.0, "save_every": 0.5},
+        }, quiet=True)  # fmt: skip
+        obs = run.series("observables")
+        risk = 2.0 * np.interp(times, obs["time"], obs["risk"])
+        gaps.append(float(np.abs(risk - reference).max()))
+        print(f"K = {k}: max |2ε_g − R_DD| = {gaps[-1]:.4g}")
+    slope = np.polyfit(np.log(units), np.log(gaps), 1)[0]
+    print(f"slope {slope:.4f}")
+    assert abs(slope + 1.0) < 0.05
