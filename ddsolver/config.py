@@ -482,6 +482,9 @@ def _refuse_inapplicable(raw: dict, cfg: dict) -> None:
             raise ConfigError(
                 key, value, f"does not apply with time.spacing = {spacing!r}; {takes}"
             )
+        reason = kind.inapplicable_reason(key, cfg)
+        if reason:
+            raise ConfigError(key, value, f"does not apply: {reason}; {takes}")
         method = cfg["discretisation"]["method"]
         raise ConfigError(
             key,

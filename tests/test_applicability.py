@@ -40,6 +40,7 @@ CONFIGS = {
     "training_set particles": "training_set.toml",
     "training_set circle": "training_set_circle.toml",
     "multi_index": "multi_index.toml",
+    "multi_index polynomial": "multi_index_staircase.toml",
 }
 
 #: Values for keys whose automatic change (below) the config cannot take or that need a
@@ -61,6 +62,7 @@ SPECIAL = {
     "problem.mehler_tolerance": 1e-6,  # a lower rank (1e-13 → 1.25e-13 keeps it)
     "solver.atol": 1e-3,  # above the error the relative tolerance allows
     "solver.dt_max": 1e-4,  # below the CFL step
+    "problem.teacher.polynomial": "z1 + z1*z2",
 }
 #: A guard changes a run only when it trips: its value, and the keys it is tried beside (in
 #: the changed run and its baseline alike), by method. On the grid a bound of 1e-300 trips on
@@ -178,6 +180,25 @@ def test_a_key_at_another_kinds_default_is_refused_and_a_resolved_config_revalid
         if cfg["problem"]["kind"] != "committee":
             with pytest.raises(ConfigError, match="teacher_units"):
                 validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "value", "reason"),
+    [
+        ("multi_index_staircase.toml", "problem.teacher.v", [2.0],
+         "problem.teacher.polynomial replaces the network teacher"),
+        ("multi_index_staircase.toml", "problem.teacher.gram", [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0],
+         "problem.teacher.polynomial replaces the network teacher"),
+        ("langevin.toml", "dynamics.anneal_time", 3.0, "dynamics.anneal = 'none'"),
+        ("training_set.toml", "dynamics.anneal", "log", "dynamics.tau = 0"),
+        ("training_set.toml", "particles.blob_width", 0.1, "dynamics.tau = 0"),
+    ],
+)  # fmt: skip
+def test_a_key_turned_off_by_another_says_which(config, key, value, reason):
+    """A key the kind has but another setting turns off names that setting."""
+    with pytest.raises(ConfigError) as err:
+        validate(_with(read_toml(GRIDS / config), key, value))
+    assert err.value.key == key and f"does not apply: {reason}" in str(err.value), str(err.value)
 
 
 def test_schedule_parameters_of_another_schedule_kind_are_refused():

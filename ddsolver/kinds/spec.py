@@ -190,6 +190,11 @@ class KindSpec(ABC):
         spacing = SPACING_KEYS[cfg["time"]["spacing"]]
         return COMMON_KEYS | spacing | activation_keys(cfg) | self.own_keys(cfg)
 
+    def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
+        """Why ``key``, a key this kind has, does not apply to the resolved ``cfg`` — the
+        setting that turns it off — or None (the refusal then lists the keys that apply)."""
+        return None
+
     @abstractmethod
     def own_keys(self, cfg: dict) -> set[str]:
         """The keys beyond :data:`COMMON_KEYS` this kind takes for the resolved ``cfg`` (they

@@ -33,8 +33,8 @@ class MultiIndexSpec(KindSpec):
 
     name = "multi_index"
     summary = (
-        "x ~ N(0, I_d), y = Σ_j v_j σ(<u_j, x>) + noise (k teacher units); students σ(<w, x>) "
-        "as a particle flow in (m, r⊥) ∈ R^k × [0, ∞)"
+        "x ~ N(0, I_d), y = Σ_j v_j σ(<u_j, x>) (k teacher units) or a Hermite polynomial of k "
+        "projections, + noise; students σ(<w, x>) as a particle flow in (m, r⊥) ∈ R^k × [0, ∞)"
     )
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
@@ -74,6 +74,13 @@ class MultiIndexSpec(KindSpec):
         keys |= {"problem.label_noise"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
         return keys | keys_of("particles", "count", "rtol", "atol")
+
+    def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
+        """The network teacher's keys are off beside a polynomial teacher."""
+        if key in ("problem.teacher.v", "problem.teacher.gram"):
+            if cfg["problem"]["teacher"]["polynomial"]:
+                return "problem.teacher.polynomial replaces the network teacher"
+        return None
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
         """The mean-field DD's words, its limit a particle flow."""

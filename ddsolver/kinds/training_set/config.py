@@ -138,6 +138,16 @@ class TrainingSetSpec(KindSpec):
     initial_kinds = ("gaussian", "sphere", "file")
     min_dimension = 1
 
+    def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
+        """The temperature's keys are off at τ = 0, anneal_time without the log schedule."""
+        if key in ("particles.blob_width", "dynamics.anneal", "dynamics.anneal_time"):
+            if cfg["dynamics"]["tau"] == 0:
+                return "dynamics.tau = 0 (no temperature)"
+            if key == "dynamics.anneal_time" and cfg["dynamics"]["anneal"] != "log":
+                anneal = cfg["dynamics"]["anneal"]
+                return f'dynamics.anneal = {anneal!r} (anneal_time is the scale of "log")'
+        return None
+
     def own_keys(self, cfg: dict) -> set[str]:
         """The data (a file, or the generator's own keys), the loss, what is trained, α and λ;
         the initial law's own keys; the particles' count and tolerances, the linearisation and
