@@ -308,6 +308,8 @@ def _short(raw: dict) -> dict:
         out = _with(out, "sgd.eps", min(max(eps, 2e-3), 0.02))
     out = _with(out, "sgd.neurons", 40) if out["problem"].get("kind") != "committee" else out
     out = _with(out, "sgd.seeds", [0])
+    if not log and out.get("sgd", {}).get("observe_every", 0) > SHORT["time"]["save_every"]:
+        out = _with(out, "sgd.observe_every", SHORT["time"]["save_every"])  # ≤ save_every
     for key, small in (("r_count", 100), ("count", 100)):  # few particles: a blob term is O(M²)
         if key in out.get("particles", {}):
             out = _with(out, f"particles.{key}", min(out["particles"][key], small))
