@@ -345,3 +345,25 @@ def test_other_kinds_refuse_the_committees_activations_and_initial_law():
         with pytest.raises(ConfigError) as info:
             validate(settings)
         assert info.value.key == key
+
+
+@pytest.mark.parametrize("code", [0, 1, 2], ids=["erf", "relu", "linear"])
+@pytest.mark.parametrize(("students", "teachers"), [(1, 1), (3, 2), (20, 3)])
+def test_the_drift_as_one_product_is_the_sum_of_every_average(code, students, teachers):
+    """committee_drift (I₃ affine in the middle field: one matrix product) against the direct
+    sum of avg_i3 over (k, j, p), with a zero-variance student unit among them."""
+    from ddsolver.models.committee import committee_drift, committee_drift_loop
+
+    rng = np.random.default_rng(students + 10 * code)
+    n = students + teachers
+    x = rng.standard_normal((n, n + 3))
+    cov = x @ x.T / (n + 3)
+    if students > 1:
+        cov[1, :] = cov[:, 1] = 0.0
+    beta = rng.standard_normal(n)
+    fast = np.empty((students, n)), np.empty(students)
+    loop = np.empty((students, n)), np.empty(students)
+    committee_drift(code, 0.7, cov, beta, *fast)
+    committee_drift_loop(code, 0.7, cov, beta, *loop)
+    np.testing.assert_allclose(fast[0], loop[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fast[1], loop[1], rtol=1e-12, atol=1e-14)
