@@ -60,8 +60,7 @@ class HermitePolynomial:
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
         """y(z) of inputs' projections z (n, k), (n,)."""
-        top = int(self.exponents.max(initial=0))
-        h = np.stack([normalised_hermite(z[:, j], top) for j in range(self.units)], axis=1)
+        h = normalised_hermite(z, int(self.exponents.max(initial=0)))  # (n, k, degree + 1)
         out = np.zeros(z.shape[0])
         for alpha, c in zip(self.exponents, self.coefficients, strict=True):
             out += c * np.prod(h[:, np.arange(self.units), alpha], axis=1)
