@@ -55,6 +55,14 @@ CASES = {
         ["particle flow R(ρ_t)", "population risk", "SGD seed 0 (ε = 0.001)"],
         ["PDE", "mean of 1 seeds"],
     ),
+    "gaussian_mixture": (
+        "gaussian_mixture_xor.toml",
+        {"particles.count": 30, "sgd.neurons": 30, "sgd.seeds": [0]},
+        "particle flow",
+        "SGD",
+        ["particle flow R(ρ_t)", "population risk", "SGD seed 0 (ε = 0.001)"],
+        ["PDE", "mean of 1 seeds"],
+    ),
     "isotropic": (
         "quickstart.toml",
         {"sgd.neurons": 40, "sgd.eps": 2e-3, "sgd.seeds": [0]},

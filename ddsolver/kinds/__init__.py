@@ -26,6 +26,7 @@ NAMES = (
     "committee",
     "training_set",
     "multi_index",
+    "gaussian_mixture",
 )
 
 #: The config section of every kind, by name (light: no kernel is imported).

@@ -59,14 +59,20 @@ def build_model(cfg: dict | Settings) -> MultiIndex:
 def initial_particles(cfg: dict | Settings, count: int, seed: int) -> np.ndarray:
     """θ = (m, r⊥) of ``count`` particles drawn from the initial law, (count, k + 1)."""
     cfg = settings(cfg)
-    k = cfg.problem.teacher.units
+    rng = np.random.default_rng((seed, PARTICLE_STREAM))
+    return draw_reduced(cfg, cfg.problem.teacher.units, count, rng)
+
+
+def draw_reduced(cfg: Settings, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(m, r⊥) (count, k + 1) of neurons w ~ N(0, κ²/d₀ I_d) projected on k axes: m ~
+    N(0, κ²/d₀ I_k), r⊥ ~ (κ/√d₀)·χ_{d−k} (d = ∞: χ_{d₀−k}; d = d₀ = ∞: m = 0, r⊥ = κ).
+    Draws nothing in that last case."""
     d, d0 = float(cfg.problem.dimension), cfg.initial_dimension
     kappa = cfg.initial.scale
     theta = np.zeros((count, k + 1))
     if math.isinf(d0) and math.isinf(d):
         theta[:, -1] = kappa
         return theta
-    rng = np.random.default_rng((seed, PARTICLE_STREAM))
     sigma = kappa / math.sqrt(d0) if not math.isinf(d0) else 0.0
     dof = (d if not math.isinf(d) else d0) - k
     theta[:, :k] = sigma * rng.standard_normal((count, k))
