@@ -165,7 +165,16 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
     },
     "particles": {
-        "count": _i(1000, "M, particles of a particle flow (training_set, multi_index)", low=1),
+        "count": _i(
+            1000, "M, particles of a particle flow (training_set, multi_index, mixtures)", low=1
+        ),
+        "draw": Key(
+            "str",
+            "random",
+            "the initial particles (multi_index, gaussian_mixture): 'random' (i.i.d. draws) "
+            "or 'halton' (a scrambled Halton sequence through the laws' inverse CDFs)",
+            choices=("random", "halton"),
+        ),
         "r_count": _i(1000, "particles along r (quantile midpoints of the initial law)", low=1),
         "a_count": _i(16, "second layer (and anisotropic): particles along a", low=1),
         "rtol": _f(

@@ -303,3 +303,37 @@ def test_run_sgd_and_compare_from_the_ready_config(tmp_path):
     assert pde.snapshots["particles"].shape[-1] == 4
     out = ddsolver("compare", tmp_path / "pde.h5", tmp_path / "sgd.h5", "-o", tmp_path / "c.png")
     assert out.returncode == 0, out.stderr
+
+
+def test_halton_draw_has_the_initial_law_and_integrates_it_better_than_random():
+    """particles.draw = "halton": every coordinate has its law (Kolmogorov–Smirnov), and the
+    second moments E a², d₀ E m_1², d₀ E r⊥²/(d − p) of M = 400 particles miss 1 by at most
+    0.027, 0.012, 0.0022 over ten seeds, where i.i.d. draws miss by up to 0.094, 0.19, 0.017
+    (measured): the worst miss is 7× smaller; asked here, 3×."""
+    from scipy import stats
+
+    worst = {"random": 0.0, "halton": 0.0}
+    for draw in worst:
+        for seed in range(10):
+            cfg = load_config(XOR, [f"particles.draw={draw}", f"initial.seed={seed}"])
+            theta = initial_particles(cfg, 400, seed)
+            moments = [np.mean(theta[:, 0] ** 2), 40 * np.mean(theta[:, 1] ** 2),
+                       40 * np.mean(theta[:, 3] ** 2) / 38]  # fmt: skip
+            worst[draw] = max(worst[draw], np.max(np.abs(np.array(moments) - 1)))
+            if draw == "halton":
+                assert stats.kstest(theta[:, 0], "norm").pvalue > 1e-3
+                assert stats.kstest(theta[:, 2] * math.sqrt(40), "norm").pvalue > 1e-3
+                assert stats.kstest(40 * theta[:, 3] ** 2, stats.chi2(38).cdf).pvalue > 1e-3
+    assert worst["halton"] < worst["random"] / 3
+
+
+def test_random_draw_is_unchanged_by_the_halton_option():
+    """The default draw is the i.i.d. one, bit for bit: w's reduced coordinates first, then a."""
+    cfg = load_config(XOR)
+    theta = initial_particles(cfg, 50, 3)
+    rng = np.random.default_rng((3, 2))
+    sigma = 1.0 / math.sqrt(40)
+    m = sigma * rng.standard_normal((50, 2))
+    r = sigma * np.sqrt(rng.chisquare(38, 50))
+    a = rng.standard_normal(50)
+    np.testing.assert_array_equal(theta, np.column_stack([a, m, r]))

@@ -74,7 +74,7 @@ class GaussianMixtureSpec(KindSpec):
         keys = keys_of("problem.mixture", "labels", "means", "widths", "probs")
         keys |= {"problem.label_noise", "dynamics.lam"}
         keys |= keys_of("initial", "kind", "scale", "dimension", "seed", "a_mean", "a_std")
-        return keys | keys_of("particles", "count", "rtol", "atol")
+        return keys | keys_of("particles", "count", "draw", "rtol", "atol")
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
         """The mean-field DD's words, its limit a particle flow."""

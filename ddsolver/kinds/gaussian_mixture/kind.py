@@ -52,9 +52,8 @@ def initial_particles(cfg: dict | Settings, count: int, seed: int) -> np.ndarray
     """θ = (a, m, r⊥) of ``count`` particles drawn from the initial law, (count, p + 2)."""
     cfg = settings(cfg)
     rng = np.random.default_rng((seed, PARTICLE_STREAM))
-    w = draw_reduced(cfg, mixture_span(cfg.config), count, rng)
-    a = cfg.initial.a_mean + cfg.initial.a_std * rng.standard_normal(count)
-    return np.column_stack([a, w])
+    w, z = draw_reduced(cfg, mixture_span(cfg.config), count, rng, extra=1)
+    return np.column_stack([cfg.initial.a_mean + cfg.initial.a_std * z[:, 0], w])
 
 
 def particle_observables(

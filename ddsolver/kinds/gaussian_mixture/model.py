@@ -41,6 +41,10 @@ def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights,
     """value[i] = (1/M) Σ_l a_l Ū₁(w_i, w_l) and grad[i] its gradient in (m_i, r⊥_i), where
     U = a a' Ū₁ (the second layers factored out).
 
+    Each unordered pair {i, l} is evaluated once (Ū₁ is symmetric; its kernel gives the
+    derivatives in both arguments): row i of a work array (M, M, p + 2) holds what the pairs
+    (i, l ≥ i) give to i and to l, and the sums over it run afterwards in a fixed order.
+
     Parameters
     ----------
     code : the activation's kernel code
@@ -51,33 +55,55 @@ def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights,
     value : (M,) out; grad : (M, p + 1) out
     """
     n, p = m.shape
-    for i in prange(n):
+    # work[i, l] = (Ū₁(w_i, w_l), ∇_{w_i} Ū₁(w_i, w_l)) for l ≥ i, and its mirror work[l, i]
+    work = np.zeros((n, n, p + 2))
+    rho2 = np.empty(n)
+    proj = np.empty((n, means.shape[0]))
+    for i in range(n):
+        rho2[i] = np.sum(m[i] * m[i]) + r[i] * r[i]
+        for c in range(means.shape[0]):
+            acc = 0.0
+            for e in range(p):
+                acc += m[i, e] * means[c, e]
+            proj[i, c] = acc
+    for row in prange(n):
+        # rows paired from both ends, so every thread's share of the triangle is alike
+        i = row // 2 if row % 2 == 0 else n - 1 - row // 2
         out = np.empty(6)
-        g = np.zeros(p + 1)
-        acc = 0.0
-        rho2_i = np.sum(m[i] * m[i]) + r[i] * r[i]
-        for j in range(n):
-            rho2_j = np.sum(m[j] * m[j]) + r[j] * r[j]
+        for j in range(i, n):
             dot = 0.0
             for e in range(p):
                 dot += m[i, e] * m[j, e]
             for c in range(means.shape[0]):
                 s2 = widths[c] * widths[c]
-                mu_i, mu_j = 0.0, 0.0
-                for e in range(p):
-                    mu_i += m[i, e] * means[c, e]
-                    mu_j += m[j, e] * means[c, e]
                 for q in range(c_nodes.shape[0]):
-                    w = probs[c] * c_weights[q] * a[j]
+                    w = probs[c] * c_weights[q]
                     cov = s2 * (dot + r[i] * r[j] * c_nodes[q])
-                    biased_pair(code, mu_i, mu_j, s2 * rho2_i, s2 * rho2_j, cov, t_nodes,
-                                t_weights, out)  # fmt: skip
-                    acc += w * out[0]
+                    biased_pair(code, proj[i, c], proj[j, c], s2 * rho2[i], s2 * rho2[j], cov,
+                                t_nodes, t_weights, out)  # fmt: skip
+                    work[i, j, 0] += w * out[0]
                     # ∂μ_i/∂m_i = μ̃_c, ∂A/∂θ_i = 2s²θ_i, ∂C/∂m_i = s² m_j, ∂C/∂r_i = s² r_j c_q
+                    da, dc = 2.0 * s2 * out[3], s2 * out[5]
                     for e in range(p):
-                        g[e] += w * (out[1] * means[c, e] + 2.0 * s2 * out[3] * m[i, e]
-                                     + s2 * out[5] * m[j, e])  # fmt: skip
-                    g[p] += w * (2.0 * s2 * out[3] * r[i] + s2 * out[5] * r[j] * c_nodes[q])
+                        work[i, j, 1 + e] += w * (
+                            out[1] * means[c, e] + da * m[i, e] + dc * m[j, e]
+                        )
+                    work[i, j, p + 1] += w * (da * r[i] + dc * r[j] * c_nodes[q])
+                    if j != i:  # the same pair seen from j: (μ₂, B) are j's
+                        db = 2.0 * s2 * out[4]
+                        for e in range(p):
+                            work[j, i, 1 + e] += w * (
+                                out[2] * means[c, e] + db * m[j, e] + dc * m[i, e]
+                            )
+                        work[j, i, p + 1] += w * (db * r[j] + dc * r[i] * c_nodes[q])
+            work[j, i, 0] = work[i, j, 0]
+    for i in prange(n):
+        acc = 0.0
+        g = np.zeros(p + 1)
+        for j in range(n):
+            acc += a[j] * work[i, j, 0]
+            for e in range(p + 1):
+                g[e] += a[j] * work[i, j, 1 + e]
         value[i] = acc / n
         for e in range(p + 1):
             grad[i, e] = g[e] / n

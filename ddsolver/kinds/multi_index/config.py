@@ -73,7 +73,7 @@ class MultiIndexSpec(KindSpec):
         keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
         keys |= {"problem.label_noise"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
-        return keys | keys_of("particles", "count", "rtol", "atol")
+        return keys | keys_of("particles", "count", "draw", "rtol", "atol")
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
         """The network teacher's keys are off beside a polynomial teacher."""
