@@ -14,6 +14,7 @@ import numpy as np
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key, int_key
 from ..spec import KindSpec, Labels, keys_of
+from .mixed import MIXED_PAIRS
 from .polynomial import PolynomialError, parse_polynomial
 
 #: Activations whose pair moments K and their derivatives are closed forms: the flow evaluates
@@ -49,6 +50,13 @@ class MultiIndexSpec(KindSpec):
                 "multi-index: the Gram matrix u_i·u_j of the teacher's directions (k × k, row "
                 "by row, positive definite; empty: the identity)",
             ),
+            "activation": Key(
+                "str",
+                "",
+                "multi-index: the teacher's activation g when it is not the students' σ (empty: "
+                "σ); a pair of erf, relu and square has a closed mixed moment",
+                choices=("", *ACTIVATIONS),
+            ),
             "polynomial": Key(
                 "str",
                 "",
@@ -69,7 +77,11 @@ class MultiIndexSpec(KindSpec):
     def own_keys(self, cfg: dict) -> set[str]:
         """The teacher, the label noise, λ, the initial law (its draw of the particles), the
         particles' count and tolerances."""
-        teacher = ("polynomial",) if cfg["problem"]["teacher"]["polynomial"] else ("v", "gram")
+        teacher = (
+            ("polynomial",)
+            if cfg["problem"]["teacher"]["polynomial"]
+            else ("v", "gram", "activation")
+        )
         keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
         keys |= {"problem.label_noise"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
@@ -77,7 +89,7 @@ class MultiIndexSpec(KindSpec):
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
         """The network teacher's keys are off beside a polynomial teacher."""
-        if key in ("problem.teacher.v", "problem.teacher.gram"):
+        if key in ("problem.teacher.v", "problem.teacher.gram", "problem.teacher.activation"):
             if cfg["problem"]["teacher"]["polynomial"]:
                 return "problem.teacher.polynomial replaces the network teacher"
         return None
@@ -141,6 +153,15 @@ class MultiIndexSpec(KindSpec):
             raise ConfigError("initial.dimension", d0, f"multi_index: at least k + 1 = {k + 1}")
         if t["polynomial"]:
             self._check_polynomial(t["polynomial"], k)
+        student = p["activation"]["kind"]
+        if t["activation"] and t["activation"] != student:
+            pair = (t["activation"], student)
+            if pair not in MIXED_PAIRS:
+                raise ConfigError(
+                    "problem.teacher.activation", t["activation"],
+                    f"a teacher unlike the students' σ = {student!r} needs a closed mixed "
+                    "moment: two different ones of 'erf', 'relu', 'square' (or empty: σ)",
+                )  # fmt: skip
         if len(t["v"]) not in (1, k):
             raise ConfigError("problem.teacher.v", t["v"], f"one number or k = {k} numbers")
         if max(map(abs, t["v"])) > WEIGHT_MAX:

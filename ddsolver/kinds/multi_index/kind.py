@@ -51,9 +51,11 @@ def build_model(cfg: dict | Settings) -> MultiIndex:
     p = cfg.problem
     t = p.teacher
     poly = HermitePolynomial.parse(t.polynomial, t.units) if t.polynomial else None
+    teacher = Activation(t.activation) if t.activation and not poly else None
     return MultiIndex(
         Activation.from_mapping(p.activation), float(p.dimension), teacher_gram(cfg),
         teacher_v(cfg), p.label_noise, cfg.dynamics.lam, polynomial=poly,
+        teacher_activation=teacher,
     )  # fmt: skip
 
 
@@ -150,8 +152,10 @@ class MultiIndexNetwork(Network):
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         act, sgd = self.problem.activation, self.cfg.sgd
+        g = self.problem.teacher
         multi_index_sgd_steps(
-            self.w, act.code, act.param_array, self.problem.chol, self.problem.v,
+            self.w, act.code, act.param_array, g.code, g.param_array, self.problem.chol,
+            self.problem.v,
             *polynomial_arrays(self.problem), self.problem.label_noise, sgd.eps,
             self.problem.lam, sgd.batch,
             np.int64(k0), np.int64(k1), self.rng,
@@ -217,7 +221,8 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
         w = rng.standard_normal((3, 5))
         act = model.activation
-        multi_index_sgd_steps(w, act.code, act.param_array, model.chol, model.v,
+        multi_index_sgd_steps(w, act.code, act.param_array, act.code, act.param_array, model.chol,
+                              model.v,
                               *polynomial_arrays(model), 0.1, 1e-3, 0.0, 1, np.int64(0),
                               np.int64(1), rng)  # fmt: skip
         exact_risk(model, w)

@@ -44,6 +44,7 @@ from ...models.integrals import (
 )
 from ...models.risk import mean_field_risk
 from .hermite_teacher import HermitePolynomial
+from .mixed import MIXED_PAIRS, mixed_pair
 
 
 def cosine_nodes(orthogonal_dimension: float) -> int:
@@ -120,6 +121,8 @@ class MultiIndex:
         :func:`cosine_nodes`)
     polynomial : HermitePolynomial or None, a teacher y = Σ_α c_α Π h_{α_l}(z_l) in place of
         the network (its directions orthonormal: ``gram`` the identity, ``v`` unused)
+    teacher_activation : Activation or None, the teacher's g when it is not σ (a pair of
+        :data:`.mixed.MIXED_PAIRS`; None: g = σ)
     """
 
     activation: Activation
@@ -130,6 +133,7 @@ class MultiIndex:
     lam: float = 0.0
     cosine_nodes: int = 0
     polynomial: HermitePolynomial | None = None
+    teacher_activation: Activation | None = None
     chol: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +148,25 @@ class MultiIndex:
         poly = self.polynomial
         if poly is not None and (poly.units != k or not np.array_equal(gram, np.eye(k))):
             raise ValueError("a polynomial teacher has k orthonormal directions (gram = I_k)")
+        g = self.teacher_activation
+        if g is not None and g.kind == self.activation.kind:
+            object.__setattr__(self, "teacher_activation", None)  # (the same σ: K's own)
+        elif g is not None and (g.kind, self.activation.kind) not in MIXED_PAIRS:
+            raise ValueError(f"no closed mixed moment for teacher {g.kind!r}, student "
+                             f"{self.activation.kind!r}")  # fmt: skip
+
+    @property
+    def teacher(self) -> Activation:
+        """The teacher's activation g (σ unless ``teacher_activation`` is given)."""
+        return self.teacher_activation or self.activation
+
+    def teacher_pair(self, s, rho, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(K, ∂K/∂ρ, ∂K/∂c) of K = E[g(sZ₁)σ(ρZ₂)], corr c: the teacher's unit of norm s
+        against a student of norm ρ, broadcast."""
+        if self.teacher_activation is None:
+            act = self.activation
+            return pair(act, s, rho, c), pair_da(act, rho, s, c), pair_dc(act, s, rho, c)
+        return mixed_pair(self.teacher_activation.kind, self.activation.kind, s, rho, c)
 
     @property
     def units(self) -> int:
@@ -162,7 +185,7 @@ class MultiIndex:
             return self.polynomial.second_moment + self.label_noise**2
         s = self.teacher_norms
         corr = np.clip(self.gram / np.outer(s, s), -1.0, 1.0)
-        k = pair(self.activation, s[:, None], s[None, :], corr)
+        k = pair(self.teacher, s[:, None], s[None, :], corr)
         return float(self.v @ k @ self.v) + self.label_noise**2
 
     def cosine_rule(self) -> tuple[np.ndarray, np.ndarray]:
@@ -188,12 +211,11 @@ class MultiIndex:
         safe = np.where(rho > 0, rho, 1.0)
         value = np.zeros(rho.size)
         grad = np.zeros(theta.shape)
-        act = self.activation
         for j, s in enumerate(self.teacher_norms):
             c = np.clip(np.where(rho > 0, m @ self.chol[j] / (s * safe), 0.0), -1.0, 1.0)
-            value -= self.v[j] * pair(act, s, rho, c)
-            k_rho = pair_da(act, rho, s, c)  # K is symmetric in its two scales
-            k_c = np.where(rho > 0, pair_dc(act, s, rho, c), 0.0)
+            k_val, k_rho, k_c = self.teacher_pair(s, rho, c)
+            value -= self.v[j] * k_val
+            k_c = np.where(rho > 0, k_c, 0.0)
             grad[:, :-1] -= self.v[j] * (
                 (k_rho / safe - k_c * c / safe**2)[:, None] * m
                 + (k_c / (s * safe))[:, None] * self.chol[j]

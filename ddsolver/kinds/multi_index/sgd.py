@@ -17,7 +17,6 @@ import numpy as np
 
 from ..._jit import jit
 from ...models.activations import act_value
-from ...models.integrals import pair
 from ...models.risk import mean_field_risk
 from ...sgd.engine import forward, update
 from ...sgd.pair_sums import closed_form_double_sum
@@ -47,10 +46,11 @@ def polynomial_label(x, exponents, coefs, hermite):
 
 
 @jit
-def multi_index_sgd_steps(w, code, params, chol, v, exponents, coefs, label_noise, eps, lam,
-                          batch, k_start, k_stop, rng):  # fmt: skip
+def multi_index_sgd_steps(w, code, params, teacher_code, teacher_params, chol, v, exponents,
+                          coefs, label_noise, eps, lam, batch, k_start, k_stop, rng):  # fmt: skip
     """Advance the students w (N, d) in place from step k_start to k_stop (exclusive).
 
+    code, params : the students' σ; teacher_code, teacher_params : the teacher's g.
     chol : (k, k) the teacher's directions in the first k axes; v : (k,) its second layer.
     exponents (T, k) int64, coefs (T,): a polynomial teacher in place of the network when
     T > 0 (then chol and v are unused).
@@ -78,7 +78,7 @@ def multi_index_sgd_steps(w, code, params, chol, v, exponents, coefs, label_nois
                     h = 0.0
                     for a in range(u + 1):  # L is lower triangular
                         h += chol[u, a] * x[b, a]
-                    label += v[u] * act_value(code, params, h)
+                    label += v[u] * act_value(teacher_code, teacher_params, h)
             if label_noise > 0.0:
                 label += label_noise * rng.standard_normal()
             y[b] = label
@@ -107,7 +107,7 @@ def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_sto
             if problem.polynomial is not None:
                 y[b] = problem.polynomial(x[b : b + 1, :k])[0]
             else:
-                y[b] = problem.v @ act(problem.chol @ x[b, :k])
+                y[b] = problem.v @ problem.teacher(problem.chol @ x[b, :k])
             if problem.label_noise > 0:
                 y[b] += problem.label_noise * rng.standard_normal()
         pre = x @ w.T
@@ -129,9 +129,8 @@ def exact_risk(problem: MultiIndex, w: np.ndarray) -> float:
         return mean_field_risk(problem.label_second_moment, potential, double)
     norms = np.linalg.norm(w, axis=1)
     safe = np.where(norms > 0, norms, 1.0)
-    act = problem.activation
     s = problem.teacher_norms
     proj = w[:, :k] @ problem.chol.T  # (N, k): <wᵢ, u_j>
     corr = np.clip(proj / (safe[:, None] * s[None, :]), -1.0, 1.0)
-    potential = -(pair(act, s[None, :], norms[:, None], corr) @ problem.v).sum() / n
+    potential = -(problem.teacher_pair(s[None, :], norms[:, None], corr)[0] @ problem.v).sum() / n
     return mean_field_risk(problem.label_second_moment, potential, double)
