@@ -222,6 +222,8 @@ def test_every_ready_experiment_runs_coarsened(tmp_path, path):
         overrides += ["grid.r_cells=24", "grid.u_cells=30"]  # a dense kernel: keep it small
     elif kind == "isotropic_gaussians":  # (the other kinds have no r axis: refused)
         overrides.append("grid.r_cells=120")
+    elif kind == "gaussian_mixture":  # (its interaction costs 0.45 s a call at M = 400)
+        overrides.append("particles.count=40")
     cfg = load_config(path, overrides)
     if cfg["problem"]["second_layer"]:
         cfg["grid"]["a_cells"] = 16
