@@ -40,8 +40,16 @@ RUNS = {
     "sphere": ("training_set_sphere.toml", {"grid.sphere_cells": 4}, "run"),
     "multi-index flow": ("multi_index.toml", {"particles.count": 20}, "run"),
     "multi-index sgd": ("multi_index.toml", {"sgd.neurons": 20, "sgd.seeds": [0, 1]}, "sgd"),
-    "mixture flow": ("gaussian_mixture_xor.toml", {"particles.count": 20}, "run"),
-    "mixture sgd": ("gaussian_mixture_xor.toml", {"sgd.neurons": 20, "sgd.seeds": [0, 1]}, "sgd"),
+    "mixture flow": (
+        "gaussian_mixture_xor.toml",
+        {"particles.count": 20, "sgd.observe_every": 0.05},
+        "run",
+    ),
+    "mixture sgd": (
+        "gaussian_mixture_xor.toml",
+        {"sgd.neurons": 20, "sgd.seeds": [0, 1], "sgd.observe_every": 0.05},
+        "sgd",
+    ),
 }
 
 

@@ -293,7 +293,8 @@ def test_the_kind_is_registered_with_its_physics():
 def test_run_sgd_and_compare_from_the_ready_config(tmp_path):
     """The ready XOR runs as a user runs it: the flow and SGD, both files readable, the
     particles' and the neurons' coordinates named alike, and the compare verb on the two."""
-    short = {"time.t_end": 0.4, "time.save_every": 0.2, "particles.count": 24,
+    short = {"time.t_end": 0.4, "time.save_every": 0.2,
+        "time.observe_every": 0.1, "particles.count": 24,
              "sgd.neurons": 24, "sgd.seeds": [0, 1], "sgd.observe_every": 0.1}  # fmt: skip
     pde = dd.solve(XOR, tmp_path / "pde.h5", overrides=short, quiet=True)
     sgd = dd.train(XOR, tmp_path / "sgd.h5", overrides=short, quiet=True)
@@ -329,7 +330,7 @@ def test_halton_draw_has_the_initial_law_and_integrates_it_better_than_random():
 
 def test_random_draw_is_unchanged_by_the_halton_option():
     """The default draw is the i.i.d. one, bit for bit: w's reduced coordinates first, then a."""
-    cfg = load_config(XOR)
+    cfg = load_config(XOR, ["particles.draw=random"])  # (the ready file asks for halton)
     theta = initial_particles(cfg, 50, 3)
     rng = np.random.default_rng((3, 2))
     sigma = 1.0 / math.sqrt(40)

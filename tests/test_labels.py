@@ -57,7 +57,7 @@ CASES = {
     ),
     "gaussian_mixture": (
         "gaussian_mixture_xor.toml",
-        {"particles.count": 30, "sgd.neurons": 30, "sgd.seeds": [0]},
+        {"particles.count": 30, "sgd.neurons": 30, "sgd.seeds": [0], "sgd.observe_every": 0.1},
         "particle flow",
         "SGD",
         ["particle flow R(ρ_t)", "population risk", "SGD seed 0 (ε = 0.001)"],

@@ -11,12 +11,11 @@ from typing import ClassVar
 
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key
+from ..multi_index.config import projection_fields
 from ..spec import KindSpec, Labels, keys_of
 
 #: Activations with closed-form (or exact-quadrature) biased pair moments (:mod:`.moments`).
 ACTIVATIONS = ("erf", "relu", "square")
-#: Observables name the RMS of every m_l when p ≤ this.
-MAX_NAMED_AXES = 8
 #: The ready XOR: ±μ e₁ labelled +1, ±μ e₂ labelled −1 (μ = 2, unit widths).
 XOR_MEANS = [2.0, 0.0, -2.0, 0.0, 0.0, 2.0, 0.0, -2.0]
 XOR_LABELS = [1.0, 1.0, -1.0, -1.0]
@@ -81,25 +80,12 @@ class GaussianMixtureSpec(KindSpec):
         return replace(super().labels(cfg, points), limit="particle flow")
 
     def fields(self, cfg: dict) -> dict[str, Field]:
-        """The risk and its 1/N term, the classification error of the clusters' means, the
-        alignment, the RMS of each m_l (p ≤ :data:`MAX_NAMED_AXES`), the statistics of every
-        reduced coordinate; the particles (a, m_1 … m_p, r⊥) as snapshots."""
+        """The risk and its 1/N term, the alignment, the RMS of each m_l (p ≤ 8)
+        (:func:`~ddsolver.kinds.multi_index.config.projection_fields`), the statistics of
+        every reduced coordinate; the particles (a, m_1 … m_p, r⊥) as snapshots."""
         span = mixture_span(cfg)
         names = coordinate_names(span)
-        obs = {
-            "risk": Field("R(ρ_t)", "population risk E (y − f(x))² of the mean-field network"),
-            "risk_finite_n": Field(
-                "R(ρ_t) + 1/N",
-                "the risk plus the i.i.d. 1/N term at sgd.neurons, (1/N)(∫U(θ, θ) dρ − ∫∫U dρ dρ)",
-            ),
-            "alignment": Field("∫|m|²/|w|² dρ", "share of the squared weight in the means' span"),
-        }
-        if span <= MAX_NAMED_AXES:
-            for j in range(span):
-                obs[f"m_rms_{j + 1}"] = Field(
-                    f"RMS of m_{j + 1}", f"(∫ m_{j + 1}² dρ)^½, the overlap with e_{j + 1}",
-                    group="m",
-                )  # fmt: skip
+        obs = projection_fields(span, "the means' span")
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(

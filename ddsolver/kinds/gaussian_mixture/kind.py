@@ -25,7 +25,7 @@ from ...schedules import Schedule
 from ...settings import Settings, settings
 from ...sgd.network import Network
 from ..base import ProblemKind
-from ..multi_index.kind import draw_reduced, projection_observables
+from ..multi_index.kind import draw_reduced, particle_flow, projection_observables
 from .config import GaussianMixtureSpec, coordinate_names, mixture_span
 from .model import GaussianMixture
 from .sgd import exact_risk, mixture_sgd_steps, sgd_arrays
@@ -129,19 +129,7 @@ class GaussianMixtureKind(GaussianMixtureSpec, ProblemKind):
         """The particles' flow as an ODE (RK45)."""
         model = build_model(cfg)
         theta = initial_particles(cfg, cfg.particles.count, cfg.initial.seed)
-        shape = theta.shape
-
-        def observe(state: np.ndarray, t: float) -> dict[str, float]:
-            return particle_observables(model, state.reshape(shape), cfg.sgd.neurons)
-
-        def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
-            return {"particles": state.reshape(shape).copy()}
-
-        part = cfg.particles
-        return ODESystem(
-            lambda state: model.velocity(state.reshape(shape)).ravel(),
-            theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
-        )  # fmt: skip
+        return particle_flow(cfg, model, theta, particle_observables)
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels for every activation; the caller holds the

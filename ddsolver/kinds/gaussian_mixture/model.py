@@ -29,9 +29,8 @@ from numba import prange
 
 from ..._jit import jit_parallel
 from ...models.activations import Activation
-from ...models.angular import cosine_quadrature
 from ...models.risk import mean_field_risk
-from ..multi_index.model import cosine_nodes
+from ..multi_index.model import orthogonal_cosine_rule
 from .moments import ERF_T, ERF_W, biased_mean, biased_pair
 
 
@@ -159,10 +158,7 @@ class GaussianMixture:
 
     def cosine_rule(self) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and probability weights of the orthogonal cosine c (d = ∞: c = 0)."""
-        if math.isinf(self.dimension):
-            return np.zeros(1), np.ones(1)
-        dof = int(self.dimension) - self.span
-        return cosine_quadrature(dof, cosine_nodes(dof))
+        return orthogonal_cosine_rule(self.dimension, self.span)
 
     @staticmethod
     def split(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,6 +29,27 @@ def coordinate_names(units: int) -> tuple[str, ...]:
     return (*(f"m_{j + 1}" for j in range(units)), "r_perp")
 
 
+def projection_fields(k: int, subspace: str) -> dict[str, Field]:
+    """The observables of a flow reduced to projections m ∈ R^k on ``subspace`` and the
+    orthogonal norm: the risk and its i.i.d. 1/N term, the alignment, and the RMS of each m_l
+    (k ≤ :data:`MAX_NAMED_UNITS`)."""
+    obs = {
+        "risk": Field("R(ρ_t)", "population risk E (y − f(x))² of the mean-field network"),
+        "risk_finite_n": Field(
+            "R(ρ_t) + 1/N",
+            "the risk plus the i.i.d. 1/N term at sgd.neurons, (1/N)(∫U(θ, θ) dρ − ∫∫Ū dρ dρ)",
+        ),
+        "alignment": Field("∫|m|²/|w|² dρ", f"share of the squared weight in {subspace}"),
+    }
+    if k <= MAX_NAMED_UNITS:
+        for j in range(k):
+            obs[f"m_rms_{j + 1}"] = Field(
+                f"RMS of m_{j + 1}", f"(∫ m_{j + 1}² dρ)^½, the overlap with e_{j + 1}",
+                group="m",
+            )  # fmt: skip
+    return obs
+
+
 class MultiIndexSpec(KindSpec):
     """The config section of ``problem.kind = "multi_index"``."""
 
@@ -104,22 +125,7 @@ class MultiIndexSpec(KindSpec):
         coordinate; the particles (m_1 … m_k, r⊥) as snapshots."""
         k = cfg["problem"]["teacher"]["units"]
         names = coordinate_names(k)
-        obs = {
-            "risk": Field("R(ρ_t)", "population risk E (y − f(x))² of the mean-field network"),
-            "risk_finite_n": Field(
-                "R(ρ_t) + 1/N",
-                "the risk plus the i.i.d. 1/N term at sgd.neurons, (1/N)(∫U(θ, θ) dρ − ∫∫Ū dρ dρ)",
-            ),
-            "alignment": Field(
-                "∫|m|²/|w|² dρ", "share of the squared weight in the teacher subspace"
-            ),
-        }
-        if k <= MAX_NAMED_UNITS:
-            for j in range(k):
-                obs[f"m_rms_{j + 1}"] = Field(
-                    f"RMS of m_{j + 1}", f"(∫ m_{j + 1}² dρ)^½, the overlap with e_{j + 1}",
-                    group="m",
-                )  # fmt: skip
+        obs = projection_fields(k, "the teacher subspace")
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(

@@ -139,6 +139,25 @@ def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> 
     return out
 
 
+def particle_flow(cfg: Settings, model, theta: np.ndarray, observables) -> ODESystem:
+    """The flow of equal-mass particles θ (M, dims) under ``model.velocity`` as an ODE (RK45,
+    ``particles.rtol`` and ``atol``), observed by ``observables(model, θ, sgd.neurons)`` and
+    snapshotted as ``particles``."""
+    shape = theta.shape
+
+    def observe(state: np.ndarray, t: float) -> dict[str, float]:
+        return observables(model, state.reshape(shape), cfg.sgd.neurons)
+
+    def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
+        return {"particles": state.reshape(shape).copy()}
+
+    part = cfg.particles
+    return ODESystem(
+        lambda state: model.velocity(state.reshape(shape)).ravel(),
+        theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
+    )  # fmt: skip
+
+
 class MultiIndexNetwork(Network):
     """N students σ(<w, x>) of the k-unit teacher in the first k axes (+ label noise)."""
 
@@ -197,19 +216,7 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         """The particles' flow as an ODE (RK45)."""
         model = build_model(cfg)
         theta = initial_particles(cfg, cfg.particles.count, cfg.initial.seed)
-        shape = theta.shape
-
-        def observe(state: np.ndarray, t: float) -> dict[str, float]:
-            return particle_observables(model, state.reshape(shape), cfg.sgd.neurons)
-
-        def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
-            return {"particles": state.reshape(shape).copy()}
-
-        part = cfg.particles
-        return ODESystem(
-            lambda state: model.velocity(state.reshape(shape)).ravel(),
-            theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
-        )  # fmt: skip
+        return particle_flow(cfg, model, theta, particle_observables)
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernel; the caller holds the compile lock."""

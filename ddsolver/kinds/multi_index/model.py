@@ -60,6 +60,18 @@ def cosine_nodes(orthogonal_dimension: float) -> int:
     return 16 if orthogonal_dimension >= 8 else 32
 
 
+def orthogonal_cosine_rule(
+    dimension: float, k: int, nodes: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and probability weights of the cosine c of two independent uniform directions in
+    R^{d−k}, density ∝ (1 − c²)^{(d−k−3)/2} (d = ∞: the point c = 0); ``nodes`` = 0: by
+    :func:`cosine_nodes`."""
+    if math.isinf(dimension):
+        return np.zeros(1), np.ones(1)
+    dof = int(dimension) - k
+    return cosine_quadrature(dof, nodes or cosine_nodes(dof))
+
+
 @jit_parallel
 def interaction_field(code, params, m, r, c_nodes, c_weights, value, grad):
     """value[i] = (1/M) Σ_l Ū(θ_i, θ_l) and grad[i] = its gradient in θ_i = (m_i, r⊥_i).
@@ -190,10 +202,7 @@ class MultiIndex:
 
     def cosine_rule(self) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and probability weights of the orthogonal cosine c (d = ∞: c = 0)."""
-        if math.isinf(self.dimension):
-            return np.zeros(1), np.ones(1)
-        dof = int(self.dimension) - self.units
-        return cosine_quadrature(dof, self.cosine_nodes or cosine_nodes(dof))
+        return orthogonal_cosine_rule(self.dimension, self.units, self.cosine_nodes)
 
     @staticmethod
     def split(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
