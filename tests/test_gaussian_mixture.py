@@ -363,3 +363,27 @@ def test_xor_sgd_meets_the_flow_on_the_plateau_as_the_step_vanishes(tmp_path):
     error = math.sqrt(16 * errors[1] ** 2 + errors[0] ** 2) / 3
     assert 3.0 < ratio < 5.0, (gaps, errors)
     assert abs(extrapolated) < 3 * error, (extrapolated, error)
+
+
+def test_the_one_over_n_term_is_the_mean_risk_of_n_drawn_neurons():
+    """risk_finite_n at N = 2 is E R_2 over two neurons drawn i.i.d. from the particles' law
+    (a particle, its orthogonal part in a uniform direction of R^{d−p}), against 6000 draws of
+    the exact network risk (4 s.e.); and the term itself is resolved (> 10 s.e.)."""
+    from ddsolver.kinds.gaussian_mixture.kind import particle_observables
+
+    cfg, model = xor_model("relu", 7.0)
+    rng = np.random.default_rng(11)
+    theta = initial_particles(cfg, 6, 0)
+    theta[:, 1:3] += rng.normal(0, 0.5, (6, 2))
+    expected = particle_observables(model, theta, 2)["risk_finite_n"]
+    risks = []
+    for _ in range(6000):
+        pick = rng.integers(0, len(theta), 2)
+        w = np.zeros((2, 7))
+        w[:, :2] = theta[pick, 1:3]
+        v = rng.standard_normal((2, 5))
+        w[:, 2:] = theta[pick, 3:4] * v / np.linalg.norm(v, axis=1, keepdims=True)
+        risks.append(exact_risk(model, w, theta[pick, 0]))
+    se = np.std(risks) / math.sqrt(len(risks))
+    assert abs(np.mean(risks) - expected) <= 4 * se, (np.mean(risks), expected, se)
+    assert abs(expected - model.risk(theta)) > 10 * se
