@@ -387,3 +387,20 @@ def test_the_one_over_n_term_is_the_mean_risk_of_n_drawn_neurons():
     se = np.std(risks) / math.sqrt(len(risks))
     assert abs(np.mean(risks) - expected) <= 4 * se, (np.mean(risks), expected, se)
     assert abs(expected - model.risk(theta)) > 10 * se
+
+
+@pytest.mark.parametrize("verb", ["run", "sgd"])
+def test_a_run_extended_by_resume_is_bitwise_the_whole_run(verb, tmp_path, assert_same_rows):
+    """The flow and SGD stopped at t = 0.2 and resumed to 0.4 write the rows of one run to
+    0.4, bit for bit (SGD packs both layers a and w into its checkpoint)."""
+    call = dd.solve if verb == "run" else dd.train
+    base = {"time.save_every": 0.1, "time.observe_every": 0.05, "sgd.observe_every": 0.05,
+            "particles.count": 16, "sgd.neurons": 12, "sgd.seeds": [0, 1]}  # fmt: skip
+    call(XOR, tmp_path / "whole.h5", overrides={**base, "time.t_end": 0.4}, quiet=True)
+    call(XOR, tmp_path / "parts.h5", overrides={**base, "time.t_end": 0.2}, quiet=True)
+    call(XOR, tmp_path / "parts.h5", overrides={**base, "time.t_end": 0.4}, quiet=True,
+         resume=True)  # fmt: skip
+    whole, parts = dd.open(tmp_path / "whole.h5"), dd.open(tmp_path / "parts.h5")
+    snapshot = "particles" if verb == "run" else "a"
+    assert_same_rows(whole, parts, ("risk", "alignment", "m_rms_1"), snapshot)
+    assert len(whole.observables["risk"].time) == 9
