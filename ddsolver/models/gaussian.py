@@ -8,6 +8,7 @@ Compiled kernels (numba) and their plain-NumPy twins (suffix ``_ref``):
   quadrature, 6/12/20 nodes by |c|; accurate to about 1e-15).
   Twin: :func:`bvn_cdf_ref`, Owen's T formula with ``scipy.special.owens_t``.
 * :func:`relu_mean` — m(b, S) = E(b + S G)₊ = b Φ(b/S) + S φ(b/S).
+* :func:`truncated_moments` — E[(1, Z₁, Z₂, Z₁Z₂) 1{Z₁ > −a₁} 1{Z₂ > −a₂}].
 * :func:`biased_relu_product` — M(a₁, a₂, c) = E[(a₁ + Z₁)₊ (a₂ + Z₂)₊].
 """
 
@@ -145,16 +146,11 @@ def relu_mean(b, s):
 
 
 @jit
-def biased_relu_product(a1, a2, c):
-    r"""M(a₁, a₂, c) = E[(a₁ + Z₁)₊ (a₂ + Z₂)₊], corr(Z₁, Z₂) = c (MATH.md §4.2).
-
-    .. math::
-        M = a_1 a_2 P + a_1 E_2 + a_2 E_1 + E_{12},\quad P = Φ_2(a_1, a_2; c)
-
-    with E₁ = φ(a₁)A₁ + cφ(a₂)A₂, E₂ = φ(a₂)A₂ + cφ(a₁)A₁,
-    E₁₂ = cP − c a₁φ(a₁)A₁ − c a₂φ(a₂)A₂ + s²φ₂(a₁, a₂; c),
-    A₁ = Φ((a₂ − c a₁)/s), A₂ = Φ((a₁ − c a₂)/s), s = √(1 − c²).
-    """
+def truncated_moments(a1, a2, c):
+    r"""(P, E₁, E₂, E₁₂) = E[(1, Z₁, Z₂, Z₁Z₂) 1{Z₁ > −a₁} 1{Z₂ > −a₂}], corr(Z₁, Z₂) = c
+    (Tallis): P = Φ₂(a₁, a₂; c), E₁ = φ(a₁)A₁ + cφ(a₂)A₂, E₂ = φ(a₂)A₂ + cφ(a₁)A₁,
+    E₁₂ = cP − c a₁φ(a₁)A₁ − c a₂φ(a₂)A₂ + s²φ₂(a₁, a₂; c), with A₁ = Φ((a₂ − c a₁)/s),
+    A₂ = Φ((a₁ − c a₂)/s), s = √(1 − c²) (c is clipped to [−1, 1])."""
     c = min(1.0, max(-1.0, c))
     s2 = (1.0 - c) * (1.0 + c)
     s = math.sqrt(s2)
@@ -176,6 +172,19 @@ def biased_relu_product(a1, a2, c):
     e1 = phi1 * cond1 + c * phi2_ * cond2
     e2 = phi2_ * cond2 + c * phi1 * cond1
     e12 = c * p - c * a1 * phi1 * cond1 - c * a2 * phi2_ * cond2 + s2phi2
+    return p, e1, e2, e12
+
+
+@jit
+def biased_relu_product(a1, a2, c):
+    r"""M(a₁, a₂, c) = E[(a₁ + Z₁)₊ (a₂ + Z₂)₊], corr(Z₁, Z₂) = c (MATH.md §4.2).
+
+    .. math::
+        M = a_1 a_2 P + a_1 E_2 + a_2 E_1 + E_{12}
+
+    with the truncated moments P, E₁, E₂, E₁₂ of :func:`truncated_moments`.
+    """
+    p, e1, e2, e12 = truncated_moments(a1, a2, c)
     return a1 * a2 * p + a1 * e2 + a2 * e1 + e12
 
 

@@ -25,7 +25,12 @@ from ...schedules import Schedule
 from ...settings import Settings, settings
 from ...sgd.network import Network
 from ..base import ProblemKind
-from ..multi_index.kind import draw_reduced, particle_flow, projection_observables
+from ..multi_index.kind import (
+    draw_reduced,
+    particle_flow,
+    projection_observables,
+    sgd_weights_memory,
+)
 from .config import GaussianMixtureSpec, coordinate_names, mixture_span
 from .model import GaussianMixture
 from .sgd import exact_risk, mixture_sgd_steps, sgd_arrays
@@ -117,9 +122,7 @@ class GaussianMixtureKind(GaussianMixtureSpec, ProblemKind):
         """SGD: the N × d weights per seed; the flow: the particles and the integrator's
         stages (about 12 copies of M × (p + 2))."""
         if verb == "sgd":
-            n, d = cfg.sgd.neurons * len(cfg.sgd.seeds), cfg.problem.dimension
-            key = "sgd.neurons" if n >= d else "problem.dimension"
-            return {key: 8.0 * 3 * n * d}
+            return sgd_weights_memory(cfg)
         return {"particles.count": 8.0 * 16 * cfg.particles.count * (mixture_span(cfg.config) + 2)}
 
     def build_problem(self, cfg: Settings) -> GaussianMixture:
@@ -132,12 +135,11 @@ class GaussianMixtureKind(GaussianMixtureSpec, ProblemKind):
         return particle_flow(cfg, model, theta, particle_observables)
 
     def warm_up_pde(self) -> None:
-        """Compile (or load) the flow's kernels for every activation; the caller holds the
-        compile lock."""
-        for kind in ("erf", "relu", "square"):
-            model = _small_model(kind)
-            model.velocity(np.ones((3, 4)))
-            model.risk_terms(np.ones((3, 4)))
+        """Compile (or load) the flow's kernels; the caller holds the compile lock. (The
+        activation is a run-time code: one signature serves erf, ReLU and the square.)"""
+        model = _small_model("relu")
+        model.velocity(np.ones((3, 4)))
+        model.risk_terms(np.ones((3, 4)))
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)

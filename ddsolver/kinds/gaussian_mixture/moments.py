@@ -14,7 +14,8 @@ and their derivatives. Three identities of Gaussian integration give them all:
 
 * ``square``, σ = t²: Isserlis' theorem, S = μ₁²μ₂² + μ₁²B + μ₂²A + 4μ₁μ₂C + AB + 2C².
 * ``relu``: S = √(AB) M(μ₁/√A, μ₂/√B, C/√(AB)) with M of
-  :func:`~ddsolver.models.gaussian.biased_relu_product`; ∂S/∂C = Φ₂(h, k; r) and
+  :func:`~ddsolver.models.gaussian.biased_relu_product`, from the truncated moments of
+  :func:`~ddsolver.models.gaussian.truncated_moments`; ∂S/∂C = Φ₂(h, k; r) and
   ∂S/∂μ₁ = √B (k Φ₂ + E[Z₂ 1{Z₁ > −h} 1{Z₂ > −k}]) (Tallis), ∂S/∂A = (φ(h)/(2√A))
   E(Y | X = 0)₊, Y | X = 0 ~ N(μ₂ − Cμ₁/A, B − C²/A).
 * ``erf``: P = erf(μ/√(1 + 2A)); E[σ'(X)σ'(Y)] = (4/π) E e^{−X²−Y²} is the closed form
@@ -40,7 +41,7 @@ import numpy as np
 
 from ..._jit import jit
 from ...models.activations import ERF, RELU, SQUARE
-from ...models.gaussian import bvn_cdf, norm_cdf, norm_pdf, relu_mean
+from ...models.gaussian import norm_cdf, norm_pdf, relu_mean, truncated_moments
 
 #: Gauss–Legendre nodes of the erf kernel's integral over the covariance (as an angle).
 ERF_NODES = 24
@@ -119,29 +120,13 @@ def _erf_pair(mu1, mu2, a, b, c, t_nodes, t_weights, out):
 def _relu_pair(mu1, mu2, a, b, c, out):
     sa, sb = math.sqrt(max(a, TINY)), math.sqrt(max(b, TINY))
     h, k = mu1 / sa, mu2 / sb
-    r = min(1.0, max(-1.0, c / (sa * sb)))
-    s2 = (1.0 - r) * (1.0 + r)
-    p = bvn_cdf(h, k, r)
-    if s2 > 0.0:
-        s = math.sqrt(s2)
-        cond1 = norm_cdf((k - r * h) / s)
-        cond2 = norm_cdf((h - r * k) / s)
-        q = (h * h - 2.0 * r * h * k + k * k) / (2.0 * s2)
-        s2phi2 = s * math.exp(-q) / (2.0 * math.pi)
-    else:  # Z₂ = ±Z₁
-        d1, d2 = k - r * h, h - r * k
-        cond1 = 1.0 if d1 > 0.0 else (0.5 if d1 == 0.0 else 0.0)
-        cond2 = 1.0 if d2 > 0.0 else (0.5 if d2 == 0.0 else 0.0)
-        s2phi2 = 0.0
-    phi_h, phi_k = norm_pdf(h), norm_pdf(k)
-    e1 = phi_h * cond1 + r * phi_k * cond2  # E[Z₁ 1{Z₁ > −h} 1{Z₂ > −k}]
-    e2 = phi_k * cond2 + r * phi_h * cond1
-    e12 = r * p - r * h * phi_h * cond1 - r * k * phi_k * cond2 + s2phi2
+    p, e1, e2, e12 = truncated_moments(h, k, c / (sa * sb))
     out[0] = sa * sb * (h * k * p + h * e2 + k * e1 + e12)
     out[1] = sb * (k * p + e2)
     out[2] = sa * (h * p + e1)
     # Y | X = 0 ~ N(μ₂ − Cμ₁/A, B − C²/A), and X | Y = 0 the same way
     a_, b_ = max(a, TINY), max(b, TINY)
+    phi_h, phi_k = norm_pdf(h), norm_pdf(k)
     out[3] = 0.5 * phi_h / sa * relu_mean(mu2 - c * mu1 / a_, math.sqrt(max(b - c * c / a_, 0.0)))
     out[4] = 0.5 * phi_k / sb * relu_mean(mu1 - c * mu2 / b_, math.sqrt(max(a - c * c / b_, 0.0)))
     out[5] = p

@@ -80,36 +80,42 @@ def draw_reduced(
     """
     d, d0 = float(cfg.problem.dimension), cfg.initial_dimension
     kappa = cfg.initial.scale
-    theta = np.zeros((count, k + 1))
-    point = math.isinf(d0) and math.isinf(d)
     if cfg.particles.draw == "halton":
         from scipy.stats import qmc  # (scipy.stats costs start-up time: only when asked)
 
         u = qmc.Halton(k + 1 + extra, scramble=True, seed=rng).random(count)
         u = np.clip(u, 1e-300, 1.0 - 1e-16)  # (inverse CDFs are infinite at 0 and 1)
-        normals = special.ndtri(u[:, :k])
-        chi2 = lambda dof: special.chdtri(dof, 1.0 - u[:, k])  # noqa: E731 (the upper quantile)
-        extra_normals = special.ndtri(u[:, k + 1 :])
+
+        def normals(j0: int, j1: int) -> np.ndarray:  # columns j0 … j1 − 1 of the sequence
+            return special.ndtri(u[:, j0:j1])
+
+        def chi_squares(dof: float) -> np.ndarray:  # column k, as the upper quantile
+            return special.chdtri(dof, 1.0 - u[:, k])
+
     else:
-        if point:
-            return _point(theta, kappa), rng.standard_normal((count, extra))
-        normals = rng.standard_normal((count, k))
-        chi2 = lambda dof: rng.chisquare(dof, count)  # noqa: E731
-        extra_normals = None
-    if point:
-        return _point(theta, kappa), extra_normals
-    sigma = kappa / math.sqrt(d0) if not math.isinf(d0) else 0.0
-    dof = (d if not math.isinf(d) else d0) - k
-    theta[:, :k] = sigma * normals
-    theta[:, -1] = sigma * np.sqrt(chi2(dof)) if sigma > 0 else kappa * np.ones(count)
-    if extra_normals is None:
-        extra_normals = rng.standard_normal((count, extra))
-    return theta, extra_normals
 
+        def normals(j0: int, j1: int) -> np.ndarray:
+            return rng.standard_normal((count, j1 - j0))
 
-def _point(theta: np.ndarray, kappa: float) -> np.ndarray:
+        def chi_squares(dof: float) -> np.ndarray:
+            return rng.chisquare(dof, count)
+
+    theta = np.zeros((count, k + 1))
     theta[:, -1] = kappa
-    return theta
+    if not (math.isinf(d0) and math.isinf(d)):
+        sigma = kappa / math.sqrt(d0) if not math.isinf(d0) else 0.0
+        theta[:, :k] = sigma * normals(0, k)
+        if sigma > 0:
+            theta[:, -1] = sigma * np.sqrt(chi_squares((d if not math.isinf(d) else d0) - k))
+    return theta, normals(k + 1, k + 1 + extra)
+
+
+def sgd_weights_memory(cfg: Settings) -> dict[str, float]:
+    """The SGD run's N × d weights (three copies) for all seeds, named by the larger of
+    ``sgd.neurons`` and ``problem.dimension``."""
+    n, d = cfg.sgd.neurons * len(cfg.sgd.seeds), cfg.problem.dimension
+    key = "sgd.neurons" if n >= d else "problem.dimension"
+    return {key: 8.0 * 3 * n * d}
 
 
 def projection_observables(theta: np.ndarray) -> dict[str, float]:
@@ -204,9 +210,7 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         stages (about 12 copies of M × (k + 1))."""
         k = cfg.problem.teacher.units
         if verb == "sgd":
-            n, d = cfg.sgd.neurons * len(cfg.sgd.seeds), cfg.problem.dimension
-            key = "sgd.neurons" if n >= d else "problem.dimension"
-            return {key: 8.0 * 3 * n * d}
+            return sgd_weights_memory(cfg)
         return {"particles.count": 8.0 * 16 * cfg.particles.count * (k + 1)}
 
     def build_problem(self, cfg: Settings) -> MultiIndex:
