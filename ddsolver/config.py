@@ -44,7 +44,8 @@ _f, _i = float_key, int_key
 TIME_SPACINGS = ("linear", "log", "list")
 
 ACTIVATION_KINDS = (
-    "ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "square", "erf_sqrt2", "linear",
+    "ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "square", "cubic", "erf_sqrt2",
+    "linear",
 )  # fmt: skip
 SCHEDULE_KINDS = ("constant", "power", "piecewise")
 
@@ -71,6 +72,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "float_list", [0.5, 1.5], "piecewise: knots t_k, increasing (σ flat outside them)"
         ),
         "values": Key("float_list", [-2.5, 7.5], "piecewise: σ(t_k), one per knot"),
+        "coefficients": Key(
+            "float_list",
+            [0.0, 1.0, 0.5, 1.0 / 6.0],
+            "cubic: c_0 … c_3 of σ(t) = c_0 + c_1 t + c_2 t² + c_3 t³ (1 to 4 numbers, the rest "
+            "0; default t + t²/2 + t³/6)",
+        ),
     },
     "initial": {
         "kind": Key(
@@ -696,7 +703,8 @@ def _round_up(x: float, digits: int = 3) -> float:
 
 
 def _check_activation(raw: dict, cfg: dict) -> None:
-    """Each kind takes its own parameters: ramp t1, t2, s1, s2; piecewise knots, values."""
+    """Each kind takes its own parameters: ramp t1, t2, s1, s2; piecewise knots, values; cubic
+    coefficients."""
     act = cfg["problem"]["activation"]
     given = raw.get("problem", {}).get("activation", {})
     own = ACTIVATION_PARAMETERS
@@ -721,6 +729,14 @@ def _check_activation(raw: dict, cfg: dict) -> None:
         if len(values) != len(knots):
             raise ConfigError("problem.activation.values", values, "one value per knot")
         cfg["problem"]["activation"] = {"kind": "piecewise", "knots": knots, "values": values}
+    elif act["kind"] == "cubic":
+        coefs = act["coefficients"]
+        if not 1 <= len(coefs) <= 4 or not any(coefs[1:]):
+            raise ConfigError(
+                "problem.activation.coefficients", coefs,
+                "1 to 4 numbers c_0 … c_3, not all of c_1 … c_3 zero",
+            )  # fmt: skip
+        cfg["problem"]["activation"] = {"kind": "cubic", "coefficients": coefs}
     else:
         cfg["problem"]["activation"] = {"kind": act["kind"]}
 

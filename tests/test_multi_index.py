@@ -142,9 +142,10 @@ def test_compiled_sgd_is_its_numpy_twin(teacher):
     w1, w2 = w0.copy(), w0.copy()
     act = model.activation
     g = model.teacher
-    multi_index_sgd_steps(w1, act.code, act.param_array, g.code, g.param_array, model.chol, model.v,
-                          *polynomial_arrays(model), 0.2, 1e-2, 0.05, 3, np.int64(0),
-                          np.int64(25), np.random.default_rng(5))  # fmt: skip
+    multi_index_sgd_steps(w1, np.ones(w1.shape[0]), False, act.code, act.param_array, g.code,
+                          g.param_array, model.chol, model.v, *polynomial_arrays(model), 0.2,
+                          1e-2, 0.05, 3, np.int64(0), np.int64(25),
+                          np.random.default_rng(5))  # fmt: skip
     multi_index_sgd_steps_ref(w2, model, 1e-2, 3, 0, 25, np.random.default_rng(5))
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     assert not np.allclose(w1, w0)

@@ -107,9 +107,10 @@ def test_exact_risk_and_sgd_use_the_teachers_activation(rng):
     assert abs(exact_risk(model, w) - err.mean()) <= 4 * err.std() / math.sqrt(n)
     act, g = model.activation, model.teacher
     w1, w2 = w.copy(), w.copy()
-    multi_index_sgd_steps(w1, act.code, act.param_array, g.code, g.param_array, model.chol,
-                          model.v, *polynomial_arrays(model), 0.1, 1e-2, 0.0, 2, np.int64(0),
-                          np.int64(30), np.random.default_rng(3))  # fmt: skip
+    multi_index_sgd_steps(w1, np.ones(w1.shape[0]), False, act.code, act.param_array, g.code,
+                          g.param_array, model.chol, model.v, *polynomial_arrays(model), 0.1,
+                          1e-2, 0.0, 2, np.int64(0), np.int64(30),
+                          np.random.default_rng(3))  # fmt: skip
     multi_index_sgd_steps_ref(w2, model, 1e-2, 2, 0, 30, np.random.default_rng(3))
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     same = MultiIndex(Activation("erf"), 9.0, GRAM, V, label_noise=0.1)

@@ -154,10 +154,10 @@ def test_sgd_against_both_closures():
             steps = np.rint(times / eps).astype(np.int64)
             risk = [exact_risk(model, w)]
             for k0, k1 in itertools.pairwise(steps):
-                multi_index_sgd_steps(w, SQUARE.code, SQUARE.param_array, SQUARE.code,
-                                      SQUARE.param_array, model.chol, model.v,
-                                      *polynomial_arrays(model), 0.0, eps, 0.0, 1, k0, k1,
-                                      rng)  # fmt: skip
+                multi_index_sgd_steps(w, np.ones(w.shape[0]), False, SQUARE.code,
+                                      SQUARE.param_array, SQUARE.code, SQUARE.param_array,
+                                      model.chol, model.v, *polynomial_arrays(model), 0.0, eps,
+                                      0.0, 1, k0, k1, rng)  # fmt: skip
                 risk.append(exact_risk(model, w))
             gaps.append((np.array(risk) - r_full) / r_full)
             gaps_mf.append((np.array(risk) - r_mf) / r_mf)

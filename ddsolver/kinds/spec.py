@@ -66,7 +66,11 @@ def grid_solver_keys(cfg: dict) -> set[str]:
 
 
 #: The parameters of each activation kind of ``[problem.activation]``.
-ACTIVATION_PARAMETERS = {"ramp": ("t1", "t2", "s1", "s2"), "piecewise": ("knots", "values")}
+ACTIVATION_PARAMETERS = {
+    "ramp": ("t1", "t2", "s1", "s2"),
+    "piecewise": ("knots", "values"),
+    "cubic": ("coefficients",),
+}
 
 
 def activation_keys(cfg: dict) -> set[str]:

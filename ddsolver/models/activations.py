@@ -14,12 +14,18 @@ kind         σ(t)                                                      paramete
 ``sigmoid``  1 / (1 + e^{−t})                                          —
 ``square``   t²                                                        —
 ``piecewise`` linear through (t_k, s_k), flat outside [t_1, t_K]       knots, values
+``cubic``    c_0 + c_1 t + c_2 t² + c_3 t³                             coefficients
 ===========  ========================================================  ===========
 
 The piecewise-linear σ = s_1 + Σ_k β_k (t − t_k)₊ (β_k the jumps of the slope, Σβ_k = 0)
 generalises the ramp (two knots) and can be non-monotone; its Gaussian integrals are
 closed forms in the biased-ReLU moments, like the ramp's. Its kernel parameters are
 [K, t_1..t_K, s_1..s_K].
+
+The cubic's Gaussian integrals are finite sums: σ(aG) = Σ_{n ≤ 3} f̂_n(a) h_n(G) with
+f̂_0 = c_0 + c_2a², f̂_1 = c_1a + 3c_3a³, f̂_2 = √2 c_2a², f̂_3 = √6 c_3a³, so every Hermite
+coefficient up to degree 3 can be non-zero at once (what a staircase needs). Its kernel
+parameters are [c_0, c_1, c_2, c_3].
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import numpy as np
 from .._jit import jit
 from .._scipy import special
 
-RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE, SQUARE = 0, 1, 2, 3, 4, 5, 6
+RAMP, RELU, ERF, TANH, SIGMOID, PIECEWISE, SQUARE, CUBIC = 0, 1, 2, 3, 4, 5, 6, 7
 
 KIND_CODES = {
     "ramp": RAMP,
@@ -42,6 +48,7 @@ KIND_CODES = {
     "sigmoid": SIGMOID,
     "piecewise": PIECEWISE,
     "square": SQUARE,
+    "cubic": CUBIC,
 }
 PARAMETER_NAMES = {
     "ramp": ("t1", "t2", "s1", "s2"),
@@ -51,11 +58,14 @@ PARAMETER_NAMES = {
     "sigmoid": (),
     "piecewise": ("knots", "values"),  # lists; stored as (K, *knots, *values)
     "square": (),
+    "cubic": ("coefficients",),  # a list c_0 … c_3 (shorter: the rest 0); stored as 4 numbers
 }
 #: Default parameters of the ramp: the activation of Mei, Montanari & Nguyen (2018), Fig. 1.
 RAMP_DEFAULTS = {"t1": 0.5, "t2": 1.5, "s1": -2.5, "s2": 7.5}
+#: Default coefficients of the cubic: t + t²/2 + t³/6, the first terms of e^t − 1.
+CUBIC_DEFAULTS = (0.0, 1.0, 0.5, 1.0 / 6.0)
 #: Activations whose Gaussian integrals are in closed form; the others use quadrature.
-CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise", "square"})
+CLOSED_FORM_KINDS = frozenset({"ramp", "relu", "erf", "piecewise", "square", "cubic"})
 #: Piecewise-linear activations: σ'' is a sum of Dirac masses at the kinks (exact tables).
 KINKED_KINDS = ("ramp", "relu", "piecewise")
 
@@ -82,6 +92,10 @@ class Activation:
             )
         if self.kind == "piecewise":
             self._check_piecewise()
+            return
+        if self.kind == "cubic":
+            if len(self.params) != 4 or not np.all(np.isfinite(self.params)):
+                raise ValueError(f"cubic activation takes 4 finite coefficients, got {self.params}")
             return
         expected = PARAMETER_NAMES[self.kind]
         if len(self.params) != len(expected):
@@ -150,6 +164,16 @@ class Activation:
             if len(knots) != len(values):
                 raise ValueError("piecewise activation needs one value per knot")
             return cls(kind, (float(len(knots)), *knots, *values))
+        if kind == "cubic":
+            unknown = set(table) - set(names)
+            if unknown:
+                raise ValueError(
+                    f"activation 'cubic' takes only ['coefficients'], got {sorted(table)}"
+                )
+            coefs = [float(x) for x in table.get("coefficients", CUBIC_DEFAULTS)]
+            if not 1 <= len(coefs) <= 4:
+                raise ValueError(f"cubic activation takes 1 to 4 coefficients, got {coefs}")
+            return cls(kind, tuple(coefs + [0.0] * (4 - len(coefs))))
         defaults = RAMP_DEFAULTS if kind == "ramp" else {}
         unknown = set(table) - set(names)
         if unknown:
@@ -177,6 +201,8 @@ class Activation:
         """The config table that rebuilds this activation."""
         if self.kind == "piecewise":
             return {"kind": self.kind, "knots": self.knots.tolist(), "values": self.values.tolist()}
+        if self.kind == "cubic":
+            return {"kind": self.kind, "coefficients": list(self.params)}
         return {
             "kind": self.kind,
             **dict(zip(PARAMETER_NAMES[self.kind], self.params, strict=True)),
@@ -200,6 +226,9 @@ class Activation:
             return special.expit(t)
         if self.kind == "square":
             return t * t
+        if self.kind == "cubic":
+            c0, c1, c2, c3 = self.params
+            return c0 + t * (c1 + t * (c2 + t * c3))
         raise ValueError(f"activation {self.kind!r} has no value here")
 
     def derivative(self, t):
@@ -225,6 +254,9 @@ class Activation:
             return e * (1.0 - e)
         if self.kind == "square":
             return 2.0 * t
+        if self.kind == "cubic":
+            _, c1, c2, c3 = self.params
+            return c1 + t * (2.0 * c2 + t * 3.0 * c3)
         raise ValueError(f"activation {self.kind!r} has no derivative here")
 
 
@@ -266,6 +298,8 @@ def act_value(code, params, t):
         return e / (1.0 + e)
     if code == SQUARE:
         return t * t
+    if code == CUBIC:
+        return params[0] + t * (params[1] + t * (params[2] + t * params[3]))
     raise ValueError("act_value: unknown activation code")
 
 
@@ -295,4 +329,6 @@ def act_derivative(code, params, t):
         return e * (1.0 - e)
     if code == SQUARE:
         return 2.0 * t
+    if code == CUBIC:
+        return params[1] + t * (2.0 * params[2] + t * 3.0 * params[3])
     raise ValueError("act_derivative: unknown activation code")

@@ -29,6 +29,7 @@ from numba import prange
 
 from .._jit import jit, jit_parallel
 from .activations import (
+    CUBIC,
     ERF,
     KINKED_KINDS,
     PIECEWISE,
@@ -68,6 +69,62 @@ TINY_SCALE = 1e-300
 
 
 @jit
+def _cubic_hermite(c0, c1, c2, c3, a, n):
+    """f̂_n(a) = E[p(aG) h_n(G)] of the cubic p(t) = c₀ + c₁t + c₂t² + c₃t³ (0 for n > 3):
+    G² = √2 h₂ + 1 and G³ = √6 h₃ + 3h₁ give f̂₀ = c₀ + c₂a², f̂₁ = c₁a + 3c₃a³,
+    f̂₂ = √2 c₂a², f̂₃ = √6 c₃a³."""
+    if n == 0:
+        return c0 + c2 * a * a
+    if n == 1:
+        return a * (c1 + 3.0 * c3 * a * a)
+    if n == 2:
+        return 1.4142135623730951 * c2 * a * a
+    if n == 3:
+        return 2.449489742783178 * c3 * a * a * a
+    return 0.0
+
+
+@jit
+def _cubic_hermite_da(c1, c2, c3, a, n):
+    """d f̂_n/da of :func:`_cubic_hermite`."""
+    if n == 0:
+        return 2.0 * c2 * a
+    if n == 1:
+        return c1 + 9.0 * c3 * a * a
+    if n == 2:
+        return 2.8284271247461903 * c2 * a
+    if n == 3:
+        return 7.348469228349534 * c3 * a * a
+    return 0.0
+
+
+@jit
+def _cubic_pair(params, a, b, c, da):
+    """K(a, b, c) = Σ_n f̂_n(a) f̂_n(b) cⁿ of the cubic σ (Mehler), or ∂K/∂a when ``da``."""
+    c0, c1, c2, c3 = params[0], params[1], params[2], params[3]
+    acc = 0.0
+    power = 1.0
+    for n in range(4):
+        left = _cubic_hermite_da(c1, c2, c3, a, n) if da else _cubic_hermite(c0, c1, c2, c3, a, n)
+        acc += left * _cubic_hermite(c0, c1, c2, c3, b, n) * power
+        power *= c
+    return acc
+
+
+@jit
+def _cubic_derivative_product(params, a, b, c):
+    """E[σ'(aZ₁)σ'(bZ₂)] of the cubic: σ' = c₁ + 2c₂t + 3c₃t² is a cubic with coefficients
+    (c₁, 2c₂, 3c₃, 0)."""
+    d0, d1, d2 = params[1], 2.0 * params[2], 3.0 * params[3]
+    acc = 0.0
+    power = 1.0
+    for n in range(3):
+        acc += _cubic_hermite(d0, d1, d2, 0.0, a, n) * _cubic_hermite(d0, d1, d2, 0.0, b, n) * power
+        power *= c
+    return acc
+
+
+@jit
 def gaussian_mean(code, params, mu, s):
     """q(μ, s) = E σ(μ + s G), G ~ N(0, 1), s ≥ 0."""
     if code == RAMP:
@@ -80,6 +137,14 @@ def gaussian_mean(code, params, mu, s):
         return math.erf(mu / math.sqrt(1.0 + 2.0 * s * s))
     if code == SQUARE:
         return mu * mu + s * s
+    if code == CUBIC:  # E G² = 1, E G³ = 0
+        var = s * s
+        return (
+            params[0]
+            + params[1] * mu
+            + params[2] * (mu * mu + var)
+            + params[3] * mu * (mu * mu + 3.0 * var)
+        )
     if code == PIECEWISE:
         count = int(params[0])
         acc = params[1 + count]
@@ -280,6 +345,8 @@ def pair_moment(code, params, a, b, c):
         return 2.0 / math.pi * math.asin(min(1.0, max(-1.0, z)))
     if code == SQUARE:  # Isserlis: E[X²Y²] = E X² E Y² + 2 (E XY)²
         return a * a * b * b * (1.0 + 2.0 * c * c)
+    if code == CUBIC:
+        return _cubic_pair(params, a, b, c, False)
     if code == PIECEWISE:
         return _piecewise_pair_moment(params, a, b, c)
     return _gh_pair_moment(code, params, a, b, c)
@@ -298,6 +365,8 @@ def derivative_product(code, params, a, b, c):
         return 4.0 / math.pi / math.sqrt(det)
     if code == SQUARE:  # E[2aZ₁ · 2bZ₂]
         return 4.0 * a * b * c
+    if code == CUBIC:
+        return _cubic_derivative_product(params, a, b, c)
     if code == PIECEWISE:
         return _piecewise_derivative_product(params, a, b, c)
     s = math.sqrt((1.0 - c) * (1.0 + c))
@@ -349,6 +418,8 @@ def pair_moment_da(code, params, a, b, c):
         return 2.0 / math.pi * dz / math.sqrt(max(1.0 - z * z, 1e-300))
     if code == SQUARE:
         return 2.0 * a * b * b * (1.0 + 2.0 * c * c)
+    if code == CUBIC:
+        return _cubic_pair(params, a, b, c, True)
     s = math.sqrt((1.0 - c) * (1.0 + c))
     acc = 0.0
     n = _GH_X.shape[0]

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key
+from ..multi_index.config import coordinate_names as multi_index_coordinates
 from ..multi_index.config import projection_fields
 from ..spec import KindSpec, Labels, keys_of
 
@@ -23,7 +24,7 @@ XOR_LABELS = [1.0, 1.0, -1.0, -1.0]
 
 def coordinate_names(span: int) -> tuple[str, ...]:
     """The reduced coordinates of a neuron: a, m_1 … m_p and r_perp."""
-    return ("a", *(f"m_{j + 1}" for j in range(span)), "r_perp")
+    return multi_index_coordinates(span, second_layer=True)
 
 
 def mixture_span(cfg: dict) -> int:

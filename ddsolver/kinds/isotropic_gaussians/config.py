@@ -27,7 +27,11 @@ class IsotropicGaussiansSpec(ReducedSpec):
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
         "problem": {
-            "second_layer": Key("bool", False, "isotropic: θ = (a, w), σ*(x; θ) = a σ(<w, x>)"),
+            "second_layer": Key(
+                "bool",
+                False,
+                "isotropic, multi_index: students a σ(<w, x>) with a trained; isotropic θ = (a, w)",
+            ),
             "mehler_tolerance": Key(
                 "float",
                 1e-13,

@@ -19,14 +19,15 @@ from .polynomial import PolynomialError, parse_polynomial
 
 #: Activations whose pair moments K and their derivatives are closed forms: the flow evaluates
 #: N² × (cosine nodes) of them per right-hand side, so quadrature ones would be far too slow.
-ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square")
+ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square", "cubic")
 #: Observables name the mean and RMS of every m_l when k ≤ this.
 MAX_NAMED_UNITS = 8
 
 
-def coordinate_names(units: int) -> tuple[str, ...]:
-    """The reduced coordinates of a neuron: m_1 … m_k and r_perp."""
-    return (*(f"m_{j + 1}" for j in range(units)), "r_perp")
+def coordinate_names(units: int, second_layer: bool = False) -> tuple[str, ...]:
+    """The reduced coordinates of a neuron: (a,) m_1 … m_k and r_perp."""
+    first = (*(f"m_{j + 1}" for j in range(units)), "r_perp")
+    return ("a", *first) if second_layer else first
 
 
 def projection_fields(k: int, subspace: str) -> dict[str, Field]:
@@ -96,16 +97,19 @@ class MultiIndexSpec(KindSpec):
     default_activation = "erf"
 
     def own_keys(self, cfg: dict) -> set[str]:
-        """The teacher, the label noise, λ, the initial law (its draw of the particles), the
-        particles' count and tolerances."""
+        """The teacher, the label noise, whether the second layer is trained (and then its
+        initial law), λ, the initial law (its draw of the particles), the particles' count and
+        tolerances."""
         teacher = (
             ("polynomial",)
             if cfg["problem"]["teacher"]["polynomial"]
             else ("v", "gram", "activation")
         )
         keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
-        keys |= {"problem.label_noise"}
+        keys |= {"problem.label_noise", "problem.second_layer"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
+        if cfg["problem"]["second_layer"]:
+            keys |= keys_of("initial", "a_mean", "a_std")
         return keys | keys_of("particles", "count", "draw", "rtol", "atol")
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
@@ -123,14 +127,15 @@ class MultiIndexSpec(KindSpec):
         """The risk; the mean and RMS of each projection m_l (k ≤ :data:`MAX_NAMED_UNITS`),
         the weight's share in the teacher subspace, the statistics of every reduced
         coordinate; the particles (m_1 … m_k, r⊥) as snapshots."""
-        k = cfg["problem"]["teacher"]["units"]
-        names = coordinate_names(k)
+        k, second = cfg["problem"]["teacher"]["units"], cfg["problem"]["second_layer"]
+        names = coordinate_names(k, second)
         obs = projection_fields(k, "the teacher subspace")
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(
-                "(m, r⊥)",
-                "each particle's projections on the teacher subspace and orthogonal norm",
+                "(a, m, r⊥)" if second else "(m, r⊥)",
+                ("each particle's second layer, " if second else "each particle's ")
+                + "projections on the teacher subspace and orthogonal norm",
                 ("particle", "coordinate"),
                 coordinates=names,
             ),
@@ -145,10 +150,6 @@ class MultiIndexSpec(KindSpec):
         super().check(raw, cfg)
         p, t = cfg["problem"], cfg["problem"]["teacher"]
         k, d = t["units"], p["dimension"]
-        if p["second_layer"]:
-            raise ConfigError(
-                "problem.second_layer", True, "multi_index trains w only (σ(<w, x>) students)"
-            )
         if not math.isinf(d) and d < k + 2:
             raise ConfigError(
                 "problem.dimension", d,

@@ -4,7 +4,9 @@ r"""``problem.kind = "multi_index"``: a teacher of k units, students as a flow i
 adaptive Dormand–Prince 5(4)); ``ddsolver sgd`` trains N neurons in the full dimension d
 (:mod:`.sgd`). Both draw the initial neurons w ~ N(0, κ²/d₀ I_d) (d₀ = ``initial.dimension``,
 or d): the flow draws their reduced coordinates directly, m ~ N(0, κ²/d₀ I_k) and
-r⊥ ~ (κ/√d₀)·χ_{d−k} (at d = ∞, χ_{d₀−k}; at d = d₀ = ∞ the point m = 0, r⊥ = κ).
+r⊥ ~ (κ/√d₀)·χ_{d−k} (at d = ∞, χ_{d₀−k}; at d = d₀ = ∞ the point m = 0, r⊥ = κ). With
+``problem.second_layer`` the students are a σ(<w, x>) with a ~ N(``initial.a_mean``,
+``initial.a_std``²) drawn after w, and both layers are trained.
 """
 
 from __future__ import annotations
@@ -55,15 +57,19 @@ def build_model(cfg: dict | Settings) -> MultiIndex:
     return MultiIndex(
         Activation.from_mapping(p.activation), float(p.dimension), teacher_gram(cfg),
         teacher_v(cfg), p.label_noise, cfg.dynamics.lam, polynomial=poly,
-        teacher_activation=teacher,
+        teacher_activation=teacher, second_layer=p.second_layer,
     )  # fmt: skip
 
 
 def initial_particles(cfg: dict | Settings, count: int, seed: int) -> np.ndarray:
-    """θ = (m, r⊥) of ``count`` particles drawn from the initial law, (count, k + 1)."""
+    """θ = (m, r⊥) (count, k + 1), or (a, m, r⊥) (count, k + 2) with a second layer, of
+    ``count`` particles drawn from the initial law."""
     cfg = settings(cfg)
     rng = np.random.default_rng((seed, PARTICLE_STREAM))
-    return draw_reduced(cfg, cfg.problem.teacher.units, count, rng)[0]
+    if not cfg.problem.second_layer:
+        return draw_reduced(cfg, cfg.problem.teacher.units, count, rng)[0]
+    w, z = draw_reduced(cfg, cfg.problem.teacher.units, count, rng, extra=1)
+    return np.column_stack([cfg.initial.a_mean + cfg.initial.a_std * z[:, 0], w])
 
 
 def draw_reduced(
@@ -133,15 +139,15 @@ def projection_observables(theta: np.ndarray) -> dict[str, float]:
 def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> dict[str, float]:
     """The risk and its 1/N term at ``neurons``, the alignment, the RMS of each m_l and every
     coordinate's statistics."""
-    k = model.units
     risk, mean_self, double = model.risk_terms(theta)
     out = {
         "risk": risk,
         "risk_finite_n": risk + finite_width_correction(mean_self, double, neurons),
-        **projection_observables(theta),
+        **projection_observables(model.layers(theta)[1]),
     }
     masses = np.full(theta.shape[0], 1.0 / theta.shape[0])
-    out.update(coordinate_statistics(coordinate_names(k), theta, masses))
+    names = coordinate_names(model.units, model.second_layer)
+    out.update(coordinate_statistics(names, theta, masses))
     return out
 
 
@@ -170,34 +176,43 @@ class MultiIndexNetwork(Network):
     def __init__(self, cfg: Settings, problem: MultiIndex, rng: np.random.Generator):
         super().__init__(cfg, problem, rng)
         d = int(problem.dimension)
-        sigma = cfg.initial.scale / math.sqrt(cfg.initial_dimension)
+        init = cfg.initial
+        sigma = init.scale / math.sqrt(cfg.initial_dimension)
         self.w = sigma * rng.standard_normal((cfg.sgd.neurons, d))
-        self.arrays = (self.w,)
-        self.coords = coordinate_names(problem.units)
+        self.train_a = problem.second_layer
+        if self.train_a:
+            self.a = init.a_mean + init.a_std * rng.standard_normal(cfg.sgd.neurons)
+            self.arrays = (self.w, self.a)
+        else:
+            self.a = np.ones(cfg.sgd.neurons)
+            self.arrays = (self.w,)
+        self.coords = coordinate_names(problem.units, self.train_a)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
         act, sgd = self.problem.activation, self.cfg.sgd
         g = self.problem.teacher
         multi_index_sgd_steps(
-            self.w, act.code, act.param_array, g.code, g.param_array, self.problem.chol,
-            self.problem.v,
+            self.w, self.a, self.train_a, act.code, act.param_array, g.code, g.param_array,
+            self.problem.chol, self.problem.v,
             *polynomial_arrays(self.problem), self.problem.label_noise, sgd.eps,
             self.problem.lam, sgd.batch,
             np.int64(k0), np.int64(k1), self.rng,
         )  # fmt: skip
 
     def risk(self) -> float:
-        return exact_risk(self.problem, self.w)
+        return exact_risk(self.problem, self.w, self.a if self.train_a else None)
 
     def coordinates(self) -> dict[str, np.ndarray]:
         k = self.problem.units
-        out = {name: self.w[:, j].copy() for j, name in enumerate(self.coords[:-1])}
+        out = {"a": self.a.copy()} if self.train_a else {}
+        out.update({f"m_{j + 1}": self.w[:, j].copy() for j in range(k)})
         out["r_perp"] = np.linalg.norm(self.w[:, k:], axis=1)
         return out
 
     def observables(self) -> dict[str, float]:
         coords = self.coordinates()
-        return projection_observables(np.column_stack([coords[c] for c in self.coords]))
+        first = coordinate_names(self.problem.units)
+        return projection_observables(np.column_stack([coords[c] for c in first]))
 
 
 class MultiIndexKind(MultiIndexSpec, ProblemKind):
@@ -208,10 +223,10 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
     def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """SGD: the N × d weights per seed; the flow: the particles and the integrator's
         stages (about 12 copies of M × (k + 1))."""
-        k = cfg.problem.teacher.units
+        dims = cfg.problem.teacher.units + 1 + cfg.problem.second_layer
         if verb == "sgd":
             return sgd_weights_memory(cfg)
-        return {"particles.count": 8.0 * 16 * cfg.particles.count * (k + 1)}
+        return {"particles.count": 8.0 * 16 * cfg.particles.count * dims}
 
     def build_problem(self, cfg: Settings) -> MultiIndex:
         return build_model(cfg)
@@ -232,10 +247,9 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
         w = rng.standard_normal((3, 5))
         act = model.activation
-        multi_index_sgd_steps(w, act.code, act.param_array, act.code, act.param_array, model.chol,
-                              model.v,
-                              *polynomial_arrays(model), 0.1, 1e-3, 0.0, 1, np.int64(0),
-                              np.int64(1), rng)  # fmt: skip
+        multi_index_sgd_steps(w, np.ones(3), False, act.code, act.param_array, act.code,
+                              act.param_array, model.chol, model.v, *polynomial_arrays(model),
+                              0.1, 1e-3, 0.0, 1, np.int64(0), np.int64(1), rng)  # fmt: skip
         exact_risk(model, w)
 
 

@@ -21,6 +21,14 @@ directions there, density ∝ (1 − c²)^{(d−k−3)/2} (d = ∞: c = 0), and 
     dθ_i/dt = −2 (∇V(θ_i) + (1/M) Σ_l ∇_1 Ū(θ_i, θ_l) + λ θ_i),    θ = (m, r⊥),
 
 and the risk is R = E y² + (2/M) Σ_i V(θ_i) + (1/M²) Σ_il Ū(θ_i, θ_l).
+
+With a trained second layer (students a σ(<w, x>), ``second_layer``) a particle is
+θ = (a, m, r⊥), the potential a V₁(w) and the interaction a a' Ū₁(w, w'), with V₁, Ū₁ the
+first layer's above; with F(w) = (1/M) Σ_l a_l Ū₁(w, w_l) the particles move with
+
+    da_i/dt = −2 (V₁(w_i) + F(w_i) + λ a_i),    dw_i/dt = −2 (a_i ∇(V₁ + F)(w_i) + λ w_i),
+
+and R = E y² + (2/M) Σ_i a_i V₁(w_i) + (1/M) Σ_i a_i F(w_i).
 """
 
 from __future__ import annotations
@@ -73,12 +81,14 @@ def orthogonal_cosine_rule(
 
 
 @jit_parallel
-def interaction_field(code, params, m, r, c_nodes, c_weights, value, grad):
-    """value[i] = (1/M) Σ_l Ū(θ_i, θ_l) and grad[i] = its gradient in θ_i = (m_i, r⊥_i).
+def interaction_field(code, params, a, m, r, c_nodes, c_weights, value, grad):
+    """value[i] = (1/M) Σ_l a_l Ū(θ_i, θ_l) and grad[i] = its gradient in θ_i = (m_i, r⊥_i).
 
     Parameters
     ----------
     code, params : the activation's kernel code and parameters
+    a : (M,) the second layers (ones for students σ(<w, x>): x · 1.0 = x, so the sums are
+        bit for bit those without them)
     m : (M, k) projections; r : (M,) orthogonal norms
     c_nodes, c_weights : (Q,) the cosine rule (probability weights)
     value : (M,) out; grad : (M, k + 1) out
@@ -91,30 +101,30 @@ def interaction_field(code, params, m, r, c_nodes, c_weights, value, grad):
         for j in range(n):
             rho_j = math.sqrt(np.sum(m[j] * m[j]) + r[j] * r[j])
             if rho_i == 0.0 or rho_j == 0.0:  # no direction: K does not depend on c
-                acc += pair_moment(code, params, rho_i, rho_j, 0.0)
+                acc += a[j] * pair_moment(code, params, rho_i, rho_j, 0.0)
                 continue
             dot = 0.0
-            for a in range(k):
-                dot += m[i, a] * m[j, a]
+            for ax in range(k):
+                dot += m[i, ax] * m[j, ax]
             inv = 1.0 / (rho_i * rho_j)
             for q in range(c_nodes.shape[0]):
-                w = c_weights[q]
+                w = c_weights[q] * a[j]
                 c = min(1.0, max(-1.0, (dot + r[i] * r[j] * c_nodes[q]) * inv))
                 acc += w * pair_moment(code, params, rho_i, rho_j, c)
                 k_rho = w * pair_moment_da(code, params, rho_i, rho_j, c)
                 k_c = w * rho_i * rho_j * derivative_product(code, params, rho_i, rho_j, c)
                 # ∂ρ_i/∂θ_i = θ_i/ρ_i; ∂c/∂m_i = m_j/(ρ_iρ_j) − c m_i/ρ_i²,
                 # ∂c/∂r_i = r_j c_q/(ρ_iρ_j) − c r_i/ρ_i²
-                for a in range(k):
-                    g[a] += k_rho * m[i, a] / rho_i + k_c * (
-                        m[j, a] * inv - c * m[i, a] / (rho_i * rho_i)
+                for ax in range(k):
+                    g[ax] += k_rho * m[i, ax] / rho_i + k_c * (
+                        m[j, ax] * inv - c * m[i, ax] / (rho_i * rho_i)
                     )
                 g[k] += k_rho * r[i] / rho_i + k_c * (
                     r[j] * c_nodes[q] * inv - c * r[i] / (rho_i * rho_i)
                 )
         value[i] = acc / n
-        for a in range(k + 1):
-            grad[i, a] = g[a] / n
+        for ax in range(k + 1):
+            grad[i, ax] = g[ax] / n
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,7 @@ class MultiIndex:
         the network (its directions orthonormal: ``gram`` the identity, ``v`` unused)
     teacher_activation : Activation or None, the teacher's g when it is not σ (a pair of
         :data:`.mixed.MIXED_PAIRS`; None: g = σ)
+    second_layer : bool, students a σ(<w, x>) with a trained (particles θ = (a, m, r⊥))
     """
 
     activation: Activation
@@ -146,6 +157,7 @@ class MultiIndex:
     cosine_nodes: int = 0
     polynomial: HermitePolynomial | None = None
     teacher_activation: Activation | None = None
+    second_layer: bool = False
     chol: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -206,9 +218,16 @@ class MultiIndex:
 
     @staticmethod
     def split(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(m (M, k), r⊥ (M,), ρ (M,)) of particles θ (M, k + 1)."""
+        """(m (M, k), r⊥ (M,), ρ (M,)) of first layers θ = (m, r⊥) (M, k + 1)."""
         m, r = theta[:, :-1], theta[:, -1]
         return m, r, np.sqrt(np.sum(m * m, axis=1) + r * r)
+
+    def layers(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(a (M,), (m, r⊥) (M, k + 1)) of particles θ: a = θ[:, 0] with a trained second
+        layer, else ones and θ itself."""
+        if self.second_layer:
+            return theta[:, 0], theta[:, 1:]
+        return np.ones(theta.shape[0]), theta
 
     def potential(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""V(θ_i) (M,) and ∇V (M, k + 1): with c_j = (Lm)_j/(s_j ρ),
@@ -233,31 +252,42 @@ class MultiIndex:
         return value, grad
 
     def interaction(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(1/M) Σ_l Ū(θ_i, θ_l) (M,) and its gradient in θ_i (M, k + 1) (compiled)."""
-        m, r, _ = self.split(theta)
+        """F = (1/M) Σ_l a_l Ū(w_i, w_l) (M,) and its gradient in w_i = (m_i, r⊥_i)
+        (M, k + 1) (compiled; a = 1 without a second layer)."""
+        a, first = self.layers(theta)
+        m, r, _ = self.split(first)
         c, w = self.cosine_rule()
-        value, grad = np.empty(r.size), np.empty(theta.shape)
+        value, grad = np.empty(r.size), np.empty(first.shape)
         act = self.activation
-        interaction_field(act.code, act.param_array, np.ascontiguousarray(m),
-                          np.ascontiguousarray(r), c, w, value, grad)  # fmt: skip
+        interaction_field(act.code, act.param_array, np.ascontiguousarray(a),
+                          np.ascontiguousarray(m), np.ascontiguousarray(r), c, w, value,
+                          grad)  # fmt: skip
         return value, grad
 
     def velocity(self, theta: np.ndarray) -> np.ndarray:
-        """dθ/dt = −2(∇V + ∇∫Ū dρ + λθ) of every particle, (M, k + 1)."""
-        _, grad_v = self.potential(theta)
-        _, grad_u = self.interaction(theta)
-        return -2.0 * (grad_v + grad_u + self.lam * theta)
+        """dθ/dt = −2(∇_θ Ψ + λθ) of every particle, (M, dims): ∇_w Ψ = ∇V + ∇F, and with
+        a second layer ∂Ψ/∂a = V₁ + F, ∇_w Ψ = a (∇V₁ + ∇F)."""
+        a, first = self.layers(theta)
+        value_v, grad_v = self.potential(first)
+        value_u, grad_u = self.interaction(theta)
+        if not self.second_layer:
+            return -2.0 * (grad_v + grad_u + self.lam * theta)
+        vel = np.empty_like(theta)
+        vel[:, 0] = value_v + value_u
+        vel[:, 1:] = a[:, None] * (grad_v + grad_u)
+        return -2.0 * (vel + self.lam * theta)
 
     def risk_terms(self, theta: np.ndarray) -> tuple[float, float, float]:
-        """(R(ρ), ∫U(θ, θ) dρ, ∫∫Ū dρ dρ) of the particles' empirical law (equal masses),
-        R = E y² + 2∫V dρ + ∫∫Ū dρ dρ; the last two give the i.i.d. 1/N term
+        """(R(ρ), ∫U(θ, θ) dρ, ∫∫U dρ dρ) of the particles' empirical law (equal masses),
+        R = E y² + 2∫a V₁ dρ + ∫a F dρ; the last two give the i.i.d. 1/N term
         (:func:`~ddsolver.models.risk.finite_width_correction`)."""
-        value_v, _ = self.potential(theta)
+        a, first = self.layers(theta)
+        value_v, _ = self.potential(first)
         value_u, _ = self.interaction(theta)
-        double = float(value_u.mean())
-        risk = mean_field_risk(self.label_second_moment, float(value_v.mean()), double)
-        _, _, rho = self.split(theta)
-        mean_self = float(np.mean(pair(self.activation, rho, rho, np.ones_like(rho))))
+        double = float(np.mean(a * value_u))
+        risk = mean_field_risk(self.label_second_moment, float(np.mean(a * value_v)), double)
+        _, _, rho = self.split(first)
+        mean_self = float(np.mean(a * a * pair(self.activation, rho, rho, np.ones_like(rho))))
         return risk, mean_self, double
 
     def risk(self, theta: np.ndarray) -> float:

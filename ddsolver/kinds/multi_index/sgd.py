@@ -9,6 +9,12 @@ m = w[:k] and r⊥ = |w[k:]|. Step k (time t = kε), over a mini-batch of B samp
 with y = Σ_j v_j σ(<u_j, x>) + ς g (or a Hermite polynomial Σ_α c_α Π_l h_{α_l}(x_l) + ς g)
 and ŷ(x) = (1/N) Σᵢ σ(<wᵢ, x>): the update of ``teacher_student`` with k teacher units. Per
 sample the d coordinates of x are drawn first, then the label noise (when ς > 0).
+
+With a trained second layer the students are aᵢ σ(<wᵢ, x>), ŷ(x) = (1/N) Σᵢ aᵢ σ(<wᵢ, x>), and
+the engine's update (:mod:`ddsolver.sgd.engine`) moves both layers:
+
+    wᵢ ← (1 − 2λε) wᵢ + 2ε (1/B) Σ_b (y_b − ŷ(x_b)) aᵢ σ'(<wᵢ, x_b>) x_b,
+    aᵢ ← (1 − 2λε) aᵢ + 2ε (1/B) Σ_b (y_b − ŷ(x_b)) σ(<wᵢ, x_b>).
 """
 
 from __future__ import annotations
@@ -46,9 +52,11 @@ def polynomial_label(x, exponents, coefs, hermite):
 
 
 @jit
-def multi_index_sgd_steps(w, code, params, teacher_code, teacher_params, chol, v, exponents,
-                          coefs, label_noise, eps, lam, batch, k_start, k_stop, rng):  # fmt: skip
-    """Advance the students w (N, d) in place from step k_start to k_stop (exclusive).
+def multi_index_sgd_steps(w, a, train_a, code, params, teacher_code, teacher_params, chol, v,
+                          exponents, coefs, label_noise, eps, lam, batch, k_start, k_stop,
+                          rng):  # fmt: skip
+    """Advance the students w (N, d) and a (N,) in place from step k_start to k_stop
+    (exclusive); a is trained when ``train_a`` (else it holds ones).
 
     code, params : the students' σ; teacher_code, teacher_params : the teacher's g.
     chol : (k, k) the teacher's directions in the first k axes; v : (k,) its second layer.
@@ -57,7 +65,6 @@ def multi_index_sgd_steps(w, code, params, teacher_code, teacher_params, chol, v
     """
     n, d = w.shape
     units = chol.shape[0]
-    ones = np.ones(n)  # the fixed second layer
     x = np.empty((batch, d))
     y = np.empty(batch)
     pre = np.empty((batch, n))
@@ -76,14 +83,14 @@ def multi_index_sgd_steps(w, code, params, teacher_code, teacher_params, chol, v
             else:
                 for u in range(units):
                     h = 0.0
-                    for a in range(u + 1):  # L is lower triangular
-                        h += chol[u, a] * x[b, a]
+                    for col in range(u + 1):  # L is lower triangular
+                        h += chol[u, col] * x[b, col]
                     label += v[u] * act_value(teacher_code, teacher_params, h)
             if label_noise > 0.0:
                 label += label_noise * rng.standard_normal()
             y[b] = label
-        forward(w, ones, x, y, code, params, pre, val, der, resid)
-        update(w, ones, False, x, resid, val, der, 1.0 - 2.0 * lam * eps, 2.0 * eps / batch,
+        forward(w, a, x, y, code, params, pre, val, der, resid)
+        update(w, a, train_a, x, resid, val, der, 1.0 - 2.0 * lam * eps, 2.0 * eps / batch,
                0.0, rng, grad)  # fmt: skip
 
 
@@ -95,9 +102,12 @@ def polynomial_arrays(problem: MultiIndex) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(poly.exponents, np.int64), np.asarray(poly.coefficients, float)
 
 
-def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng):
-    """NumPy twin of :func:`multi_index_sgd_steps`, drawing the random numbers in its order."""
+def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng, a=None):
+    """NumPy twin of :func:`multi_index_sgd_steps`, drawing the random numbers in its order
+    (``a``: the second layer, trained in place; None: ones, fixed)."""
     n, d = w.shape
+    train_a = a is not None
+    a = np.ones(n) if a is None else a
     k, act = problem.units, problem.activation
     for _ in range(k_start, k_stop):
         x = np.empty((batch, d))
@@ -111,26 +121,34 @@ def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_sto
             if problem.label_noise > 0:
                 y[b] += problem.label_noise * rng.standard_normal()
         pre = x @ w.T
-        resid = y - act(pre).sum(axis=1) / n
-        grad = (resid[:, None] * act.derivative(pre)).T @ x
+        resid = y - act(pre) @ a / n
+        grad = (resid[:, None] * a[None, :] * act.derivative(pre)).T @ x
+        grad_a = act(pre).T @ resid
         w *= 1.0 - 2.0 * problem.lam * eps
         w += 2.0 * eps / batch * grad
+        if train_a:
+            a *= 1.0 - 2.0 * problem.lam * eps
+            a += 2.0 * eps / batch * grad_a
 
 
-def exact_risk(problem: MultiIndex, w: np.ndarray) -> float:
-    r"""R_N(w) = E y² − (2/N) Σ_ij v_j K(s_j, |wᵢ|, (L wᵢ[:k])_j/(s_j|wᵢ|))
-    + (1/N²) Σ_il K(|wᵢ|, |w_l|, cos_il), exact (no Monte Carlo). w : (N, d). A polynomial
-    teacher's potential is :meth:`MultiIndex.potential` at each neuron's (m, r⊥)."""
+def exact_risk(problem: MultiIndex, w: np.ndarray, a: np.ndarray | None = None) -> float:
+    r"""R_N(w) = E y² − (2/N) Σ_ij aᵢ v_j K(s_j, |wᵢ|, (L wᵢ[:k])_j/(s_j|wᵢ|))
+    + (1/N²) Σ_il aᵢ a_l K(|wᵢ|, |w_l|, cos_il), exact (no Monte Carlo). w : (N, d); a : (N,)
+    the second layer (None: ones). A polynomial teacher's potential is
+    :meth:`MultiIndex.potential` at each neuron's (m, r⊥)."""
     n, k = w.shape[0], problem.units
-    double = closed_form_double_sum(problem.activation, w) / n**2  # a tile of cosines at a time
+    # a tile of cosines at a time
+    double = closed_form_double_sum(problem.activation, w, weights=a) / n**2
+    a = np.ones(n) if a is None else a
     if problem.polynomial is not None:
         reduced = np.column_stack([w[:, :k], np.linalg.norm(w[:, k:], axis=1)])
-        potential = float(problem.potential(reduced)[0].mean())
+        potential = float(np.mean(a * problem.potential(reduced)[0]))
         return mean_field_risk(problem.label_second_moment, potential, double)
     norms = np.linalg.norm(w, axis=1)
     safe = np.where(norms > 0, norms, 1.0)
     s = problem.teacher_norms
     proj = w[:, :k] @ problem.chol.T  # (N, k): <wᵢ, u_j>
     corr = np.clip(proj / (safe[:, None] * s[None, :]), -1.0, 1.0)
-    potential = -(problem.teacher_pair(s[None, :], norms[:, None], corr)[0] @ problem.v).sum() / n
+    teacher = problem.teacher_pair(s[None, :], norms[:, None], corr)[0] @ problem.v  # (N,)
+    potential = -(a * teacher).sum() / n
     return mean_field_risk(problem.label_second_moment, potential, double)
