@@ -41,6 +41,7 @@ CONFIGS = {
     "training_set circle": "training_set_circle.toml",
     "multi_index": "multi_index.toml",
     "multi_index polynomial": "multi_index_staircase.toml",
+    "multi_index second layer": "multi_index_staircase_two_layer.toml",
     "gaussian_mixture": "gaussian_mixture_xor.toml",
 }
 
