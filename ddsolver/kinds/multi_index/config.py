@@ -57,7 +57,8 @@ class MultiIndexSpec(KindSpec):
     name = "multi_index"
     summary = (
         "x ~ N(0, I_d), y = Σ_j v_j σ(<u_j, x>) (k teacher units) or a Hermite polynomial of k "
-        "projections, + noise; students σ(<w, x>) as a particle flow in (m, r⊥) ∈ R^k × [0, ∞)"
+        "projections, + noise; students σ(<w, x>) as a particle flow in (m, r⊥) ∈ R^k × [0, ∞), "
+        "or a σ(<w, x>) with both layers trained (problem.second_layer) in (a, m, r⊥)"
     )
 
     keys: ClassVar[dict[str, dict[str, Key]]] = {
