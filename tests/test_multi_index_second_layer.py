@@ -314,3 +314,27 @@ def test_the_staircase_steps_take_a_time_that_does_not_grow_with_d(tmp_path):
             se = sgd_tau.std(ddof=1) / math.sqrt(sgd_tau.size)
             assert abs(sgd_tau.mean() - tau[64]) <= 3 * se, (sgd_tau, tau[64])
     assert 2.0 < gaps[0.064] / gaps[0.016] < 5.0, gaps
+
+
+@pytest.mark.slow
+def test_training_removes_the_initial_draws_one_over_n_error(tmp_path):
+    """On the two-layer staircase the flow's i.i.d. 1/N term is large (N·term = 19.6 at t = 4)
+    and predicts SGD at N = 250 about 0.073 above N = 4000. Measured (eight seeds,
+    εd = 0.016): 0.005 ± 0.003. The difference must stay below half the i.i.d. prediction,
+    and the prediction itself must be large against the seeds' errors."""
+    times = {"time.observe_every": 0.25, "time.t_end": 4.0, "time.save_every": 1.0}
+    flow = dd.solve(STAIRCASE, tmp_path / "flow.h5", quiet=True, overrides=times)
+    o = flow.observables
+    iid_c = 1000 * float(o["risk_finite_n"].values[-1] - o["risk"].values[-1])  # (at sgd.neurons)
+    means, errors = {}, {}
+    sgd = {**times, "sgd.eps": 0.016 / 64, "sgd.seeds": list(range(8)), "sgd.observe_every": 0.25}
+    for n in (250, 4000):
+        run = dd.train(STAIRCASE, tmp_path / f"sgd{n}.h5", quiet=True,
+                       overrides={**sgd, "sgd.neurons": n})  # fmt: skip
+        last = run.observables["risk"].values[-1]
+        means[n], errors[n] = float(last.mean()), float(last.std(ddof=1) / math.sqrt(last.size))
+    predicted = iid_c * (1 / 250 - 1 / 4000)
+    difference = means[250] - means[4000]
+    error = math.hypot(errors[250], errors[4000])
+    assert predicted > 10 * error, (predicted, error)
+    assert difference < predicted / 2, (difference, error, predicted)
