@@ -856,6 +856,28 @@ def finite_width_benchmark(quick: bool) -> Iterator[dict]:
                        target_ratio_min=0.1)  # fmt: skip
 
 
+def multi_index_second_layer_benchmark(quick: bool) -> Iterator[dict]:
+    """One right-hand side of the multi-index flow with both layers trained (M = 400 particles
+    (a, m, r⊥), k = 2, erf, d = 40) against the first-layer flow's at the same (m, r⊥): the
+    second layer's weights ride in the same kernel, so the target is a ratio ≥ 0.8."""
+    from ddsolver.kinds.multi_index.model import MultiIndex
+    from ddsolver.models.activations import Activation
+
+    rng = np.random.default_rng(0)
+    m = 400
+    first = np.column_stack([0.1 * rng.standard_normal((m, 2)), 0.5 + 0.1 * rng.random(m)])
+    both = np.column_stack([rng.standard_normal(m), first])
+    erf = Activation("erf")
+    with_a = MultiIndex(erf, 40.0, np.eye(2), np.ones(2), second_layer=True)
+    without = MultiIndex(erf, 40.0, np.eye(2), np.ones(2))
+    with_a.velocity(both)  # compiled and cached before the timing
+    without.velocity(first)
+    timing = paired(lambda: with_a.velocity(both), lambda: without.velocity(first),
+                    5 if quick else 20)  # fmt: skip
+    peer = "the first-layer flow's right-hand side"
+    yield paired_entry("multi_index_rhs_second_layer_M400", peer, timing, target_ratio_min=0.8)
+
+
 # ----------------------------------------------------------------------------- 10. many seeds
 
 
@@ -1073,6 +1095,7 @@ BENCHMARKS = {
     "finite_step": finite_step_benchmark,
     "nn2pp": nn2pp_benchmark,
     "sphere": sphere_benchmark,
+    "multi_index_second_layer": multi_index_second_layer_benchmark,
 }
 
 
