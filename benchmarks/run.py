@@ -878,6 +878,39 @@ def multi_index_second_layer_benchmark(quick: bool) -> Iterator[dict]:
     yield paired_entry("multi_index_rhs_second_layer_M400", peer, timing, target_ratio_min=0.8)
 
 
+def mixture_mirror_benchmark(quick: bool) -> Iterator[dict]:
+    """XOR's interaction (grids/gaussian_mixture_xor.toml, M = 400 Halton particles, d = 40)
+    with each ± pair of clusters taking the second from the first (ReLU: one bivariate CDF by
+    inclusion–exclusion; erf: the same value) against the same kernel evaluating every
+    cluster. Target: ≥ 1.3 for ReLU, ≥ 1.6 for erf."""
+    from ddsolver.config import load_config
+    from ddsolver.kinds.gaussian_mixture.kind import build_model, initial_particles
+    from ddsolver.kinds.gaussian_mixture.model import mixture_interaction
+    from ddsolver.kinds.gaussian_mixture.moments import ERF_T, ERF_W
+
+    for kind, target in (("relu", 1.3), ("erf", 1.6)):
+        cfg = load_config(ROOT / "grids" / "gaussian_mixture_xor.toml",
+                          [f"problem.activation.kind={kind}"])  # fmt: skip
+        model = build_model(cfg)
+        a, m, r = (np.ascontiguousarray(x) for x in model.split(initial_particles(cfg, 400, 0)))
+        c, w = model.cosine_rule()
+        value, grad = np.empty(400), np.empty((400, m.shape[1] + 1))
+
+        def call(mirror, model=model, a=a, m=m, r=r, c=c, w=w, value=value, grad=grad):
+            return lambda: mixture_interaction(
+                model.activation.code, model.means, model.widths, model.probs, mirror, a, m, r,
+                c, w, ERF_T, ERF_W, value, grad,
+            )  # fmt: skip
+
+        paired_call = call(model.mirrors())
+        direct = call(np.full(len(model.widths), -1, dtype=np.int64))
+        paired_call()
+        direct()
+        timing = paired(paired_call, direct, 3 if quick else 10)
+        yield paired_entry(f"xor_interaction_{kind}_M400", "every cluster evaluated", timing,
+                           target_ratio_min=target)  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- 10. many seeds
 
 
@@ -1096,6 +1129,7 @@ BENCHMARKS = {
     "nn2pp": nn2pp_benchmark,
     "sphere": sphere_benchmark,
     "multi_index_second_layer": multi_index_second_layer_benchmark,
+    "mixture_mirror": mixture_mirror_benchmark,
 }
 
 

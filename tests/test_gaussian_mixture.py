@@ -14,7 +14,14 @@ import ddsolver as dd
 from ddsolver.config import ConfigError, load_config
 from ddsolver.kinds import get_kind
 from ddsolver.kinds.gaussian_mixture.kind import build_model, initial_particles
-from ddsolver.kinds.gaussian_mixture.moments import ERF_T, ERF_W, biased_mean, biased_pair
+from ddsolver.kinds.gaussian_mixture.model import mixture_interaction
+from ddsolver.kinds.gaussian_mixture.moments import (
+    ERF_T,
+    ERF_W,
+    biased_mean,
+    biased_pair,
+    mirrored_pair,
+)
 from ddsolver.kinds.gaussian_mixture.sgd import (
     exact_risk,
     mixture_sgd_steps,
@@ -144,6 +151,51 @@ def xor_model(kind="relu", dimension=40.0, lam=0.0, label_noise=0.0):
             f"problem.label_noise={label_noise}"]  # fmt: skip
     cfg = load_config(XOR, sets)
     return cfg, build_model(cfg)
+
+
+@pytest.mark.parametrize("kind", list(CODES))
+def test_the_mirrored_pair_is_the_pair_at_minus_the_means(kind):
+    """S and its five derivatives at (μ₁, μ₂) from their values at (−μ₁, −μ₂): the same as
+    the direct kernel to 1e-13 (relative to the largest entry), far in the tails included."""
+    rng = np.random.default_rng(8)
+    direct, source, mirrored = np.empty(6), np.empty(6), np.empty(6)
+    for _ in range(300):
+        mu1, mu2 = rng.normal(0, 2.5, 2)
+        a, b = rng.uniform(0.05, 4.0, 2)
+        c = rng.uniform(-0.99, 0.99) * math.sqrt(a * b)
+        biased_pair(CODES[kind], mu1, mu2, a, b, c, ERF_T, ERF_W, direct)
+        biased_pair(CODES[kind], -mu1, -mu2, a, b, c, ERF_T, ERF_W, source)
+        mirrored_pair(CODES[kind], mu1, mu2, a, b, c, source, mirrored)
+        scale = max(1.0, np.abs(direct).max())
+        np.testing.assert_allclose(mirrored, direct, rtol=0, atol=1e-13 * scale)
+
+
+@pytest.mark.parametrize("kind", list(CODES))
+def test_xor_interaction_with_mirrored_clusters_is_the_direct_one(kind):
+    """XOR's clusters come in ± pairs ([−1, 0, −1, 2]); the interaction that takes each
+    second cluster from its mirror is the one that evaluates every cluster (1e-13)."""
+    cfg, model = xor_model(kind, 40.0)
+    assert model.mirrors().tolist() == [-1, 0, -1, 2]
+    theta = initial_particles(cfg, 9, 0)
+    theta[:, 1:3] += np.random.default_rng(2).normal(0, 0.6, (9, 2))
+    a, m, r = model.split(theta)
+    c, w = model.cosine_rule()
+    results = []
+    for mirror in (model.mirrors(), np.full(4, -1, dtype=np.int64)):
+        value, grad = np.empty(9), np.empty((9, 3))
+        mixture_interaction(CODES[kind], model.means, model.widths, model.probs, mirror,
+                            np.ascontiguousarray(a), np.ascontiguousarray(m),
+                            np.ascontiguousarray(r), c, w, ERF_T, ERF_W, value, grad)  # fmt: skip
+        results.append((value, grad))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=0, atol=1e-13)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=0, atol=1e-13)
+
+
+def test_clusters_without_a_mirror_are_evaluated_directly():
+    cfg = load_config(XOR, ["problem.mixture.means=[2.0, 0.0, -2.0, 0.5, 0.0, 2.0, 0.0, -2.0]"])
+    assert build_model(cfg).mirrors().tolist() == [-1, -1, -1, 2]
+    widths = load_config(XOR, ["problem.mixture.widths=[1.0, 0.5, 1.0, 1.0]"])
+    assert build_model(widths).mirrors().tolist() == [-1, -1, -1, 2]
 
 
 @pytest.mark.parametrize("kind", list(CODES))

@@ -152,9 +152,17 @@ def truncated_moments(a1, a2, c):
     E₁₂ = cP − c a₁φ(a₁)A₁ − c a₂φ(a₂)A₂ + s²φ₂(a₁, a₂; c), with A₁ = Φ((a₂ − c a₁)/s),
     A₂ = Φ((a₁ − c a₂)/s), s = √(1 − c²) (c is clipped to [−1, 1])."""
     c = min(1.0, max(-1.0, c))
+    return truncated_moments_given(a1, a2, c, bvn_cdf(a1, a2, c))
+
+
+@jit
+def truncated_moments_given(a1, a2, c, p):
+    """:func:`truncated_moments` with P = Φ₂(a₁, a₂; c) given (e.g. from the mirrored
+    arguments, Φ₂(a₁, a₂; c) = Φ(a₁) + Φ(a₂) − 1 + Φ₂(−a₁, −a₂; c)): the one bivariate CDF is
+    most of the cost."""
+    c = min(1.0, max(-1.0, c))
     s2 = (1.0 - c) * (1.0 + c)
     s = math.sqrt(s2)
-    p = bvn_cdf(a1, a2, c)
     if s > 0.0:
         cond1 = norm_cdf((a2 - c * a1) / s)
         cond2 = norm_cdf((a1 - c * a2) / s)

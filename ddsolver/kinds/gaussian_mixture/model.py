@@ -31,12 +31,12 @@ from ..._jit import jit_parallel
 from ...models.activations import Activation
 from ...models.risk import mean_field_risk
 from ..multi_index.model import orthogonal_cosine_rule
-from .moments import ERF_T, ERF_W, biased_mean, biased_pair
+from .moments import ERF_T, ERF_W, biased_mean, biased_pair, mirrored_pair
 
 
 @jit_parallel
-def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights, t_nodes,
-                        t_weights, value, grad):  # fmt: skip
+def mixture_interaction(code, means, widths, probs, mirror, a, m, r, c_nodes, c_weights,
+                        t_nodes, t_weights, value, grad):  # fmt: skip
     """value[i] = (1/M) Σ_l a_l Ū₁(w_i, w_l) and grad[i] its gradient in (m_i, r⊥_i), where
     U = a a' Ū₁ (the second layers factored out).
 
@@ -48,6 +48,8 @@ def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights,
     ----------
     code : the activation's kernel code
     means : (C, p) the clusters' means; widths : (C,) s_c; probs : (C,) π_c
+    mirror : (C,) int, the index of an earlier cluster with mean −μ_c and the same width (its
+        pair kernel gives this one's by :func:`.moments.mirrored_pair`), or −1
     a : (M,) second layers; m : (M, p) projections; r : (M,) orthogonal norms
     c_nodes, c_weights : (Q,) the orthogonal cosine's rule (probability weights)
     t_nodes, t_weights : the erf kernel's rule (:data:`.moments.ERF_T`)
@@ -68,7 +70,7 @@ def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights,
     for row in prange(n):
         # rows paired from both ends, so every thread's share of the triangle is alike
         i = row // 2 if row % 2 == 0 else n - 1 - row // 2
-        out = np.empty(6)
+        outs = np.empty((means.shape[0], c_nodes.shape[0], 6))  # each cluster's, each node's
         for j in range(i, n):
             dot = 0.0
             for e in range(p):
@@ -78,8 +80,13 @@ def mixture_interaction(code, means, widths, probs, a, m, r, c_nodes, c_weights,
                 for q in range(c_nodes.shape[0]):
                     w = probs[c] * c_weights[q]
                     cov = s2 * (dot + r[i] * r[j] * c_nodes[q])
-                    biased_pair(code, proj[i, c], proj[j, c], s2 * rho2[i], s2 * rho2[j], cov,
-                                t_nodes, t_weights, out)  # fmt: skip
+                    out = outs[c, q]
+                    if mirror[c] >= 0:
+                        mirrored_pair(code, proj[i, c], proj[j, c], s2 * rho2[i], s2 * rho2[j],
+                                      cov, outs[mirror[c], q], out)  # fmt: skip
+                    else:
+                        biased_pair(code, proj[i, c], proj[j, c], s2 * rho2[i], s2 * rho2[j],
+                                    cov, t_nodes, t_weights, out)  # fmt: skip
                     work[i, j, 0] += w * out[0]
                     # ∂μ_i/∂m_i = μ̃_c, ∂A/∂θ_i = 2s²θ_i, ∂C/∂m_i = s² m_j, ∂C/∂r_i = s² r_j c_q
                     da, dc = 2.0 * s2 * out[3], s2 * out[5]
@@ -156,6 +163,18 @@ class GaussianMixture:
         """E y² = Σ_c π_c y_c² + ς²."""
         return float(self.probs @ self.labels**2) + self.label_noise**2
 
+    def mirrors(self) -> np.ndarray:
+        """(C,) int: for each cluster the first earlier one with mean −μ_c and the same width
+        that is not itself a mirror (its pair kernel gives this one's), else −1."""
+        out = np.full(len(self.widths), -1, dtype=np.int64)
+        for c in range(len(self.widths)):
+            for c0 in range(c):
+                same = self.widths[c] == self.widths[c0]
+                if out[c0] < 0 and same and np.array_equal(self.means[c], -self.means[c0]):
+                    out[c] = c0
+                    break
+        return out
+
     def cosine_rule(self) -> tuple[np.ndarray, np.ndarray]:
         """Nodes and probability weights of the orthogonal cosine c (d = ∞: c = 0)."""
         return orthogonal_cosine_rule(self.dimension, self.span)
@@ -191,7 +210,7 @@ class GaussianMixture:
         c, w = self.cosine_rule()
         value, grad = np.empty(r.size), np.empty((r.size, self.span + 1))
         mixture_interaction(
-            self.activation.code, self.means, self.widths, self.probs,
+            self.activation.code, self.means, self.widths, self.probs, self.mirrors(),
             np.ascontiguousarray(a), np.ascontiguousarray(m), np.ascontiguousarray(r),
             c, w, ERF_T, ERF_W, value, grad,
         )  # fmt: skip

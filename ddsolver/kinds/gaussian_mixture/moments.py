@@ -41,7 +41,13 @@ import numpy as np
 
 from ..._jit import jit
 from ...models.activations import ERF, RELU, SQUARE
-from ...models.gaussian import norm_cdf, norm_pdf, relu_mean, truncated_moments
+from ...models.gaussian import (
+    norm_cdf,
+    norm_pdf,
+    relu_mean,
+    truncated_moments,
+    truncated_moments_given,
+)
 
 #: Gauss–Legendre nodes of the erf kernel's integral over the covariance (as an angle).
 ERF_NODES = 24
@@ -119,8 +125,16 @@ def _erf_pair(mu1, mu2, a, b, c, t_nodes, t_weights, out):
 @jit
 def _relu_pair(mu1, mu2, a, b, c, out):
     sa, sb = math.sqrt(max(a, TINY)), math.sqrt(max(b, TINY))
+    _relu_pair_moments(
+        mu1, mu2, a, b, c, sa, sb, truncated_moments(mu1 / sa, mu2 / sb, c / (sa * sb)), out
+    )
+
+
+@jit
+def _relu_pair_moments(mu1, mu2, a, b, c, sa, sb, moments, out):
+    """The ReLU pair kernel from the truncated moments (P, E₁, E₂, E₁₂) at (μ₁/√A, μ₂/√B)."""
     h, k = mu1 / sa, mu2 / sb
-    p, e1, e2, e12 = truncated_moments(h, k, c / (sa * sb))
+    p, e1, e2, e12 = moments
     out[0] = sa * sb * (h * k * p + h * e2 + k * e1 + e12)
     out[1] = sb * (k * p + e2)
     out[2] = sa * (h * p + e1)
@@ -130,6 +144,29 @@ def _relu_pair(mu1, mu2, a, b, c, out):
     out[3] = 0.5 * phi_h / sa * relu_mean(mu2 - c * mu1 / a_, math.sqrt(max(b - c * c / a_, 0.0)))
     out[4] = 0.5 * phi_k / sb * relu_mean(mu1 - c * mu2 / b_, math.sqrt(max(a - c * c / b_, 0.0)))
     out[5] = p
+
+
+@jit
+def mirrored_pair(code, mu1, mu2, a, b, c, source, out):
+    """out[:] as :func:`biased_pair` at (μ₁, μ₂, A, B, C), from ``source`` (6,), its values at
+    the mirrored means (−μ₁, −μ₂) and the same (A, B, C) — a cluster −μ beside a cluster μ, as
+    XOR's come.
+
+    erf is odd and the square even, so S(−μ₁, −μ₂) = S(μ₁, μ₂) and only ∂μ₁, ∂μ₂ change
+    sign. ReLU's one bivariate CDF follows by inclusion–exclusion,
+    Φ₂(h, k; r) = Φ(h) + Φ(k) − 1 + Φ₂(−h, −k; r) (its absolute error stays at rounding
+    level; the mirrored value is source[5] = ∂S/∂C = Φ₂), and the rest is one-dimensional.
+    """
+    if code == RELU:
+        sa, sb = math.sqrt(max(a, TINY)), math.sqrt(max(b, TINY))
+        h, k, r = mu1 / sa, mu2 / sb, c / (sa * sb)
+        p = min(1.0, max(0.0, norm_cdf(h) + norm_cdf(k) - 1.0 + source[5]))
+        _relu_pair_moments(mu1, mu2, a, b, c, sa, sb, truncated_moments_given(h, k, r, p), out)
+        return
+    for j in range(6):
+        out[j] = source[j]
+    out[1] = -source[1]
+    out[2] = -source[2]
 
 
 @jit
