@@ -156,13 +156,18 @@ def xor_model(kind="relu", dimension=40.0, lam=0.0, label_noise=0.0):
 @pytest.mark.parametrize("kind", list(CODES))
 def test_the_mirrored_pair_is_the_pair_at_minus_the_means(kind):
     """S and its five derivatives at (μ₁, μ₂) from their values at (−μ₁, −μ₂): the same as
-    the direct kernel to 1e-13 (relative to the largest entry), far in the tails included."""
+    the direct kernel to 1e-13 (relative to the largest entry), far in the tails and at
+    correlation 1 included."""
     rng = np.random.default_rng(8)
     direct, source, mirrored = np.empty(6), np.empty(6), np.empty(6)
-    for _ in range(300):
+    for n in range(300):
         mu1, mu2 = rng.normal(0, 2.5, 2)
         a, b = rng.uniform(0.05, 4.0, 2)
-        c = rng.uniform(-0.99, 0.99) * math.sqrt(a * b)
+        # a few at |corr| = 1 (a neuron with itself, the exact risk's diagonal: A = B = C)
+        if n % 50 == 0:
+            a, mu2 = b, mu1
+        corr = 1.0 if n % 50 == 0 else rng.uniform(-0.99, 0.99)
+        c = corr * math.sqrt(a * b)
         biased_pair(CODES[kind], mu1, mu2, a, b, c, ERF_T, ERF_W, direct)
         biased_pair(CODES[kind], -mu1, -mu2, a, b, c, ERF_T, ERF_W, source)
         mirrored_pair(CODES[kind], mu1, mu2, a, b, c, source, mirrored)

@@ -22,7 +22,7 @@ from ...models.risk import mean_field_risk
 from ...sgd.engine import forward, update
 from ...sgd.pair_sums import gram_tiles, unit_rows
 from .model import GaussianMixture
-from .moments import ERF_T, ERF_W, biased_pair
+from .moments import ERF_T, ERF_W, biased_pair, mirrored_pair
 
 
 @jit
@@ -102,13 +102,14 @@ def mixture_sgd_steps_ref(w, a, problem: GaussianMixture, eps, batch, k_start, k
 
 
 @jit_parallel
-def _double_sum_tile(code, a, norms, proj, widths, probs, cosines, i0, j0, t_nodes, t_weights,
-                     out_rows):  # fmt: skip
+def _double_sum_tile(code, a, norms, proj, widths, probs, mirror, cosines, i0, j0, t_nodes,
+                     t_weights, out_rows):  # fmt: skip
     """Add Σ_{j ≥ i in the tile} (2 − δ_ij) aᵢ aⱼ Σ_c π_c S(…) to ``out_rows[i]``.
-    proj : (N, C) <wᵢ, μ_c>; cosines : (b, c) the tile's cosines (the diagonal: 1)."""
+    proj : (N, C) <wᵢ, μ_c>; cosines : (b, c) the tile's cosines (the diagonal: 1); mirror :
+    (C,) the cluster whose kernel gives c's (:meth:`.model.GaussianMixture.mirrors`), or −1."""
     rows, cols = cosines.shape
     for ii in prange(rows):
-        out = np.empty(6)
+        outs = np.empty((widths.shape[0], 6))
         i = i0 + ii
         acc = 0.0
         for j in range(max(i, j0), j0 + cols):
@@ -116,10 +117,15 @@ def _double_sum_tile(code, a, norms, proj, widths, probs, cosines, i0, j0, t_nod
             pair = 0.0
             for c in range(widths.shape[0]):
                 s2 = widths[c] * widths[c]
-                biased_pair(code, proj[i, c], proj[j, c], s2 * norms[i] ** 2,
-                            s2 * norms[j] ** 2, s2 * norms[i] * norms[j] * cos, t_nodes,
-                            t_weights, out)  # fmt: skip
-                pair += probs[c] * out[0]
+                var_i, var_j = s2 * norms[i] ** 2, s2 * norms[j] ** 2
+                cov = s2 * norms[i] * norms[j] * cos
+                if mirror[c] >= 0:
+                    mirrored_pair(code, proj[i, c], proj[j, c], var_i, var_j, cov,
+                                  outs[mirror[c]], outs[c])  # fmt: skip
+                else:
+                    biased_pair(code, proj[i, c], proj[j, c], var_i, var_j, cov, t_nodes,
+                                t_weights, outs[c])  # fmt: skip
+                pair += probs[c] * outs[c, 0]
             acc += (1.0 if j == i else 2.0) * a[i] * a[j] * pair
         out_rows[i] += acc
 
@@ -133,9 +139,9 @@ def exact_risk(problem: GaussianMixture, w: np.ndarray, a: np.ndarray) -> float:
     norms, unit = unit_rows(w)
     proj = np.ascontiguousarray(w[:, :p] @ problem.means.T)  # (N, C)
     rows = np.zeros(n)
-    code = problem.activation.code
+    code, mirror = problem.activation.code, problem.mirrors()
     for i0, j0, cosines in gram_tiles(unit):
-        _double_sum_tile(code, a, norms, proj, problem.widths, problem.probs,
+        _double_sum_tile(code, a, norms, proj, problem.widths, problem.probs, mirror,
                          np.ascontiguousarray(cosines), i0, j0, ERF_T, ERF_W, rows)  # fmt: skip
     reduced_m = w[:, :p]
     reduced_r = np.linalg.norm(w[:, p:], axis=1)
