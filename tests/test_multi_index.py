@@ -14,9 +14,8 @@ from ddsolver.kinds.multi_index.kind import build_model, initial_particles
 from ddsolver.kinds.multi_index.model import MultiIndex
 from ddsolver.kinds.multi_index.sgd import (
     exact_risk,
-    multi_index_sgd_steps,
     multi_index_sgd_steps_ref,
-    polynomial_arrays,
+    sgd_steps,
 )
 from ddsolver.models import Activation, TeacherStudent
 from ddsolver.models.integrals import pair
@@ -140,12 +139,7 @@ def test_compiled_sgd_is_its_numpy_twin(teacher):
                            lam=0.05, polynomial=poly)  # fmt: skip
     w0 = np.random.default_rng(1).standard_normal((7, 9)) * 0.4
     w1, w2 = w0.copy(), w0.copy()
-    act = model.activation
-    g = model.teacher
-    multi_index_sgd_steps(w1, np.ones(w1.shape[0]), False, act.code, act.param_array, g.code,
-                          g.param_array, model.chol, model.v, *polynomial_arrays(model), 0.2,
-                          1e-2, 0.05, 3, np.int64(0), np.int64(25),
-                          np.random.default_rng(5))  # fmt: skip
+    sgd_steps(w1, model, 1e-2, 3, 0, 25, np.random.default_rng(5))
     multi_index_sgd_steps_ref(w2, model, 1e-2, 3, 0, 25, np.random.default_rng(5))
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     assert not np.allclose(w1, w0)

@@ -12,9 +12,8 @@ from ddsolver.kinds.multi_index.mixed import MIXED_PAIRS, mixed_pair
 from ddsolver.kinds.multi_index.model import MultiIndex
 from ddsolver.kinds.multi_index.sgd import (
     exact_risk,
-    multi_index_sgd_steps,
     multi_index_sgd_steps_ref,
-    polynomial_arrays,
+    sgd_steps,
 )
 from ddsolver.models import Activation
 
@@ -105,12 +104,8 @@ def test_exact_risk_and_sgd_use_the_teachers_activation(rng):
     y = SIGMA["relu"](x[:, :2] @ model.chol.T) @ V + 0.1 * rng.standard_normal(n)
     err = (y - special.erf(x @ w.T).mean(axis=1)) ** 2
     assert abs(exact_risk(model, w) - err.mean()) <= 4 * err.std() / math.sqrt(n)
-    act, g = model.activation, model.teacher
     w1, w2 = w.copy(), w.copy()
-    multi_index_sgd_steps(w1, np.ones(w1.shape[0]), False, act.code, act.param_array, g.code,
-                          g.param_array, model.chol, model.v, *polynomial_arrays(model), 0.1,
-                          1e-2, 0.0, 2, np.int64(0), np.int64(30),
-                          np.random.default_rng(3))  # fmt: skip
+    sgd_steps(w1, model, 1e-2, 2, 0, 30, np.random.default_rng(3))
     multi_index_sgd_steps_ref(w2, model, 1e-2, 2, 0, 30, np.random.default_rng(3))
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     same = MultiIndex(Activation("erf"), 9.0, GRAM, V, label_noise=0.1)

@@ -13,9 +13,8 @@ from ddsolver.kinds.multi_index.kind import build_model, initial_particles
 from ddsolver.kinds.multi_index.model import MultiIndex
 from ddsolver.kinds.multi_index.sgd import (
     exact_risk,
-    multi_index_sgd_steps,
     multi_index_sgd_steps_ref,
-    polynomial_arrays,
+    sgd_steps,
 )
 from ddsolver.models import Activation
 from ddsolver.models.hermite import hermite_coefficients
@@ -197,10 +196,7 @@ def test_compiled_sgd_with_a_second_layer_is_its_numpy_twin(teacher, rng):
                            polynomial=poly, second_layer=True)  # fmt: skip
     w0, a0 = 0.3 * rng.standard_normal((6, 9)), rng.standard_normal(6)
     w1, w2, a1, a2 = w0.copy(), w0.copy(), a0.copy(), a0.copy()
-    act, g = model.activation, model.teacher
-    multi_index_sgd_steps(w1, a1, True, act.code, act.param_array, g.code, g.param_array,
-                          model.chol, model.v, *polynomial_arrays(model), 0.2, 2e-3, 0.05, 3,
-                          np.int64(0), np.int64(25), np.random.default_rng(5))  # fmt: skip
+    sgd_steps(w1, model, 2e-3, 3, 0, 25, np.random.default_rng(5), a=a1)
     multi_index_sgd_steps_ref(w2, model, 2e-3, 3, 0, 25, np.random.default_rng(5), a=a2)
     np.testing.assert_allclose(w1, w2, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(a1, a2, rtol=1e-12, atol=1e-14)

@@ -15,7 +15,7 @@ import pytest
 import ddsolver as dd
 from ddsolver.kinds.multi_index.kind import initial_particles
 from ddsolver.kinds.multi_index.model import MultiIndex
-from ddsolver.kinds.multi_index.sgd import exact_risk, multi_index_sgd_steps, polynomial_arrays
+from ddsolver.kinds.multi_index.sgd import exact_risk, sgd_steps
 from ddsolver.kinds.multi_index.square import SquareClosure, tail_constant
 from ddsolver.models import Activation
 from ddsolver.models.integrals import pair, pair_da, pair_dc
@@ -154,10 +154,7 @@ def test_sgd_against_both_closures():
             steps = np.rint(times / eps).astype(np.int64)
             risk = [exact_risk(model, w)]
             for k0, k1 in itertools.pairwise(steps):
-                multi_index_sgd_steps(w, np.ones(w.shape[0]), False, SQUARE.code,
-                                      SQUARE.param_array, SQUARE.code, SQUARE.param_array,
-                                      model.chol, model.v, *polynomial_arrays(model), 0.0, eps,
-                                      0.0, 1, k0, k1, rng)  # fmt: skip
+                sgd_steps(w, model, eps, 1, k0, k1, rng)
                 risk.append(exact_risk(model, w))
             gaps.append((np.array(risk) - r_full) / r_full)
             gaps_mf.append((np.array(risk) - r_mf) / r_mf)

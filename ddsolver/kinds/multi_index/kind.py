@@ -27,7 +27,7 @@ from ..base import ProblemKind
 from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names
 from .hermite_teacher import HermitePolynomial
 from .model import MultiIndex
-from .sgd import exact_risk, multi_index_sgd_steps, polynomial_arrays
+from .sgd import exact_risk, sgd_steps
 
 #: Stream of the flow's initial particles (np.random.default_rng((seed, stream))).
 PARTICLE_STREAM = 2
@@ -189,15 +189,9 @@ class MultiIndexNetwork(Network):
         self.coords = coordinate_names(problem.units, self.train_a)
 
     def advance(self, schedule: Schedule, k0: int, k1: int) -> None:
-        act, sgd = self.problem.activation, self.cfg.sgd
-        g = self.problem.teacher
-        multi_index_sgd_steps(
-            self.w, self.a, self.train_a, act.code, act.param_array, g.code, g.param_array,
-            self.problem.chol, self.problem.v,
-            *polynomial_arrays(self.problem), self.problem.label_noise, sgd.eps,
-            self.problem.lam, sgd.batch,
-            np.int64(k0), np.int64(k1), self.rng,
-        )  # fmt: skip
+        sgd = self.cfg.sgd
+        sgd_steps(self.w, self.problem, sgd.eps, sgd.batch, k0, k1, self.rng,
+                  self.a if self.train_a else None)  # fmt: skip
 
     def risk(self) -> float:
         return exact_risk(self.problem, self.w, self.a if self.train_a else None)
@@ -246,10 +240,7 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         rng = np.random.default_rng(0)
         model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
         w = rng.standard_normal((3, 5))
-        act = model.activation
-        multi_index_sgd_steps(w, np.ones(3), False, act.code, act.param_array, act.code,
-                              act.param_array, model.chol, model.v, *polynomial_arrays(model),
-                              0.1, 1e-3, 0.0, 1, np.int64(0), np.int64(1), rng)  # fmt: skip
+        sgd_steps(w, model, 1e-3, 1, 0, 1, rng)
         exact_risk(model, w)
 
 

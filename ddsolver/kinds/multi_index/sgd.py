@@ -102,6 +102,19 @@ def polynomial_arrays(problem: MultiIndex) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(poly.exponents, np.int64), np.asarray(poly.coefficients, float)
 
 
+def sgd_steps(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng, a=None):
+    """Advance w (N, d) in place by :func:`multi_index_sgd_steps` with the problem's σ,
+    teacher, label noise and λ (and a (N,), trained in place, when given; None: ones, fixed):
+    the signature of its NumPy twin :func:`multi_index_sgd_steps_ref`."""
+    act, g = problem.activation, problem.teacher
+    train_a = a is not None
+    a = np.ones(w.shape[0]) if a is None else a
+    multi_index_sgd_steps(w, a, train_a, act.code, act.param_array, g.code, g.param_array,
+                          problem.chol, problem.v, *polynomial_arrays(problem),
+                          problem.label_noise, eps, problem.lam, batch, np.int64(k_start),
+                          np.int64(k_stop), rng)  # fmt: skip
+
+
 def multi_index_sgd_steps_ref(w, problem: MultiIndex, eps, batch, k_start, k_stop, rng, a=None):
     """NumPy twin of :func:`multi_index_sgd_steps`, drawing the random numbers in its order
     (``a``: the second layer, trained in place; None: ones, fixed)."""
