@@ -7,7 +7,8 @@ import pytest
 from cli_runner import ddsolver
 from convergence import ORDER_TOL, observed_orders
 
-from ddsolver.fluctuations.probe import default_degree, dynamical_correction, ring_weights
+from ddsolver.fluctuations.probe import dynamical_correction
+from ddsolver.fluctuations.rings import default_degree, ring_weights
 from ddsolver.models.activations import Activation, paper_ramp
 from ddsolver.models.angular import cosine_quadrature, even_moments
 from ddsolver.models.hermite import hermite_coefficients, kink_offset, kinked_columns

@@ -1,0 +1,242 @@
+r"""Axisymmetric rings: the DD of a measure invariant under the rotations that fix one axis.
+
+For the isotropic kind, a measure that is rotation invariant about an axis ê (the mean law
+with one neuron added on ê, or pushed by a field that points along ê) stays so along the
+flow. A point is then (r, c): its norm and its cosine with ê; the points of one (r, c) form
+a (d − 2)-sphere, a *ring*. Under an axisymmetric Ψ(r, c)
+
+    dr/dt = −2ξ ∂_rΨ,      dc/dt = −2ξ (1 − c²)/r² ∂_cΨ,      da/dt = −2ξ ∂_aΨ,
+
+and with Mehler's formula and the law of the cosine of two points of rings (r, c), (r', c'),
+cc' + ss'x with s = √(1 − c²) and x the cosine of two uniform directions in R^{d−1}
+(moments μ_j), the ring-averaged interaction is
+
+    Ū(r, c; r', c') = Σ± Σ_k Σ_{j even ≤ k} W_kj f̂_k(s±) f̂_k(s'±) c^{k−j} s^j c'^{k−j} s'^j,
+    W_kj = ½ C(k, j) μ_j,        s± = (1 ± Δ) r,
+
+all degrees k ≤ K. Ψ and R are sums over the features f̂_k(s±) c^{k−j} s^j — O(M K²) per
+evaluation for M rings (:func:`ring_gradients`). :class:`RingFlow` steps B such ring sets
+at once with one classical RK4 step sequence, so that finite differences across the sets
+are differences of the same discrete flow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from numba import prange
+
+from .._jit import jit, jit_parallel
+from .._scipy import special
+from ..models.angular import even_moments
+from ..models.hermite import kink_offset, kinked_columns
+from ..models.integrals import kinked_second_moment, kinked_second_moment_da
+from ..models.isotropic import IsotropicGaussians
+
+#: The default degree K is the first odd one with E_d c^{K+1} below this (K = 15 at d = 40,
+#: which agrees with K = 31 to 1e-6 in C(t)).
+DEGREE_TOLERANCE = 1e-7
+
+
+def default_degree(dimension: float) -> int:
+    """The smallest odd K ≥ 7 with E_d c^{K+1} ≤ :data:`DEGREE_TOLERANCE`, at most 63."""
+    moments = even_moments(dimension, 32)
+    for k in range(7, 64, 2):
+        if moments[(k + 1) // 2] <= DEGREE_TOLERANCE:
+            return k
+    return 63
+
+
+def ring_weights(dimension: float, degree: int) -> np.ndarray:
+    """W[k, j] = ½ C(k, j) μ_j for even j ≤ k (0 elsewhere), μ_j = E x^j in R^{d−1}.
+
+    Returns
+    -------
+    (degree + 1, degree + 1) float64
+    """
+    mu = even_moments(dimension - 1.0, degree // 2)
+    out = np.zeros((degree + 1, degree + 1))
+    for k in range(degree + 1):
+        for j in range(0, k + 1, 2):
+            out[k, j] = 0.5 * special.comb(k, j, exact=False) * mu[j // 2]
+    return out
+
+
+@jit
+def _cosine_powers(c, kmax, cp, sp):
+    """cp[k] = c^k and sp[k] = s^k, s = √(1 − c²), for k ≤ kmax (c clipped to [−1, 1])."""
+    cm = min(1.0, max(-1.0, c))
+    sm = math.sqrt((1.0 - cm) * (1.0 + cm))
+    cp[0] = 1.0
+    sp[0] = 1.0
+    for k in range(1, kmax + 1):
+        cp[k] = cp[k - 1] * cm
+        sp[k] = sp[k - 1] * sm
+
+
+@jit_parallel
+def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, code, params,
+                   delta, lam, weights, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
+    r"""∂_rΨ, ∂_cΨ, ∂_aΨ at every ring and the risk of every run (see the module docstring).
+
+    With a second layer V = a v(r) and U = a a' ū, so every feature carries its ring's a
+    and ∂_aΨ = Ψ/a; without one, a = 1 and ∂_aΨ is not used.
+
+    Parameters
+    ----------
+    r, c, amp, mass : (B, M) radii, cosines with the axis, second-layer weights a and masses
+        of B independent runs
+    kinks, signs, slope, offset, kink_values : σ (:func:`~ddsolver.models.hermite.kinked_columns`)
+    code, params : σ for the closed-form E σ(sG)² of the axis neuron's own pair
+    delta, lam : Δ and the weight decay λ (adds λr to ∂_rΨ and λa to ∂_aΨ)
+    weights : (K + 1, K + 1) :func:`ring_weights`
+    probe : column of the axis neuron (c = 1), or −1
+    psi_r, psi_c, psi_a : (B, M), risk : (B,), written in place
+    """
+    runs, count = r.shape
+    kmax = weights.shape[0] - 1
+    for b in prange(runs):
+        vals = np.empty((count, 2, kmax + 1))
+        grads = np.empty((count, 2, kmax + 1))
+        feat = np.zeros((2, kmax + 1, kmax + 1))
+        cp = np.empty(kmax + 2)
+        sp = np.empty(kmax + 2)
+        potential = 0.0
+        for m in range(count):
+            for g in range(2):
+                scale = (1.0 + delta if g == 0 else 1.0 - delta) * r[b, m]
+                kinked_columns(kinks, signs, slope, offset, scale, kmax, vals[m, g], grads[m, g])
+            _cosine_powers(c[b, m], kmax, cp, sp)
+            w = mass[b, m] * amp[b, m]
+            potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
+            for g in range(2):
+                for k in range(kmax + 1):
+                    wf = w * vals[m, g, k]
+                    for j in range(0, k + 1, 2):
+                        feat[g, k, j] += wf * cp[k - j] * sp[j]
+        acc = 0.0
+        for g in range(2):
+            for k in range(kmax + 1):
+                for j in range(0, k + 1, 2):
+                    acc += weights[k, j] * feat[g, k, j] * feat[g, k, j]
+                    feat[g, k, j] *= weights[k, j]  # from here on W_kj A_kj
+        risk[b] = 1.0 + 2.0 * potential + acc
+        for m in range(count):
+            _cosine_powers(c[b, m], kmax, cp, sp)
+            gr = -0.5 * ((1.0 + delta) * grads[m, 0, 0] - (1.0 - delta) * grads[m, 1, 0])
+            ga = -0.5 * (vals[m, 0, 0] - vals[m, 1, 0])
+            gc = 0.0
+            for g in range(2):
+                fac = 1.0 + delta if g == 0 else 1.0 - delta
+                for k in range(kmax + 1):
+                    sr = 0.0
+                    sc = 0.0
+                    for j in range(0, k + 1, 2):
+                        coef = feat[g, k, j]
+                        sr += coef * cp[k - j] * sp[j]
+                        dc = (k - j) * cp[k - j - 1] * sp[j] if k > j else 0.0
+                        if j >= 2:
+                            dc -= j * cp[k - j + 1] * sp[j - 2]
+                        sc += coef * dc
+                    gr += fac * grads[m, g, k] * sr
+                    ga += vals[m, g, k] * sr
+                    gc += vals[m, g, k] * sc
+            psi_r[b, m] = amp[b, m] * gr + lam * r[b, m]
+            psi_c[b, m] = amp[b, m] * gc
+            psi_a[b, m] = ga + lam * amp[b, m]
+        if probe >= 0:  # the axis neuron's own pair: closed form instead of the series
+            w = mass[b, probe]
+            a = amp[b, probe]
+            exact = 0.0
+            dexact = 0.0
+            series = 0.0
+            dseries = 0.0
+            for g in range(2):
+                fac = 1.0 + delta if g == 0 else 1.0 - delta
+                scale = fac * r[b, probe]
+                exact += 0.5 * kinked_second_moment(code, params, scale)
+                dexact += 0.5 * fac * kinked_second_moment_da(kinks, signs, slope, kink_values,
+                                                              scale)  # fmt: skip
+                for k in range(kmax + 1):
+                    series += 0.5 * vals[probe, g, k] * vals[probe, g, k]
+                    dseries += fac * vals[probe, g, k] * grads[probe, g, k]
+            risk[b] += w * w * a * a * (exact - series)
+            psi_r[b, probe] += w * a * a * 0.5 * (dexact - dseries)
+            psi_a[b, probe] += w * a * (exact - series)
+
+
+class RingFlow:
+    """B ring sets of one isotropic problem under the DD, stepped together by RK4.
+
+    Parameters
+    ----------
+    problem : the isotropic problem (a kinked σ, finite d)
+    degree : K, the highest Mehler degree
+    xi : ξ(t); lam : the weight decay λ
+    """
+
+    def __init__(
+        self,
+        problem: IsotropicGaussians,
+        degree: int,
+        xi: Callable[[float], float] = lambda t: 1.0,
+        lam: float = 0.0,
+    ):
+        act = problem.activation
+        kinks, signs, slope = act.kink_structure()
+        self.problem, self.degree, self.xi, self.lam = problem, int(degree), xi, float(lam)
+        self.kinks = np.ascontiguousarray(kinks, dtype=float)
+        self.signs = np.ascontiguousarray(signs, dtype=float)
+        self.slope = slope
+        self.kink_values = np.ascontiguousarray(act(self.kinks), dtype=float)
+        self.offset = kink_offset(act)
+        self.weights = ring_weights(float(problem.dimension), self.degree)
+
+    def gradients(
+        self, state: np.ndarray, mass: np.ndarray, probe: int = -1, lam: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(∂_rΨ, ∂_cΨ, ∂_aΨ) of shape (3, B, M) and the risks (B,) of ``state`` = (r, c, a),
+        each (B, M), with masses ``mass`` (B, M); λ = ``lam`` (default the flow's)."""
+        act = self.problem.activation
+        psi = np.empty_like(state)
+        risk = np.empty(state.shape[1])
+        ring_gradients(state[0], state[1], state[2], mass, self.kinks, self.signs, self.slope,
+                       self.offset, self.kink_values, act.code, act.param_array,
+                       self.problem.delta, self.lam if lam is None else lam, self.weights,
+                       probe, psi[0], psi[1], psi[2], risk)  # fmt: skip
+        return psi, risk
+
+    def velocity(self, t: float, state: np.ndarray, mass: np.ndarray, probe: int = -1):
+        """d(r, c, a)/dt of shape (3, B, M); a moves only with a second layer."""
+        psi, _ = self.gradients(state, mass, probe)
+        rate = 2.0 * self.xi(t)
+        rr, cc = state[0], state[1]
+        out = np.empty_like(state)
+        out[0] = -rate * psi[0]
+        out[1] = -rate * (1.0 - cc * cc) / (rr * rr) * psi[1]
+        out[2] = -rate * psi[2] if self.problem.second_layer else 0.0
+        return out
+
+    def advance(
+        self,
+        state: np.ndarray,
+        mass: np.ndarray,
+        t: float,
+        target: float,
+        step: float,
+        probe: int = -1,
+    ) -> tuple[np.ndarray, float]:
+        """RK4 steps of at most ``step`` from t to ``target`` (the last one shortened to land
+        on it, no sliver left); returns (state, target)."""
+        while t < target:
+            remaining = target - t
+            dt = remaining if remaining <= step * (1.0 + 1e-9) else step
+            k1 = self.velocity(t, state, mass, probe)
+            k2 = self.velocity(t + 0.5 * dt, state + 0.5 * dt * k1, mass, probe)
+            k3 = self.velocity(t + 0.5 * dt, state + 0.5 * dt * k2, mass, probe)
+            k4 = self.velocity(t + dt, state + dt * k3, mass, probe)
+            state = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+            t = target if dt == remaining else t + dt
+        return state, t
