@@ -35,7 +35,8 @@ drift of the machine's speed cancels; numba, BLAS and torch threads are pinned t
 8. Exact risk at scale: R_N of an isotropic network at N = 10⁴, d = 500 against the BLAS Gram
    matrix it needs, and at N = 10⁵ (time and peak memory).
 9. Finite width: a run of grids/finite_width.toml with the dynamical 1/N term C(t) against
-   the same run without it (the target: at most 10× its time, ratio ≥ 0.1).
+   the same run without it, and with the whole budget (C(t) and the shared, own and Euler
+   step-noise terms) against it too (the target: at most 10× its time, ratio ≥ 0.1).
 10. Many seeds: 64 seeds of the paper example's SGD in one run against 64 runs one after
     another (target ≥ 4×).
 11. Step noise: the finite-step correction's implicit scheme against its explicit one at
@@ -852,7 +853,19 @@ def finite_width_benchmark(quick: bool) -> Iterator[dict]:
 
         run(True)()  # compiled and cached before the timing
         timing = paired(run(True), run(False), 1 if quick else 3)
-    yield paired_entry(f"finite_width_to_t{t_end:g}", "the same run without C(t)", timing,
+        yield paired_entry(f"finite_width_to_t{t_end:g}", "the same run without C(t)", timing,
+                           target_ratio_min=0.1)  # fmt: skip
+        budget = {"time.t_end": t_end, "finite_width.dynamical": True,
+                  **{f"finite_width.{name}": True
+                     for name in ("shared_noise", "own_noise", "euler_error")}}  # fmt: skip
+        path = Path(tmp) / "budget.h5"
+        timing = paired(
+            lambda: dd.solve(config, path, overrides=budget, force=True, quiet=True),
+            run(False),
+            1,
+        )
+    yield paired_entry(f"error_budget_to_t{t_end:g}",
+                       "the same run without C(t) and the step-noise terms", timing,
                        target_ratio_min=0.1)  # fmt: skip
 
 

@@ -185,7 +185,35 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
     if "risk_finite_n_iid" in pobs:  # finite_width.dynamical: the i.i.d. term beside C(t)
         out["pde_finite_n_iid"] = at_sgd_width("risk_finite_n_iid")
         out["gap_iid"] = sobs["risk"][inside].mean(axis=1) - out["pde_finite_n_iid"]
+    if "risk_predicted" in pobs:  # the step-noise terms: the budget term by term
+        out["budget"] = _budget(pcfg, scfg, pobs, t, pde_risk, pde_corrected)
     return out
+
+
+#: The step-noise terms of the budget in the order they are added: (switch, observable,
+#: label, scales with 1/B).
+BUDGET_TERMS = (
+    ("own_noise", "noise_own", "+ own step noise", True),
+    ("shared_noise", "noise_shared", "+ shared noise", True),
+    ("euler_error", "euler_error", "+ Euler steps", False),
+)
+
+
+def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> dict:
+    """The cumulative predictions of SGD's mean risk — the limit, + the 1/N term, + each
+    step-noise term the run switched on — at the SGD's times, N, ε and B (the noise terms are
+    first order: linear in ε/B, the Euler term in ε)."""
+    fw = pcfg.get("finite_width", {})
+    eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
+    noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    labels, predictions = ["limit", "+ 1/N term"], [pde_risk, pde_corrected]
+    for switch, name, label, per_batch in BUDGET_TERMS:
+        if fw.get(switch):
+            ratio = noise_ratio if per_batch else eps_ratio
+            term = ratio * np.interp(t, pobs["time"], pobs[name])
+            labels.append(label)
+            predictions.append(predictions[-1] + term)
+    return {"labels": labels, "predictions": predictions}
 
 
 def compare_files(
@@ -239,6 +267,16 @@ def compare_files(
         report["risk"]["pde_finite_n_iid"] = limit["pde_finite_n_iid"].tolist()
         report["risk"]["gap_iid"] = limit["gap_iid"].tolist()
         report["max_abs_gap_iid"] = float(np.abs(limit["gap_iid"]).max())
+    if "budget" in limit:  # the step-noise terms: SGD against each partial prediction
+        mean = sgd_risk.mean(axis=1)
+        budget = limit["budget"]
+        gaps = [mean - p for p in budget["predictions"]]
+        report["budget"] = {
+            "labels": budget["labels"],
+            "predictions": [p.tolist() for p in budget["predictions"]],
+            "gaps": [g.tolist() for g in gaps],
+            "max_abs_gaps": [float(np.abs(g).max()) for g in gaps],
+        }
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
     psnap = limit["psnap"]
     if "particles" in psnap and "particles" in ssnap:

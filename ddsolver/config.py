@@ -255,6 +255,45 @@ SCHEMA: dict[str, dict[str, Key]] = {
             high=63,
         ),
         "step": _f(0.05, "dynamical 1/N term: the longest RK4 step", low=0, low_open=True),
+        "shared_noise": Key(
+            "bool",
+            False,
+            "the first-order term of SGD's noise that the neurons share through the common "
+            "sample (∝ sgd.eps / sgd.batch), as noise_shared and in risk_predicted "
+            "(docs/finite_width.md)",
+        ),
+        "own_noise": Key(
+            "bool",
+            False,
+            "the first-order term of each neuron's own step noise, as noise_own and in "
+            "risk_predicted (dynamics.finite_step carries it in the mean law instead)",
+        ),
+        "euler_error": Key(
+            "bool",
+            False,
+            "the first-order error of SGD's Euler steps of the drift (∝ sgd.eps), as "
+            "euler_error and in risk_predicted",
+        ),
+        "noise_radial_nodes": _i(12, "step-noise terms: equal-mass radii of ρ's rings", low=2),
+        "sample_nodes": _i(3, "step-noise terms: Gauss nodes in |x| per class", low=1),
+        "cosine_nodes": _i(
+            6, "step-noise terms: the pushed rings' cosines per piece between σ's kinks", low=2
+        ),
+        "noise_step": _f(
+            0.1,
+            "step-noise terms: the longest RK4 step of the pushed rings (0.05 moves the paper "
+            "example's terms by < 1e-3 of themselves)",
+            low=0,
+            low_open=True,
+        ),
+        "injection_every": _f(
+            0.025,
+            "step-noise terms: the first spacing of the times s of ∫₀ᵗ ds (it then grows by 10% "
+            "of s per step; pushes at t − 0.0125 … t − 0.2 resolve the shared part's fast "
+            "decay in t − s)",
+            low=0,
+            low_open=True,
+        ),
     },
     "output": {
         "path": Key("str", "", "output file (default: the config's name with .h5)"),

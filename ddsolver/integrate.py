@@ -34,6 +34,7 @@ from .status import STATUS_MESSAGES, STATUS_OK, RunResult
 
 if TYPE_CHECKING:
     from .fluctuations.probe import DynamicalTerm
+    from .fluctuations.step_noise import NoiseBudget
 
 STEPS_PER_CALL = 5000
 
@@ -52,8 +53,11 @@ class PDEIntegrator:
         state: np.ndarray,
         neurons: int,
         term: DynamicalTerm | None = None,
+        noise: NoiseBudget | None = None,
+        noise_terms: tuple[str, ...] = (),
     ):
         self.system, self.state, self.neurons, self.term = system, state, neurons, term
+        self.noise, self.noise_terms = noise, noise_terms
         self.dt_limit = math.inf
         self.t = 0.0
 
@@ -72,6 +76,12 @@ class PDEIntegrator:
             obs["risk_finite_n"] = obs["risk"] + c / self.neurons
             obs["finite_width_c"] = c
             obs["finite_width_c_error"] = error
+        if self.noise is not None:
+            terms = self.noise.at(self.t)
+            obs.update(terms)
+            obs["risk_predicted"] = obs["risk_finite_n"] + sum(
+                terms[name] for name in self.noise_terms
+            )
         return obs
 
     def snapshot(self) -> dict[str, np.ndarray]:
@@ -83,6 +93,14 @@ class PDEIntegrator:
     def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
         self.state = self.system.state_from(state)
         self.dt_limit = dt_limit
+
+
+#: The ``finite_width`` noise switches and the observables they add to risk_predicted.
+NOISE_OBSERVABLES = {
+    "shared_noise": "noise_shared",
+    "own_noise": "noise_own",
+    "euler_error": "euler_error",
+}
 
 
 def _edge_keys(grid) -> str:
@@ -224,7 +242,14 @@ def run_reduced(
         print(f"ddsolver: computing C(t), the dynamical 1/N term, on {times.size} stop times",
               file=sys.stderr, flush=True)  # fmt: skip
     term = kind.dynamical_term(cfg, times, schedule)
-    integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term)
+    fw = cfg.config["finite_width"]
+    switched = [name for name in NOISE_OBSERVABLES if fw.get(name)]
+    if switched and not quiet:
+        print(f"ddsolver: computing the step-noise terms ({', '.join(switched)}) on "
+              f"{times.size} stop times", file=sys.stderr, flush=True)  # fmt: skip
+    noise = kind.noise_budget(cfg, times, schedule)
+    integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term, noise,
+                               tuple(NOISE_OBSERVABLES[name] for name in switched))  # fmt: skip
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)

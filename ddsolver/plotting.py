@@ -549,8 +549,9 @@ def risk_comparison_figure(pde_path, sgd_path, report: dict, plt=None):
 
 def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     """SGD's mean minus each partial prediction — the limit alone, with the i.i.d. 1/N term,
-    with the dynamical C(t)/N, and (``--corrected``) the finite-step limit with its 1/N
-    term — against the SGD mean's standard error around zero."""
+    with the dynamical C(t)/N, then with each step-noise term added in turn (own, shared,
+    Euler), and (``--corrected``) the finite-step limit with its 1/N term — against the SGD
+    mean's standard error around zero."""
     risk = report["risk"]
     t = np.asarray(risk["time"])
     mean = np.asarray(risk["sgd_mean"])
@@ -563,8 +564,18 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     ax.axhline(0.0, color="k", lw=0.5)
     n = report["neurons"]
     ax.plot(t, mean - np.asarray(risk["pde"]), label=f"{words.limit} alone")
-    ax.plot(t, risk["gap_iid"], ":", label=f"{words.limit} + i.i.d. 1/N term (N = {n})")
-    ax.plot(t, risk["gap"], "--", label=f"{words.limit} + C(t)/N (N = {n})")
+    if "gap_iid" in risk:
+        ax.plot(t, risk["gap_iid"], ":", label=f"{words.limit} + i.i.d. 1/N term (N = {n})")
+        ax.plot(t, risk["gap"], "--", label=f"{words.limit} + C(t)/N (N = {n})")
+    else:
+        ax.plot(t, risk["gap"], "--", label=f"{words.limit} + 1/N term (N = {n})")
+    budget = report.get("budget")
+    if budget:  # the step-noise terms, added one at a time after the 1/N term
+        added = ""
+        for k in range(2, len(budget["labels"])):
+            added += " " + budget["labels"][k]
+            ax.plot(t, budget["gaps"][k], "-", lw=1.2 + 0.4 * k,
+                    label=f"{words.limit} + 1/N{added} (ε = {report['eps']:g})")  # fmt: skip
     step = report.get("finite_step")
     if step:
         ax.plot(t, step["risk"]["gap"], "C3-",
@@ -592,7 +603,7 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
     t = np.asarray(report["risk"]["time"])
     step = report.get("finite_step")
     words, trained = file_labels(pde_path), file_labels(sgd_path)
-    if "gap_iid" in report["risk"]:
+    if "gap_iid" in report["risk"] or "budget" in report:
         out["error_budget"] = _error_budget(plt, report, words, trained)
     groups = {
         g: [n for n in names if n in report.get("observables", {})]

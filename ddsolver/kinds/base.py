@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..fluctuations.probe import DynamicalTerm
+    from ..fluctuations.step_noise import NoiseBudget
     from ..settings import Settings
 
 
@@ -137,6 +138,14 @@ class ReducedKind(ReducedSpec, ProblemKind):
         """C(t), the dynamical 1/N term of :mod:`ddsolver.fluctuations`, on a run's stop
         ``times`` under the schedule ``xi``, when ``finite_width.dynamical`` asks for it;
         None where it does not (the default: a kind without one refuses the key)."""
+        return None
+
+    def noise_budget(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> NoiseBudget | None:
+        """SGD's first-order step-noise terms (:mod:`ddsolver.fluctuations.step_noise`) on a
+        run's stop ``times``, when a ``finite_width`` noise switch asks for them; None where
+        none does (the default: a kind without them refuses the keys)."""
         return None
 
     def warm_up_particles(self) -> None:

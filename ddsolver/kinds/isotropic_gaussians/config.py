@@ -17,6 +17,15 @@ KINKED = ("ramp", "relu", "piecewise")
 #: Unbounded σ: the Mehler series of ū_d has no truncation bound, so particles (which need
 #: the factorised interaction) run them only at d = ∞ (models.isotropic._second_moment_bound).
 UNBOUNDED = ("relu", "square")
+#: The switches of SGD's first-order step-noise terms and their numerics (docs/finite_width.md).
+NOISE_TERMS = ("shared_noise", "own_noise", "euler_error")
+NOISE_NUMERICS = (
+    "noise_radial_nodes",
+    "sample_nodes",
+    "cosine_nodes",
+    "noise_step",
+    "injection_every",
+)
 
 
 class IsotropicGaussiansSpec(ReducedSpec):
@@ -53,11 +62,18 @@ class IsotropicGaussiansSpec(ReducedSpec):
         finite d)."""
         second = cfg["problem"]["second_layer"]
         keys = keys_of("problem", "delta", "second_layer", "mehler_tolerance")
-        keys |= keys_of("dynamics", "tau", "finite_step") | {"finite_width.dynamical"}
+        keys |= keys_of("dynamics", "tau", "finite_step")
+        keys |= keys_of("finite_width", "dynamical", *NOISE_TERMS)
         if cfg["dynamics"]["finite_step"]:
             keys.add("solver.finite_step_scheme")
-        if cfg["finite_width"]["dynamical"]:
-            keys |= keys_of("finite_width", "radial_nodes", "probe_nodes", "degree", "step")
+        fw = cfg["finite_width"]
+        noise = any(fw[name] for name in NOISE_TERMS)
+        if fw["dynamical"]:
+            keys |= keys_of("finite_width", "radial_nodes", "probe_nodes", "step")
+        if noise:
+            keys |= keys_of("finite_width", *NOISE_NUMERICS)
+        if fw["dynamical"] or noise:
+            keys.add("finite_width.degree")
             if second and cfg["initial"]["a_std"] > 0:
                 keys.add("finite_width.a_nodes")
         keys |= keys_of("grid", "r_min", "r_max", "r_cells", "r_stretch")
@@ -80,13 +96,23 @@ class IsotropicGaussiansSpec(ReducedSpec):
                 "a bounded σ for particles at a finite d (the interaction's Mehler series has "
                 f"no error bound for an unbounded σ such as {', '.join(UNBOUNDED)}); use the grid",
             )  # fmt: skip
-        if cfg["finite_width"]["dynamical"]:
-            self.check_dynamical(cfg)
+        fw = cfg["finite_width"]
+        if fw["dynamical"]:
+            self.check_dynamical(cfg, "finite_width.dynamical (the dynamical 1/N term")
+        for name in NOISE_TERMS:
+            if fw[name]:
+                self.check_dynamical(cfg, f"finite_width.{name} (the step-noise terms")
+        if fw["own_noise"] and cfg["dynamics"]["finite_step"]:
+            raise ConfigError(
+                "finite_width.own_noise", True,
+                "false with dynamics.finite_step, whose mean law already carries each "
+                "neuron's own step noise (to all orders in ε)",
+            )  # fmt: skip
 
-    def check_dynamical(self, cfg: dict) -> None:
-        """The dynamical 1/N term covers noiseless networks (with or without a second layer)
-        with a kinked σ at a finite d (docs/finite_width.md)."""
-        need = "with finite_width.dynamical (the dynamical 1/N term covers it only)"
+    def check_dynamical(self, cfg: dict, switch: str) -> None:
+        """The dynamical 1/N term and the step-noise terms cover noiseless networks (with or
+        without a second layer) with a kinked σ at a finite d (docs/finite_width.md)."""
+        need = f"with {switch} covers it only)"
         for key, value, ok, allowed in (
             ("problem.dimension", cfg["problem"]["dimension"],
              not math.isinf(dimension_value(cfg)), f"a finite d {need}"),

@@ -22,12 +22,13 @@ from ...sgd.isotropic import SERIES_ORDER, exact_risk, initial_network, sgd_step
 from ...sgd.network import Network
 from ...sgd.pair_sums import GRAM_TILE
 from ..base import ReducedKind
-from .config import IsotropicGaussiansSpec
+from .config import NOISE_TERMS, IsotropicGaussiansSpec
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ...fluctuations.probe import DynamicalTerm
+    from ...fluctuations.step_noise import NoiseBudget
     from ...settings import Settings
 
 #: The observables of ``finite_width.dynamical`` (docs/finite_width.md).
@@ -51,6 +52,34 @@ DYNAMICAL_FIELDS = {
         "R(ρ_t) + i.i.d./N",
         "the risk of N fresh i.i.d. neurons from ρ_t on average: R(ρ_t) + (1/N)(∫U(θ, θ) dρ_t "
         "− ∫∫U dρ_t dρ_t), N = sgd.neurons",
+    ),
+}
+
+
+#: The observables of the ``finite_width`` noise switches (docs/finite_width.md).
+NOISE_FIELDS = {
+    "noise_shared": Field(
+        "shared noise",
+        "the first-order term of SGD's noise shared through the common sample: "
+        "(ε/2B) ∫₀ᵗ E_x ∫∫ ζ_xᵀ ∇∇′(δ²F_{t−s}) ζ_x dρ_s dρ_s ds",
+    ),
+    "noise_own": Field(
+        "own noise",
+        "the first-order term of each neuron's own step noise: "
+        "(ε/2B) ∫₀ᵗ E_x ∫ ζ_xᵀ ∇²(δF_{t−s}) ζ_x dρ_s ds",
+    ),
+    "euler_error": Field(
+        "Euler error", "the first-order error of SGD's Euler steps of the drift (∝ ε)"
+    ),
+    "noise_error": Field(
+        "error of the noise terms",
+        "|shared + own − (shared′ + own′)|, the primed terms with half the rings and twice "
+        "the injection spacing: large where the flow nears a separatrix",
+    ),
+    "risk_predicted": Field(
+        "predicted SGD risk",
+        "risk_finite_n plus the step-noise terms switched on (finite_width.shared_noise, "
+        "own_noise, euler_error): the budget's prediction of SGD's mean risk",
     ),
 }
 
@@ -163,12 +192,41 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             lam=cfg.dynamics.lam,
         )
 
+    def noise_budget(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> NoiseBudget | None:
+        """SGD's shared, own and Euler first-order terms by pushed rings
+        (:mod:`ddsolver.fluctuations.step_noise`) at ε = sgd.eps, B = sgd.batch."""
+        fw = cfg.finite_width
+        if not any(getattr(fw, name) for name in NOISE_TERMS):
+            return None
+        from ...fluctuations.step_noise import noise_budget
+
+        return noise_budget(
+            self.build_problem(cfg),
+            self.build_initial(cfg),
+            times,
+            cfg.sgd.eps,
+            cfg.sgd.batch,
+            injection_every=fw.injection_every,
+            radial_nodes=fw.noise_radial_nodes,
+            sample_nodes=fw.sample_nodes,
+            cosine_nodes=fw.cosine_nodes,
+            a_nodes=fw.a_nodes,
+            degree=fw.degree or None,
+            step=fw.noise_step,
+            xi=xi,
+            lam=cfg.dynamics.lam,
+        )
+
     def fields(self, cfg: dict) -> dict[str, Field]:
         """With ``finite_width.dynamical``: C(t), its error estimate, and risk_finite_n's
-        two meanings."""
-        if not cfg["finite_width"]["dynamical"]:
-            return {}
-        return observables(DYNAMICAL_FIELDS)
+        two meanings; with a noise switch: the step-noise terms and risk_predicted."""
+        fw = cfg["finite_width"]
+        out = observables(DYNAMICAL_FIELDS) if fw["dynamical"] else {}
+        if any(fw[name] for name in NOISE_TERMS):
+            out.update(observables(NOISE_FIELDS))
+        return out
 
     def warm_up_pde(self) -> None:
         r = np.array([0.5, 1.0])

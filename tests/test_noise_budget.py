@@ -1,0 +1,226 @@
+"""SGD's first-order step-noise terms (ddsolver.fluctuations.step_noise): shared, own, Euler."""
+
+import math
+
+import numpy as np
+import pytest
+from cli_runner import ddsolver
+from scipy import special
+
+import ddsolver as dd
+from ddsolver.fluctuations.step_noise import (
+    injection_times,
+    network_output,
+    sample_norms,
+    split_cosines,
+    step_noise_terms,
+)
+from ddsolver.models.activations import paper_ramp
+from ddsolver.models.angular import even_moments
+from ddsolver.models.initial import GaussianInitial
+from ddsolver.models.isotropic import IsotropicGaussians
+
+PAPER = IsotropicGaussians(paper_ramp(), 40, 0.8)
+PAPER_INITIAL = GaussianInitial(scale=0.8, dimension=40)
+SE_FACTOR = 4.0
+TIMES = np.array([0.0, 0.05, 0.1, 0.2, 0.5])
+
+
+@pytest.fixture(scope="module")
+def unit_terms():
+    """The terms at ε = 1 (they are linear in ε) on t ≤ 0.5, injections every 0.025."""
+    return step_noise_terms(PAPER, PAPER_INITIAL, TIMES, 1.0, radial_nodes=12, sample_nodes=3,
+                            cosine_nodes=6, injections=injection_times(0.5, 0.025))  # fmt: skip
+
+
+def test_split_cosines_integrate_the_cosine_law_and_its_jumps():
+    d = 40
+    moments = even_moments(d, 8)
+    for nodes, tol in ((12, 1e-8), (24, 1e-14)):  # spectral: the density is smooth inside
+        c, w = split_cosines(d, np.array([0.1, 0.35]), nodes)
+        assert abs(w.sum() - 1.0) < 1e-14
+        for k in range(9):
+            assert abs(w @ c ** (2 * k) - moments[k]) < tol
+    # P(c > b) for the cosine law: (1 + c)/2 ~ Beta((d−1)/2, (d−1)/2)
+    for b in (0.1, 0.35):
+        exact = 1.0 - special.betainc(0.5 * (d - 1), 0.5 * (d - 1), 0.5 * (1.0 + b))
+        assert abs(w @ (c > b) - exact) < 1e-12
+    # breaks outside [−1, 1] leave empty pieces and the same integral
+    c2, w2 = split_cosines(d, np.array([0.1, 4.0]), 24)
+    assert abs(w2 @ c2**2 - moments[1]) < 1e-13
+
+
+def test_network_output_matches_monte_carlo():
+    """ŷ(|x|) = E_w σ(<w, x>) under ρ₀ against sampled neurons (4 s.e.)."""
+    rng = np.random.default_rng(3)
+    r, weights = PAPER_INITIAL.radial_quadrature(60)
+    norms = np.array([3.0, 6.3, 11.0])
+    out = network_output(PAPER, r, np.ones_like(r), weights, norms)
+    w = rng.normal(0.0, 0.8 / math.sqrt(40), (400_000, 40))
+    pre = w[:, 0]  # <w, x> for x = |x| e₁
+    for norm, value in zip(norms, out, strict=True):
+        sample = paper_ramp()(pre * norm)
+        se = sample.std() / math.sqrt(sample.size)
+        assert abs(value - sample.mean()) < SE_FACTOR * se
+
+
+def test_sample_norms_are_the_data_law():
+    labels, norms, weights = sample_norms(PAPER, 5)
+    assert abs(weights.sum() - 1.0) < 1e-14
+    for y in (1.0, -1.0):
+        sel = labels == y
+        assert abs(weights[sel].sum() - 0.5) < 1e-14
+        # E|x|² = (1 + yΔ)² d within each class
+        mean_sq = (weights[sel] @ norms[sel] ** 2) / 0.5
+        assert abs(mean_sq - (1 + 0.8 * y) ** 2 * 40) < 1e-10
+
+
+def test_instantaneous_shared_rate_matches_monte_carlo(unit_terms):
+    """At s = t = 0, E_x ∫∫ζᵀ∇∇′(2U)ζ = 2 E_{x,x′}[Φ_x(x′)²], Φ_x(x′) the change of the output
+    at x′ of the push by ζ_x: 2[e(x)K(x, x′) − E_{x″} e(x″)K(x″, x′)] with the NTK
+    K(x, x′) = E_w σ′(<w, x>)σ′(<w, x′>)<x, x′> — sampled neurons and samples (4 s.e.)."""
+    rng = np.random.default_rng(11)
+    act = paper_ramp()
+    d, neurons = 40, 12_000
+    w = rng.normal(0.0, 0.8 / math.sqrt(d), (neurons, d))
+
+    def draw(n):
+        y = rng.choice([1.0, -1.0], n)
+        return (1.0 + 0.8 * y)[:, None] * rng.normal(size=(n, d)), y
+
+    values = []
+    for _ in range(6):
+        (xa, ya), (xb, _), (xc, yc) = draw(1200), draw(600), draw(1200)
+        pa, pb, pc = xa @ w.T, xb @ w.T, xc @ w.T
+        ea, ec = ya - act(pa).mean(1), yc - act(pc).mean(1)
+        db = act.derivative(pb)
+        kab = act.derivative(pa) @ db.T / neurons * (xa @ xb.T)
+        kcb = act.derivative(pc) @ db.T / neurons * (xc @ xb.T)
+        phi = 2.0 * (ea[:, None] * kab - (ec[:, None] * kcb).mean(0)[None, :])
+        values.append(2.0 * (phi**2).mean())
+    mean, se = np.mean(values), np.std(values, ddof=1) / math.sqrt(len(values))
+    assert abs(unit_terms.shared_rate[-1, 0] - mean) < SE_FACTOR * se
+    assert se < 0.03 * mean  # the check can fail
+
+
+def test_the_rates_converge_in_the_cosines_and_the_push_step():
+    base = dict(injections=np.array([0.0]), radial_nodes=8, sample_nodes=2)
+    times = np.array([0.0, 0.1])
+    ref = step_noise_terms(PAPER, PAPER_INITIAL, times, 1.0, cosine_nodes=12, **base)
+    for kw in (dict(cosine_nodes=6), dict(cosine_nodes=12, push_step=1e-5)):
+        got = step_noise_terms(PAPER, PAPER_INITIAL, times, 1.0, **kw, **base)
+        for rate, r0 in ((got.shared_rate, ref.shared_rate), (got.own_rate, ref.own_rate)):
+            np.testing.assert_allclose(rate[[0, -1]][:, 1], r0[[0, -1]][:, 1], rtol=2e-3)
+
+
+def test_the_own_term_is_the_finite_step_mean_law_to_first_order(unit_terms, tmp_path):
+    """(R_finite_step(ε) − R_plain)/ε from the grid DD with SGD's own step noise (a different
+    scheme altogether) tends to the pushed rings' own term: Richardson over ε = 5e-5, 2.5e-5
+    removes its O(ε) part and leaves < 1.5 %."""
+    risks = {}
+    for eps in (0.0, 5e-5, 2.5e-5):
+        out = tmp_path / f"fs{eps}.h5"
+        dd.solve("grids/finite_step.toml", out, quiet=True, overrides={
+            "time.t_end": 0.5, "time.save_every": 0.5, "time.observe_every": 0.05,
+            "grid.r_cells": 400, "sgd.eps": eps or 1e-4, "dynamics.finite_step": bool(eps),
+        })  # fmt: skip
+        risks[eps] = dd.open(out).observables["risk"].sel(time=TIMES[1:], method="nearest").values
+    coarse = (risks[5e-5] - risks[0.0]) / 5e-5
+    fine = (risks[2.5e-5] - risks[0.0]) / 2.5e-5
+    limit = 2.0 * fine - coarse
+    own = unit_terms.own[1:]
+    assert np.all(np.abs(limit / own - 1.0) < 0.015)
+    assert np.all(np.abs(coarse / own - 1.0) > np.abs(fine / own - 1.0))  # O(ε) → 0
+
+
+def test_the_euler_term_converges_in_its_step():
+    """The Richardson slope from δ = 0.01, 0.005 against the one from 0.005, 0.0025 (measured
+    0.07 % apart at t = 0.2)."""
+    times = np.array([0.0, 0.2])
+    kw = dict(injections=np.array([0.0]), radial_nodes=8, sample_nodes=1)
+    a = step_noise_terms(PAPER, PAPER_INITIAL, times, 1.0, euler_step=0.01, **kw).euler
+    b = step_noise_terms(PAPER, PAPER_INITIAL, times, 1.0, euler_step=0.005, **kw).euler
+    assert a[1] < 0.0
+    assert abs(a[1] / b[1] - 1.0) < 0.005
+
+
+def test_a_run_writes_the_terms_and_their_sum(tmp_path):
+    out = tmp_path / "noise.h5"
+    dd.solve("grids/finite_width.toml", out, quiet=True, overrides={
+        "time.t_end": 0.2, "time.save_every": 0.2, "finite_width.dynamical": False,
+        "finite_width.shared_noise": True, "finite_width.euler_error": True,
+        "finite_width.noise_radial_nodes": 6, "finite_width.injection_every": 0.1,
+        "sgd.eps": 1e-3,
+    })  # fmt: skip
+    obs = dd.open(out).observables
+    shared, euler = obs["noise_shared"].values, obs["euler_error"].values
+    assert shared[0] == 0.0 and np.all(shared[1:] > 0) and np.all(euler[1:] < 0)
+    np.testing.assert_allclose(
+        obs["risk_predicted"].values, obs["risk_finite_n"].values + shared + euler, atol=1e-15
+    )
+    assert "noise_own" in obs and "noise_error" in obs
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["--set", "finite_width.own_noise=true", "--set", "dynamics.finite_step=true"],
+         "finite_width.own_noise"),
+        (["--set", "finite_width.shared_noise=true", "--set", 'problem.activation={kind = "tanh"}'],
+         "problem.activation.kind"),
+        (["--set", "finite_width.sample_nodes=4"], "finite_width.sample_nodes"),
+    ],
+)  # fmt: skip
+def test_bad_noise_configs_are_refused_naming_the_key(args, key):
+    result = ddsolver("run", "grids/finite_width.toml", "--set", "finite_width.dynamical=false",
+                      *args)  # fmt: skip
+    assert result.returncode == 2
+    assert key in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_other_kinds_refuse_the_noise_switches():
+    result = ddsolver(
+        "run", "grids/teacher_student.toml", "--set", "finite_width.shared_noise=true"
+    )
+    assert result.returncode == 2
+    assert "finite_width.shared_noise" in result.stderr
+
+
+def test_compare_reports_each_partial_prediction_at_the_sgd_step(tmp_path):
+    """The budget's predictions add the switched-on terms in order; an SGD at half the ε of
+    the run gets half the (first-order) terms; the error_budget figure is written."""
+    common = {"time.t_end": 0.2, "time.save_every": 0.2, "time.observe_every": 0.1}
+    pde = tmp_path / "pde.h5"
+    dd.solve(
+        "grids/finite_width.toml",
+        pde,
+        quiet=True,
+        overrides={
+            **common,
+            "finite_width.dynamical": False,
+            "finite_width.shared_noise": True,
+            "finite_width.noise_radial_nodes": 6,
+            "finite_width.injection_every": 0.1,
+            "finite_width.own_noise": True,
+            "finite_width.euler_error": True,
+            "sgd.eps": 1e-3,
+        },
+    )
+    sgd = tmp_path / "sgd.h5"
+    dd.train("grids/finite_width.toml", sgd, quiet=True, overrides={
+        **common, "sgd.eps": 5e-4, "sgd.seeds": [0, 1], "sgd.neurons": 100,
+        "sgd.observe_every": 0.1})  # fmt: skip
+    report = dd.compare(pde, sgd, tmp_path / "report")
+    budget = report["budget"]
+    assert budget["labels"] == ["limit", "+ 1/N term", "+ own step noise", "+ shared noise",
+                                "+ Euler steps"]  # fmt: skip
+    obs = dd.open(pde).observables
+    pred = [np.asarray(p) for p in budget["predictions"]]
+    t = np.asarray(report["risk"]["time"])
+    shared = np.interp(t, obs.time, obs["noise_shared"].values)
+    np.testing.assert_allclose(pred[3] - pred[2], 0.5 * shared, atol=1e-14)
+    np.testing.assert_allclose(pred[1], report["risk"]["pde_finite_n"], atol=1e-14)
+    mean = np.asarray(report["risk"]["sgd_mean"])
+    for gap, p in zip(budget["gaps"], pred, strict=True):
+        np.testing.assert_allclose(gap, mean - p, atol=1e-14)
+    assert (tmp_path / "report" / "error_budget.png").exists()
