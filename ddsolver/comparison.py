@@ -387,7 +387,8 @@ def _json_safe(value):
 def summary_lines(report: dict) -> list[str]:
     """A one-screen summary of a comparison report: what was compared, the largest gap
     between the limit's objective and the trained networks' mean and when, the largest W1 of
-    each coordinate, and the same for a finite-step-corrected run."""
+    each coordinate, the same for a finite-step-corrected run, and with the step-noise terms
+    the largest gap to each cumulative prediction of the budget."""
     seeds = report["seeds"]
     times = report["risk"]["time"]
     lines = [
@@ -409,6 +410,15 @@ def summary_lines(report: dict) -> list[str]:
             f"{_num(step['time_of_max_gap'])}"
             + ("; largest W1: " + ", ".join(f"{k} {_num(v)}" for k, v in w1_step.items()))
             * bool(w1_step)
+        )
+    budget = report.get("budget")
+    if budget:  # the step-noise terms: SGD against each cumulative prediction
+        lines.append(
+            "largest |mean SGD − prediction|: "
+            + ", ".join(
+                f"{label} {_num(gap)}"
+                for label, gap in zip(budget["labels"], budget["max_abs_gaps"], strict=True)
+            )
         )
     return lines
 

@@ -8,7 +8,10 @@ from cli_runner import ddsolver
 from scipy import special
 
 import ddsolver as dd
+from ddsolver.comparison import summary_lines
 from ddsolver.fluctuations.step_noise import (
+    LAGS,
+    _time_integrals,
     injection_times,
     network_output,
     sample_norms,
@@ -50,6 +53,26 @@ def test_split_cosines_integrate_the_cosine_law_and_its_jumps():
     assert abs(w2 @ c2**2 - moments[1]) < 1e-13
 
 
+def test_injection_times_grow_from_their_first_spacing_and_end_on_t_end():
+    s = injection_times(4.0, 0.025, 0.1)
+    assert s[0] == 0.0 and s[-1] == 4.0
+    gaps = np.diff(s)
+    assert np.all(gaps[:-1] >= 0.025 - 1e-15)
+    np.testing.assert_allclose(gaps[:-1], np.maximum(0.025, 0.1 * s[:-2]), rtol=1e-12)
+
+
+def test_the_time_integral_is_exact_for_an_integrand_linear_in_s():
+    """∫₀ᵗ (1 + 2s) ds = t + t² from the coarse injections, the lag nodes t − τ and t."""
+    times = np.array([0.0, 0.01, 0.1, 0.3, 1.7])
+    injections = injection_times(1.7, 0.05)
+    lags = np.asarray(LAGS)
+    rate = np.vstack([np.outer(1.0 + 2.0 * injections, np.ones(times.size)),
+                      1.0 + 2.0 * times])  # fmt: skip
+    near = 1.0 + 2.0 * (times[None, :] - lags[:, None])
+    np.testing.assert_allclose(_time_integrals(injections, rate, lags, near, times),
+                               times + times**2, rtol=1e-13, atol=1e-15)  # fmt: skip
+
+
 def test_network_output_matches_monte_carlo():
     """ŷ(|x|) = E_w σ(<w, x>) under ρ₀ against sampled neurons (4 s.e.)."""
     rng = np.random.default_rng(3)
@@ -75,30 +98,38 @@ def test_sample_norms_are_the_data_law():
         assert abs(mean_sq - (1 + 0.8 * y) ** 2 * 40) < 1e-10
 
 
+def _sampled_shared_rate(a_std: float, rng, sets: int = 6) -> tuple[float, float]:
+    """2 E_{x,x′}[Φ_x(x′)²] at t = 0 from sampled neurons (a ~ N(1, a_std²); a ≡ 1 without a
+    spread) and samples: the mean and standard error over ``sets`` independent sets."""
+    act = paper_ramp()
+    d, neurons = 40, 12_000
+    w = rng.normal(0.0, 0.8 / math.sqrt(d), (neurons, d))
+    a = 1.0 + a_std * rng.normal(size=neurons)
+
+    def draw(n):
+        y = rng.choice([1.0, -1.0], n)
+        x = (1.0 + 0.8 * y)[:, None] * rng.normal(size=(n, d))
+        pre = x @ w.T
+        return x, y - act(pre) @ a / neurons, act(pre), act.derivative(pre)
+
+    def ntk(one, two):  # E_θ ∇_θσ*(x; θ)·∇_θσ*(x′; θ), the a-part only with a spread
+        out = (one[3] * a**2) @ two[3].T / neurons * (one[0] @ two[0].T)
+        return out + (one[2] @ two[2].T / neurons if a_std > 0 else 0.0)
+
+    values = []
+    for _ in range(sets):
+        first, second, third = draw(1200), draw(600), draw(1200)
+        mean_kick = (third[1][:, None] * ntk(third, second)).mean(0)
+        phi = 2.0 * (first[1][:, None] * ntk(first, second) - mean_kick[None, :])
+        values.append(2.0 * (phi**2).mean())
+    return float(np.mean(values)), float(np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
 def test_instantaneous_shared_rate_matches_monte_carlo(unit_terms):
     """At s = t = 0, E_x ∫∫ζᵀ∇∇′(2U)ζ = 2 E_{x,x′}[Φ_x(x′)²], Φ_x(x′) the change of the output
     at x′ of the push by ζ_x: 2[e(x)K(x, x′) − E_{x″} e(x″)K(x″, x′)] with the NTK
     K(x, x′) = E_w σ′(<w, x>)σ′(<w, x′>)<x, x′> — sampled neurons and samples (4 s.e.)."""
-    rng = np.random.default_rng(11)
-    act = paper_ramp()
-    d, neurons = 40, 12_000
-    w = rng.normal(0.0, 0.8 / math.sqrt(d), (neurons, d))
-
-    def draw(n):
-        y = rng.choice([1.0, -1.0], n)
-        return (1.0 + 0.8 * y)[:, None] * rng.normal(size=(n, d)), y
-
-    values = []
-    for _ in range(6):
-        (xa, ya), (xb, _), (xc, yc) = draw(1200), draw(600), draw(1200)
-        pa, pb, pc = xa @ w.T, xb @ w.T, xc @ w.T
-        ea, ec = ya - act(pa).mean(1), yc - act(pc).mean(1)
-        db = act.derivative(pb)
-        kab = act.derivative(pa) @ db.T / neurons * (xa @ xb.T)
-        kcb = act.derivative(pc) @ db.T / neurons * (xc @ xb.T)
-        phi = 2.0 * (ea[:, None] * kab - (ec[:, None] * kcb).mean(0)[None, :])
-        values.append(2.0 * (phi**2).mean())
-    mean, se = np.mean(values), np.std(values, ddof=1) / math.sqrt(len(values))
+    mean, se = _sampled_shared_rate(0.0, np.random.default_rng(11))
     assert abs(unit_terms.shared_rate[-1, 0] - mean) < SE_FACTOR * se
     assert se < 0.03 * mean  # the check can fail
 
@@ -224,3 +255,5 @@ def test_compare_reports_each_partial_prediction_at_the_sgd_step(tmp_path):
     for gap, p in zip(budget["gaps"], pred, strict=True):
         np.testing.assert_allclose(gap, mean - p, atol=1e-14)
     assert (tmp_path / "report" / "error_budget.png").exists()
+    assert any(line.startswith("largest |mean SGD − prediction|: limit")
+               for line in summary_lines(report))  # fmt: skip

@@ -20,22 +20,9 @@ ensembles of finite networks.
 
 **The axisymmetric reduction.** For the isotropic kind ρ₀ is rotation invariant, so
 (1 − s)ρ₀ + s δ_z is invariant under the rotations that fix the axis ê = z/|z|, and so is
-its flow. A point is then (r, c): its norm and its cosine with ê; a "ring" of such points is
-a (d − 2)-sphere. The flow of a point under an axisymmetric Ψ(r, c) is
-
-    dr/dt = −2ξ ∂_rΨ,      dc/dt = −2ξ (1 − c²)/r² ∂_cΨ,
-
-and the neuron on the axis (c = 1) stays there. By Mehler's formula and the law of the
-cosine of two points of rings (r, c), (r', c'), cc' + ss'x with s = √(1 − c²) and x the
-cosine of two uniform directions in R^{d−1} (moments μ_j), the ring-averaged interaction is
-
-    Ū(r, c; r', c') = Σ± Σ_k Σ_{j even ≤ k} W_kj f̂_k(s±) f̂_k(s'±) c^{k−j} s^j c'^{k−j} s'^j,
-    W_kj = ½ C(k, j) μ_j,        s± = (1 ± Δ) r,
-
-all degrees k ≤ K (odd ones too: two points leaning on one axis are not independent),
-so Ψ and R are sums over the features f̂_k(s±) c^{k−j} s^j — O(M K²) per evaluation for M
-rings. The axis neuron's own pair U(z, z) is the closed form, not the series (which
-converges slowly at c = 1).
+its flow: it is a set of rings about ê (:mod:`ddsolver.fluctuations.rings`), and the neuron on
+the axis (c = 1) stays there. Its own pair U(z, z) is the closed form, not the Mehler series
+(which converges slowly at c = 1).
 
 **The second layer.** With θ = (a, w), V = a v(r), U = a a' ū: every ring carries its a,
 which weights its features; ∂_aΨ = Ψ/a, da/dt = −2ξ(∂_aΨ + λa), and the axis neuron's own
