@@ -38,17 +38,15 @@ second derivative of the discrete flow to O(h²).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.activations import KINKED_KINDS
 from ..models.angular import cosine_quadrature
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
-from .rings import RingFlow, default_degree
+from .rings import RingFlow, checked_times, default_degree
 
 #: The mass of the added neuron in the second difference g'' ≈ [g(h) − 2g(0) + g(−h)]/h².
 MASS_STEP = 1e-3
@@ -169,13 +167,7 @@ def dynamical_correction(
     -------
     DynamicalCorrection
     """
-    if math.isinf(problem.dimension):
-        raise ValueError("the dynamical correction needs a finite dimension")
-    if problem.activation.kind not in KINKED_KINDS:
-        raise ValueError(f"the dynamical correction needs a kinked σ {sorted(KINKED_KINDS)}")
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise ValueError("times must be ascending and ≥ 0")
+    times = checked_times(problem, times, "the dynamical correction")
     degree = default_degree(problem.dimension) if degree is None else int(degree)
     cosine_nodes = (degree + 2) // 2 if cosine_nodes is None else int(cosine_nodes)
     d = float(problem.dimension)

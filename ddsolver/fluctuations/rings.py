@@ -30,6 +30,7 @@ from numba import prange
 
 from .._jit import jit, jit_parallel
 from .._scipy import special
+from ..models.activations import KINKED_KINDS
 from ..models.angular import even_moments
 from ..models.hermite import kink_offset, kinked_columns
 from ..models.integrals import kinked_second_moment, kinked_second_moment_da
@@ -240,3 +241,16 @@ class RingFlow:
             state = state + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             t = target if dt == remaining else t + dt
         return state, t
+
+
+def checked_times(problem: IsotropicGaussians, times, what: str) -> np.ndarray:
+    """``times`` as an ascending float array ≥ 0, for a ring computation (``what``) that needs
+    a finite d and a kinked σ (their Hermite columns in closed form); ValueError otherwise."""
+    if math.isinf(problem.dimension):
+        raise ValueError(f"{what} needs a finite dimension")
+    if problem.activation.kind not in KINKED_KINDS:
+        raise ValueError(f"{what} needs a kinked σ {sorted(KINKED_KINDS)}")
+    times = np.asarray(times, dtype=float)
+    if times.ndim != 1 or np.any(times < 0) or np.any(np.diff(times) < 0):
+        raise ValueError("times must be ascending and ≥ 0")
+    return times

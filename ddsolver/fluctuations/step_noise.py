@@ -52,11 +52,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.activations import KINKED_KINDS
 from ..models.angular import cosine_quadrature
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
-from .rings import RingFlow, default_degree
+from .rings import RingFlow, checked_times, default_degree
 
 #: h of the second differences, in units of the kick ζ (whose size is ~2ξ|e|σ′√d).
 PUSH_STEP = 1e-4
@@ -273,13 +272,7 @@ def step_noise_terms(
     -------
     StepNoiseTerms
     """
-    if math.isinf(problem.dimension):
-        raise ValueError("the step-noise terms need a finite dimension")
-    if problem.activation.kind not in KINKED_KINDS:
-        raise ValueError(f"the step-noise terms need a kinked σ {sorted(KINKED_KINDS)}")
-    times = np.asarray(times, dtype=float)
-    if times.ndim != 1 or np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise ValueError("times must be ascending and ≥ 0")
+    times = checked_times(problem, times, "the step-noise computation")
     injections = times if injections is None else np.asarray(injections, dtype=float)
     if injections.size == 0 or injections[0] != 0.0 or np.any(np.diff(injections) <= 0):
         raise ValueError("injections must start at 0 and increase")
