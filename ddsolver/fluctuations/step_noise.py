@@ -35,8 +35,10 @@ by h[A x̂ + B ŵ], A = 2ξ a e σ′(rc|x|)|x|, B = 2ξ ∂_rΨ₀(r), e = y �
 h·2ξ[e σ(rc|x|) + ∂_aΨ₀]. ŷ depends on |x| only; E_x is a Gauss rule in |x| = (1 ± Δ)χ_d per
 class (probability ½ each). The flows from each injection time s run with the same RK4 steps
 (:class:`~ddsolver.fluctuations.rings.RingFlow`), so the second differences are those of
-one discrete flow; the integral over s is the trapezoidal rule on the injection times, with
-the instantaneous integrand (no propagation) at every observation time as its last node.
+one discrete flow. The integral over s is the trapezoidal rule on three sets of nodes: the
+coarse injection times (:func:`injection_times`, spaced by ``injection_every`` and then by
+10 % of s) before t − max τ, pushes at t − τ for the fine lags τ of :data:`LAGS` (the shared
+integrand halves within about 0.03 of t − s), and the instantaneous integrand at t itself.
 
 **The Euler part.** SGD takes explicit Euler steps of the drift, and Euler's global error
 is first order in the step: E R(t) moves by ε·∂_δ F^{Euler, δ}_t |_{δ=0} as well. The slope
