@@ -218,6 +218,14 @@ def pushed_rings(
     return (single, single_mass), (pair, pair_mass)
 
 
+def variance_of_a(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """Var(a) = ∫a² dρ − (∫a dρ)² of each ring set: state (3, B, M), mass (B, M) → (B,)."""
+    a = state[2]
+    m = mass / mass.sum(axis=1, keepdims=True)
+    mean = (m * a).sum(axis=1)
+    return (m * a * a).sum(axis=1) - mean * mean
+
+
 def _rates(
     single: np.ndarray, pair: np.ndarray, weights: np.ndarray, h: float
 ) -> tuple[float, float]:
@@ -237,9 +245,9 @@ def step_noise_terms(
     batch: int = 1,
     *,
     injections: np.ndarray | None = None,
-    radial_nodes: int = 40,
-    cosine_nodes: int = 8,
-    sample_nodes: int = 6,
+    radial_nodes: int = 12,
+    cosine_nodes: int = 6,
+    sample_nodes: int = 3,
     a_nodes: int = 4,
     degree: int | None = None,
     step: float = 0.1,
@@ -248,6 +256,7 @@ def step_noise_terms(
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
     push_step: float = PUSH_STEP,
+    functional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> StepNoiseTerms:
     r"""The shared, own and Euler first-order terms of SGD's mean risk (isotropic kind).
 
@@ -269,12 +278,21 @@ def step_noise_terms(
         decay in t − s (a time of order 0.05 on the paper example)
     xi : ξ(t); lam : λ
     push_step : h of the second differences
+    functional : Φ of ring sets — (r, c, a) of shape (3, B, M) and masses (B, M) to (B,) — whose
+        terms are wanted instead of the risk's (e.g. :func:`variance_of_a`: the same
+        expansion holds for any smooth Φ of ρ̂)
 
     Returns
     -------
-    StepNoiseTerms
+    StepNoiseTerms (with Φ in place of R where ``functional`` is given)
     """
     times = checked_times(problem, times, "the step-noise computation")
+
+    def value(state: np.ndarray, masses: np.ndarray) -> np.ndarray:
+        if functional is not None:
+            return functional(state, masses)
+        return flow.gradients(state, masses)[1]
+
     injections = times if injections is None else np.asarray(injections, dtype=float)
     if injections.size == 0 or injections[0] != 0.0 or np.any(np.diff(injections) <= 0):
         raise ValueError("injections must start at 0 and increase")
@@ -324,7 +342,7 @@ def step_noise_terms(
             for k, (runs, masses) in enumerate(batches):
                 moved, reached = flow.advance(runs, masses, u, target, step)
                 batches[k] = (moved, masses)
-                risks.append(flow.gradients(moved, masses)[1])
+                risks.append(value(moved, masses))
             u = reached
             yield _rates(*risks, sweights, h)
 
@@ -335,14 +353,14 @@ def step_noise_terms(
     for (k, i), s in near.items():  # the fine lags before each time, to that time only
         near_shared[k, i], near_own[k, i] = next(rates_from(s, times[i : i + 1]))
     for i, t in enumerate(times):  # the instantaneous integrand and R(ρ_t)
-        risk[i] = flow.gradients(states[t], mass[None, :])[1][0]
+        risk[i] = value(states[t], mass[None, :])[0]
         shared_rate[-1, i], own_rate[-1, i] = next(rates_from(t, times[i : i + 1]))
 
     scale = 0.5 * float(eps) / int(batch)
     shared = scale * _time_integrals(injections, shared_rate, lags, near_shared, times)
     own = scale * _time_integrals(injections, own_rate, lags, near_own, times)
-    exact = _rk4_risks(flow, ring, mass, times, euler_step)  # RK4's error ≪ Euler's here
-    slopes = [(_euler_risks(flow, ring, mass, times, d) - exact) / d
+    exact = _rk4_values(flow, value, ring, mass, times, euler_step)  # RK4's error ≪ Euler's
+    slopes = [(_euler_values(flow, value, ring, mass, times, d) - exact) / d
               for d in (euler_step, 0.5 * euler_step)]  # fmt: skip
     euler = float(eps) * (2.0 * slopes[1] - slopes[0])  # Richardson: the δ → 0 slope
     return StepNoiseTerms(times, risk, shared, own, euler, injections, shared_rate, own_rate,
@@ -366,18 +384,18 @@ def _time_integrals(
     return out
 
 
-def _rk4_risks(flow: RingFlow, ring, mass, times, step: float) -> np.ndarray:
-    """R at ``times`` of the rings stepped by RK4 with steps of at most ``step``."""
+def _rk4_values(flow: RingFlow, value, ring, mass, times, step: float) -> np.ndarray:
+    """Φ at ``times`` of the rings stepped by RK4 with steps of at most ``step``."""
     state, t = ring[:, None, :], 0.0
     out = np.empty(times.size)
     for i, target in enumerate(times):
         state, t = flow.advance(state, mass[None, :], t, target, step)
-        out[i] = flow.gradients(state, mass[None, :])[1][0]
+        out[i] = value(state, mass[None, :])[0]
     return out
 
 
-def _euler_risks(flow: RingFlow, ring, mass, times, delta: float) -> np.ndarray:
-    """R at ``times`` of the rings stepped by explicit Euler with step ``delta``."""
+def _euler_values(flow: RingFlow, value, ring, mass, times, delta: float) -> np.ndarray:
+    """Φ at ``times`` of the rings stepped by explicit Euler with step ``delta``."""
     state, t = ring[:, None, :].copy(), 0.0
     out = np.empty(times.size)
     masses = mass[None, :]
@@ -386,8 +404,7 @@ def _euler_risks(flow: RingFlow, ring, mass, times, delta: float) -> np.ndarray:
             dt = min(delta, target - t)
             state = state + dt * flow.velocity(t, state, masses)
             t += dt
-        _, r = flow.gradients(state, masses)
-        out[i] = r[0]
+        out[i] = value(state, masses)[0]
     return out
 
 
