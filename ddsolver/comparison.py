@@ -27,6 +27,7 @@ import numpy as np
 
 from . import io
 from .config import ConfigError, is_default
+from .fields import NOISE_SWITCHES
 
 #: Config tables that must agree for a comparison to mean anything.
 PROBLEM_TABLES = ("problem", "initial", "dynamics")
@@ -190,13 +191,13 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
     return out
 
 
-#: The step-noise terms of the budget in the order they are added: (switch, observable,
-#: label, scales with 1/B).
-BUDGET_TERMS = (
-    ("own_noise", "noise_own", "+ own step noise", True),
-    ("shared_noise", "noise_shared", "+ shared noise", True),
-    ("euler_error", "euler_error", "+ Euler steps", False),
-)
+#: The budget's label of each step-noise switch (:data:`~ddsolver.fields.NOISE_SWITCHES`,
+#: added in its order) and whether its term scales with 1/B.
+BUDGET_TERMS = {
+    "own_noise": ("+ own step noise", True),
+    "shared_noise": ("+ shared noise", True),
+    "euler_error": ("+ Euler steps", False),
+}
 
 
 def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> dict:
@@ -207,7 +208,8 @@ def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> d
     eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
     noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
     labels, predictions = ["limit", "+ 1/N term"], [pde_risk, pde_corrected]
-    for switch, name, label, per_batch in BUDGET_TERMS:
+    for switch, name in NOISE_SWITCHES.items():
+        label, per_batch = BUDGET_TERMS[switch]
         if fw.get(switch):
             ratio = noise_ratio if per_batch else eps_ratio
             term = ratio * np.interp(t, pobs["time"], pobs[name])

@@ -20,6 +20,13 @@ from dataclasses import dataclass
 
 #: The unit of a dimensionless number (CF).
 DIMENSIONLESS = "1"
+#: The ``finite_width`` switches of SGD's first-order step-noise terms and the observable
+#: each writes and adds to ``risk_predicted`` (docs/finite_width.md), in the budget's order.
+NOISE_SWITCHES = {
+    "own_noise": "noise_own",
+    "shared_noise": "noise_shared",
+    "euler_error": "euler_error",
+}
 
 
 @dataclass(frozen=True)

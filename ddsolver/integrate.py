@@ -21,7 +21,7 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_schedule, build_system
-from .fields import run_fields
+from .fields import NOISE_SWITCHES, run_fields
 from .kinds import get_kind
 from .kinds.base import ReducedKind
 from .lagrangian import ParticleDD
@@ -93,14 +93,6 @@ class PDEIntegrator:
     def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
         self.state = self.system.state_from(state)
         self.dt_limit = dt_limit
-
-
-#: The ``finite_width`` noise switches and the observables they add to risk_predicted.
-NOISE_OBSERVABLES = {
-    "shared_noise": "noise_shared",
-    "own_noise": "noise_own",
-    "euler_error": "euler_error",
-}
 
 
 def _edge_keys(grid) -> str:
@@ -243,13 +235,13 @@ def run_reduced(
               file=sys.stderr, flush=True)  # fmt: skip
     term = kind.dynamical_term(cfg, times, schedule)
     fw = cfg.config["finite_width"]
-    switched = [name for name in NOISE_OBSERVABLES if fw.get(name)]
+    switched = [name for name in NOISE_SWITCHES if fw.get(name)]
     if switched and not quiet:
         print(f"ddsolver: computing the step-noise terms ({', '.join(switched)}) on "
               f"{times.size} stop times", file=sys.stderr, flush=True)  # fmt: skip
     noise = kind.noise_budget(cfg, times, schedule)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term, noise,
-                               tuple(NOISE_OBSERVABLES[name] for name in switched))  # fmt: skip
+                               tuple(NOISE_SWITCHES[name] for name in switched))  # fmt: skip
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)

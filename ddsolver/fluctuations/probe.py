@@ -43,10 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.angular import cosine_quadrature
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
-from .rings import RingFlow, checked_times, default_degree
+from .rings import RingFlow, checked_times, default_degree, initial_rings, radial_quadrature
 
 #: The mass of the added neuron in the second difference g'' ≈ [g(h) − 2g(0) + g(−h)]/h².
 MASS_STEP = 1e-3
@@ -116,17 +115,6 @@ def _interpolated(first, probe_radii, probe_amplitudes, radii, amplitudes) -> np
     return (1 - u) * along_r[:, k, cols] + u * along_r[:, k + 1, cols]
 
 
-def _radial_rule(initial: GaussianInitial, nodes: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
-    """Radii and weights for E f(|w|) under ρ₀: Gauss (exact for polynomials in r²) or
-    equal-mass midpoint quantiles (robust where the flow map of r steepens)."""
-    if rule == "gauss":
-        return initial.radial_quadrature(nodes)
-    if rule == "quantile":
-        q = (np.arange(nodes) + 0.5) / nodes
-        return initial.axis_quantiles("r", q), np.full(nodes, 1.0 / nodes)
-    raise ValueError(f"radial_rule must be 'gauss' or 'quantile', got {rule!r}")
-
-
 def dynamical_correction(
     problem: IsotropicGaussians,
     initial: GaussianInitial,
@@ -170,32 +158,24 @@ def dynamical_correction(
     times = checked_times(problem, times, "the dynamical correction")
     degree = default_degree(problem.dimension) if degree is None else int(degree)
     cosine_nodes = (degree + 2) // 2 if cosine_nodes is None else int(cosine_nodes)
-    d = float(problem.dimension)
     flow = RingFlow(problem, degree, xi, lam)
 
-    radii, rweights = _radial_rule(initial, radial_nodes, radial_rule)
-    probe_radii, probe_rweights = _radial_rule(initial, probe_nodes, radial_rule)
-    second_layer = problem.second_layer
-    amps, aweights = initial.a_quadrature(a_nodes) if second_layer else ([1.0], [1.0])
+    ring, ring_m, group_w = initial_rings(problem, initial, radial_nodes, a_nodes, cosine_nodes,
+                                          radial_rule)  # fmt: skip
+    probe_radii, probe_rweights = radial_quadrature(initial, probe_nodes, radial_rule)
     probe_amps, probe_aweights = (
-        initial.a_quadrature(probe_a_nodes) if second_layer else ([1.0], [1.0])
+        initial.a_quadrature(probe_a_nodes) if problem.second_layer else ([1.0], [1.0])
     )
-    amps, aweights = np.asarray(amps, float), np.asarray(aweights, float)
     probe_amps, probe_aweights = np.asarray(probe_amps, float), np.asarray(probe_aweights, float)
-    cos, cweights = cosine_quadrature(int(d), cosine_nodes)
-    # the rings: a-major, then r, then c; the probes: a-major, then r
-    ring_a, ring_r, ring_c = (x.ravel() for x in np.meshgrid(amps, radii, cos, indexing="ij"))
-    ring_m = np.einsum("i,j,k->ijk", aweights, rweights, cweights).ravel()
+    # the rings: a-major, then r, then c (initial_rings); the probes: a-major, then r
     probe_a, probe_r = (x.ravel() for x in np.meshgrid(probe_amps, probe_radii, indexing="ij"))
     probe_weights = np.outer(probe_aweights, probe_rweights).ravel()
     probes = probe_r.size
     runs = 1 + 2 * probes
     h = float(mass_step)
     share = np.concatenate([[0.0], np.tile([h, -h], probes)])
-    state = np.empty((3, runs, ring_r.size + 1))  # r, c, a
-    state[0, :, :-1] = ring_r
-    state[1, :, :-1] = ring_c
-    state[2, :, :-1] = ring_a
+    state = np.empty((3, runs, ring_m.size + 1))  # r, c, a
+    state[:, :, :-1] = ring[:, None, :]
     state[0, 0, -1], state[2, 0, -1] = probe_r[0], probe_a[0]  # massless in the base run
     state[0, 1:, -1] = np.repeat(probe_r, 2)
     state[2, 1:, -1] = np.repeat(probe_a, 2)
@@ -206,7 +186,7 @@ def dynamical_correction(
     probe = mass.shape[1] - 1
 
     out_risk = np.empty((times.size, runs))
-    groups = amps.size * radii.size  # the base run's rings of one (a, r) share their motion
+    groups = group_w.size  # the base run's rings of one (a, r) share their motion
     out_points = np.empty((times.size, 2, groups))
     t = 0.0
     for i, target in enumerate(times):
@@ -221,7 +201,6 @@ def dynamical_correction(
     minus = out_risk[:, 2::2]
     second = (plus - 2.0 * base + minus) / (h * h)
     first = (plus - minus) / (2.0 * h)
-    group_w = np.outer(aweights, rweights).ravel()
     r_t, a_t = out_points[:, 0].ravel(), out_points[:, 1].ravel()
     v, _ = problem.radial_potential(r_t)
     self_pair = problem.radial_self(r_t)
@@ -229,7 +208,7 @@ def dynamical_correction(
     mean_self = ((a_t**2 * self_pair).reshape(times.size, groups) * group_w).sum(axis=1)
     double = out_risk[:, 0] - problem.label_second_moment - 2.0 * mean_v
     fine_r, fine_rw = initial.radial_quadrature(FINE_NODES)
-    fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if second_layer else ([1.0], [1.0])
+    fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if problem.second_layer else ([1.0], [1.0])
     grid_a, grid_r = (x.ravel() for x in np.meshgrid(fine_a, fine_r, indexing="ij"))
     fine_w = np.outer(fine_aw, fine_rw).ravel()
     return DynamicalCorrection(

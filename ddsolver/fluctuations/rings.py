@@ -31,8 +31,9 @@ from numba import prange
 from .._jit import jit, jit_parallel
 from .._scipy import special
 from ..models.activations import KINKED_KINDS
-from ..models.angular import even_moments
+from ..models.angular import cosine_quadrature, even_moments
 from ..models.hermite import kink_offset, kinked_columns
+from ..models.initial import GaussianInitial
 from ..models.integrals import kinked_second_moment, kinked_second_moment_da
 from ..models.isotropic import IsotropicGaussians
 
@@ -254,3 +255,43 @@ def checked_times(problem: IsotropicGaussians, times, what: str) -> np.ndarray:
     if times.ndim != 1 or np.any(times < 0) or np.any(np.diff(times) < 0):
         raise ValueError("times must be ascending and ≥ 0")
     return times
+
+
+def radial_quadrature(
+    initial: GaussianInitial, nodes: int, rule: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Radii and weights for E f(|w|) under ρ₀: Gauss (exact for polynomials in r²) or
+    equal-mass midpoint quantiles (robust where the flow map of r steepens)."""
+    if rule == "gauss":
+        return initial.radial_quadrature(nodes)
+    if rule == "quantile":
+        q = (np.arange(nodes) + 0.5) / nodes
+        return initial.axis_quantiles("r", q), np.full(nodes, 1.0 / nodes)
+    raise ValueError(f"radial_rule must be 'gauss' or 'quantile', got {rule!r}")
+
+
+def initial_rings(
+    problem: IsotropicGaussians,
+    initial: GaussianInitial,
+    radial_nodes: int,
+    a_nodes: int,
+    cosine_nodes: int,
+    rule: str = "quantile",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ρ₀ as rings: :func:`radial_quadrature` radii × Gauss–Hermite a (one node without a second
+    layer or where a is a point mass) × Gauss–Jacobi cosines of the cosine law in R^d.
+
+    Returns
+    -------
+    ring : (3, G · n_c) r, c and a, a-major, then r, then c (a group of one (a, r) is n_c
+        consecutive rings)
+    mass : (G · n_c,) their masses
+    group_mass : (G,) the masses of the G (a, r) groups
+    """
+    radii, rweights = radial_quadrature(initial, radial_nodes, rule)
+    amps, aweights = initial.a_quadrature(a_nodes) if problem.second_layer else ([1.0], [1.0])
+    amps, aweights = np.asarray(amps, dtype=float), np.asarray(aweights, dtype=float)
+    cos, cweights = cosine_quadrature(int(problem.dimension), cosine_nodes)
+    a, r, c = (x.ravel() for x in np.meshgrid(amps, radii, cos, indexing="ij"))
+    mass = np.einsum("i,j,k->ijk", aweights, rweights, cweights).ravel()
+    return np.stack([r, c, a]), mass, np.outer(aweights, rweights).ravel()

@@ -54,10 +54,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.angular import cosine_quadrature
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
-from .rings import RingFlow, checked_times, default_degree
+from .rings import RingFlow, checked_times, default_degree, initial_rings
 
 #: h of the second differences, in units of the kick ζ (whose size is ~2ξ|e|σ′√d).
 PUSH_STEP = 1e-4
@@ -65,6 +64,8 @@ PUSH_STEP = 1e-4
 INJECTION_GROWTH = 0.1
 #: The fine lags τ of the pushes at t − τ before each observation time t.
 LAGS = (0.0125, 0.025, 0.05, 0.1, 0.2)
+#: The numerics of :func:`step_noise_terms` that :func:`euler_term` shares.
+EULER_NUMERICS = ("a_nodes", "degree", "xi", "lam")
 #: Nodes per piece of the cosine rule for ŷ(|x|), the network's output on a sample.
 OUTPUT_NODES = 24
 
@@ -80,7 +81,6 @@ class StepNoiseTerms:
     shared : (T,) the noise neurons share through the common sample, (ε/2B) ∫ E_x shared
     own : (T,) each neuron's own noise, to first order in ε (what ``dynamics.finite_step``
         carries in the mean law)
-    euler : (T,) the Euler steps' first-order error, ε ∂_δ F^{Euler, δ}
     injections : (J,) the injection times s
     shared_rate, own_rate : (J + 1, T) E_x of the integrands at (s, t), NaN where s > t; the
         last row is the instantaneous one (s = t)
@@ -92,7 +92,6 @@ class StepNoiseTerms:
     risk: np.ndarray
     shared: np.ndarray
     own: np.ndarray
-    euler: np.ndarray
     injections: np.ndarray
     shared_rate: np.ndarray
     own_rate: np.ndarray
@@ -252,20 +251,19 @@ def step_noise_terms(
     degree: int | None = None,
     step: float = 0.1,
     lags: tuple[float, ...] = LAGS,
-    euler_step: float = 0.01,
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
     push_step: float = PUSH_STEP,
     functional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> StepNoiseTerms:
-    r"""The shared, own and Euler first-order terms of SGD's mean risk (isotropic kind).
+    r"""The shared and own first-order terms of SGD's mean risk (isotropic kind).
 
     Parameters
     ----------
     problem : the isotropic problem (a kinked σ, finite d; θ = w or (a, w))
     initial : the Gaussian initial law
     times : (T,) ascending observation times ≥ 0
-    eps, batch : SGD's ε and mini-batch B (the terms scale as ε/B and ε)
+    eps, batch : SGD's ε and mini-batch B (the terms scale as ε/B)
     injections : (J,) ascending injection times s for ∫ ds, starting at 0 (default ``times``)
     radial_nodes, a_nodes : the rings of ρ₀ (equal-mass radii, (K + 2) // 2 Gauss–Jacobi
         cosines, Gauss–Hermite a with a second layer)
@@ -273,7 +271,7 @@ def step_noise_terms(
     sample_nodes : Gauss nodes in |x| per class
     degree : K, the highest Mehler degree (default
         :func:`~ddsolver.fluctuations.rings.default_degree`)
-    step : the longest RK4 step; euler_step : δ of the Euler runs (δ and δ/2)
+    step : the longest RK4 step
     lags : the fine lags τ: a push at t − τ for each t resolves the shared integrand's fast
         decay in t − s (a time of order 0.05 on the paper example)
     xi : ξ(t); lam : λ
@@ -287,27 +285,16 @@ def step_noise_terms(
     StepNoiseTerms (with Φ in place of R where ``functional`` is given)
     """
     times = checked_times(problem, times, "the step-noise computation")
-
-    def value(state: np.ndarray, masses: np.ndarray) -> np.ndarray:
-        if functional is not None:
-            return functional(state, masses)
-        return flow.gradients(state, masses)[1]
-
     injections = times if injections is None else np.asarray(injections, dtype=float)
     if injections.size == 0 or injections[0] != 0.0 or np.any(np.diff(injections) <= 0):
         raise ValueError("injections must start at 0 and increase")
     degree = default_degree(problem.dimension) if degree is None else int(degree)
     flow = RingFlow(problem, degree, xi, lam)
+    value = _values(flow, functional)
     h = float(push_step)
 
-    q = (np.arange(radial_nodes) + 0.5) / radial_nodes
-    radii = initial.axis_quantiles("r", q)
-    rweights = np.full(radial_nodes, 1.0 / radial_nodes)
-    amps, aweights = initial.a_quadrature(a_nodes) if problem.second_layer else ([1.0], [1.0])
-    cos, cweights = cosine_quadrature(int(problem.dimension), (degree + 2) // 2)
-    grid = np.meshgrid(np.asarray(amps, float), radii, cos, indexing="ij")
-    ring = np.stack([grid[1].ravel(), grid[2].ravel(), grid[0].ravel()])  # (r, c, a)
-    mass = np.einsum("i,j,k->ijk", np.asarray(aweights, float), rweights, cweights).ravel()
+    base_nodes = (degree + 2) // 2  # exact for the isotropic rings' degree-K integrals
+    ring, mass, group_mass = initial_rings(problem, initial, radial_nodes, a_nodes, base_nodes)
     labels, norms, sweights = sample_norms(problem, sample_nodes)
 
     risk = np.empty(times.size)
@@ -317,8 +304,6 @@ def step_noise_terms(
     near_shared = np.full((lags.size, times.size), np.nan)
     near_own = np.full_like(near_shared, np.nan)
 
-    group_mass = np.outer(np.asarray(aweights, float), rweights).ravel()
-    base_nodes = cos.size
     near = {(k, i): t - lag for i, t in enumerate(times) for k, lag in enumerate(lags) if t > lag}
     states = {}  # the unperturbed rings at every time a push starts from
     base, t = ring[:, None, :], 0.0
@@ -359,12 +344,43 @@ def step_noise_terms(
     scale = 0.5 * float(eps) / int(batch)
     shared = scale * _time_integrals(injections, shared_rate, lags, near_shared, times)
     own = scale * _time_integrals(injections, own_rate, lags, near_own, times)
-    exact = _rk4_values(flow, value, ring, mass, times, euler_step)  # RK4's error ≪ Euler's
+    return StepNoiseTerms(times, risk, shared, own, injections, shared_rate, own_rate, lags,
+                          near_shared, near_own)  # fmt: skip
+
+
+def euler_term(
+    problem: IsotropicGaussians,
+    initial: GaussianInitial,
+    times: np.ndarray,
+    eps: float,
+    *,
+    radial_nodes: int = 12,
+    a_nodes: int = 4,
+    degree: int | None = None,
+    euler_step: float = 0.01,
+    xi: Callable[[float], float] = lambda t: 1.0,
+    lam: float = 0.0,
+    functional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """ε ∂_δ F^{Euler, δ}_t at ``times`` (T,): the rings of ρ₀ (as :func:`step_noise_terms`'s)
+    run by explicit Euler at δ and δ/2 (``euler_step``) against RK4 at δ, whose error is far
+    below Euler's, with Richardson's 2s(δ/2) − s(δ) removing the slope's own O(δ) part."""
+    times = checked_times(problem, times, "the Euler term")
+    degree = default_degree(problem.dimension) if degree is None else int(degree)
+    flow = RingFlow(problem, degree, xi, lam)
+    value = _values(flow, functional)
+    ring, mass, _ = initial_rings(problem, initial, radial_nodes, a_nodes, (degree + 2) // 2)
+    exact = _rk4_values(flow, value, ring, mass, times, euler_step)
     slopes = [(_euler_values(flow, value, ring, mass, times, d) - exact) / d
               for d in (euler_step, 0.5 * euler_step)]  # fmt: skip
-    euler = float(eps) * (2.0 * slopes[1] - slopes[0])  # Richardson: the δ → 0 slope
-    return StepNoiseTerms(times, risk, shared, own, euler, injections, shared_rate, own_rate,
-                          lags, near_shared, near_own)  # fmt: skip
+    return float(eps) * (2.0 * slopes[1] - slopes[0])
+
+
+def _values(flow: RingFlow, functional) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Φ of ring sets — ``functional``, or the risk where it is None."""
+    if functional is not None:
+        return functional
+    return lambda state, masses: flow.gradients(state, masses)[1]
 
 
 def _time_integrals(
@@ -458,7 +474,8 @@ def noise_budget(
     **numerics,
 ) -> NoiseBudget:
     """:func:`step_noise_terms` with injections every ``injection_every`` and its error against
-    ⌈radial_nodes/2⌉ radii and twice the spacing (the other ``numerics`` the same)."""
+    ⌈radial_nodes/2⌉ radii and twice the spacing (the other ``numerics`` the same), and
+    :func:`euler_term` once, on the fine rings."""
     times = np.asarray(times, dtype=float)
     t_end = float(times[-1]) if times.size else 0.0
     fine = step_noise_terms(problem, initial, times, eps, batch, radial_nodes=radial_nodes,
@@ -470,4 +487,6 @@ def noise_budget(
                                                          2.0 * INJECTION_GROWTH),
                               **numerics)  # fmt: skip
     error = np.abs(fine.shared + fine.own - coarse.shared - coarse.own)
-    return NoiseBudget(times, fine.shared, fine.own, fine.euler, error)
+    euler = euler_term(problem, initial, times, eps, radial_nodes=radial_nodes,
+                       **{k: numerics[k] for k in EULER_NUMERICS if k in numerics})  # fmt: skip
+    return NoiseBudget(times, fine.shared, fine.own, euler, error)

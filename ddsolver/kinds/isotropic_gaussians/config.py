@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
+from ...fields import NOISE_SWITCHES
 from ...schema import ConfigError, Key, dimension_value
 from ..spec import ReducedSpec, keys_of
 
@@ -18,7 +19,7 @@ KINKED = ("ramp", "relu", "piecewise")
 #: the factorised interaction) run them only at d = ∞ (models.isotropic._second_moment_bound).
 UNBOUNDED = ("relu", "square")
 #: The switches of SGD's first-order step-noise terms and their numerics (docs/finite_width.md).
-NOISE_TERMS = ("shared_noise", "own_noise", "euler_error")
+NOISE_TERMS = tuple(NOISE_SWITCHES)
 NOISE_NUMERICS = (
     "noise_radial_nodes",
     "sample_nodes",
