@@ -339,7 +339,11 @@ def step_noise_terms(
         near_shared[k, i], near_own[k, i] = next(rates_from(s, times[i : i + 1]))
     for i, t in enumerate(times):  # the instantaneous integrand and R(ρ_t)
         risk[i] = value(states[t], mass[None, :])[0]
-        shared_rate[-1, i], own_rate[-1, i] = next(rates_from(t, times[i : i + 1]))
+        same = np.flatnonzero(injections == t)  # an injection at t has it already
+        if same.size:
+            shared_rate[-1, i], own_rate[-1, i] = shared_rate[same[0], i], own_rate[same[0], i]
+        else:
+            shared_rate[-1, i], own_rate[-1, i] = next(rates_from(t, times[i : i + 1]))
 
     scale = 0.5 * float(eps) / int(batch)
     shared = scale * _time_integrals(injections, shared_rate, lags, near_shared, times)
