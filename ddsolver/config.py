@@ -106,7 +106,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "bool",
             False,
             "add SGD's own step noise at sgd.eps and sgd.batch (the finite-step correction: "
-            "Itô drift of order εd and radial diffusion of order ε; docs/finite_step.md)",
+            "Itô drift of order εd and radial diffusion of order ε; isotropic_gaussians, "
+            "anisotropic_gaussians, multi_index; docs/finite_step.md)",
         ),
     },
     "dynamics.xi": {

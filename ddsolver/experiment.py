@@ -102,9 +102,7 @@ def build_step_noise(cfg: dict | Settings) -> StepNoise | None:
 
 def noise_dimension(cfg: dict | Settings) -> float:
     """The SGD's d: ``problem.dimension``, or ``initial.dimension`` with the d = ∞ kernel."""
-    cfg = settings(cfg)
-    d = cfg.dimension
-    return cfg.initial_dimension if math.isinf(d) else d
+    return settings(cfg).sgd_dimension
 
 
 def build_grid_dd(cfg: dict | Settings) -> GridDD:

@@ -165,6 +165,13 @@ class Settings(
         return float(d) if d else self.dimension
 
     @property
+    def sgd_dimension(self) -> float:
+        """The SGD's d: problem.dimension, or the initial law's d with the d = ∞ kernel (the
+        d = ∞ kernel solved for the law of a finite-d network)."""
+        d = self.dimension
+        return self.initial_dimension if d == float("inf") else d
+
+    @property
     def kind(self) -> str:
         """problem.kind."""
         return self.problem.kind

@@ -237,7 +237,7 @@ class KindSpec(ABC):
             True,
             f"{self.name} has no finite-step correction; it exists for isotropic_gaussians "
             '(finite problem.dimension, discretisation.method = "grid", with or without a '
-            "second layer) and anisotropic_gaussians (particles)",
+            "second layer), anisotropic_gaussians and multi_index (particles, finite d)",
         )
 
 

@@ -12,7 +12,15 @@ from typing import ClassVar
 import numpy as np
 
 from ...fields import Field, observables, snapshots, statistics_fields
-from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key, int_key
+from ...schema import (
+    INITIAL_SEED,
+    LABEL_NOISE,
+    WEIGHT_MAX,
+    ConfigError,
+    Key,
+    dimension_value,
+    int_key,
+)
 from ..spec import KindSpec, Labels, keys_of
 from .mixed import MIXED_PAIRS
 from .polynomial import PolynomialError, parse_polynomial
@@ -99,19 +107,31 @@ class MultiIndexSpec(KindSpec):
 
     def own_keys(self, cfg: dict) -> set[str]:
         """The teacher, the label noise, whether the second layer is trained (and then its
-        initial law), λ, the initial law (its draw of the particles), the particles' count and
-        tolerances."""
+        initial law), λ, the finite-step switch, the initial law (its draw of the particles),
+        the particles' count and tolerances."""
         teacher = (
             ("polynomial",)
             if cfg["problem"]["teacher"]["polynomial"]
             else ("v", "gram", "activation")
         )
         keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
-        keys |= {"problem.label_noise", "problem.second_layer"}
+        keys |= {"problem.label_noise", "problem.second_layer", "dynamics.finite_step"}
         keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
         if cfg["problem"]["second_layer"]:
             keys |= keys_of("initial", "a_mean", "a_std")
         return keys | keys_of("particles", "count", "draw", "rtol", "atol")
+
+    def check_finite_step(self, cfg: dict) -> None:
+        """Accepted at the SGD's finite d (``problem.dimension``, or ``initial.dimension`` with
+        the d = ∞ kernel): the particles carry the correction's Itô drift of r⊥, of order εd;
+        its O(ε) diffusions are not carried (:mod:`.step_noise`)."""
+        d, d0 = dimension_value(cfg), float(cfg["initial"]["dimension"] or 0)
+        if math.isinf(d) and (not d0 or math.isinf(d0)):
+            raise ConfigError(
+                "problem.dimension", d,
+                "a finite d (or a finite initial.dimension with d = inf) with "
+                "dynamics.finite_step: the correction grows like εd",
+            )  # fmt: skip
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
         """The network teacher's keys are off beside a polynomial teacher."""
@@ -131,6 +151,10 @@ class MultiIndexSpec(KindSpec):
         k, second = cfg["problem"]["teacher"]["units"], cfg["problem"]["second_layer"]
         names = coordinate_names(k, second)
         obs = projection_fields(k, "the teacher subspace")
+        if cfg["dynamics"]["finite_step"]:
+            obs["step_drift"] = Field(
+                "∫ c dρ", "the finite step's mean Itô drift of r⊥ (order εd, dynamics.finite_step)"
+            )
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(

@@ -28,6 +28,7 @@ from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names
 from .hermite_teacher import HermitePolynomial
 from .model import MultiIndex
 from .sgd import exact_risk, sgd_steps
+from .step_noise import StepNoiseDrift
 
 #: Stream of the flow's initial particles (np.random.default_rng((seed, stream))).
 PARTICLE_STREAM = 2
@@ -124,6 +125,14 @@ def sgd_weights_memory(cfg: Settings) -> dict[str, float]:
     return {key: 8.0 * 3 * n * d}
 
 
+def step_noise_drift(cfg: Settings, model: MultiIndex) -> StepNoiseDrift | None:
+    """The finite step's drift of r⊥ at ``sgd.eps``, ``sgd.batch`` and the SGD's d
+    (``dynamics.finite_step``), or None."""
+    if not cfg.dynamics.finite_step:
+        return None
+    return StepNoiseDrift(model, cfg.sgd.eps, cfg.sgd.batch, cfg.sgd_dimension)
+
+
 def projection_observables(theta: np.ndarray) -> dict[str, float]:
     """The alignment ∫|m|²/|w|² and, for k ≤ :data:`MAX_NAMED_UNITS`, the RMS of each m_l of
     equally weighted points θ = (m, r⊥) (M, k + 1): the flow's particles or SGD's neurons."""
@@ -151,23 +160,34 @@ def particle_observables(model: MultiIndex, theta: np.ndarray, neurons: int) -> 
     return out
 
 
-def particle_flow(cfg: Settings, model, theta: np.ndarray, observables) -> ODESystem:
-    """The flow of equal-mass particles θ (M, dims) under ``model.velocity`` as an ODE (RK45,
-    ``particles.rtol`` and ``atol``), observed by ``observables(model, θ, sgd.neurons)`` and
-    snapshotted as ``particles``."""
+def particle_flow(
+    cfg: Settings, model, theta: np.ndarray, observables, drift: StepNoiseDrift | None = None
+) -> ODESystem:
+    """The flow of equal-mass particles θ (M, dims) under ``model.velocity`` (+ the finite
+    step's ``drift``) as an ODE (RK45, ``particles.rtol`` and ``atol``), observed by
+    ``observables(model, θ, sgd.neurons)`` (+ ``step_drift``) and snapshotted as
+    ``particles``."""
     shape = theta.shape
 
     def observe(state: np.ndarray, t: float) -> dict[str, float]:
-        return observables(model, state.reshape(shape), cfg.sgd.neurons)
+        out = observables(model, state.reshape(shape), cfg.sgd.neurons)
+        if drift is not None:
+            out["step_drift"] = float(np.mean(drift.drift(state.reshape(shape))))
+        return out
+
+    def velocity(state: np.ndarray) -> np.ndarray:
+        theta = state.reshape(shape)
+        if drift is None:
+            return model.velocity(theta).ravel()
+        return (model.velocity(theta) + drift.velocity(theta)).ravel()
 
     def snapshot(state: np.ndarray, t: float) -> dict[str, np.ndarray]:
         return {"particles": state.reshape(shape).copy()}
 
     part = cfg.particles
     return ODESystem(
-        lambda state: model.velocity(state.reshape(shape)).ravel(),
-        theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45",
-    )  # fmt: skip
+        velocity, theta.ravel(), observe, snapshot, part.rtol, part.atol, method="RK45"
+    )
 
 
 class MultiIndexNetwork(Network):
@@ -229,7 +249,7 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         """The particles' flow as an ODE (RK45)."""
         model = build_model(cfg)
         theta = initial_particles(cfg, cfg.particles.count, cfg.initial.seed)
-        return particle_flow(cfg, model, theta, particle_observables)
+        return particle_flow(cfg, model, theta, particle_observables, step_noise_drift(cfg, model))
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernel; the caller holds the compile lock."""
