@@ -23,7 +23,6 @@ from .config import ConfigError, to_toml
 from .experiment import build_schedule, build_system
 from .fields import NOISE_SWITCHES, run_fields
 from .kinds import get_kind
-from .kinds.base import ReducedKind
 from .lagrangian import ParticleDD
 from .ode import run_limit
 from .pde import GridDD, InitialMassError, initial_cell_masses
@@ -189,7 +188,7 @@ def run_pde(
     kind = get_kind(cfg)
     kind.check_solvable(cfg)
     check_memory(cfg, "run")
-    if isinstance(kind, ReducedKind):  # the kind is its DD's description, solved here
+    if kind.solved_as_reduced(cfg):  # the kind is its DD's description, solved here
         return run_reduced(cfg, Path(path), resume=resume, force=force, quiet=quiet)
     with compile_lock():
         kind.warm_up_pde()

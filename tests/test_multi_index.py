@@ -211,7 +211,6 @@ def test_the_config_builds_the_model():
         ("problem.teacher.gram=[1.0, 0.0, 1.0]", "problem.teacher.gram", "k × k = 4"),
         ("problem.teacher.v=[1.0, 2.0, 3.0]", "problem.teacher.v", "one number or k = 2"),
         ("problem.dimension=3", "problem.dimension", "d ≥ k + 2 = 4"),
-        ("discretisation.method='grid'", "discretisation.method", "particles"),
         ("problem.activation.kind='tanh'", "problem.activation.kind", "'erf'"),
         ("dynamics.tau=0.1", "dynamics.tau", "does not apply"),
         ("dynamics.xi=0.5", "dynamics.xi", "does not apply"),

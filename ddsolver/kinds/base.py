@@ -75,6 +75,11 @@ class ProblemKind(KindSpec):
         :meth:`describe` carries them as its ``attrs``."""
         return {}
 
+    def solved_as_reduced(self, cfg: Settings) -> bool:
+        """Whether :func:`ddsolver.integrate.run_reduced` solves the config's limit as a DD in
+        reduced coordinates (a :class:`ReducedKind`) rather than :meth:`describe` (default)."""
+        return False
+
     def describe(self, cfg: Settings) -> ODESystem | SteppedLimit:
         """The limit of a resolved config when it is not a reduced DD (the committee's ODEs,
         the training set's flow), for :func:`ddsolver.ode.run_limit` to solve; the kind's
@@ -96,6 +101,10 @@ class ProblemKind(KindSpec):
 
 class ReducedKind(ReducedSpec, ProblemKind):
     """A kind whose limit is a DD in reduced coordinates, solved on a grid or with particles."""
+
+    def solved_as_reduced(self, cfg: Settings) -> bool:
+        """Always, unless the kind also describes another limit for some methods."""
+        return True
 
     # ------------------------------------------------------------------ PDE
 

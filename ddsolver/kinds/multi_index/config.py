@@ -13,15 +13,20 @@ import numpy as np
 
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import (
+    EXTENT,
     INITIAL_SEED,
     LABEL_NOISE,
     WEIGHT_MAX,
     ConfigError,
     Key,
+    check_interval,
     dimension_value,
+    float_key,
     int_key,
+    kind_defaults,
+    largest_factor,
 )
-from ..spec import KindSpec, Labels, keys_of
+from ..spec import KindSpec, Labels, grid_solver_keys, keys_of
 from .mixed import MIXED_PAIRS
 from .polynomial import PolynomialError, parse_polynomial
 
@@ -30,6 +35,10 @@ from .polynomial import PolynomialError, parse_polynomial
 ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square", "cubic")
 #: Observables name the mean and RMS of every m_l when k ≤ this.
 MAX_NAMED_UNITS = 8
+#: The r⊥ axis where the config does not set it (the shared defaults are the isotropic radius').
+GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
+#: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
+MAX_DENSE_CELLS = 8000
 
 
 def coordinate_names(units: int, second_layer: bool = False) -> tuple[str, ...]:
@@ -98,17 +107,24 @@ class MultiIndexSpec(KindSpec):
         },
         "problem": {"label_noise": LABEL_NOISE},
         "initial": {"seed": INITIAL_SEED},
+        "grid": {
+            "m_min": float_key(
+                -1.5, "multi-index grid: lower edge of every m_l axis (r⊥ uses r_*)", **EXTENT
+            ),
+            "m_max": float_key(1.5, "multi-index grid: upper edge of every m_l axis", **EXTENT),
+            "m_cells": int_key(40, "multi-index grid: cells on every m_l axis", low=3),
+        },
     }
 
-    methods = ("particles",)
-    methods_reason = "its limit is a flow of particles in (m, r⊥)"
+    methods = ("particles", "grid")
+    methods_reason = "particles for any k, the grid for k + 1 ≤ 3 coordinates"
     activations = ACTIVATIONS
     default_activation = "erf"
 
     def own_keys(self, cfg: dict) -> set[str]:
         """The teacher, the label noise, whether the second layer is trained (and then its
-        initial law), λ, the finite-step switch, the initial law (its draw of the particles),
-        the particles' count and tolerances."""
+        initial law), λ, the finite-step switch, the initial law; then the method's keys
+        (:meth:`reduced_keys`)."""
         teacher = (
             ("polynomial",)
             if cfg["problem"]["teacher"]["polynomial"]
@@ -116,10 +132,19 @@ class MultiIndexSpec(KindSpec):
         )
         keys = keys_of("problem.teacher", "units", "polynomial", *teacher)
         keys |= {"problem.label_noise", "problem.second_layer", "dynamics.finite_step"}
-        keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension", "seed")
+        keys |= {"dynamics.lam"} | keys_of("initial", "kind", "scale", "dimension")
         if cfg["problem"]["second_layer"]:
             keys |= keys_of("initial", "a_mean", "a_std")
-        return keys | keys_of("particles", "count", "draw", "rtol", "atol")
+        return keys | self.reduced_keys(cfg)
+
+    def reduced_keys(self, cfg: dict) -> set[str]:
+        """The particles' seed, draw, count and tolerances, or the grid's axes and the grid
+        solver's keys."""
+        if cfg["discretisation"]["method"] == "grid":
+            keys = grid_solver_keys(cfg) | {"grid.boundary_mass_max"}
+            return keys | keys_of("grid", "m_min", "m_max", "m_cells", "r_min", "r_max",
+                                  "r_cells", "r_stretch")  # fmt: skip
+        return {"initial.seed"} | keys_of("particles", "count", "draw", "rtol", "atol")
 
     def check_finite_step(self, cfg: dict) -> None:
         """Accepted at the SGD's finite d (``problem.dimension``, or ``initial.dimension`` with
@@ -141,14 +166,19 @@ class MultiIndexSpec(KindSpec):
         return None
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
-        """The mean-field DD's words, its limit a particle flow."""
+        """The mean-field DD's words, its limit a particle flow (or the grid's PDE)."""
+        if cfg["discretisation"]["method"] == "grid":
+            return super().labels(cfg, points)
         return replace(super().labels(cfg, points), limit="particle flow")
 
     def fields(self, cfg: dict) -> dict[str, Field]:
-        """The risk; the mean and RMS of each projection m_l (k ≤ :data:`MAX_NAMED_UNITS`),
-        the weight's share in the teacher subspace, the statistics of every reduced
-        coordinate; the particles (m_1 … m_k, r⊥) as snapshots."""
+        """The particles' run: the risk; the mean and RMS of each projection m_l (k ≤
+        :data:`MAX_NAMED_UNITS`), the weight's share in the teacher subspace, the statistics of
+        every reduced coordinate, the finite step's drift; the particles (m_1 … m_k, r⊥) as
+        snapshots. The grid's run has the shared fields only (the density and its statistics)."""
         k, second = cfg["problem"]["teacher"]["units"], cfg["problem"]["second_layer"]
+        if cfg["discretisation"]["method"] == "grid":
+            return {}  # the grid run's own: the density and its coordinates' statistics
         names = coordinate_names(k, second)
         obs = projection_fields(k, "the teacher subspace")
         if cfg["dynamics"]["finite_step"]:
@@ -168,8 +198,12 @@ class MultiIndexSpec(KindSpec):
         return {**observables(obs), **snapshots(snaps)}
 
     def figures(self, cfg: dict) -> tuple[str, ...]:
-        """The risk only (the particles' statistics are in the observables)."""
-        return ("risk",)
+        """The risk, and the density of the (m, r⊥) grid at k = 1 (the particles' statistics
+        are in the observables)."""
+        grid = cfg["discretisation"]["method"] == "grid"
+        return (
+            ("risk", "density") if grid and cfg["problem"]["teacher"]["units"] == 1 else ("risk",)
+        )
 
     def check(self, raw: dict, cfg: dict) -> None:
         super().check(raw, cfg)
@@ -185,6 +219,8 @@ class MultiIndexSpec(KindSpec):
             raise ConfigError("initial.dimension", d0, f"multi_index: at least k + 1 = {k + 1}")
         if t["polynomial"]:
             self._check_polynomial(t["polynomial"], k)
+        if cfg["discretisation"]["method"] == "grid":
+            self._check_grid(raw, cfg)
         student = p["activation"]["kind"]
         if t["activation"] and t["activation"] != student:
             pair = (t["activation"], student)
@@ -199,6 +235,31 @@ class MultiIndexSpec(KindSpec):
         if max(map(abs, t["v"])) > WEIGHT_MAX:
             raise ConfigError("problem.teacher.v", t["v"], f"|v| ≤ {WEIGHT_MAX:g}")
         self._check_gram(t["gram"], k)
+
+    @staticmethod
+    def _check_grid(raw: dict, cfg: dict) -> None:
+        """The grid holds k + 1 ≤ 3 axes of the first layer, its dense kernel at most
+        :data:`MAX_DENSE_CELLS` cells; the finite step's drift is carried by particles."""
+        k, grid = cfg["problem"]["teacher"]["units"], cfg["grid"]
+        need = 'use discretisation.method = "particles"'
+        for key, value, ok, allowed in (
+            ("problem.teacher.units", k, k <= 2, f"at most 2 on the grid (k + 1 ≤ 3 axes); {need}"),
+            ("problem.second_layer", True, not cfg["problem"]["second_layer"],
+             f"false on the grid (it solves the first layer's (m, r⊥)); {need}"),
+            ("dynamics.finite_step", True, not cfg["dynamics"]["finite_step"],
+             f"false on the grid (the finite step's drift is built for particles); {need}"),
+        ):  # fmt: skip
+            if not ok:
+                raise ConfigError(key, value, allowed)
+        kind_defaults(grid, raw.get("grid", {}), GRID_DEFAULTS)
+        check_interval(grid, "m")
+        cells = grid["m_cells"] ** k * grid["r_cells"]
+        if cells > MAX_DENSE_CELLS:
+            raise ConfigError(
+                *largest_factor(grid, "grid", ("m_cells", "r_cells")),
+                f"m_cells^k × r_cells = {cells}: the dense kernel holds (cells)² numbers; at "
+                f"most {MAX_DENSE_CELLS} cells",
+            )  # fmt: skip
 
     @staticmethod
     def _check_polynomial(text: str, k: int) -> None:

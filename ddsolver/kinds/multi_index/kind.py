@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from ..._scipy import special
+from ...grid import Axis, TensorGrid
 from ...limits import ODESystem
 from ...models.activations import Activation
 from ...models.risk import finite_width_correction
@@ -23,8 +24,9 @@ from ...observables import coordinate_statistics
 from ...schedules import Schedule
 from ...settings import Settings, settings
 from ...sgd.network import Network
-from ..base import ProblemKind
+from ..base import ReducedKind
 from .config import MAX_NAMED_UNITS, MultiIndexSpec, coordinate_names
+from .grid import MultiIndexGrid, MultiIndexInitial
 from .hermite_teacher import HermitePolynomial
 from .model import MultiIndex
 from .sgd import exact_risk, sgd_steps
@@ -49,13 +51,15 @@ def teacher_v(cfg: dict | Settings) -> np.ndarray:
 
 
 def build_model(cfg: dict | Settings) -> MultiIndex:
-    """The reduced problem of a resolved config."""
+    """The reduced problem of a resolved config: on the grid a :class:`.grid.MultiIndexGrid`
+    (the same model with the grid solver's dense kernel)."""
     cfg = settings(cfg)
     p = cfg.problem
     t = p.teacher
     poly = HermitePolynomial.parse(t.polynomial, t.units) if t.polynomial else None
     teacher = Activation(t.activation) if t.activation and not poly else None
-    return MultiIndex(
+    model = MultiIndexGrid if cfg.discretisation.method == "grid" else MultiIndex
+    return model(
         Activation.from_mapping(p.activation), float(p.dimension), teacher_gram(cfg),
         teacher_v(cfg), p.label_noise, cfg.dynamics.lam, polynomial=poly,
         teacher_activation=teacher, second_layer=p.second_layer,
@@ -229,21 +233,46 @@ class MultiIndexNetwork(Network):
         return projection_observables(np.column_stack([coords[c] for c in first]))
 
 
-class MultiIndexKind(MultiIndexSpec, ProblemKind):
-    """A k-unit teacher with Gaussian inputs: the particle flow in (m, r⊥) and online SGD."""
+class MultiIndexKind(MultiIndexSpec, ReducedKind):
+    """A k-unit teacher with Gaussian inputs: the particle flow in (m, r⊥), the grid DD for
+    k + 1 ≤ 3, and online SGD."""
 
     network = MultiIndexNetwork
 
+    def solved_as_reduced(self, cfg: Settings) -> bool:
+        """The grid is the reduced DD's driver; the particle flow is described as an ODE."""
+        return cfg.discretisation.method == "grid"
+
     def memory_terms(self, cfg: Settings, verb: str) -> dict[str, float] | None:
         """SGD: the N × d weights per seed; the flow: the particles and the integrator's
-        stages (about 12 copies of M × (k + 1))."""
+        stages (about 12 copies of M × (k + 1)); the grid: the estimate of its dense kernel."""
         dims = cfg.problem.teacher.units + 1 + cfg.problem.second_layer
         if verb == "sgd":
             return sgd_weights_memory(cfg)
+        if self.solved_as_reduced(cfg):
+            return None
         return {"particles.count": 8.0 * 16 * cfg.particles.count * dims}
 
     def build_problem(self, cfg: Settings) -> MultiIndex:
         return build_model(cfg)
+
+    def build_initial(self, cfg: Settings) -> MultiIndexInitial:
+        return MultiIndexInitial(cfg.initial.scale, float(cfg.problem.dimension),
+                                 cfg.initial_dimension, cfg.problem.teacher.units)  # fmt: skip
+
+    def grid_cells(self, cfg: Settings) -> dict[str, int]:
+        """The k axes of m share ``grid.m_cells``: their product under it; r⊥'s cells."""
+        g, k = cfg.grid, cfg.problem.teacher.units
+        return {"grid.m_cells": g.m_cells**k, "grid.r_cells": g.r_cells}
+
+    def build_grid(self, cfg: Settings) -> TensorGrid:
+        """m_1 … m_k on ``grid.m_*`` (uniform), r⊥ on ``grid.r_*``."""
+        g, k = cfg.grid, cfg.problem.teacher.units
+        axes = [Axis.uniform(f"m_{j + 1}", g.m_min, g.m_max, g.m_cells, key="m")
+                for j in range(k)]  # fmt: skip
+        radial = Axis.stretched("r_perp", g.r_min, g.r_max, g.r_cells, g.r_stretch,
+                                radial=True, key="r")  # fmt: skip
+        return TensorGrid((*axes, radial))
 
     def describe(self, cfg: Settings) -> ODESystem:
         """The particles' flow as an ODE (RK45)."""
@@ -252,9 +281,20 @@ class MultiIndexKind(MultiIndexSpec, ProblemKind):
         return particle_flow(cfg, model, theta, particle_observables, step_noise_drift(cfg, model))
 
     def warm_up_pde(self) -> None:
-        """Compile (or load) the flow's kernel; the caller holds the compile lock."""
-        model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
+        """Compile (or load) the flow's and the grid's kernels; the caller holds the lock."""
+        model = MultiIndexGrid(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2),
+                               np.ones(2))  # fmt: skip
         model.velocity(np.ones((3, 3)))
+        model.interaction_matrix(np.ones((3, 3)))
+
+    def warm_up_config(self, cfg: Settings) -> None:
+        """Compile (or load) the kernel of the config's method only."""
+        model = MultiIndexGrid(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2),
+                               np.ones(2))  # fmt: skip
+        if self.solved_as_reduced(cfg):
+            model.interaction_matrix(np.ones((3, 3)))
+        else:
+            model.velocity(np.ones((3, 3)))
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)
