@@ -27,7 +27,7 @@ import numpy as np
 
 from . import io
 from .config import ConfigError, is_default
-from .fields import NOISE_SWITCHES
+from .fields import NOISE_SWITCHES, resolved_terms
 
 #: Config tables that must agree for a comparison to mean anything.
 PROBLEM_TABLES = ("problem", "initial", "dynamics")
@@ -207,6 +207,9 @@ def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> d
     fw = pcfg.get("finite_width", {})
     eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
     noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    at = {name: np.interp(t, pobs["time"], pobs[name])
+          for name in ("noise_shared", "noise_own", "noise_error")}  # fmt: skip
+    resolved = resolved_terms(at["noise_shared"], at["noise_own"], at["noise_error"])
     labels, predictions = ["limit", "+ 1/N term"], [pde_risk, pde_corrected]
     for switch, name in NOISE_SWITCHES.items():
         label, per_batch = BUDGET_TERMS[switch]
@@ -214,8 +217,10 @@ def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> d
             ratio = noise_ratio if per_batch else eps_ratio
             term = ratio * np.interp(t, pobs["time"], pobs[name])
             labels.append(label)
-            predictions.append(predictions[-1] + term)
-    return {"labels": labels, "predictions": predictions}
+            predictions.append(np.where(resolved, predictions[-1] + term, np.nan))
+    unresolved = t[~resolved]
+    return {"labels": labels, "predictions": predictions,
+            "resolved_until": float(unresolved[0]) if unresolved.size else None}  # fmt: skip
 
 
 def compare_files(
@@ -275,9 +280,10 @@ def compare_files(
         gaps = [mean - p for p in budget["predictions"]]
         report["budget"] = {
             "labels": budget["labels"],
-            "predictions": [p.tolist() for p in budget["predictions"]],
-            "gaps": [g.tolist() for g in gaps],
-            "max_abs_gaps": [float(np.abs(g).max()) for g in gaps],
+            "predictions": [_json_floats(p) for p in budget["predictions"]],
+            "gaps": [_json_floats(g) for g in gaps],
+            "max_abs_gaps": [_largest(g) for g in gaps],
+            "unresolved_from": budget["resolved_until"],
         }
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
     psnap = limit["psnap"]
@@ -422,7 +428,20 @@ def summary_lines(report: dict) -> list[str]:
                 for label, gap in zip(budget["labels"], budget["max_abs_gaps"], strict=True)
             )
         )
+        if budget.get("unresolved_from") is not None:
+            lines[-1] += f" (the noise terms unresolved from t = {_num(budget['unresolved_from'])})"
     return lines
+
+
+def _largest(gaps: np.ndarray) -> float | None:
+    """max |gap| over the times where the prediction exists (None where it never does)."""
+    finite = np.abs(gaps[np.isfinite(gaps)])
+    return float(finite.max()) if finite.size else None
+
+
+def _json_floats(values: np.ndarray) -> list:
+    """A series as a JSON list, NaN (an unresolved prediction) as None."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
 def _num(value) -> str:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 #: The unit of a dimensionless number (CF).
 DIMENSIONLESS = "1"
 #: The ``finite_width`` switches of SGD's first-order step-noise terms and the observable
@@ -27,6 +29,18 @@ NOISE_SWITCHES = {
     "shared_noise": "noise_shared",
     "euler_error": "euler_error",
 }
+
+#: The largest error estimate (``noise_error``), as a fraction of |shared| + |own|, at which
+#: the step-noise terms count as resolved; beyond it (near a separatrix) ``risk_predicted``
+#: is NaN and ``ddsolver compare`` leaves the budget's noise predictions out.
+RESOLVED_FRACTION = 0.1
+
+
+def resolved_terms(shared, own, error) -> np.ndarray:
+    """Where the step-noise terms are a prediction: error ≤ :data:`RESOLVED_FRACTION`
+    (|shared| + |own|), elementwise (at t = 0, where all three vanish, resolved)."""
+    shared, own, error = (np.asarray(x, dtype=float) for x in (shared, own, error))
+    return error <= RESOLVED_FRACTION * (np.abs(shared) + np.abs(own))
 
 
 @dataclass(frozen=True)

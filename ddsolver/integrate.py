@@ -78,9 +78,8 @@ class PDEIntegrator:
         if self.noise is not None:
             terms = self.noise.at(self.t)
             obs.update(terms)
-            obs["risk_predicted"] = obs["risk_finite_n"] + sum(
-                terms[name] for name in self.noise_terms
-            )
+            predicted = obs["risk_finite_n"] + sum(terms[name] for name in self.noise_terms)
+            obs["risk_predicted"] = predicted if self.noise.resolved(self.t) else math.nan
         return obs
 
     def snapshot(self) -> dict[str, np.ndarray]:

@@ -574,7 +574,8 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
         added = ""
         for k in range(2, len(budget["labels"])):
             added += " " + budget["labels"][k]
-            ax.plot(t, budget["gaps"][k], "-", lw=1.2 + 0.4 * k,
+            gaps = np.asarray(budget["gaps"][k], dtype=float)  # (None: unresolved, a gap)
+            ax.plot(t, gaps, "-", lw=1.2 + 0.4 * k,
                     label=f"{words.limit} + 1/N{added} (ε = {report['eps']:g})")  # fmt: skip
     step = report.get("finite_step")
     if step:

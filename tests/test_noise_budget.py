@@ -288,3 +288,31 @@ def test_compare_reports_each_partial_prediction_at_the_sgd_step(tmp_path):
     assert (tmp_path / "report" / "error_budget.png").exists()
     assert any(line.startswith("largest |mean SGD − prediction|: limit")
                for line in summary_lines(report))  # fmt: skip
+
+
+def test_unresolved_terms_are_no_prediction():
+    """Where the error estimate exceeds a tenth of |shared| + |own| the terms are not a
+    prediction: NoiseBudget.resolved says so, and compare's budget leaves its noise
+    predictions out there (NaN), takes its largest gaps over the rest and names the time."""
+    from ddsolver.comparison import _budget
+    from ddsolver.fields import RESOLVED_FRACTION, resolved_terms
+    from ddsolver.fluctuations.step_noise import NoiseBudget
+
+    times = np.array([0.0, 1.0, 2.0, 3.0])
+    shared = np.array([0.0, 0.2, 0.1, 0.1])
+    own = np.array([0.0, -0.2, -0.1, -0.1])
+    error = np.array([0.0, 0.03, 0.02 * (1 - 1e-9), 0.05])  # ≤ 0.1 × 0.2 only up to t = 2
+    assert RESOLVED_FRACTION == 0.1
+    assert resolved_terms(shared, own, error).tolist() == [True, True, True, False]
+    budget = NoiseBudget(times, shared, own, np.zeros(4), error)
+    assert [budget.resolved(t) for t in times] == [True, True, True, False]
+    pobs = {"time": times, "noise_shared": shared, "noise_own": own, "noise_error": error,
+            "euler_error": np.zeros(4)}  # fmt: skip
+    cfg = {"sgd": {"eps": 1e-3, "batch": 1},
+           "finite_width": {"shared_noise": True, "own_noise": True}}  # fmt: skip
+    limit = np.array([0.5, 0.4, 0.3, 0.2])
+    out = _budget(cfg, cfg, pobs, times, limit, limit + 0.01)
+    assert out["labels"] == ["limit", "+ 1/N term", "+ own step noise", "+ shared noise"]
+    np.testing.assert_allclose(out["predictions"][3][:3], limit[:3] + 0.01 + own[:3] + shared[:3])
+    assert np.isnan(out["predictions"][3][3]) and np.isnan(out["predictions"][2][3])
+    assert out["resolved_until"] == 3.0

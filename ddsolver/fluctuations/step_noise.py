@@ -48,12 +48,14 @@ Richardson's 2s(δ/2) − s(δ) removing its own O(δ) part, and is scaled to ε
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..fields import resolved_terms
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
 from .rings import RingFlow, checked_times, default_degree, initial_rings
@@ -110,6 +112,14 @@ def sample_norms(problem: IsotropicGaussians, nodes: int) -> tuple[np.ndarray, .
     return labels, norms, 0.5 * np.concatenate([weights, weights])
 
 
+@functools.cache
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on [−1, 1], computed once per count (read-only)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    x.flags.writeable = w.flags.writeable = False
+    return x, w
+
+
 def split_cosines(
     dimension: float, breaks: np.ndarray, nodes: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +139,7 @@ def split_cosines(
     c, w : (P · nodes,) with Σ w = 1
     """
     edges = np.concatenate([[-1.0], np.sort(np.clip(breaks, -1.0, 1.0)), [1.0]])
-    x, wx = np.polynomial.legendre.leggauss(nodes)
+    x, wx = _legendre(nodes)
     half = 0.5 * np.diff(edges)[:, None]
     c = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * x[None, :]
     w = half * wx[None, :] * np.clip(1.0 - c * c, 0.0, None) ** (0.5 * (dimension - 3.0))
@@ -446,6 +456,13 @@ class NoiseBudget:
     own: np.ndarray
     euler: np.ndarray
     error: np.ndarray
+
+    def resolved(self, t: float) -> bool:
+        """Whether the terms at ``t`` are a prediction: their error estimate is at most
+        :data:`~ddsolver.fields.RESOLVED_FRACTION` of |shared| + |own|
+        (:func:`~ddsolver.fields.resolved_terms`)."""
+        at = self.at(t)
+        return bool(resolved_terms(at["noise_shared"], at["noise_own"], at["noise_error"]))
 
     def at(self, t: float) -> dict[str, float]:
         """The terms at a stop time (linear between stop times), by observable name."""
