@@ -16,7 +16,7 @@ import pytest
 from cli_runner import ddsolver
 
 from ddsolver import integrate, io
-from ddsolver.config import SCHEMA, validate
+from ddsolver.config import SCHEMA, ConfigError, validate
 from ddsolver.experiment import build_grid_dd, build_initial, build_problem
 from ddsolver.kinds import NAMES, SPECS, get_kind
 from ddsolver.kinds.base import ReducedKind
@@ -130,20 +130,29 @@ def test_every_registered_kind_is_a_config_choice_and_builds_its_protocol():
         assert get_kind(cfg) is kind
         assert validate(cfg) == cfg  # a resolved config (a run file's) re-validates as itself
         assert issubclass(kind.network, Network)
-        if not isinstance(kind, ReducedKind):  # its own limit (ODEs, a particle flow)
-            assert kind.methods and set(kind.methods) <= set(
-                SCHEMA["discretisation"]["method"].choices
-            )
-            kind.build_problem(settings(cfg))  # builds from the defaults alone
-            continue
-        problem = build_problem(cfg)
-        assert isinstance(problem, ReducedProblem)
-        if problem.factorised:
-            assert isinstance(problem, FactorisedProblem)
-        if "particles" in kind.methods:
-            assert problem.factorised
-        grid = kind.build_grid(settings(cfg))
-        assert grid.names == tuple(problem.coordinate_names)
+        assert kind.methods and set(kind.methods) <= set(SCHEMA["discretisation"]["method"].choices)
+        reduced = 0
+        for method in kind.methods:
+            try:
+                cfg = validate({"problem": {"kind": name, "dimension": 20},
+                                "discretisation": {"method": method}})  # fmt: skip
+            except ConfigError:  # another method needs more than the defaults (d = 2, …)
+                assert method != kind.methods[0], (name, method)
+                continue
+            if not kind.solved_as_reduced(settings(cfg)):  # its own limit (ODEs, a flow)
+                kind.build_problem(settings(cfg))  # builds from the defaults alone
+                continue
+            reduced += 1
+            assert isinstance(kind, ReducedKind)
+            problem = build_problem(cfg)
+            assert isinstance(problem, ReducedProblem)
+            if problem.factorised:
+                assert isinstance(problem, FactorisedProblem)
+            if method == "particles":  # the reduced driver's particles need a factorisation
+                assert problem.factorised
+            grid = kind.build_grid(settings(cfg))
+            assert grid.names == tuple(problem.coordinate_names)
+        assert reduced or not isinstance(kind, ReducedKind), name
 
 
 def test_warm_up_compiles_each_kinds_own_kernels_under_the_lock(monkeypatch):

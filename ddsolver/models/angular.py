@@ -50,3 +50,13 @@ def sample_cosines(dimension: int, size: int, rng: np.random.Generator) -> np.nd
     u = rng.standard_normal((size, dimension))
     v = rng.standard_normal((size, dimension))
     return np.einsum("ij,ij->i", u, v) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
+
+
+def log_radial_density(r: np.ndarray, dimension: float) -> np.ndarray:
+    """(n − 1) log r + log|S^{n−1}|: the log of the volume element of R^n in the norm r
+    (n = ``dimension``; n = ∞: log r, the diverging constant dropped), shape of ``r``."""
+    if math.isinf(dimension):
+        return np.log(r)
+    n = dimension
+    log_sphere = math.log(2.0) + 0.5 * n * math.log(math.pi) - special.gammaln(0.5 * n)
+    return (n - 1.0) * np.log(r) + log_sphere

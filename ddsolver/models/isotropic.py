@@ -31,9 +31,8 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit_parallel
-from .._scipy import special
 from .activations import KINKED_KINDS, Activation
-from .angular import cosine_quadrature, even_moments
+from .angular import cosine_quadrature, even_moments, log_radial_density
 from .factorisation import Factorisation
 from .hermite import hermite_coefficients, kink_offset, kinked_even_columns
 from .integrals import mean, pair_moment, pair_moment_da, second_moment
@@ -297,12 +296,8 @@ class IsotropicGaussians:
         ∫ρ log ρ dθ = ∫ p (log p − log_reference_density). For d = ∞ the (diverging)
         constant log|S^{d−1}| is dropped. Shape (M,).
         """
-        _, r = self._split(points)
-        d = self.dimension
-        if math.isinf(d):
-            return np.log(r)  # only the combination (τ/d)(d−1) log r → τ log r is used
-        log_sphere = math.log(2.0) + 0.5 * d * math.log(math.pi) - special.gammaln(0.5 * d)
-        return (d - 1.0) * np.log(r) + log_sphere
+        _, r = self._split(points)  # d = ∞: only (τ/d)(d − 1) log r → τ log r is used
+        return log_radial_density(r, self.dimension)
 
     def log_reference_gradient(self, points: np.ndarray) -> np.ndarray:
         """∇ of :meth:`log_reference_density`: (d − 1)/r in r (1/r for d = ∞), 0 in a. (M, n)."""

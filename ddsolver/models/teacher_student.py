@@ -27,9 +27,8 @@ import numpy as np
 from numba import prange
 
 from .._jit import jit_parallel
-from .._scipy import special
 from .activations import Activation
-from .angular import cosine_quadrature
+from .angular import cosine_quadrature, log_radial_density
 from .integrals import pair, pair_da, pair_dc, pair_moment
 
 #: Gauss–Jacobi nodes over the cosine of the orthogonal parts (finite d).
@@ -150,12 +149,7 @@ class TeacherStudent:
     def log_reference_density(self, points: np.ndarray) -> np.ndarray:
         """(d − 2) log v + log|S^{d−2}|; d = ∞: log v ((τ/d)(d − 2) log v → τ log v)."""
         _, v, _ = self._split(points)
-        d = self.dimension
-        if math.isinf(d):
-            return np.log(v)
-        k = d - 1.0  # the orthogonal part lives in R^{d−1}
-        log_sphere = math.log(2.0) + 0.5 * k * math.log(math.pi) - special.gammaln(0.5 * k)
-        return (d - 2.0) * np.log(v) + log_sphere
+        return log_radial_density(v, self.dimension - 1.0)  # v is a norm in R^{d−1}
 
     def log_reference_gradient(self, points: np.ndarray) -> np.ndarray:
         """∇ of :meth:`log_reference_density`: (0, (d − 2)/v), shape (M, 2)."""

@@ -36,7 +36,7 @@ ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square", "cubic")
 #: Observables name the mean and RMS of every m_l when k ≤ this.
 MAX_NAMED_UNITS = 8
 #: The r⊥ axis where the config does not set it (the shared defaults are the isotropic radius').
-GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
+GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 20}
 #: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
 MAX_DENSE_CELLS = 8000
 
@@ -112,7 +112,7 @@ class MultiIndexSpec(KindSpec):
                 -1.5, "multi-index grid: lower edge of every m_l axis (r⊥ uses r_*)", **EXTENT
             ),
             "m_max": float_key(1.5, "multi-index grid: upper edge of every m_l axis", **EXTENT),
-            "m_cells": int_key(40, "multi-index grid: cells on every m_l axis", low=3),
+            "m_cells": int_key(20, "multi-index grid: cells on every m_l axis", low=3),
         },
     }
 

@@ -24,6 +24,7 @@ from numba import prange
 
 from ..._jit import jit_parallel
 from ..._scipy import special
+from ...models.angular import log_radial_density
 from ...models.initial import point_mass_cdf, scaled_chi_cdf, scaled_chi_quantile
 from ...models.integrals import pair, pair_moment
 from .model import MultiIndex
@@ -101,13 +102,7 @@ class MultiIndexGrid(MultiIndex):
     def log_reference_density(self, points: np.ndarray) -> np.ndarray:
         """(d − k − 1) log r⊥ + log|S^{d−k−1}| (d = ∞: log r⊥), the volume element of R^d in
         (m, r⊥)."""
-        r = points[:, -1]
-        d, k = self.dimension, self.units
-        if math.isinf(d):
-            return np.log(r)
-        n = d - k  # the orthogonal part lives in R^{d−k}
-        log_sphere = math.log(2.0) + 0.5 * n * math.log(math.pi) - special.gammaln(0.5 * n)
-        return (n - 1.0) * np.log(r) + log_sphere
+        return log_radial_density(points[:, -1], self.dimension - self.units)  # r⊥ in R^{d−k}
 
     def log_reference_gradient(self, points: np.ndarray) -> np.ndarray:
         """∇ of :meth:`log_reference_density`: (0 … 0, (d − k − 1)/r⊥), shape (M, k + 1)."""
