@@ -107,7 +107,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
             False,
             "add SGD's own step noise at sgd.eps and sgd.batch (the finite-step correction: "
             "Itô drift of order εd and radial diffusion of order ε; isotropic_gaussians, "
-            "anisotropic_gaussians, multi_index; docs/finite_step.md)",
+            "anisotropic_gaussians, multi_index, gaussian_mixture; docs/finite_step.md)",
         ),
     },
     "dynamics.xi": {

@@ -85,7 +85,7 @@ def test_the_drift_against_sgd_steps_sampled_in_full_dimension(kind, k, poly, se
     if second:
         law = np.column_stack([1.0 + 0.3 * rng.standard_normal(40), law])
         theta = np.column_stack([[1.5, -0.7, 0.9], theta])
-    drift = StepNoiseDrift(model, eps, batch, d).drift(theta, law)
+    drift = StepNoiseDrift.multi_index(model, eps, batch, d).drift(theta, law)
     mean, err = _sampled_drift(model, theta, law, eps, batch, d, rng, 400_000)
     assert np.all(np.abs(drift - mean) < 4 * err), (drift, mean, err)
     assert np.all(err < 0.02 * mean)  # (a check that could fail)
@@ -94,11 +94,17 @@ def test_the_drift_against_sgd_steps_sampled_in_full_dimension(kind, k, poly, se
 def test_the_drift_scales_like_eps_d_and_vanishes_without_an_orthogonal_part():
     model = MultiIndex(Activation("erf"), 40, np.eye(2), np.ones(2))
     theta = np.array([[0.3, 0.1, 0.5], [0.2, -0.4, 0.0]])
-    one = StepNoiseDrift(model, 1e-3, 1, 40).drift(theta)
+    one = StepNoiseDrift.multi_index(model, 1e-3, 1, 40).drift(theta)
     assert one[1] == 0.0 and one[0] > 0
-    assert StepNoiseDrift(model, 2e-3, 1, 40).drift(theta)[0] == pytest.approx(2 * one[0])
-    assert StepNoiseDrift(model, 1e-3, 2, 40).drift(theta)[0] == pytest.approx(one[0] / 2)
-    assert StepNoiseDrift(model, 1e-3, 1, 77).drift(theta)[0] == pytest.approx(one[0] * 74 / 37)
+    assert StepNoiseDrift.multi_index(model, 2e-3, 1, 40).drift(theta)[0] == pytest.approx(
+        2 * one[0]
+    )
+    assert StepNoiseDrift.multi_index(model, 1e-3, 2, 40).drift(theta)[0] == pytest.approx(
+        one[0] / 2
+    )
+    assert StepNoiseDrift.multi_index(model, 1e-3, 1, 77).drift(theta)[0] == pytest.approx(
+        one[0] * 74 / 37
+    )
 
 
 def test_the_switch_adds_the_drift_and_its_observable():
@@ -116,7 +122,7 @@ def test_the_switch_adds_the_drift_and_its_observable():
 
     cfg = settings(load_config(CONFIG, ["particles.count=60", "dynamics.finite_step=true"]))
     theta = initial_particles(cfg, 60, cfg.initial.seed)
-    expected = StepNoiseDrift(build_model(cfg), 1e-3, 1, 40).drift(theta).mean()
+    expected = StepNoiseDrift.multi_index(build_model(cfg), 1e-3, 1, 40).drift(theta).mean()
     assert corrected["step_drift"].values[0] == pytest.approx(expected, rel=1e-12)
 
 
@@ -136,7 +142,7 @@ def _point_mass_dd(eps_d: float, times: np.ndarray, kappa: float = 0.5) -> np.nd
 
     model = MultiIndex(Activation("erf"), math.inf, np.eye(2), np.ones(2))
     huge = 1e12  # d: the drift is 2ε(d − k − 1)(…), so ε = εd/d gives εd to 1e-12
-    drift = StepNoiseDrift(model, eps_d / huge, 1, huge)
+    drift = StepNoiseDrift.multi_index(model, eps_d / huge, 1, huge)
 
     def rhs(_, y):
         return (model.velocity(y[None]) + drift.velocity(y[None]))[0]
@@ -198,3 +204,51 @@ def test_the_bridge_with_the_eta_squared_term_on():
         slope = float(np.polyfit(np.log(units), np.log(gaps), 1)[0])
         assert abs(slope + 1.0) < 0.05, (gaps, slope)
     assert shared[-1] > 0.015 and shared[-1] > 5 * own[-1]
+
+
+@pytest.mark.parametrize("kind", ["relu", "erf"])
+def test_the_mixture_drift_against_sgd_steps_sampled_in_full_dimension(kind, rng):
+    """Gaussian clusters (unequal widths and probabilities): c(θ) against its definition
+    sampled with x | c ~ N(μ_c, s_c² I_12), the second layer a in θ (4 s.e.; the mean law's
+    neurons at r⊥ = 0 again, so their output depends on the span coordinates only)."""
+    from ddsolver.kinds.gaussian_mixture.kind import mixture_nodes
+    from ddsolver.kinds.gaussian_mixture.model import GaussianMixture
+
+    d, eps, batch, k = 12, 1e-3, 2, 2
+    means = np.array([[1.5, 0.0], [-1.0, 0.5], [0.0, -2.0]])
+    widths, probs, labels = np.array([1.0, 0.7, 1.3]), np.array([0.5, 0.3, 0.2]), [1.0, -1.0, 0.5]
+    model = GaussianMixture(Activation(kind), d, means, labels, widths, probs, label_noise=0.1)
+    drift = StepNoiseDrift(model.activation, mixture_nodes(model), 0.1, True, eps, batch, d)
+    law = np.column_stack([1.0 + 0.3 * rng.standard_normal(40), 0.6 * rng.standard_normal((40, k)),
+                           np.zeros(40)])  # fmt: skip
+    theta = np.array([[1.5, 0.4, 0.4, 0.3], [-0.7, -0.2, 0.3, 0.8], [0.9, 0.9, 0.1, 0.5]])
+    c = drift.drift(theta, law)
+    samples = 400_000
+    cluster = rng.choice(3, size=samples, p=probs)
+    x = widths[cluster, None] * rng.standard_normal((samples, d))
+    x[:, :k] += means[cluster]
+    y = np.asarray(labels)[cluster] + 0.1 * rng.standard_normal(samples)
+    act = model.activation
+    out = act(x[:, :k] @ law[:, 1:-1].T) @ law[:, 0] / law.shape[0]
+    perp = np.sum(x[:, k + 1 :] ** 2, axis=1)
+    pre = x[:, :k] @ theta[:, 1:-1].T + x[:, [k]] * theta[:, -1]
+    q = ((y - out) ** 2)[:, None] * act.derivative(pre) ** 2 * perp[:, None]
+    q *= 2.0 * eps * theta[:, 0] ** 2 / (batch * theta[:, -1])
+    mean, err = q.mean(axis=0), q.std(axis=0) / math.sqrt(samples)
+    assert np.all(np.abs(c - mean) < 4 * err), (c, mean, err)
+    assert np.all(err < 0.02 * mean)
+
+
+def test_the_mixture_switch_adds_the_drift_and_is_refused_without_a_finite_d():
+    xor = "grids/gaussian_mixture_xor.toml"
+    base = {"particles.count": 40, "time.t_end": 0.5, "time.save_every": 0.5,
+            "time.observe_every": 0.25}  # fmt: skip
+    plain = dd.solve(xor, overrides=base, quiet=True).observables
+    corrected = dd.solve(xor, overrides={**base, "dynamics.finite_step": True}, quiet=True)
+    obs = corrected.observables
+    assert "step_drift" in obs and "step_drift" not in plain
+    assert obs["step_drift"].values[0] > 0
+    assert obs["mean_r_perp"].values[-1] > plain["mean_r_perp"].values[-1]
+    with pytest.raises(ConfigError) as err:
+        load_config(xor, ["problem.dimension=inf", "dynamics.finite_step=true"])
+    assert err.value.key == "problem.dimension"

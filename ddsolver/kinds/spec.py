@@ -237,7 +237,8 @@ class KindSpec(ABC):
             True,
             f"{self.name} has no finite-step correction; it exists for isotropic_gaussians "
             '(finite problem.dimension, discretisation.method = "grid", with or without a '
-            "second layer), anisotropic_gaussians and multi_index (particles, finite d)",
+            "second layer), anisotropic_gaussians, multi_index and gaussian_mixture (particles, "
+            "finite d)",
         )
 
 

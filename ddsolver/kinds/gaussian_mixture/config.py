@@ -11,8 +11,8 @@ from typing import ClassVar
 
 from ...fields import Field, observables, snapshots, statistics_fields
 from ...schema import INITIAL_SEED, LABEL_NOISE, WEIGHT_MAX, ConfigError, Key
+from ..multi_index.config import STEP_DRIFT, check_finite_step_dimension, projection_fields
 from ..multi_index.config import coordinate_names as multi_index_coordinates
-from ..multi_index.config import projection_fields
 from ..spec import KindSpec, Labels, keys_of
 
 #: Activations with closed-form (or exact-quadrature) biased pair moments (:mod:`.moments`).
@@ -69,12 +69,16 @@ class GaussianMixtureSpec(KindSpec):
     default_activation = "relu"
 
     def own_keys(self, cfg: dict) -> set[str]:
-        """The clusters, the label noise, λ, the initial law of both layers (its draw of the
-        particles), the particles' count and tolerances."""
+        """The clusters, the label noise, λ, the finite-step switch, the initial law of both
+        layers (its draw of the particles), the particles' count and tolerances."""
         keys = keys_of("problem.mixture", "labels", "means", "widths", "probs")
-        keys |= {"problem.label_noise", "dynamics.lam"}
+        keys |= {"problem.label_noise", "dynamics.lam", "dynamics.finite_step"}
         keys |= keys_of("initial", "kind", "scale", "dimension", "seed", "a_mean", "a_std")
         return keys | keys_of("particles", "count", "draw", "rtol", "atol")
+
+    def check_finite_step(self, cfg: dict) -> None:
+        """Accepted at the SGD's finite d, as for the multi-index kind."""
+        check_finite_step_dimension(cfg)
 
     def labels(self, cfg: dict, points: int | None = None) -> Labels:
         """The mean-field DD's words, its limit a particle flow."""
@@ -83,10 +87,13 @@ class GaussianMixtureSpec(KindSpec):
     def fields(self, cfg: dict) -> dict[str, Field]:
         """The risk and its 1/N term, the alignment, the RMS of each m_l (p ≤ 8)
         (:func:`~ddsolver.kinds.multi_index.config.projection_fields`), the statistics of
-        every reduced coordinate; the particles (a, m_1 … m_p, r⊥) as snapshots."""
+        every reduced coordinate, the finite step's drift; the particles (a, m_1 … m_p, r⊥) as
+        snapshots."""
         span = mixture_span(cfg)
         names = coordinate_names(span)
         obs = projection_fields(span, "the means' span")
+        if cfg["dynamics"]["finite_step"]:
+            obs["step_drift"] = STEP_DRIFT
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(

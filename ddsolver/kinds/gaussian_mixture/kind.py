@@ -31,6 +31,7 @@ from ..multi_index.kind import (
     projection_observables,
     sgd_weights_memory,
 )
+from ..multi_index.step_noise import InputNodes, StepNoiseDrift, input_rule
 from .config import GaussianMixtureSpec, coordinate_names, mixture_span
 from .model import GaussianMixture
 from .sgd import exact_risk, mixture_sgd_steps, sgd_arrays
@@ -51,6 +52,26 @@ def build_model(cfg: dict | Settings) -> GaussianMixture:
         np.asarray(mix.labels, float), np.asarray(mix.widths, float), probs, p.label_noise,
         cfg.dynamics.lam,
     )  # fmt: skip
+
+
+def mixture_nodes(model: GaussianMixture) -> InputNodes:
+    """E over the mixture's projections on the means' span: on cluster c the nodes
+    μ̃_c + s_c·(Gauss–Hermite in p dimensions), weighted by π_c, with label y_c and spread s_c
+    in every other direction."""
+    z, w = input_rule(model.span)
+    clusters = zip(model.means, model.widths, model.probs, model.labels, strict=True)
+    parts = [(mu + s * z, np.full(w.size, s), np.full(w.size, y), prob * w)
+             for mu, s, prob, y in clusters]  # fmt: skip
+    return InputNodes(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+
+
+def step_noise_drift(cfg: Settings, model: GaussianMixture) -> StepNoiseDrift | None:
+    """The finite step's drift of r⊥ at ``sgd.eps``, ``sgd.batch`` and the SGD's d
+    (``dynamics.finite_step``), or None."""
+    if not cfg.dynamics.finite_step:
+        return None
+    return StepNoiseDrift(model.activation, mixture_nodes(model), model.label_noise, True,
+                          cfg.sgd.eps, cfg.sgd.batch, cfg.sgd_dimension)  # fmt: skip
 
 
 def initial_particles(cfg: dict | Settings, count: int, seed: int) -> np.ndarray:
@@ -132,7 +153,7 @@ class GaussianMixtureKind(GaussianMixtureSpec, ProblemKind):
         """The particles' flow as an ODE (RK45)."""
         model = build_model(cfg)
         theta = initial_particles(cfg, cfg.particles.count, cfg.initial.seed)
-        return particle_flow(cfg, model, theta, particle_observables)
+        return particle_flow(cfg, model, theta, particle_observables, step_noise_drift(cfg, model))
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's kernels; the caller holds the compile lock. (The

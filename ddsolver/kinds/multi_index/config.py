@@ -47,6 +47,25 @@ def coordinate_names(units: int, second_layer: bool = False) -> tuple[str, ...]:
     return ("a", *first) if second_layer else first
 
 
+def check_finite_step_dimension(cfg: dict) -> None:
+    """``dynamics.finite_step`` of a particle flow in ((a,) m, r⊥) needs the SGD's finite d
+    (``problem.dimension``, or ``initial.dimension`` with the d = ∞ kernel): the particles
+    carry the correction's Itô drift of r⊥, of order εd; its O(ε) diffusions are not carried
+    (:mod:`.step_noise`)."""
+    d, d0 = dimension_value(cfg), float(cfg["initial"]["dimension"] or 0)
+    if math.isinf(d) and (not d0 or math.isinf(d0)):
+        raise ConfigError(
+            "problem.dimension", d,
+            "a finite d (or a finite initial.dimension with d = inf) with "
+            "dynamics.finite_step: the correction grows like εd",
+        )  # fmt: skip
+
+
+STEP_DRIFT = Field(
+    "∫ c dρ", "the finite step's mean Itô drift of r⊥ (order εd, dynamics.finite_step)"
+)
+
+
 def projection_fields(k: int, subspace: str) -> dict[str, Field]:
     """The observables of a flow reduced to projections m ∈ R^k on ``subspace`` and the
     orthogonal norm: the risk and its i.i.d. 1/N term, the alignment, and the RMS of each m_l
@@ -147,16 +166,8 @@ class MultiIndexSpec(KindSpec):
         return {"initial.seed"} | keys_of("particles", "count", "draw", "rtol", "atol")
 
     def check_finite_step(self, cfg: dict) -> None:
-        """Accepted at the SGD's finite d (``problem.dimension``, or ``initial.dimension`` with
-        the d = ∞ kernel): the particles carry the correction's Itô drift of r⊥, of order εd;
-        its O(ε) diffusions are not carried (:mod:`.step_noise`)."""
-        d, d0 = dimension_value(cfg), float(cfg["initial"]["dimension"] or 0)
-        if math.isinf(d) and (not d0 or math.isinf(d0)):
-            raise ConfigError(
-                "problem.dimension", d,
-                "a finite d (or a finite initial.dimension with d = inf) with "
-                "dynamics.finite_step: the correction grows like εd",
-            )  # fmt: skip
+        """Accepted at the SGD's finite d: :func:`check_finite_step_dimension`."""
+        check_finite_step_dimension(cfg)
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
         """The network teacher's keys are off beside a polynomial teacher."""
@@ -182,9 +193,7 @@ class MultiIndexSpec(KindSpec):
         names = coordinate_names(k, second)
         obs = projection_fields(k, "the teacher subspace")
         if cfg["dynamics"]["finite_step"]:
-            obs["step_drift"] = Field(
-                "∫ c dρ", "the finite step's mean Itô drift of r⊥ (order εd, dynamics.finite_step)"
-            )
+            obs["step_drift"] = STEP_DRIFT
         obs.update(statistics_fields(names, "the particles"))
         snaps = {
             "particles": Field(

@@ -134,7 +134,7 @@ def step_noise_drift(cfg: Settings, model: MultiIndex) -> StepNoiseDrift | None:
     (``dynamics.finite_step``), or None."""
     if not cfg.dynamics.finite_step:
         return None
-    return StepNoiseDrift(model, cfg.sgd.eps, cfg.sgd.batch, cfg.sgd_dimension)
+    return StepNoiseDrift.multi_index(model, cfg.sgd.eps, cfg.sgd.batch, cfg.sgd_dimension)
 
 
 def projection_observables(theta: np.ndarray) -> dict[str, float]:

@@ -35,7 +35,7 @@ Sobol sample (fixed seed) beyond.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -104,58 +104,91 @@ def input_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class InputNodes:
+    """A rule for E over the input's projections on the reduced subspace: x's projections
+    z_q (Q, k), its standard deviation s_q in every other direction (Q,), the label y_q (Q,)
+    and the probability weights (Q,). One standard Gaussian (the multi-index kind): s = 1; a
+    mixture: each cluster's nodes μ_c + s_c·(Gauss–Hermite), weighted by π_c."""
+
+    nodes: np.ndarray
+    scales: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+
+
+def teacher_nodes(model: MultiIndex) -> InputNodes:
+    """x ~ N(0, I_d) and the multi-index teacher's y(z) (network or polynomial)."""
+    z, w = input_rule(model.units)
+    if model.polynomial is not None:
+        y = model.polynomial(z)
+    else:
+        y = model.teacher(z @ model.chol.T) @ model.v
+    return InputNodes(z, np.ones(w.size), y, w)
+
+
+@dataclass(frozen=True)
 class StepNoiseDrift:
-    """The finite step's Itô drift of r⊥ in the multi-index flow.
+    """The finite step's Itô drift of r⊥ in a flow of particles ((a,) m, r⊥).
 
     Parameters
     ----------
-    model : the reduced problem (its σ, teacher, label noise, second layer)
+    activation : σ
+    inputs : :class:`InputNodes`, the law of (z, s, y)
+    label_noise : ς
+    second_layer : whether particles carry a as their first column
     eps : float, ε (``sgd.eps``)
     batch : int, B (``sgd.batch``)
     dimension : float, the SGD's d (finite)
     """
 
-    model: MultiIndex
+    activation: Activation
+    inputs: InputNodes
+    label_noise: float
+    second_layer: bool
     eps: float
     batch: int
     dimension: float
-    nodes: np.ndarray = field(init=False, repr=False)
-    weights: np.ndarray = field(init=False, repr=False)
-    labels: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.dimension):
             raise ValueError("the finite-step drift needs the SGD's finite d")
-        model = self.model
-        z, w = input_rule(model.units)
-        if model.polynomial is not None:
-            y = model.polynomial(z)
-        else:
-            y = model.teacher(z @ model.chol.T) @ model.v
-        object.__setattr__(self, "nodes", z)
-        object.__setattr__(self, "weights", w)
-        object.__setattr__(self, "labels", y)
+
+    @classmethod
+    def multi_index(
+        cls, model: MultiIndex, eps: float, batch: int, dimension: float
+    ) -> StepNoiseDrift:
+        """The drift of the multi-index flow of ``model``."""
+        return cls(model.activation, teacher_nodes(model), model.label_noise, model.second_layer,
+                   eps, batch, dimension)  # fmt: skip
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(a (M,), m (M, k), r⊥ (M,)) of particles θ; a = 1 without a second layer."""
+        a = theta[:, 0] if self.second_layer else np.ones(theta.shape[0])
+        return a, theta[:, int(self.second_layer) : -1], theta[:, -1]
+
+    def _smoothed(self, m: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(G, S) at every node and particle, (Q, M): u = m·z_q, spread r⊥ s_q."""
+        nodes = self.inputs
+        return smoothed(self.activation, nodes.nodes @ m.T, nodes.scales[:, None] * r[None, :])
 
     def output(self, theta: np.ndarray) -> np.ndarray:
-        """h(z) = (1/M) Σ_l a_l G(m_l·z, r⊥_l) at the nodes, (Q,), of particles θ (M, dims)."""
-        a, first = self.model.layers(theta)
-        m, r, _ = MultiIndex.split(first)
-        out = np.zeros(self.nodes.shape[0])
+        """h(z_q) = (1/M) Σ_l a_l G(m_l·z_q, r⊥_l s_q) at the nodes, (Q,), of particles θ."""
+        a, m, r = self.split(theta)
+        out = np.zeros(self.inputs.weights.size)
         for lo in range(0, r.size, BLOCK):
             hi = lo + BLOCK
-            g, _ = smoothed(self.model.activation, self.nodes @ m[lo:hi].T, r[None, lo:hi])
+            g, _ = self._smoothed(m[lo:hi], r[lo:hi])
             out += g @ a[lo:hi]
         return out / r.size
 
     def noise_moment(self, theta: np.ndarray, residual: np.ndarray) -> np.ndarray:
-        """E[e² σ'(m·z + r⊥ξ)²] of each particle (M,), given e² at the nodes (Q,)."""
-        _, first = self.model.layers(theta)
-        m, r, _ = MultiIndex.split(first)
+        """Σ_q w_q s_q² e_q² S(m·z_q, r⊥ s_q) of each particle (M,), given e² at the nodes."""
+        _, m, r = self.split(theta)
         out = np.empty(r.size)
-        we = self.weights * residual
+        we = self.inputs.weights * self.inputs.scales**2 * residual
         for lo in range(0, r.size, BLOCK):
             hi = lo + BLOCK
-            _, s = smoothed(self.model.activation, self.nodes @ m[lo:hi].T, r[None, lo:hi])
+            _, s = self._smoothed(m[lo:hi], r[lo:hi])
             out[lo:hi] = we @ s
         return out
 
@@ -163,11 +196,9 @@ class StepNoiseDrift:
         """c(θ_i) (M,): the Itô drift of r⊥ of particles θ in the mean law of ``law`` (default
         θ itself), both (·, dims); 0 where r⊥ = 0."""
         law = theta if law is None else law
-        e2 = (self.labels - self.output(law)) ** 2 + self.model.label_noise**2
-        a, first = self.model.layers(theta)
-        r = first[:, -1]
-        k = self.model.units
-        scale = 2.0 * self.eps * (self.dimension - k - 1) / self.batch
+        e2 = (self.inputs.labels - self.output(law)) ** 2 + self.label_noise**2
+        a, m, r = self.split(theta)
+        scale = 2.0 * self.eps * (self.dimension - m.shape[1] - 1) / self.batch
         moment = self.noise_moment(theta, e2)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(r > 0, scale * a * a * moment / r, 0.0)
