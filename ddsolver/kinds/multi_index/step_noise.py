@@ -88,10 +88,13 @@ def _kinked(activation: Activation, u: np.ndarray, r: np.ndarray) -> tuple[np.nd
     return value, square
 
 
-def input_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes z (Q, k) and probability weights (Q,) of E over z ~ N(0, I_k)."""
-    if k in AXIS_NODES:
-        x, w = np.polynomial.hermite_e.hermegauss(AXIS_NODES[k])
+def input_rule(k: int, per_axis: dict[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes z (Q, k) and probability weights (Q,) of E over z ~ N(0, I_k): a Gauss–Hermite
+    product rule with ``per_axis[k]`` nodes an axis (default :data:`AXIS_NODES`), else
+    scrambled Sobol points."""
+    per_axis = AXIS_NODES if per_axis is None else per_axis
+    if k in per_axis:
+        x, w = np.polynomial.hermite_e.hermegauss(per_axis[k])
         w = w / w.sum()
         grids = np.meshgrid(*([x] * k), indexing="ij")
         weights = np.prod(np.meshgrid(*([w] * k), indexing="ij"), axis=0)
