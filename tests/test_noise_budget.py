@@ -288,6 +288,10 @@ def test_compare_reports_each_partial_prediction_at_the_sgd_step(tmp_path):
     assert (tmp_path / "report" / "error_budget.png").exists()
     assert any(line.startswith("largest |mean SGD − prediction|: limit")
                for line in summary_lines(report))  # fmt: skip
+    assert budget["unresolved_from"] is None  # resolved at these early times
+    budget["unresolved_from"] = 0.1  # as a run past a separatrix reports it
+    assert any(line.endswith("(the noise terms unresolved from t = 0.1)")
+               for line in summary_lines(report))  # fmt: skip
 
 
 def test_unresolved_terms_are_no_prediction():
