@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import prange
 
-from .._jit import jit_parallel
+from .._jit import jit, jit_parallel
 from .activations import Activation
 from .angular import cosine_quadrature, log_radial_density
 from .integrals import pair, pair_da, pair_dc, pair_moment
@@ -35,25 +35,43 @@ from .integrals import pair, pair_da, pair_dc, pair_moment
 COSINE_NODES = 24
 
 
+@jit
+def _norms(m, r):
+    """ρ_i = √(|m_i|² + r_i²) of points (m (M, k), r (M,)), (M,)."""
+    out = np.empty(r.shape[0])
+    for i in range(r.shape[0]):
+        acc = 0.0
+        for ax in range(m.shape[1]):
+            acc += m[i, ax] * m[i, ax]
+        out[i] = math.sqrt(acc + r[i] * r[i])
+    return out
+
+
 @jit_parallel
-def averaged_pair_matrix(code, params, u1, v1, u2, v2, c_nodes, c_weights, symmetric, out):
-    """out[i, j] = Σ_q w_q K(ρᵢ, ρⱼ, (uᵢuⱼ + vᵢvⱼ c_q)/(ρᵢρⱼ)) (compiled, parallel over i).
+def averaged_pair_matrix(code, params, m1, r1, m2, r2, c_nodes, c_weights, symmetric, out):
+    """out[i, j] = Σ_q w_q K(ρᵢ, ρⱼ, (m1ᵢ·m2ⱼ + r1ᵢ r2ⱼ c_q)/(ρᵢρⱼ)) (compiled, parallel over i)
+    of points with projections m (M, k) on a k-dimensional subspace and orthogonal norms r
+    (M,): teacher–student's (u, v) at k = 1, the multi-index grid's (m, r⊥).
 
     With ``symmetric`` (the same points on both sides) only j ≥ i is computed and mirrored.
     """
-    for i in prange(u1.shape[0]):
-        rho_i = math.sqrt(u1[i] * u1[i] + v1[i] * v1[i])
+    rho1, rho2 = _norms(m1, r1), _norms(m2, r2)
+    k = m1.shape[1]
+    for i in prange(m1.shape[0]):
+        rho_i = rho1[i]
         start = i if symmetric else 0
-        for j in range(start, u2.shape[0]):
-            rho_j = math.sqrt(u2[j] * u2[j] + v2[j] * v2[j])
+        for j in range(start, m2.shape[0]):
+            rho_j = rho2[j]
             acc = 0.0
             if rho_i == 0.0 or rho_j == 0.0:  # a zero scale: the correlation does not matter
                 acc = pair_moment(code, params, rho_i, rho_j, 0.0)
             else:
+                dot = 0.0
+                for ax in range(k):
+                    dot += m1[i, ax] * m2[j, ax]
                 scale = 1.0 / (rho_i * rho_j)
                 for q in range(c_nodes.shape[0]):
-                    c = (u1[i] * u2[j] + v1[i] * v2[j] * c_nodes[q]) * scale
-                    c = min(1.0, max(-1.0, c))
+                    c = min(1.0, max(-1.0, (dot + r1[i] * r2[j] * c_nodes[q]) * scale))
                     acc += c_weights[q] * pair_moment(code, params, rho_i, rho_j, c)
             out[i, j] = acc
             if symmetric:
@@ -133,7 +151,8 @@ class TeacherStudent:
         c, w = self._cosine_rule()
         out = np.empty((u1.size, u2.size))
         act = self.activation
-        averaged_pair_matrix(act.code, act.param_array, u1, v1, u2, v2, c, w, points2 is None, out)
+        averaged_pair_matrix(act.code, act.param_array, u1[:, None], v1, u2[:, None], v2, c, w,
+                             points2 is None, out)  # fmt: skip
         return out
 
     def self_interaction(self, points: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ kernel as a dense matrix over the cell centres,
 
     Ū(θ_i, θ_j) = Σ_q w_q K(ρ_i, ρ_j, (m_i·m_j + r⊥_i r⊥_j c_q)/(ρ_i ρ_j)),
 
-(c_q, w_q the Gauss–Jacobi rule of the orthogonal cosine; d = ∞: c = 0), the self-interaction
+(c_q, w_q the Gauss–Jacobi rule of the orthogonal cosine; d = ∞: c = 0; teacher–student's
+kernel :func:`~ddsolver.models.teacher_student.averaged_pair_matrix`), the self-interaction
 K(ρ, ρ, 1) of the 1/N term and |θ|² for λ. The initial law w ~ N(0, κ²/d₀ I_d) is a product
 law in these coordinates: each m_l ~ N(0, κ²/d₀), r⊥ ~ (κ/√d₀) χ_{d−k} (d = ∞: χ_{d₀−k};
 d₀ = ∞: the point m = 0, r⊥ = κ), as the particles draw it
@@ -20,41 +21,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import prange
 
-from ..._jit import jit_parallel
 from ..._scipy import special
 from ...models.angular import log_radial_density
 from ...models.initial import point_mass_cdf, scaled_chi_cdf, scaled_chi_quantile
-from ...models.integrals import pair, pair_moment
+from ...models.integrals import pair
+from ...models.teacher_student import averaged_pair_matrix
 from .model import MultiIndex
-
-
-@jit_parallel
-def averaged_kernel_matrix(code, params, m1, r1, m2, r2, c_nodes, c_weights, symmetric, out):
-    """out[i, j] = Σ_q w_q K(ρ_i, ρ_j, (m1_i·m2_j + r1_i r2_j c_q)/(ρ_i ρ_j)) (compiled,
-    parallel over i); m1 (M1, k), r1 (M1,), m2 (M2, k), r2 (M2,). With ``symmetric`` (the same
-    points on both sides) only j ≥ i is computed and mirrored."""
-    k = m1.shape[1]
-    for i in prange(m1.shape[0]):
-        rho_i = math.sqrt(np.sum(m1[i] * m1[i]) + r1[i] * r1[i])
-        start = i if symmetric else 0
-        for j in range(start, m2.shape[0]):
-            rho_j = math.sqrt(np.sum(m2[j] * m2[j]) + r2[j] * r2[j])
-            acc = 0.0
-            if rho_i == 0.0 or rho_j == 0.0:  # a zero scale: the correlation does not matter
-                acc = pair_moment(code, params, rho_i, rho_j, 0.0)
-            else:
-                dot = 0.0
-                for ax in range(k):
-                    dot += m1[i, ax] * m2[j, ax]
-                scale = 1.0 / (rho_i * rho_j)
-                for q in range(c_nodes.shape[0]):
-                    c = min(1.0, max(-1.0, (dot + r1[i] * r2[j] * c_nodes[q]) * scale))
-                    acc += c_weights[q] * pair_moment(code, params, rho_i, rho_j, c)
-            out[i, j] = acc
-            if symmetric:
-                out[j, i] = acc
 
 
 @dataclass(frozen=True)
@@ -84,9 +57,9 @@ class MultiIndexGrid(MultiIndex):
         c, w = self.cosine_rule()
         out = np.empty((r1.size, r2.size))
         act = self.activation
-        averaged_kernel_matrix(act.code, act.param_array, np.ascontiguousarray(m1), r1.copy(),
-                               np.ascontiguousarray(m2), r2.copy(), c, w, points2 is None,
-                               out)  # fmt: skip
+        averaged_pair_matrix(act.code, act.param_array, np.ascontiguousarray(m1), r1.copy(),
+                             np.ascontiguousarray(m2), r2.copy(), c, w, points2 is None,
+                             out)  # fmt: skip
         return out
 
     def self_interaction(self, points: np.ndarray) -> np.ndarray:
