@@ -257,8 +257,8 @@ class MultiIndexKind(MultiIndexSpec, ReducedKind):
         return build_model(cfg)
 
     def build_initial(self, cfg: Settings) -> MultiIndexInitial:
-        return MultiIndexInitial(cfg.initial.scale, float(cfg.problem.dimension),
-                                 cfg.initial_dimension, cfg.problem.teacher.units)  # fmt: skip
+        return MultiIndexInitial(cfg.initial.scale, cfg.dimension, cfg.initial_dimension,
+                                 cfg.problem.teacher.units)  # fmt: skip
 
     def grid_cells(self, cfg: Settings) -> dict[str, int]:
         """The k axes of m share ``grid.m_cells``: their product under it; r⊥'s cells."""
@@ -282,26 +282,30 @@ class MultiIndexKind(MultiIndexSpec, ReducedKind):
 
     def warm_up_pde(self) -> None:
         """Compile (or load) the flow's and the grid's kernels; the caller holds the lock."""
-        model = MultiIndexGrid(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2),
-                               np.ones(2))  # fmt: skip
+        model = _small_model()
         model.velocity(np.ones((3, 3)))
         model.interaction_matrix(np.ones((3, 3)))
 
     def warm_up_config(self, cfg: Settings) -> None:
         """Compile (or load) the kernel of the config's method only."""
-        model = MultiIndexGrid(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2),
-                               np.ones(2))  # fmt: skip
         if self.solved_as_reduced(cfg):
-            model.interaction_matrix(np.ones((3, 3)))
+            _small_model().interaction_matrix(np.ones((3, 3)))
         else:
-            model.velocity(np.ones((3, 3)))
+            _small_model().velocity(np.ones((3, 3)))
 
     def warm_up_sgd(self) -> None:
         rng = np.random.default_rng(0)
-        model = MultiIndex(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
+        model = _small_model()
         w = rng.standard_normal((3, 5))
         sgd_steps(w, model, 1e-3, 1, 0, 1, rng)
         exact_risk(model, w)
+
+
+def _small_model() -> MultiIndexGrid:
+    """An erf problem (k = 2, d = 5) whose kernels have a real run's argument types: the flow,
+    the grid's dense kernel and SGD (a :class:`.grid.MultiIndexGrid` is a
+    :class:`.model.MultiIndex`)."""
+    return MultiIndexGrid(Activation.from_mapping({"kind": "erf"}), 5.0, np.eye(2), np.ones(2))
 
 
 KIND = MultiIndexKind()
