@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..fields import Field
-from ..schema import ConfigError, Key, dimension_value
+from ..schema import ConfigError, Key, dimension_value, largest_factor
 
 #: The activations of ``problem.activation.kind`` the reduced kinds' Gaussian integrals cover.
 REDUCED_ACTIVATIONS = ("ramp", "relu", "erf", "tanh", "sigmoid", "piecewise", "square")
@@ -66,6 +66,23 @@ def grid_solver_keys(cfg: dict) -> set[str]:
 
 
 #: The parameters of each activation kind of ``[problem.activation]``.
+#: Largest grid of a dense kernel (teacher–student, the multi-index grid): 8000 cells are
+#: 512 MB of float64.
+MAX_DENSE_CELLS = 8000
+
+
+def check_dense_cells(grid: dict, names: tuple[str, ...], cells: int, product: str) -> None:
+    """A grid of ``cells`` cells for a dense kernel, which holds (cells)² numbers: at most
+    :data:`MAX_DENSE_CELLS`, or the error naming the largest of the ``grid.<names>`` keys
+    (``product``: how the cells multiply, e.g. "u_cells × r_cells")."""
+    if cells > MAX_DENSE_CELLS:
+        raise ConfigError(
+            *largest_factor(grid, "grid", names),
+            f"{product} = {cells}: the dense kernel holds (cells)² numbers; at most "
+            f"{MAX_DENSE_CELLS} cells",
+        )
+
+
 ACTIVATION_PARAMETERS = {
     "ramp": ("t1", "t2", "s1", "s2"),
     "piecewise": ("knots", "values"),

@@ -24,9 +24,8 @@ from ...schema import (
     float_key,
     int_key,
     kind_defaults,
-    largest_factor,
 )
-from ..spec import KindSpec, Labels, grid_solver_keys, keys_of
+from ..spec import KindSpec, Labels, check_dense_cells, grid_solver_keys, keys_of
 from .mixed import MIXED_PAIRS
 from .polynomial import PolynomialError, parse_polynomial
 
@@ -37,8 +36,6 @@ ACTIVATIONS = ("erf", "relu", "ramp", "piecewise", "square", "cubic")
 MAX_NAMED_UNITS = 8
 #: The r⊥ axis where the config does not set it (the shared defaults are the isotropic radius').
 GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 20}
-#: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
-MAX_DENSE_CELLS = 8000
 
 
 def coordinate_names(units: int, second_layer: bool = False) -> tuple[str, ...]:
@@ -248,7 +245,8 @@ class MultiIndexSpec(KindSpec):
     @staticmethod
     def _check_grid(raw: dict, cfg: dict) -> None:
         """The grid holds k + 1 ≤ 3 axes of the first layer, its dense kernel at most
-        :data:`MAX_DENSE_CELLS` cells; the finite step's drift is carried by particles."""
+        :data:`~ddsolver.kinds.spec.MAX_DENSE_CELLS` cells; the finite step's drift is carried
+        by particles."""
         k, grid = cfg["problem"]["teacher"]["units"], cfg["grid"]
         need = 'use discretisation.method = "particles"'
         for key, value, ok, allowed in (
@@ -263,12 +261,7 @@ class MultiIndexSpec(KindSpec):
         kind_defaults(grid, raw.get("grid", {}), GRID_DEFAULTS)
         check_interval(grid, "m")
         cells = grid["m_cells"] ** k * grid["r_cells"]
-        if cells > MAX_DENSE_CELLS:
-            raise ConfigError(
-                *largest_factor(grid, "grid", ("m_cells", "r_cells")),
-                f"m_cells^k × r_cells = {cells}: the dense kernel holds (cells)² numbers; at "
-                f"most {MAX_DENSE_CELLS} cells",
-            )  # fmt: skip
+        check_dense_cells(grid, ("m_cells", "r_cells"), cells, "m_cells^k × r_cells")
 
     @staticmethod
     def _check_polynomial(text: str, k: int) -> None:

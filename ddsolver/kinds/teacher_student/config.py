@@ -18,15 +18,11 @@ from ...schema import (
     float_key,
     int_key,
     kind_defaults,
-    largest_factor,
 )
-from ..spec import ReducedSpec, keys_of
+from ..spec import ReducedSpec, check_dense_cells, keys_of
 
 #: (u, v) grid where the config does not set it.
 GRID_DEFAULTS = {"r_max": 2.0, "r_cells": 40}
-
-#: Largest grid of the dense kernel: 8000 cells are 512 MB of float64.
-MAX_DENSE_CELLS = 8000
 
 
 class TeacherStudentSpec(ReducedSpec):
@@ -73,12 +69,7 @@ class TeacherStudentSpec(ReducedSpec):
         kind_defaults(grid, raw.get("grid", {}), GRID_DEFAULTS)
         check_interval(grid, "u")
         cells = grid["u_cells"] * grid["r_cells"]
-        if cells > MAX_DENSE_CELLS:
-            raise ConfigError(
-                *largest_factor(grid, "grid", ("u_cells", "r_cells")),
-                f"u_cells × r_cells = {cells}: the dense kernel holds (cells)² numbers; at most "
-                f"{MAX_DENSE_CELLS} cells",
-            )
+        check_dense_cells(grid, ("u_cells", "r_cells"), cells, "u_cells × r_cells")
         if cfg["dynamics"]["tau"] > 0 and grid["r_min"] == 0:
             raise ConfigError(
                 "grid.r_min",
