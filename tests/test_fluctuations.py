@@ -8,10 +8,10 @@ from cli_runner import ddsolver
 from convergence import ORDER_TOL, observed_orders
 
 from ddsolver.fluctuations.probe import dynamical_correction
-from ddsolver.fluctuations.rings import default_degree, ring_weights
+from ddsolver.fluctuations.rings import LANES, RingFlow, default_degree, ring_weights
 from ddsolver.models.activations import Activation, paper_ramp
 from ddsolver.models.angular import cosine_quadrature, even_moments
-from ddsolver.models.hermite import hermite_coefficients, kink_offset, kinked_columns
+from ddsolver.models.hermite import hermite_coefficients, hermite_roots, kink_offset, kinked_columns
 from ddsolver.models.initial import GaussianInitial
 from ddsolver.models.integrals import kinked_second_moment, kinked_second_moment_da, pair
 from ddsolver.models.isotropic import IsotropicGaussians
@@ -33,7 +33,7 @@ def test_kinked_columns_match_the_hermite_coefficients_at_every_degree(act):
     ref, dref = hermite_coefficients(act, scales, 30)
     vals, grads = np.empty(31), np.empty(31)
     for i, a in enumerate(scales):
-        kinked_columns(kinks, signs, slope, kink_offset(act), a, 30, vals, grads)
+        kinked_columns(kinks, signs, slope, kink_offset(act), a, 30, hermite_roots(30), vals, grads)
         np.testing.assert_allclose(vals, ref[i], rtol=0, atol=1e-12)
         np.testing.assert_allclose(grads, dref[i], rtol=0, atol=1e-12)
 
@@ -98,6 +98,53 @@ def test_ring_kernel_against_monte_carlo_points_on_the_two_rings():
                                * (c1 * c2) ** (k - j) * (s1 * s2) ** j)  # fmt: skip
         se = samples.std() / math.sqrt(n)
         assert abs(series - samples.mean()) < SE_FACTOR * se
+
+
+def _series_risk(problem, state, mass, kmax):
+    """R of each ring set by the plain double sum over ring pairs, the Hermite columns by
+    quadrature (not the kink sums of the kernel): (3, B, M), (B, M) → (B,)."""
+    weights = ring_weights(problem.dimension, kmax)
+    out = []
+    for (r, c, a), m in zip(np.moveaxis(state, 1, 0), mass, strict=True):
+        s = np.sqrt(1.0 - c * c)
+        j = np.arange(kmax + 1)
+        total = 1.0
+        for sign in (1.0, -1.0):
+            cols, _ = hermite_coefficients(problem.activation, (1.0 + sign * problem.delta) * r,
+                                           kmax)  # fmt: skip
+            total -= sign * (m * a) @ cols[:, 0]  # 2 Σ m a V, V = −½ Σ± (±) f̂_0(s±)
+            for k in range(kmax + 1):
+                for jj in j[: k + 1 : 2]:
+                    feat = (m * a * cols[:, k] * c ** (k - jj) * s**jj).sum()
+                    total += weights[k, jj] * feat * feat
+        out.append(total)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("second_layer", [False, True])
+def test_ring_gradients_are_the_risk_and_its_first_variation(second_layer):
+    """The kernel's R equals the plain double sum, and ∂R/∂x_m = 2 m_m ∂_xΨ(m) for x = r, c,
+    a by central differences, at a ring count that leaves the last chunk of lanes part-full."""
+    rng = np.random.default_rng(5)
+    problem = IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=second_layer)
+    flow = RingFlow(problem, 15)
+    runs, count = 2, 2 * LANES + 5
+    shape = (runs, count)
+    amps = rng.normal(1.0, 0.3, shape) if second_layer else np.ones(shape)
+    state = np.stack([rng.uniform(0.4, 2.5, shape), rng.uniform(-0.95, 0.95, shape), amps])
+    mass = rng.uniform(0.5, 1.5, (runs, count))
+    mass /= mass.sum(axis=1, keepdims=True)
+    psi, risk = flow.gradients(state, mass)
+    np.testing.assert_allclose(risk, _series_risk(problem, state, mass, 15), rtol=0, atol=1e-12)
+    h = 1e-5
+    for axis in (0, 1, 2) if second_layer else (0, 1):
+        for m in (0, count - 1, LANES + 3):
+            up, down = state.copy(), state.copy()
+            up[axis, :, m] += h
+            down[axis, :, m] -= h
+            slope = (flow.gradients(up, mass)[1] - flow.gradients(down, mass)[1]) / (2 * h)
+            np.testing.assert_allclose(slope, 2.0 * mass[:, m] * psi[axis, :, m], rtol=1e-7,
+                                       atol=1e-11)  # fmt: skip
 
 
 def _gauss(times, nodes, **kw):

@@ -15,9 +15,10 @@ cc' + ss'x with s = √(1 − c²) and x the cosine of two uniform directions in
     W_kj = ½ C(k, j) μ_j,        s± = (1 ± Δ) r,
 
 all degrees k ≤ K. Ψ and R are sums over the features f̂_k(s±) c^{k−j} s^j — O(M K²) per
-evaluation for M rings (:func:`ring_gradients`). :class:`RingFlow` steps B such ring sets
-at once with one classical RK4 step sequence, so that finite differences across the sets
-are differences of the same discrete flow.
+evaluation for M rings (:func:`ring_gradients`); the derivative in c of a degree-k block is
+a degree-(k − 1) block, so one table of c^{k−j} s^j per ring serves both. :class:`RingFlow`
+steps B such ring sets at once with one classical RK4 step sequence, so that finite
+differences across the sets are differences of the same discrete flow.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .._jit import jit, jit_parallel
 from .._scipy import special
 from ..models.activations import KINKED_KINDS
 from ..models.angular import cosine_quadrature, even_moments
-from ..models.hermite import kink_offset, kinked_columns
+from ..models.hermite import hermite_roots, kink_offset, kinked_columns
 from ..models.initial import GaussianInitial
 from ..models.integrals import kinked_second_moment, kinked_second_moment_da
 from ..models.isotropic import IsotropicGaussians
@@ -66,21 +67,37 @@ def ring_weights(dimension: float, degree: int) -> np.ndarray:
     return out
 
 
+#: rings evaluated together by :func:`ring_gradients`: its inner loops run over the rings of
+#: a chunk, whose sums are independent of one another (about 1.1× over one ring at a time at
+#: K = 15, measured). The features are summed lane by lane, then over the lanes in order.
+LANES = 16
+
+
 @jit
-def _cosine_powers(c, kmax, cp, sp):
-    """cp[k] = c^k and sp[k] = s^k, s = √(1 − c²), for k ≤ kmax (c clipped to [−1, 1])."""
-    cm = min(1.0, max(-1.0, c))
-    sm = math.sqrt((1.0 - cm) * (1.0 + cm))
-    cp[0] = 1.0
-    sp[0] = 1.0
+def _ring_basis(cosines, kmax, start, basis):
+    """basis[start[k] + i, q] = c_q^{k−2i} s_q^{2i}, s = √(1 − c²), for the LANES rings of
+    ``cosines`` (clipped to [−1, 1]), i ≤ k/2 and k ≤ kmax: each degree's block is c times
+    the previous one, and s^k ends an even degree's block."""
+    cm = np.empty(LANES)
+    s2 = np.empty(LANES)
+    for q in range(LANES):
+        cm[q] = min(1.0, max(-1.0, cosines[q]))
+        s2[q] = (1.0 - cm[q]) * (1.0 + cm[q])
+        basis[0, q] = 1.0
     for k in range(1, kmax + 1):
-        cp[k] = cp[k - 1] * cm
-        sp[k] = sp[k - 1] * sm
+        prev = start[k - 1]
+        count = start[k] - prev
+        for i in range(count):
+            for q in range(LANES):
+                basis[start[k] + i, q] = cm[q] * basis[prev + i, q]
+        if k % 2 == 0:
+            for q in range(LANES):
+                basis[start[k] + count, q] = s2[q] * basis[start[k - 2] + count - 1, q]
 
 
 @jit_parallel
 def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, code, params,
-                   delta, lam, weights, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
+                   delta, lam, weights, roots, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
     r"""∂_rΨ, ∂_cΨ, ∂_aΨ at every ring and the risk of every run (see the module docstring).
 
     With a second layer V = a v(r) and U = a a' ū, so every feature carries its ring's a
@@ -94,60 +111,115 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
     code, params : σ for the closed-form E σ(sG)² of the axis neuron's own pair
     delta, lam : Δ and the weight decay λ (adds λr to ∂_rΨ and λa to ∂_aΨ)
     weights : (K + 1, K + 1) :func:`ring_weights`
+    roots : (3, K + 1) :func:`~ddsolver.models.hermite.hermite_roots`
     probe : column of the axis neuron (c = 1), or −1
     psi_r, psi_c, psi_a : (B, M), risk : (B,), written in place
     """
     runs, count = r.shape
     kmax = weights.shape[0] - 1
+    # the features of degree k are P_k,i = c^{k−2i} s^{2i}, i ≤ k/2, stored flat from start[k]
+    start = np.empty(kmax + 2, dtype=np.int64)
+    start[0] = 0
+    for k in range(kmax + 1):
+        start[k + 1] = start[k] + k // 2 + 1
+    size = start[kmax + 1]
+    flat_w = np.empty(size)
+    for k in range(kmax + 1):
+        for i in range(k // 2 + 1):
+            flat_w[start[k] + i] = weights[k, 2 * i]
     for b in prange(runs):
+        # rings go LANES at a time (lanes past the last ring hold c = 0 and weight 0)
         vals = np.empty((count, 2, kmax + 1))
         grads = np.empty((count, 2, kmax + 1))
-        feat = np.zeros((2, kmax + 1, kmax + 1))
-        cp = np.empty(kmax + 2)
-        sp = np.empty(kmax + 2)
+        basis = np.empty((size, LANES))
+        weighted = np.empty((2, kmax + 1, LANES))
+        lane_feat = np.zeros((2, size, LANES))
+        cosines = np.zeros(LANES)  # the chunk's cosines, 0 in unused lanes
         potential = 0.0
-        for m in range(count):
-            for g in range(2):
-                scale = (1.0 + delta if g == 0 else 1.0 - delta) * r[b, m]
-                kinked_columns(kinks, signs, slope, offset, scale, kmax, vals[m, g], grads[m, g])
-            _cosine_powers(c[b, m], kmax, cp, sp)
-            w = mass[b, m] * amp[b, m]
-            potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
+        for first in range(0, count, LANES):
+            n = min(LANES, count - first)
+            for g in range(2):  # loops, not slice assignments (each costs compile time)
+                for k in range(kmax + 1):
+                    for lane in range(LANES):
+                        weighted[g, k, lane] = 0.0
+            for lane in range(n):
+                m = first + lane
+                for g in range(2):
+                    scale = (1.0 + delta if g == 0 else 1.0 - delta) * r[b, m]
+                    kinked_columns(kinks, signs, slope, offset, scale, kmax, roots, vals[m, g],
+                                   grads[m, g])  # fmt: skip
+                w = mass[b, m] * amp[b, m]
+                potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
+                cosines[lane] = c[b, m]
+                for g in range(2):
+                    for k in range(kmax + 1):
+                        weighted[g, k, lane] = w * vals[m, g, k]
+            _ring_basis(cosines, kmax, start, basis)
             for g in range(2):
                 for k in range(kmax + 1):
-                    wf = w * vals[m, g, k]
-                    for j in range(0, k + 1, 2):
-                        feat[g, k, j] += wf * cp[k - j] * sp[j]
+                    for f in range(start[k], start[k + 1]):
+                        for lane in range(LANES):
+                            lane_feat[g, f, lane] += weighted[g, k, lane] * basis[f, lane]
+        feat = np.zeros((2, size))
         acc = 0.0
         for g in range(2):
-            for k in range(kmax + 1):
-                for j in range(0, k + 1, 2):
-                    acc += weights[k, j] * feat[g, k, j] * feat[g, k, j]
-                    feat[g, k, j] *= weights[k, j]  # from here on W_kj A_kj
+            for f in range(size):
+                total = 0.0
+                for lane in range(LANES):
+                    total += lane_feat[g, f, lane]
+                acc += flat_w[f] * total * total
+                feat[g, f] = flat_w[f] * total  # from here on F_k,i = W_k,2i A_k,i
         risk[b] = 1.0 + 2.0 * potential + acc
-        for m in range(count):
-            _cosine_powers(c[b, m], kmax, cp, sp)
-            gr = -0.5 * ((1.0 + delta) * grads[m, 0, 0] - (1.0 - delta) * grads[m, 1, 0])
-            ga = -0.5 * (vals[m, 0, 0] - vals[m, 1, 0])
-            gc = 0.0
+        # ∂_c Σ_i F_k,i P_k,i = Σ_{i < n_{k−1}} D_k,i P_{k−1},i (ds/dc = −c/s), with
+        # D_k,i = (k − 2i) F_k,i − (2i + 2) F_k,i+1 (F_k,i+1 = 0 past the block)
+        dfeat = np.zeros((2, size))
+        for g in range(2):
+            for k in range(1, kmax + 1):
+                n = start[k + 1] - start[k]
+                for i in range(start[k] - start[k - 1]):
+                    nxt = feat[g, start[k] + i + 1] if i + 1 < n else 0.0
+                    dfeat[g, start[k] + i] = (k - 2 * i) * feat[g, start[k] + i] - (2 * i + 2) * nxt
+        sr = np.empty(LANES)
+        sc = np.empty(LANES)
+        gr = np.empty(LANES)
+        ga = np.empty(LANES)
+        gc = np.empty(LANES)
+        for first in range(0, count, LANES):
+            n = min(LANES, count - first)
+            for lane in range(n):
+                cosines[lane] = c[b, first + lane]
+            _ring_basis(cosines, kmax, start, basis)
+            for lane in range(n):
+                m = first + lane
+                gr[lane] = -0.5 * ((1.0 + delta) * grads[m, 0, 0] - (1.0 - delta) * grads[m, 1, 0])
+                ga[lane] = -0.5 * (vals[m, 0, 0] - vals[m, 1, 0])
+                gc[lane] = 0.0
             for g in range(2):
                 fac = 1.0 + delta if g == 0 else 1.0 - delta
                 for k in range(kmax + 1):
-                    sr = 0.0
-                    sc = 0.0
-                    for j in range(0, k + 1, 2):
-                        coef = feat[g, k, j]
-                        sr += coef * cp[k - j] * sp[j]
-                        dc = (k - j) * cp[k - j - 1] * sp[j] if k > j else 0.0
-                        if j >= 2:
-                            dc -= j * cp[k - j + 1] * sp[j - 2]
-                        sc += coef * dc
-                    gr += fac * grads[m, g, k] * sr
-                    ga += vals[m, g, k] * sr
-                    gc += vals[m, g, k] * sc
-            psi_r[b, m] = amp[b, m] * gr + lam * r[b, m]
-            psi_c[b, m] = amp[b, m] * gc
-            psi_a[b, m] = ga + lam * amp[b, m]
+                    for lane in range(LANES):
+                        sr[lane] = 0.0
+                        sc[lane] = 0.0
+                    for f in range(start[k], start[k + 1]):
+                        coef = feat[g, f]
+                        for lane in range(LANES):
+                            sr[lane] += coef * basis[f, lane]
+                    if k > 0:
+                        shift = start[k] - start[k - 1]
+                        for f in range(start[k - 1], start[k]):
+                            coef = dfeat[g, f + shift]
+                            for lane in range(LANES):
+                                sc[lane] += coef * basis[f, lane]
+                    for lane in range(n):
+                        m = first + lane
+                        gr[lane] += fac * grads[m, g, k] * sr[lane]
+                        ga[lane] += vals[m, g, k] * sr[lane]
+                        gc[lane] += vals[m, g, k] * sc[lane]
+            for lane in range(n):
+                m = first + lane
+                psi_r[b, m] = amp[b, m] * gr[lane] + lam * r[b, m]
+                psi_c[b, m] = amp[b, m] * gc[lane]
+                psi_a[b, m] = ga[lane] + lam * amp[b, m]
         if probe >= 0:  # the axis neuron's own pair: closed form instead of the series
             w = mass[b, probe]
             a = amp[b, probe]
@@ -195,6 +267,7 @@ class RingFlow:
         self.kink_values = np.ascontiguousarray(act(self.kinks), dtype=float)
         self.offset = kink_offset(act)
         self.weights = ring_weights(float(problem.dimension), self.degree)
+        self.roots = hermite_roots(self.degree)
 
     def gradients(
         self, state: np.ndarray, mass: np.ndarray, probe: int = -1, lam: float | None = None
@@ -207,7 +280,7 @@ class RingFlow:
         ring_gradients(state[0], state[1], state[2], mass, self.kinks, self.signs, self.slope,
                        self.offset, self.kink_values, act.code, act.param_array,
                        self.problem.delta, self.lam if lam is None else lam, self.weights,
-                       probe, psi[0], psi[1], psi[2], risk)  # fmt: skip
+                       self.roots, probe, psi[0], psi[1], psi[2], risk)  # fmt: skip
         return psi, risk
 
     def velocity(self, t: float, state: np.ndarray, mass: np.ndarray, probe: int = -1):

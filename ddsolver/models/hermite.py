@@ -218,8 +218,25 @@ def kinked_even_columns(kinks, signs, slope, offset, scales, order, vals, grads)
                     lower[m] = even
 
 
+def hermite_roots(kmax: int) -> np.ndarray:
+    """The constants of the normalised Hermite recurrence for degrees ≤ ``kmax``.
+
+    Returns
+    -------
+    (3, kmax + 1) float64: 1/√(k(k − 1)) (k ≥ 2), √(k − 1) (k ≥ 1) and 1/√k (k ≥ 1), 0
+        where undefined — :func:`kinked_columns` reads them instead of taking three square
+        roots and a division per degree, kink and call.
+    """
+    k = np.arange(kmax + 1, dtype=float)
+    out = np.zeros((3, kmax + 1))
+    out[0, 2:] = 1.0 / np.sqrt(k[2:] * (k[2:] - 1.0))
+    out[1, 1:] = np.sqrt(k[1:] - 1.0)
+    out[2, 1:] = 1.0 / np.sqrt(k[1:])
+    return out
+
+
 @jit
-def kinked_columns(kinks, signs, slope, offset, a, kmax, vals, grads):
+def kinked_columns(kinks, signs, slope, offset, a, kmax, roots, vals, grads):
     r"""f̂_k(a) and d f̂_k/da for every k = 0..kmax at one scale a, odd degrees included.
 
     The even degrees are those of :func:`kinked_even_columns`; σ' vanishes at −∞ for every
@@ -238,6 +255,7 @@ def kinked_columns(kinks, signs, slope, offset, a, kmax, vals, grads):
     slope, offset : float (offset = c₀ of :func:`kink_offset`)
     a : float, the scale, ≥ 0
     kmax : int, ≥ 1
+    roots : (3, ≥ kmax + 1) :func:`hermite_roots`
     vals, grads : (kmax + 1,) float64, written in place
     """
     for k in range(kmax + 1):
@@ -266,10 +284,12 @@ def kinked_columns(kinks, signs, slope, offset, a, kmax, vals, grads):
         grads[1] += weight * (tail + u * phi)
         lower = 1.0  # h_{k−2}(u)
         upper = u  # h_{k−1}(u)
+        aphi = a * phi
         for k in range(2, kmax + 1):
-            norm = weight / math.sqrt(k * (k - 1.0))
-            vals[k] += norm * a * phi * lower
-            grads[k] += norm * phi * (lower + u * math.sqrt(k - 1.0) * upper)
-            following = (u * upper - math.sqrt(k - 1.0) * lower) / math.sqrt(float(k))
+            norm = weight * roots[0, k]
+            root = roots[1, k]
+            vals[k] += norm * aphi * lower
+            grads[k] += norm * phi * (lower + u * root * upper)
+            following = (u * upper - root * lower) * roots[2, k]
             lower = upper
             upper = following
