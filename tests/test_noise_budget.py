@@ -55,6 +55,16 @@ def test_split_cosines_integrate_the_cosine_law_and_its_jumps():
     assert abs(w2 @ c2**2 - moments[1]) < 1e-13
 
 
+def test_split_cosines_takes_one_rule_per_row_of_breaks():
+    breaks = np.array([[[0.1, 0.35], [-0.2, 4.0]], [[0.5, -0.5], [2.0, 3.0]]])
+    c, w = split_cosines(40, breaks, 8)
+    assert c.shape == w.shape == (2, 2, 24)
+    for index in np.ndindex(2, 2):
+        c1, w1 = split_cosines(40, breaks[index], 8)
+        np.testing.assert_allclose(c[index], c1, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(w[index], w1, rtol=0, atol=1e-15)
+
+
 def test_injection_times_grow_from_their_first_spacing_and_end_on_t_end():
     s = injection_times(4.0, 0.025, 0.1)
     assert s[0] == 0.0 and s[-1] == 4.0

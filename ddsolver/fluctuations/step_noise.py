@@ -131,19 +131,23 @@ def split_cosines(
 
     Parameters
     ----------
-    breaks : (P − 1,) the points where f may jump
+    breaks : (..., P − 1) the points where f may jump; leading axes give one rule each
     nodes : nodes per piece
 
     Returns
     -------
-    c, w : (P · nodes,) with Σ w = 1
+    c, w : (..., P · nodes), with Σ w = 1 along the last axis
     """
-    edges = np.concatenate([[-1.0], np.sort(np.clip(breaks, -1.0, 1.0)), [1.0]])
+    breaks = np.asarray(breaks, dtype=float)
+    lead = breaks.shape[:-1]
+    ends = np.ones((*lead, 1))
+    edges = np.concatenate([-ends, np.sort(np.clip(breaks, -1.0, 1.0), axis=-1), ends], axis=-1)
     x, wx = _legendre(nodes)
-    half = 0.5 * np.diff(edges)[:, None]
-    c = (0.5 * (edges[:-1] + edges[1:]))[:, None] + half * x[None, :]
-    w = half * wx[None, :] * np.clip(1.0 - c * c, 0.0, None) ** (0.5 * (dimension - 3.0))
-    return c.ravel(), (w / w.sum()).ravel()
+    half = 0.5 * np.diff(edges, axis=-1)[..., None]
+    c = (0.5 * (edges[..., :-1] + edges[..., 1:]))[..., None] + half * x
+    w = half * wx * np.clip(1.0 - c * c, 0.0, None) ** (0.5 * (dimension - 3.0))
+    c, w = c.reshape((*lead, -1)), w.reshape((*lead, -1))
+    return c, w / w.sum(axis=-1, keepdims=True)
 
 
 def network_output(
@@ -153,12 +157,10 @@ def network_output(
     ``mass`` (G,)), E_c by :func:`split_cosines` at σ's kinks; shape (X,) for ``norms``."""
     act = problem.activation
     kinks = act.kink_structure()[0]
-    out = np.zeros(len(norms))
-    for i, norm in enumerate(norms):
-        for radius, amp, m in zip(r, a, mass, strict=True):
-            c, w = split_cosines(problem.dimension, kinks / (radius * norm), OUTPUT_NODES)
-            out[i] += m * amp * (w @ act(radius * c * norm))
-    return out
+    scale = np.multiply.outer(np.asarray(norms, dtype=float), r)  # (X, G): r |x|
+    c, w = split_cosines(problem.dimension, kinks / scale[..., None], OUTPUT_NODES)
+    means = (w * act(scale[..., None] * c)).sum(axis=-1)  # (X, G): E_c σ(r c |x|)
+    return means @ (mass * a)
 
 
 def pushed_rings(
@@ -201,10 +203,8 @@ def pushed_rings(
     pair = np.empty((3, labels.size, 2 * count))
     pair_mass = np.empty((labels.size, 2 * count))
     for i, (y, norm) in enumerate(zip(labels, norms, strict=True)):
-        rules = [split_cosines(problem.dimension, kinks / (radius * norm), cosine_nodes)
-                 for radius in r]  # fmt: skip
-        c = np.concatenate([rule[0] for rule in rules])
-        m = np.concatenate([mass[g] * rule[1] for g, rule in enumerate(rules)])
+        c, w = split_cosines(problem.dimension, kinks / (r * norm)[:, None], cosine_nodes)
+        c, m = c.ravel(), (mass[:, None] * w).ravel()  # group-major, as the repeats below
         size = c.size // r.size
         rr, aa = np.repeat(r, size), np.repeat(a, size)
         radial = 2.0 * xi * np.repeat(psi_r, size)
