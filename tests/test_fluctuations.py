@@ -11,7 +11,12 @@ from ddsolver.fluctuations.probe import dynamical_correction
 from ddsolver.fluctuations.rings import LANES, RingFlow, default_degree, ring_weights
 from ddsolver.models.activations import Activation, paper_ramp
 from ddsolver.models.angular import cosine_quadrature, even_moments
-from ddsolver.models.hermite import hermite_coefficients, hermite_roots, kink_offset, kinked_columns
+from ddsolver.models.hermite import (
+    hermite_coefficients,
+    inverse_root_factorials,
+    kink_offset,
+    kinked_columns,
+)
 from ddsolver.models.initial import GaussianInitial
 from ddsolver.models.integrals import kinked_second_moment, kinked_second_moment_da, pair
 from ddsolver.models.isotropic import IsotropicGaussians
@@ -33,7 +38,9 @@ def test_kinked_columns_match_the_hermite_coefficients_at_every_degree(act):
     ref, dref = hermite_coefficients(act, scales, 30)
     vals, grads = np.empty(31), np.empty(31)
     for i, a in enumerate(scales):
-        kinked_columns(kinks, signs, slope, kink_offset(act), a, 30, hermite_roots(30), vals, grads)
+        kinked_columns(
+            kinks, signs, slope, kink_offset(act), a, 30, inverse_root_factorials(30), vals, grads
+        )
         np.testing.assert_allclose(vals, ref[i], rtol=0, atol=1e-12)
         np.testing.assert_allclose(grads, dref[i], rtol=0, atol=1e-12)
 
@@ -136,6 +143,8 @@ def test_ring_gradients_are_the_risk_and_its_first_variation(second_layer):
     mass /= mass.sum(axis=1, keepdims=True)
     psi, risk = flow.gradients(state, mass)
     np.testing.assert_allclose(risk, _series_risk(problem, state, mass, 15), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(flow.risks(state, mass), risk)  # the pass without gradients
+    np.testing.assert_array_equal(flow.risks(state, mass, 3), flow.gradients(state, mass, 3)[1])
     h = 1e-5
     for axis in (0, 1, 2) if second_layer else (0, 1):
         for m in (0, count - 1, LANES + 3):

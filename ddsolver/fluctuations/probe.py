@@ -191,7 +191,7 @@ def dynamical_correction(
     t = 0.0
     for i, target in enumerate(times):
         state, t = flow.advance(state, mass, t, target, step, probe)
-        _, risk = flow.gradients(state, mass, probe)
+        risk = flow.risks(state, mass, probe)
         out_risk[i] = risk
         out_points[i, 0] = state[0, 0, :-1:cosine_nodes]
         out_points[i, 1] = state[2, 0, :-1:cosine_nodes]

@@ -33,7 +33,7 @@ from .._jit import jit, jit_parallel
 from .._scipy import special
 from ..models.activations import KINKED_KINDS
 from ..models.angular import cosine_quadrature, even_moments
-from ..models.hermite import hermite_roots, kink_offset, kinked_columns
+from ..models.hermite import inverse_root_factorials, kink_offset, kinked_columns
 from ..models.initial import GaussianInitial
 from ..models.integrals import kinked_second_moment, kinked_second_moment_da
 from ..models.isotropic import IsotropicGaussians
@@ -97,7 +97,8 @@ def _ring_basis(cosines, kmax, start, basis):
 
 @jit_parallel
 def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, code, params,
-                   delta, lam, weights, roots, probe, psi_r, psi_c, psi_a, risk):  # fmt: skip
+                   delta, lam, weights, norms, probe, with_gradients, psi_r, psi_c, psi_a,
+                   risk):  # fmt: skip
     r"""∂_rΨ, ∂_cΨ, ∂_aΨ at every ring and the risk of every run (see the module docstring).
 
     With a second layer V = a v(r) and U = a a' ū, so every feature carries its ring's a
@@ -111,8 +112,9 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
     code, params : σ for the closed-form E σ(sG)² of the axis neuron's own pair
     delta, lam : Δ and the weight decay λ (adds λr to ∂_rΨ and λa to ∂_aΨ)
     weights : (K + 1, K + 1) :func:`ring_weights`
-    roots : (3, K + 1) :func:`~ddsolver.models.hermite.hermite_roots`
+    norms : (K + 1,) :func:`~ddsolver.models.hermite.inverse_root_factorials`
     probe : column of the axis neuron (c = 1), or −1
+    with_gradients : False: the risks alone (``psi_*`` are left as they are)
     psi_r, psi_c, psi_a : (B, M), risk : (B,), written in place
     """
     runs, count = r.shape
@@ -146,7 +148,7 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
                 m = first + lane
                 for g in range(2):
                     scale = (1.0 + delta if g == 0 else 1.0 - delta) * r[b, m]
-                    kinked_columns(kinks, signs, slope, offset, scale, kmax, roots, vals[m, g],
+                    kinked_columns(kinks, signs, slope, offset, scale, kmax, norms, vals[m, g],
                                    grads[m, g])  # fmt: skip
                 w = mass[b, m] * amp[b, m]
                 potential += w * (-0.5) * (vals[m, 0, 0] - vals[m, 1, 0])
@@ -184,7 +186,7 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
         gr = np.empty(LANES)
         ga = np.empty(LANES)
         gc = np.empty(LANES)
-        for first in range(0, count, LANES):
+        for first in range(0, count if with_gradients else 0, LANES):  # the gradient pass
             n = min(LANES, count - first)
             for lane in range(n):
                 cosines[lane] = c[b, first + lane]
@@ -237,8 +239,9 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
                     series += 0.5 * vals[probe, g, k] * vals[probe, g, k]
                     dseries += fac * vals[probe, g, k] * grads[probe, g, k]
             risk[b] += w * w * a * a * (exact - series)
-            psi_r[b, probe] += w * a * a * 0.5 * (dexact - dseries)
-            psi_a[b, probe] += w * a * (exact - series)
+            if with_gradients:
+                psi_r[b, probe] += w * a * a * 0.5 * (dexact - dseries)
+                psi_a[b, probe] += w * a * (exact - series)
 
 
 class RingFlow:
@@ -267,21 +270,30 @@ class RingFlow:
         self.kink_values = np.ascontiguousarray(act(self.kinks), dtype=float)
         self.offset = kink_offset(act)
         self.weights = ring_weights(float(problem.dimension), self.degree)
-        self.roots = hermite_roots(self.degree)
+        self.norms = inverse_root_factorials(self.degree)
 
-    def gradients(
-        self, state: np.ndarray, mass: np.ndarray, probe: int = -1, lam: float | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(∂_rΨ, ∂_cΨ, ∂_aΨ) of shape (3, B, M) and the risks (B,) of ``state`` = (r, c, a),
-        each (B, M), with masses ``mass`` (B, M); λ = ``lam`` (default the flow's)."""
+    def _evaluate(self, state, mass, probe, lam, with_gradients):
         act = self.problem.activation
         psi = np.empty_like(state)
         risk = np.empty(state.shape[1])
         ring_gradients(state[0], state[1], state[2], mass, self.kinks, self.signs, self.slope,
                        self.offset, self.kink_values, act.code, act.param_array,
                        self.problem.delta, self.lam if lam is None else lam, self.weights,
-                       self.roots, probe, psi[0], psi[1], psi[2], risk)  # fmt: skip
+                       self.norms, probe, with_gradients, psi[0], psi[1], psi[2],
+                       risk)  # fmt: skip
         return psi, risk
+
+    def gradients(
+        self, state: np.ndarray, mass: np.ndarray, probe: int = -1, lam: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(∂_rΨ, ∂_cΨ, ∂_aΨ) of shape (3, B, M) and the risks (B,) of ``state`` = (r, c, a),
+        each (B, M), with masses ``mass`` (B, M); λ = ``lam`` (default the flow's)."""
+        return self._evaluate(state, mass, probe, lam, True)
+
+    def risks(self, state: np.ndarray, mass: np.ndarray, probe: int = -1) -> np.ndarray:
+        """The risks (B,) of ``state`` (3, B, M) with masses ``mass`` (B, M), without the
+        gradient pass (about half of a :meth:`gradients` call)."""
+        return self._evaluate(state, mass, probe, None, False)[1]
 
     def velocity(self, t: float, state: np.ndarray, mass: np.ndarray, probe: int = -1):
         """d(r, c, a)/dt of shape (3, B, M); a moves only with a second layer."""

@@ -394,7 +394,7 @@ def _values(flow: RingFlow, functional) -> Callable[[np.ndarray, np.ndarray], np
     """Φ of ring sets — ``functional``, or the risk where it is None."""
     if functional is not None:
         return functional
-    return lambda state, masses: flow.gradients(state, masses)[1]
+    return flow.risks
 
 
 def _time_integrals(

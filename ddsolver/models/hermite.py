@@ -218,25 +218,18 @@ def kinked_even_columns(kinks, signs, slope, offset, scales, order, vals, grads)
                     lower[m] = even
 
 
-def hermite_roots(kmax: int) -> np.ndarray:
-    """The constants of the normalised Hermite recurrence for degrees ≤ ``kmax``.
+def inverse_root_factorials(kmax: int) -> np.ndarray:
+    """1/√(k!) for k = 0 … ``kmax``: h_k = He_k/√(k!), read by :func:`kinked_columns`.
 
     Returns
     -------
-    (3, kmax + 1) float64: 1/√(k(k − 1)) (k ≥ 2), √(k − 1) (k ≥ 1) and 1/√k (k ≥ 1), 0
-        where undefined — :func:`kinked_columns` reads them instead of taking three square
-        roots and a division per degree, kink and call.
+    (kmax + 1,) float64
     """
-    k = np.arange(kmax + 1, dtype=float)
-    out = np.zeros((3, kmax + 1))
-    out[0, 2:] = 1.0 / np.sqrt(k[2:] * (k[2:] - 1.0))
-    out[1, 1:] = np.sqrt(k[1:] - 1.0)
-    out[2, 1:] = 1.0 / np.sqrt(k[1:])
-    return out
+    return np.exp(-0.5 * special.gammaln(np.arange(kmax + 1) + 1.0))
 
 
 @jit
-def kinked_columns(kinks, signs, slope, offset, a, kmax, roots, vals, grads):
+def kinked_columns(kinks, signs, slope, offset, a, kmax, norms, vals, grads):
     r"""f̂_k(a) and d f̂_k/da for every k = 0..kmax at one scale a, odd degrees included.
 
     The even degrees are those of :func:`kinked_even_columns`; σ' vanishes at −∞ for every
@@ -255,7 +248,7 @@ def kinked_columns(kinks, signs, slope, offset, a, kmax, roots, vals, grads):
     slope, offset : float (offset = c₀ of :func:`kink_offset`)
     a : float, the scale, ≥ 0
     kmax : int, ≥ 1
-    roots : (3, ≥ kmax + 1) :func:`hermite_roots`
+    norms : (≥ kmax + 1,) :func:`inverse_root_factorials`
     vals, grads : (kmax + 1,) float64, written in place
     """
     for k in range(kmax + 1):
@@ -282,14 +275,16 @@ def kinked_columns(kinks, signs, slope, offset, a, kmax, roots, vals, grads):
         grads[0] += weight * phi
         vals[1] += weight * a * tail
         grads[1] += weight * (tail + u * phi)
-        lower = 1.0  # h_{k−2}(u)
-        upper = u  # h_{k−1}(u)
+        # with h_k = He_k/√(k!), f̂_k = e a φ He_{k−2}/√(k!) and d f̂_k/da = e φ (He_{k−2}
+        # + u He_{k−1})/√(k!); the unnormalised He_k = u He_{k−1} − (k − 1) He_{k−2} is one
+        # multiply-add per degree on the recurrence's critical path
+        lower = 1.0  # He_{k−2}(u)
+        upper = u  # He_{k−1}(u)
         aphi = a * phi
         for k in range(2, kmax + 1):
-            norm = weight * roots[0, k]
-            root = roots[1, k]
+            norm = weight * norms[k]
             vals[k] += norm * aphi * lower
-            grads[k] += norm * phi * (lower + u * root * upper)
-            following = (u * upper - root * lower) * roots[2, k]
+            grads[k] += norm * phi * (lower + u * upper)
+            following = u * upper - (k - 1.0) * lower
             lower = upper
             upper = following
