@@ -295,6 +295,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             low=0,
             low_open=True,
         ),
+        "noise_lags": Key(
+            "float_list",
+            [0.0125, 0.025, 0.05, 0.1, 0.2],
+            "step-noise terms: the lags τ of the extra pushes at t − τ before every stop time "
+            "t, increasing, each > 0 (the shared part's integrand halves within about 0.03 of "
+            "t − s on the paper example)",
+        ),
     },
     "output": {
         "path": Key("str", "", "output file (default: the config's name with .h5)"),

@@ -233,11 +233,32 @@ def test_a_run_writes_the_terms_and_their_sum(tmp_path):
     assert "noise_own" in obs and "noise_error" in obs
 
 
+def test_the_fine_lags_are_a_key(tmp_path):
+    """finite_width.noise_lags sets the pushes at t − τ: one lag of 0.2 leaves the coarse
+    injections (0.1 apart) to miss the shared integrand's fast decay near s = t."""
+    shared = []
+    for lags in ([0.2], [0.0125, 0.025, 0.05, 0.1, 0.2]):
+        out = tmp_path / f"lags{len(lags)}.h5"
+        dd.solve("grids/finite_width.toml", out, quiet=True, overrides={
+            "time.t_end": 0.2, "time.save_every": 0.2, "finite_width.dynamical": False,
+            "finite_width.shared_noise": True, "finite_width.noise_radial_nodes": 6,
+            "finite_width.injection_every": 0.1, "finite_width.noise_lags": lags,
+            "sgd.eps": 1e-3,
+        })  # fmt: skip
+        shared.append(dd.open(out).observables["noise_shared"].values[-1])
+    assert shared[0] > 0 and shared[1] > 0 and abs(shared[0] / shared[1] - 1) > 0.01
+
+
 @pytest.mark.parametrize(
     "args, key",
     [
         (["--set", "finite_width.own_noise=true", "--set", "dynamics.finite_step=true"],
          "finite_width.own_noise"),
+        (["--set", "finite_width.shared_noise=true", "--set", "finite_width.noise_lags=[.1, .05]"],
+         "finite_width.noise_lags"),
+        (["--set", "finite_width.shared_noise=true", "--set", "finite_width.noise_lags=[0, 0.05]"],
+         "finite_width.noise_lags"),
+        (["--set", "finite_width.noise_lags=[0.05]"], "finite_width.noise_lags"),
         (["--set", "finite_width.shared_noise=true", "--set", 'problem.activation={kind = "tanh"}'],
          "problem.activation.kind"),
         (["--set", "finite_width.sample_nodes=4"], "finite_width.sample_nodes"),

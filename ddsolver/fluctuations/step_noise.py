@@ -37,7 +37,7 @@ class (probability ½ each). The flows from each injection time s run with the s
 (:class:`~ddsolver.fluctuations.rings.RingFlow`), so the second differences are those of
 one discrete flow. The integral over s is the trapezoidal rule on three sets of nodes: the
 coarse injection times (:func:`injection_times`, spaced by ``injection_every`` and then by
-10 % of s) before t − max τ, pushes at t − τ for the fine lags τ of :data:`LAGS` (the shared
+10 % of s) before t − max τ, pushes at t − τ for the fine lags τ (default :data:`LAGS`; the shared
 integrand halves within about 0.03 of t − s), and the instantaneous integrand at t itself.
 
 **The Euler part.** SGD takes explicit Euler steps of the drift, and Euler's global error

@@ -5,6 +5,7 @@ Imports no kernel: :mod:`ddsolver.config` validates a config with this module al
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import ClassVar
 
@@ -26,6 +27,7 @@ NOISE_NUMERICS = (
     "cosine_nodes",
     "noise_step",
     "injection_every",
+    "noise_lags",
 )
 
 
@@ -103,6 +105,11 @@ class IsotropicGaussiansSpec(ReducedSpec):
         for name in NOISE_TERMS:
             if fw[name]:
                 self.check_dynamical(cfg, f"finite_width.{name} (the step-noise terms")
+        lags = fw["noise_lags"]
+        if any(fw[name] for name in NOISE_TERMS) and (
+            any(lag <= 0 for lag in lags) or any(b <= a for a, b in itertools.pairwise(lags))
+        ):
+            raise ConfigError("finite_width.noise_lags", lags, "increasing lags, each > 0")
         if fw["own_noise"] and cfg["dynamics"]["finite_step"]:
             raise ConfigError(
                 "finite_width.own_noise", True,

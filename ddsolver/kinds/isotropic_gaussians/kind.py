@@ -215,6 +215,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             a_nodes=fw.a_nodes,
             degree=fw.degree or None,
             step=fw.noise_step,
+            lags=tuple(fw.noise_lags),
             xi=xi,
             lam=cfg.dynamics.lam,
         )
