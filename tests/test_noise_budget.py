@@ -16,6 +16,7 @@ from ddsolver.fluctuations.step_noise import (
     injection_times,
     network_output,
     sample_norms,
+    smoothed_cdf_of_a,
     split_cosines,
     step_noise_terms,
     variance_of_a,
@@ -174,6 +175,62 @@ def test_the_variance_of_a_has_its_instantaneous_rates_in_closed_form():
         se = np.std(sample, ddof=1) / math.sqrt(len(sample))
         assert abs(rate - np.mean(sample)) < SE_FACTOR * se
         assert se < 0.03 * abs(np.mean(sample))
+
+
+def test_the_smoothed_law_of_a_has_its_instantaneous_rates_in_closed_form():
+    """Φ_q = ∫Φ_N((x_q − a)/b) dρ is linear in ρ: at t = 0 its shared rate vanishes and its own
+    rate is ∫E_x ζ_a² φ_q″(a) dρ (ζ_a = 2[eσ(<w, x>) − E_x eσ]). Under ρ₀, a ~ N(1, 0.2²) is
+    independent of w, so own = 4 E_w[Var_x(eσ(<w, x>))] g″(x_q) with g(x) = Φ_N((x − 1)/s),
+    s² = 0.2² + b²; E_w Var_x sampled as in the Var(a) check (4 s.e.)."""
+    problem = IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True)
+    initial = GaussianInitial(0.8, 40, 1.0, 0.2)
+    points, b = np.array([0.8, 1.0, 1.15]), 0.1
+    terms = step_noise_terms(problem, initial, np.array([0.0]), 1.0,
+                             injections=np.array([0.0]), radial_nodes=12, sample_nodes=3,
+                             a_nodes=32, functional=smoothed_cdf_of_a(points, b))  # fmt: skip
+    s = math.hypot(0.2, b)
+    z = (points - 1.0) / s
+    # g on 32 Gauss–Hermite nodes of a: error 7e-8 (1e-4 at 16)
+    np.testing.assert_allclose(terms.risk[0], special.ndtr(z), rtol=0, atol=1e-6)
+    curvature = -z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi) / s**2  # g″(x_q)
+    own_rate, shared_rate = terms.own_rate[-1, 0], terms.shared_rate[-1, 0]
+    assert np.all(np.abs(shared_rate) < 1e-6 * np.abs(own_rate).max())
+    rng = np.random.default_rng(5)
+    act = paper_ramp()
+    w = rng.normal(0.0, 0.8 / math.sqrt(40), (6000, 40))
+    a = 1.0 + 0.2 * rng.normal(size=6000)
+    spread = []  # E_w Var_x(eσ(<w, x>)) over eight sets of 2000 samples
+    for _ in range(8):
+        y = rng.choice([1.0, -1.0], 2000)
+        values = act(((1.0 + 0.8 * y)[:, None] * rng.normal(size=(2000, 40))) @ w.T)
+        e = y - values @ a / a.size
+        spread.append((e[:, None] * values).var(axis=0, ddof=1).mean())
+    mean, se = np.mean(spread), np.std(spread, ddof=1) / math.sqrt(len(spread))
+    assert se < 0.03 * mean
+    np.testing.assert_allclose(own_rate, 4.0 * mean * curvature, rtol=0,
+                               atol=SE_FACTOR * 4.0 * se * np.abs(curvature).max())  # fmt: skip
+    assert abs(own_rate[1]) < 1e-6 * np.abs(own_rate).max()  # x = E a: g″ = 0
+
+
+def test_a_vector_functional_gives_the_terms_of_each_of_its_parts():
+    problem = IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True)
+    initial = GaussianInitial(0.8, 40, 1.0, 0.2)
+    points = np.array([0.9, 1.1])
+    common = dict(injections=injection_times(0.1, 0.05), radial_nodes=6, sample_nodes=2,
+                  a_nodes=4, cosine_nodes=4)  # fmt: skip
+    times = np.array([0.0, 0.05, 0.1])
+    both = step_noise_terms(problem, initial, times, 1e-3,
+                            functional=smoothed_cdf_of_a(points, 0.1), **common)  # fmt: skip
+    assert both.shared.shape == both.own.shape == both.risk.shape == (3, 2)
+    assert np.all(np.abs(both.shared[1:]) > 0)  # the flow makes the linear Φ's shared part
+    for q, x in enumerate(points):
+        one = step_noise_terms(problem, initial, times, 1e-3,
+                               functional=lambda s, m, x=x: smoothed_cdf_of_a([x], 0.1)(s, m)[:, 0],
+                               **common)  # fmt: skip
+        for name in ("risk", "shared", "own"):
+            # the second differences divide the values' rounding (which depends on Q) by h²
+            np.testing.assert_allclose(getattr(both, name)[:, q], getattr(one, name), rtol=1e-8,
+                                       atol=1e-12, err_msg=name)  # fmt: skip
 
 
 def test_the_rates_converge_in_the_cosines_and_the_push_step():

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._scipy import special
 from ..fields import resolved_terms
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
@@ -79,7 +80,7 @@ class StepNoiseTerms:
     Attributes
     ----------
     times : (T,) t
-    risk : (T,) R(ρ_t) of the rings
+    risk : (T,) R(ρ_t) of the rings (with a vector functional Φ: (T, Q), as the terms)
     shared : (T,) the noise neurons share through the common sample, (ε/2B) ∫ E_x shared
     own : (T,) each neuron's own noise, to first order in ε (what ``dynamics.finite_step``
         carries in the mean law)
@@ -227,6 +228,36 @@ def pushed_rings(
     return (single, single_mass), (pair, pair_mass)
 
 
+def smoothed_cdf_of_a(
+    points: np.ndarray, bandwidth: float
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    r"""The law of a's distribution function smoothed by N(0, b²), at Q points, as a functional
+    of ring sets: Φ_q(ρ) = ∫ Φ_N((x_q − a)/b) dρ(θ) (Φ_N the normal CDF).
+
+    Smooth in the a of every ring, so its step-noise terms exist (an indicator's would not);
+    W1 between two laws of a smoothed by one b is at most their W1.
+
+    Parameters
+    ----------
+    points : (Q,) x_q
+    bandwidth : b > 0
+
+    Returns
+    -------
+    functional : (r, c, a) of shape (3, B, M) and masses (B, M) → (B, Q)
+    """
+    x = np.asarray(points, dtype=float)
+    b = float(bandwidth)
+    if b <= 0.0:
+        raise ValueError(f"bandwidth must be > 0, got {b}")
+
+    def functional(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
+        m = mass / mass.sum(axis=1, keepdims=True)
+        return np.einsum("bm,bmq->bq", m, special.ndtr((x - state[2][..., None]) / b))
+
+    return functional
+
+
 def variance_of_a(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
     """Var(a) = ∫a² dρ − (∫a dρ)² of each ring set: state (3, B, M), mass (B, M) → (B,)."""
     a = state[2]
@@ -237,13 +268,13 @@ def variance_of_a(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
 
 def _rates(
     single: np.ndarray, pair: np.ndarray, weights: np.ndarray, h: float
-) -> tuple[float, float]:
-    """E_x of the shared and own second differences from the risks of the runs of
-    :func:`pushed_rings`: ``single`` (3X,) and ``pair`` (X,)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """E_x of the shared and own second differences from the values of the runs of
+    :func:`pushed_rings`: ``single`` (3X, ...) and ``pair`` (X, ...); each of shape (...)."""
     plus, minus, base = single[0::3], single[1::3], single[2::3]
     shared = (plus + minus - 2.0 * pair) / (h * h)
     own = 2.0 * (pair - base) / (h * h)
-    return float(weights @ shared), float(weights @ own)
+    return np.tensordot(weights, shared, axes=1), np.tensordot(weights, own, axes=1)
 
 
 def step_noise_terms(
@@ -286,9 +317,10 @@ def step_noise_terms(
         decay in t − s (a time of order 0.05 on the paper example)
     xi : ξ(t); lam : λ
     push_step : h of the second differences
-    functional : Φ of ring sets — (r, c, a) of shape (3, B, M) and masses (B, M) to (B,) — whose
-        terms are wanted instead of the risk's (e.g. :func:`variance_of_a`: the same
-        expansion holds for any smooth Φ of ρ̂)
+    functional : Φ of ring sets — (r, c, a) of shape (3, B, M) and masses (B, M) to (B,), or
+        to (B, Q) for Q functionals at once — whose terms are wanted instead of the risk's
+        (e.g. :func:`variance_of_a`, :func:`smoothed_cdf_of_a`: the same expansion holds for
+        any smooth Φ of ρ̂); ``risk``, ``shared`` and ``own`` are then (T, Q)
 
     Returns
     -------
@@ -307,11 +339,12 @@ def step_noise_terms(
     ring, mass, group_mass = initial_rings(problem, initial, radial_nodes, a_nodes, base_nodes)
     labels, norms, sweights = sample_norms(problem, sample_nodes)
 
-    risk = np.empty(times.size)
-    shared_rate = np.full((injections.size + 1, times.size), np.nan)
+    shape = np.shape(value(ring[:, None, :], mass[None, :])[0])  # () or a vector Φ's (Q,)
+    risk = np.empty((times.size, *shape))
+    shared_rate = np.full((injections.size + 1, times.size, *shape), np.nan)
     own_rate = np.full_like(shared_rate, np.nan)
     lags = np.sort(np.asarray(lags, dtype=float))
-    near_shared = np.full((lags.size, times.size), np.nan)
+    near_shared = np.full((lags.size, times.size, *shape), np.nan)
     near_own = np.full_like(near_shared, np.nan)
 
     near = {(k, i): t - lag for i, t in enumerate(times) for k, lag in enumerate(lags) if t > lag}
@@ -401,41 +434,41 @@ def _time_integrals(
     injections: np.ndarray, rate: np.ndarray, lags: np.ndarray, near: np.ndarray, times
 ) -> np.ndarray:
     """∫₀ᵗ rate(s, t) ds at each t by the trapezoidal rule on the injections before the
-    earliest lag node, the lag nodes t − τ (> 0) and t itself (``rate`` (J + 1, T): the
-    injections' rows, then the instantaneous one; ``near`` (L, T) at the ``lags``)."""
-    out = np.zeros(times.size)
+    earliest lag node, the lag nodes t − τ (> 0) and t itself (``rate`` (J + 1, T, ...): the
+    injections' rows, then the instantaneous one; ``near`` (L, T, ...) at the ``lags``)."""
+    out = np.zeros((times.size, *rate.shape[2:]))
     for i, t in enumerate(times):
         fine = np.flatnonzero(t > lags)[::-1]  # the largest lag first: ascending s
         first = t - lags[fine[0]] if fine.size else t
         before = np.flatnonzero(injections < first)
         nodes = np.concatenate([injections[before], t - lags[fine], [t]])
         values = np.concatenate([rate[before, i], near[fine, i], [rate[-1, i]]])
-        out[i] = np.trapezoid(values, nodes) if nodes.size > 1 else 0.0
+        out[i] = np.trapezoid(values, nodes, axis=0) if nodes.size > 1 else 0.0
     return out
 
 
 def _rk4_values(flow: RingFlow, value, ring, mass, times, step: float) -> np.ndarray:
     """Φ at ``times`` of the rings stepped by RK4 with steps of at most ``step``."""
     state, t = ring[:, None, :], 0.0
-    out = np.empty(times.size)
-    for i, target in enumerate(times):
+    out = []
+    for target in times:
         state, t = flow.advance(state, mass[None, :], t, target, step)
-        out[i] = value(state, mass[None, :])[0]
-    return out
+        out.append(value(state, mass[None, :])[0])
+    return np.array(out)
 
 
 def _euler_values(flow: RingFlow, value, ring, mass, times, delta: float) -> np.ndarray:
     """Φ at ``times`` of the rings stepped by explicit Euler with step ``delta``."""
     state, t = ring[:, None, :].copy(), 0.0
-    out = np.empty(times.size)
+    out = []
     masses = mass[None, :]
-    for i, target in enumerate(times):
+    for target in times:
         while t < target - 1e-12:
             dt = min(delta, target - t)
             state = state + dt * flow.velocity(t, state, masses)
             t += dt
-        out[i] = value(state, masses)[0]
-    return out
+        out.append(value(state, masses)[0])
+    return np.array(out)
 
 
 @dataclass(frozen=True)
