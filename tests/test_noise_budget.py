@@ -9,6 +9,7 @@ from scipy import special
 
 import ddsolver as dd
 from ddsolver.comparison import summary_lines
+from ddsolver.fluctuations.smoothed_law import cdf_of_a
 from ddsolver.fluctuations.step_noise import (
     LAGS,
     _time_integrals,
@@ -16,7 +17,6 @@ from ddsolver.fluctuations.step_noise import (
     injection_times,
     network_output,
     sample_norms,
-    smoothed_cdf_of_a,
     split_cosines,
     step_noise_terms,
     variance_of_a,
@@ -187,7 +187,7 @@ def test_the_smoothed_law_of_a_has_its_instantaneous_rates_in_closed_form():
     points, b = np.array([0.8, 1.0, 1.15]), 0.1
     terms = step_noise_terms(problem, initial, np.array([0.0]), 1.0,
                              injections=np.array([0.0]), radial_nodes=12, sample_nodes=3,
-                             a_nodes=32, functional=smoothed_cdf_of_a(points, b))  # fmt: skip
+                             a_nodes=32, functional=cdf_of_a(points, b))  # fmt: skip
     s = math.hypot(0.2, b)
     z = (points - 1.0) / s
     # g on 32 Gauss–Hermite nodes of a: error 7e-8 (1e-4 at 16)
@@ -220,12 +220,12 @@ def test_a_vector_functional_gives_the_terms_of_each_of_its_parts():
                   a_nodes=4, cosine_nodes=4)  # fmt: skip
     times = np.array([0.0, 0.05, 0.1])
     both = step_noise_terms(problem, initial, times, 1e-3,
-                            functional=smoothed_cdf_of_a(points, 0.1), **common)  # fmt: skip
+                            functional=cdf_of_a(points, 0.1), **common)  # fmt: skip
     assert both.shared.shape == both.own.shape == both.risk.shape == (3, 2)
     assert np.all(np.abs(both.shared[1:]) > 0)  # the flow makes the linear Φ's shared part
     for q, x in enumerate(points):
         one = step_noise_terms(problem, initial, times, 1e-3,
-                               functional=lambda s, m, x=x: smoothed_cdf_of_a([x], 0.1)(s, m)[:, 0],
+                               functional=lambda s, m, x=x: cdf_of_a([x], 0.1)(s, m)[:, 0],
                                **common)  # fmt: skip
         for name in ("risk", "shared", "own"):
             # the second differences divide the values' rounding (which depends on Q) by h²

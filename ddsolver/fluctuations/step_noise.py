@@ -55,7 +55,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._scipy import special
 from ..fields import resolved_terms
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
@@ -228,36 +227,6 @@ def pushed_rings(
     return (single, single_mass), (pair, pair_mass)
 
 
-def smoothed_cdf_of_a(
-    points: np.ndarray, bandwidth: float
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    r"""The law of a's distribution function smoothed by N(0, b²), at Q points, as a functional
-    of ring sets: Φ_q(ρ) = ∫ Φ_N((x_q − a)/b) dρ(θ) (Φ_N the normal CDF).
-
-    Smooth in the a of every ring, so its step-noise terms exist (an indicator's would not);
-    W1 between two laws of a smoothed by one b is at most their W1.
-
-    Parameters
-    ----------
-    points : (Q,) x_q
-    bandwidth : b > 0
-
-    Returns
-    -------
-    functional : (r, c, a) of shape (3, B, M) and masses (B, M) → (B, Q)
-    """
-    x = np.asarray(points, dtype=float)
-    b = float(bandwidth)
-    if b <= 0.0:
-        raise ValueError(f"bandwidth must be > 0, got {b}")
-
-    def functional(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
-        m = mass / mass.sum(axis=1, keepdims=True)
-        return np.einsum("bm,bmq->bq", m, special.ndtr((x - state[2][..., None]) / b))
-
-    return functional
-
-
 def variance_of_a(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
     """Var(a) = ∫a² dρ − (∫a dρ)² of each ring set: state (3, B, M), mass (B, M) → (B,)."""
     a = state[2]
@@ -319,7 +288,8 @@ def step_noise_terms(
     push_step : h of the second differences
     functional : Φ of ring sets — (r, c, a) of shape (3, B, M) and masses (B, M) to (B,), or
         to (B, Q) for Q functionals at once — whose terms are wanted instead of the risk's
-        (e.g. :func:`variance_of_a`, :func:`smoothed_cdf_of_a`: the same expansion holds for
+        (e.g. :func:`variance_of_a`, :func:`~ddsolver.fluctuations.smoothed_law.cdf_of_a`: the
+        same expansion holds for
         any smooth Φ of ρ̂); ``risk``, ``shared`` and ``own`` are then (T, Q)
 
     Returns
