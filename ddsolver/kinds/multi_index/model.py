@@ -94,12 +94,18 @@ def interaction_field(code, params, a, m, r, c_nodes, c_weights, value, grad):
     value : (M,) out; grad : (M, k + 1) out
     """
     n, k = m.shape
+    norms = np.empty(n)  # ρ = |θ| = √(|m|² + r²), once per particle rather than per pair
+    for i in range(n):
+        squares = 0.0
+        for ax in range(k):
+            squares += m[i, ax] * m[i, ax]
+        norms[i] = math.sqrt(squares + r[i] * r[i])
     for i in prange(n):
-        rho_i = math.sqrt(np.sum(m[i] * m[i]) + r[i] * r[i])
+        rho_i = norms[i]
         acc = 0.0
         g = np.zeros(k + 1)
         for j in range(n):
-            rho_j = math.sqrt(np.sum(m[j] * m[j]) + r[j] * r[j])
+            rho_j = norms[j]
             if rho_i == 0.0 or rho_j == 0.0:  # no direction: K does not depend on c
                 acc += a[j] * pair_moment(code, params, rho_i, rho_j, 0.0)
                 continue
