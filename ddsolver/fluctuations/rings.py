@@ -130,13 +130,14 @@ def ring_gradients(r, c, amp, mass, kinks, signs, slope, offset, kink_values, co
         for i in range(k // 2 + 1):
             flat_w[start[k] + i] = weights[k, 2 * i]
     for b in prange(runs):
-        # rings go LANES at a time (lanes past the last ring hold c = 0 and weight 0)
+        # rings go LANES at a time; in a last, part-full chunk the lanes past the last ring keep
+        # the previous chunk's cosines but weight 0, and their gradients are not read
         vals = np.empty((count, 2, kmax + 1))
         grads = np.empty((count, 2, kmax + 1))
         basis = np.empty((size, LANES))
         weighted = np.empty((2, kmax + 1, LANES))
         lane_feat = np.zeros((2, size, LANES))
-        cosines = np.zeros(LANES)  # the chunk's cosines, 0 in unused lanes
+        cosines = np.zeros(LANES)  # the chunk's cosines
         potential = 0.0
         for first in range(0, count, LANES):
             n = min(LANES, count - first)
