@@ -51,6 +51,24 @@ def test_the_first_order_budget_predicts_the_shared_noise_transient(tmp_path):
     assert se.max() < 0.01  # the seeds resolve the budget's 0.02
 
 
+def test_the_ready_error_budget_predicts_sgd_within_its_stated_gap(tmp_path):
+    """grids/error_budget.toml as its header runs it (N = 400, ε = 1e-4, eight seeds, t ≤ 4):
+    the whole budget within 0.004 of SGD, the limit with C/N and with the own noise alone at
+    least four times as far (0.0030 against 0.021 and 0.019, docs/finite_width.md)."""
+    config = "grids/error_budget.toml"
+    pde, sgd = tmp_path / "budget.h5", tmp_path / "sgd.h5"
+    dd.solve(config, pde, quiet=True)
+    dd.train(config, sgd, quiet=True)
+    report = dd.compare(pde, sgd)
+    budget = report["budget"]
+    gaps = dict(zip(budget["labels"], budget["max_abs_gaps"], strict=True))
+    assert budget["unresolved_from"] is None  # every stop time to t = 4 is a prediction
+    assert gaps["+ Euler steps"] <= 0.004
+    assert min(gaps["+ 1/N term"], gaps["+ own step noise"]) >= 4 * gaps["+ Euler steps"]
+    se = np.asarray(report["risk"]["sgd_std"]) / np.sqrt(8)
+    assert se[np.asarray(report["risk"]["time"]) >= 0.4].max() < 0.002  # the seeds resolve it
+
+
 def test_the_second_layer_shared_rate_matches_monte_carlo():
     """θ = (a, w), a ~ N(1, 0.2²): the kicks move a by 2eσ(<w, x>) too, and the NTK gains
     E_θ σ(<w, x>)σ(<w, x′>) (4 s.e.; measured 22 242 against 22 698 ± 707 and 21 590 ± 628
