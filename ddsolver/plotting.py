@@ -555,7 +555,7 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     risk = report["risk"]
     t = np.asarray(risk["time"])
     mean = np.asarray(risk["sgd_mean"])
-    fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7, 6), constrained_layout=True)
     seeds = len(report["seeds"])
     if seeds > 1:
         se = np.asarray(risk["sgd_std"]) / np.sqrt(seeds)
@@ -581,7 +581,10 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     if step:
         ax.plot(t, step["risk"]["gap"], "C3-",
                 label=f"finite-step {words.limit} + 1/N (ε = {report['eps']:g})")  # fmt: skip
-    _decorate(ax, "time t", f"{trained.trainer} mean − prediction")
+    ax.set_xlabel("time t")
+    ax.set_ylabel(f"{trained.trainer} mean − prediction")
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=1, fontsize="small")  # off the curves
     return fig
 
 
