@@ -188,6 +188,55 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
         out["gap_iid"] = sobs["risk"][inside].mean(axis=1) - out["pde_finite_n_iid"]
     if "risk_predicted" in pobs:  # the step-noise terms: the budget term by term
         out["budget"] = _budget(pcfg, scfg, pobs, t, pde_risk, pde_corrected)
+    if "law_of_a_own" in psnap and "a" in ssnap:  # finite_width.law_of_a: the same, for a
+        out["law_of_a"] = _law_of_a(pde_path, pcfg, scfg, psnap, grid, ssnap)
+    return out
+
+
+def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: dict) -> dict:
+    """W1 between SGD's law of a (all seeds pooled) and each cumulative prediction of it — the
+    limit's (the grid's a-marginal), + each step-noise term the run switched on, rescaled to
+    the SGD's ε and B — all smoothed by N(0, b²) (:mod:`ddsolver.fluctuations.smoothed_law`),
+    at the snapshot times of both files; a prediction with a noise term is None where the
+    terms are unresolved (their error above a tenth of ∫|own| + ∫|shared|)."""
+    from .fluctuations.smoothed_law import cdf_of_cells, cdf_of_samples, w1_between
+
+    fw = pcfg["finite_width"]
+    b = float(fw.get("law_bandwidth", 0.05))
+    x = io.read_series_item(pde_path, "data/law_of_a_x")
+    eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
+    noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    switches = [s for s in NOISE_SWITCHES if fw.get(s)]
+    labels = ["limit", *(BUDGET_TERMS[s][0] for s in switches)]
+    out: dict = {"bandwidth": b, "labels": labels, "time": [], "w1": [[] for _ in labels],
+                 "sgd_halves": [], "unresolved_from": None}  # fmt: skip
+    axis = list(grid).index("a")
+    for k, ts in enumerate(ssnap["time"]):
+        match = matching_snapshot(psnap["time"], ts, scfg["sgd"]["eps"])
+        if match is None:
+            continue
+        cell = psnap["density"][match] * io.grid_volumes(grid)
+        masses = cell.sum(axis=tuple(i for i in range(cell.ndim) if i != axis))
+        samples = np.asarray(ssnap["a"][k])  # (seed, neuron)
+        sgd = cdf_of_samples(x, b, samples)
+        terms = {name: psnap[f"law_of_a_{name}"][match] for name in LAW_TERM_OF.values()}
+        size = w1_between(x, terms["own"], 0.0) + w1_between(x, terms["shared"], 0.0)
+        resolved = bool(resolved_terms(size, 0.0, w1_between(x, terms["error"], 0.0)))
+        if not resolved and out["unresolved_from"] is None:
+            out["unresolved_from"] = float(ts)
+        prediction = cdf_of_cells(x, b, grid["a"]["edges"], masses)
+        out["time"].append(float(ts))
+        out["w1"][0].append(w1_between(x, prediction, sgd))
+        for row, switch in enumerate(switches, start=1):
+            ratio = noise_ratio if BUDGET_TERMS[switch][1] else eps_ratio
+            prediction = prediction + ratio * terms[LAW_TERM_OF[switch]]
+            out["w1"][row].append(w1_between(x, prediction, sgd) if resolved else None)
+        half = samples.shape[0] // 2  # the seeds' own scatter: half against half, halved
+        out["sgd_halves"].append(
+            0.5 * w1_between(x, cdf_of_samples(x, b, samples[:half]),
+                             cdf_of_samples(x, b, samples[half:])) if half else None
+        )  # fmt: skip
+    out["max_w1"] = [_largest(np.array(row, dtype=float)) for row in out["w1"]]
     return out
 
 
@@ -198,6 +247,11 @@ BUDGET_TERMS = {
     "shared_noise": ("+ shared noise", True),
     "euler_error": ("+ Euler steps", False),
 }
+
+
+#: The law of a's stored term (/snapshots/law_of_a_<name>) of each switch, and its error's.
+LAW_TERM_OF = {"own_noise": "own", "shared_noise": "shared", "euler_error": "euler",
+               "error": "error"}  # fmt: skip
 
 
 def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> dict:
@@ -285,6 +339,8 @@ def compare_files(
             "max_abs_gaps": [_largest(g) for g in gaps],
             "unresolved_from": budget["resolved_until"],
         }
+    if "law_of_a" in limit:  # finite_width.law_of_a: SGD's law of a against each prediction
+        report["law_of_a"] = limit["law_of_a"]
     report["observables"] = shared_observables(limit["pobs"], sobs, inside)
     psnap = limit["psnap"]
     if "particles" in psnap and "particles" in ssnap:
@@ -430,6 +486,15 @@ def summary_lines(report: dict) -> list[str]:
         )
         if budget.get("unresolved_from") is not None:
             lines[-1] += f" (the noise terms unresolved from t = {_num(budget['unresolved_from'])})"
+    law = report.get("law_of_a")
+    if law and law["time"]:  # the law of a against each cumulative prediction
+        lines.append(
+            f"largest W1 of the law of a (smoothed, b = {law['bandwidth']:g}): "
+            + ", ".join(f"{label} {_num(w)}"
+                        for label, w in zip(law["labels"], law["max_w1"], strict=True))
+        )  # fmt: skip
+        if law.get("unresolved_from") is not None:
+            lines[-1] += f" (its terms unresolved from t = {_num(law['unresolved_from'])})"
     return lines
 
 

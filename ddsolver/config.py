@@ -302,6 +302,27 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "t, increasing, each > 0 (the shared part's integrand halves within about 0.03 of "
             "t − s on the paper example)",
         ),
+        "law_of_a": Key(
+            "bool",
+            False,
+            "with a second layer and a step-noise switch: the law of a's terms too — its CDF "
+            "smoothed by N(0, law_bandwidth²) at every snapshot, as /snapshots/law_of_a_own, "
+            "_shared, _euler, _error; ddsolver compare reports W1 of SGD's law of a against "
+            "each cumulative prediction (docs/finite_width.md)",
+        ),
+        "law_bandwidth": _f(
+            0.05,
+            "law_of_a: the smoothing width b (the CDF is kept at x from grid.a_min to "
+            "grid.a_max every b/2)",
+            low=0,
+            low_open=True,
+        ),
+        "law_a_nodes": _i(
+            32,
+            "law_of_a: Gauss–Hermite nodes of a (on the second-layer transient 16 move W1 by "
+            "up to 0.004, 48 by ≤ 3e-4 against 32)",
+            low=2,
+        ),
     },
     "output": {
         "path": Key("str", "", "output file (default: the config's name with .h5)"),

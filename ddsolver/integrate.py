@@ -54,9 +54,10 @@ class PDEIntegrator:
         term: DynamicalTerm | None = None,
         noise: NoiseBudget | None = None,
         noise_terms: tuple[str, ...] = (),
+        law: NoiseBudget | None = None,
     ):
         self.system, self.state, self.neurons, self.term = system, state, neurons, term
-        self.noise, self.noise_terms = noise, noise_terms
+        self.noise, self.noise_terms, self.law = noise, noise_terms, law
         self.dt_limit = math.inf
         self.t = 0.0
 
@@ -83,7 +84,22 @@ class PDEIntegrator:
         return obs
 
     def snapshot(self) -> dict[str, np.ndarray]:
-        return self.system.snapshot_fields(self.state)
+        out = self.system.snapshot_fields(self.state)
+        if self.law is not None:  # the law of a's terms, computed on the snapshot times
+            k = int(np.abs(self.law.times - self.t).argmin())
+            on_time = abs(self.law.times[k] - self.t) <= 1e-9 * max(1.0, self.t)
+            for name in LAW_TERMS:  # NaN at any other time (a failed run's last snapshot)
+                terms = getattr(self.law, name)[k]
+                out[f"law_of_a_{name}"] = terms if on_time else np.full_like(terms, np.nan)
+        return out
+
+    @property
+    def snapshot_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The system's snapshot arrays, and the law of a's terms (Q,) where they are on."""
+        shapes = dict(self.system.snapshot_shapes)
+        if self.law is not None:
+            shapes.update({f"law_of_a_{name}": self.law.own.shape[1:] for name in LAW_TERMS})
+        return shapes
 
     def checkpoint(self) -> tuple[np.ndarray, float, None]:
         return self.state.reshape(self.system.state_shape), self.dt_limit, None
@@ -238,8 +254,14 @@ def run_reduced(
         print(f"ddsolver: computing the step-noise terms ({', '.join(switched)}) on "
               f"{times.size} stop times", file=sys.stderr, flush=True)  # fmt: skip
     noise = kind.noise_budget(cfg, times, schedule)
+    if fw.get("law_of_a") and not quiet:
+        print(f"ddsolver: computing the law of a's step-noise terms on {int(is_save.sum())} "
+              "snapshot times", file=sys.stderr, flush=True)  # fmt: skip
+    law_terms = kind.law_of_a_budget(cfg, times[is_save], schedule)
+    points, law_budget = law_terms if law_terms is not None else (None, None)
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term, noise,
-                               tuple(NOISE_SWITCHES[name] for name in switched))  # fmt: skip
+                               tuple(NOISE_SWITCHES[name] for name in switched),
+                               law_budget)  # fmt: skip
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)
@@ -253,9 +275,10 @@ def run_reduced(
             "pde",
             system.grid,
             [name for name in first if name != "time"],
-            system.snapshot_shapes,
+            integrator.snapshot_shapes,
             system.state_shape,
             force=force or overwrite,
+            data=None if points is None else {"law_of_a_x": points},
             limit=words.limit,
             fields=fields,
         )
@@ -272,6 +295,10 @@ def run_reduced(
         quiet=quiet,
         guards=guards,
     )
+
+
+#: The law of a's terms a snapshot carries with ``finite_width.law_of_a`` (/snapshots/law_of_a_*).
+LAW_TERMS = ("own", "shared", "euler", "error")
 
 
 #: The name of :func:`run_pde` before particles shared it; kept for scripts that use it.

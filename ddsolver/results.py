@@ -145,6 +145,8 @@ class Run:
                 coords[dims[-1]] = labels.split(",")
             if "sign" in dims:  # the circle's two species
                 coords["sign"] = [1, -1]
+            if "law_x" in dims:  # the law of a's points (finite_width.law_of_a)
+                coords["law_x"] = io.read_series_item(self.path, "data/law_of_a_x")
             data[name] = (dims, values, meta)
         used = {d for dims, _, _ in data.values() for d in dims} | {"time"}
         coords = {k: v for k, v in coords.items() if k in used}

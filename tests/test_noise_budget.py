@@ -408,3 +408,117 @@ def test_unresolved_terms_are_no_prediction():
     np.testing.assert_allclose(out["predictions"][3][:3], limit[:3] + 0.01 + own[:3] + shared[:3])
     assert np.isnan(out["predictions"][3][3]) and np.isnan(out["predictions"][2][3])
     assert out["resolved_until"] == 3.0
+
+
+LAW_RUN = {"time.t_end": 0.1, "time.save_every": 0.05, "time.observe_every": 0.05,
+           "finite_width.own_noise": True, "finite_width.shared_noise": True,
+           "finite_width.euler_error": True, "finite_width.law_of_a": True,
+           "finite_width.law_a_nodes": 4, "finite_width.law_bandwidth": 0.2,
+           "finite_width.noise_radial_nodes": 6, "finite_width.injection_every": 0.05,
+           "sgd.eps": 1e-3}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def law_run(tmp_path_factory):
+    """The second-layer example with the law of a's terms on t ≤ 0.1 (coarse numerics)."""
+    out = tmp_path_factory.mktemp("law") / "law.h5"
+    dd.solve("grids/second_layer.toml", out, quiet=True, overrides=LAW_RUN)
+    return out
+
+
+def test_a_run_writes_the_law_of_a_terms_of_the_python_call(law_run):
+    """/snapshots/law_of_a_* are noise_budget's terms of cdf_of_a on the snapshot times, at
+    the points law_points(grid.a_min, grid.a_max, b), which ddsolver.open puts on law_x."""
+    from ddsolver.fluctuations.smoothed_law import law_points
+    from ddsolver.fluctuations.step_noise import noise_budget
+
+    run = dd.open(law_run)
+    snap = run.snapshots
+    x = law_points(-4.0, 2.5, 0.2)  # grids/second_layer.toml's a axis
+    np.testing.assert_array_equal(snap["law_x"].values, x)
+    times = snap.time.values
+    np.testing.assert_allclose(times, [0.0, 0.05, 0.1])
+    problem = IsotropicGaussians(paper_ramp(), 40, 0.8, second_layer=True)
+    initial = GaussianInitial(0.8, 40, 1.0, 0.2)
+    expected = noise_budget(problem, initial, times, 1e-3, injection_every=0.05, radial_nodes=6,
+                            a_nodes=4, functional=cdf_of_a(x, 0.2))  # fmt: skip
+    for name in ("own", "shared", "euler", "error"):
+        np.testing.assert_allclose(snap[f"law_of_a_{name}"].values, getattr(expected, name),
+                                   rtol=1e-12, atol=1e-15)  # fmt: skip
+    own = snap["law_of_a_own"].values
+    assert np.all(own[0] == 0.0) and np.abs(own[-1]).max() > 1e-4  # zero at t = 0, then not
+    assert snap["law_of_a_own"].attrs["long_name"] == "own noise of the law of a"
+
+
+def test_compare_reports_w1_of_the_law_of_a_against_each_prediction(law_run, tmp_path):
+    """compare's law_of_a rows: W1 between SGD's pooled neurons and the grid's law + each
+    term in turn (rescaled to the SGD's ε), all smoothed alike; the summary names them."""
+    from ddsolver import io
+    from ddsolver.fluctuations.smoothed_law import cdf_of_cells, cdf_of_samples, w1_between
+
+    sgd = tmp_path / "sgd.h5"
+    dd.train("grids/second_layer.toml", sgd, quiet=True, overrides={
+        **{k: v for k, v in LAW_RUN.items() if k.startswith("time.")},
+        "sgd.eps": 2e-3, "sgd.seeds": [0, 1], "sgd.neurons": 200, "sgd.observe_every": 0.05,
+    })  # fmt: skip
+    report = dd.compare(law_run, sgd)
+    law = report["law_of_a"]
+    assert law["labels"] == ["limit", "+ own step noise", "+ shared noise", "+ Euler steps"]
+    assert law["bandwidth"] == 0.2 and law["unresolved_from"] is None
+    run, grid = dd.open(law_run).snapshots, io.read_grid(law_run)
+    x = run["law_x"].values
+    a = dd.open(sgd).snapshots["a"].values  # (time, seed, neuron)
+    k = 2  # t = 0.1
+    masses = (run["density"].values[k] * io.grid_volumes(grid)).sum(axis=1)
+    prediction = cdf_of_cells(x, 0.2, grid["a"]["edges"], masses)
+    sgd_law = cdf_of_samples(x, 0.2, a[k])
+    expected = [w1_between(x, prediction, sgd_law)]
+    for name in ("own", "shared", "euler"):  # the SGD's ε is twice the run's
+        prediction = prediction + 2.0 * run[f"law_of_a_{name}"].values[k]
+        expected.append(w1_between(x, prediction, sgd_law))
+    np.testing.assert_allclose([row[k] for row in law["w1"]], expected, rtol=1e-12)
+    halves = 0.5 * w1_between(x, cdf_of_samples(x, 0.2, a[k, :1]), cdf_of_samples(x, 0.2, a[k, 1:]))
+    assert law["sgd_halves"][k] == pytest.approx(halves, rel=1e-12)
+    assert any(line.startswith("largest W1 of the law of a (smoothed, b = 0.2): limit")
+               for line in summary_lines(report))  # fmt: skip
+
+
+def test_law_points_cover_the_axis_every_half_bandwidth():
+    from ddsolver.fluctuations.smoothed_law import law_points
+
+    x = law_points(-4.0, 2.5, 0.05)
+    assert x[0] == -4.0 and x[-1] == 2.5 and x.size == 261
+    x = law_points(0.0, 1.0, 0.3)  # 1/0.15 is not whole: the spacing shrinks to fit
+    assert x[-1] == 1.0 and np.diff(x).max() <= 0.15 and x.size == 8
+
+
+def test_the_samples_cdf_is_the_same_in_blocks():
+    from ddsolver.fluctuations.smoothed_law import SAMPLE_CHUNK, cdf_of_samples
+
+    samples = np.random.default_rng(3).normal(size=(3, SAMPLE_CHUNK + 77))
+    x = np.linspace(-3.0, 3.0, 41)
+    whole = special.ndtr((x[:, None] - samples.ravel()) / 0.1).mean(axis=1)
+    np.testing.assert_allclose(cdf_of_samples(x, 0.1, samples), whole, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["grids/second_layer.toml", "--set", "finite_width.law_of_a=true"],
+         "finite_width.law_of_a"),  # no noise switch
+        (["grids/finite_width.toml", "--set", "finite_width.shared_noise=true",
+          "--set", "finite_width.law_of_a=true"], "finite_width.law_of_a"),  # no second layer
+        (["grids/second_layer.toml", "--set", "finite_width.shared_noise=true",
+          "--set", "finite_width.law_bandwidth=0.1"], "finite_width.law_bandwidth"),
+        (["grids/second_layer.toml", "--set", "finite_width.shared_noise=true",
+          "--set", "finite_width.law_of_a=true", "--set", "finite_width.law_bandwidth=0"],
+         "finite_width.law_bandwidth"),
+        (["grids/second_layer.toml", "--set", "finite_width.shared_noise=true",
+          "--set", "finite_width.law_of_a=true", "--set", "initial.a_std=0",
+          "--set", "finite_width.law_a_nodes=8"], "finite_width.law_a_nodes"),
+    ],
+)  # fmt: skip
+def test_the_law_of_a_keys_are_refused_where_they_do_not_apply(args, key):
+    result = ddsolver("run", *args)
+    assert result.returncode == 2
+    assert key in result.stderr and result.stderr.count("\n") == 1

@@ -15,11 +15,15 @@ on one grid of x.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from .._scipy import special
+
+#: Samples per block of :func:`cdf_of_samples` (a block holds Q × this many values).
+SAMPLE_CHUNK = 4096
 
 
 def _checked(points, bandwidth) -> tuple[np.ndarray, float]:
@@ -28,6 +32,14 @@ def _checked(points, bandwidth) -> tuple[np.ndarray, float]:
     if not b > 0.0:
         raise ValueError(f"bandwidth must be > 0, got {b}")
     return x, b
+
+
+def law_points(low: float, high: float, bandwidth: float) -> np.ndarray:
+    """The points x at which a run keeps the smoothed law of a: ``low`` to ``high`` every
+    ``bandwidth``/2 (the last spacing shortened to land on ``high``), shape (Q,)."""
+    _, b = _checked([], bandwidth)
+    count = math.ceil((float(high) - float(low)) / (0.5 * b) - 1e-9) + 1
+    return np.linspace(float(low), float(high), max(count, 2))
 
 
 def cdf_of_a(points, bandwidth: float) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -85,7 +97,10 @@ def cdf_of_samples(points, bandwidth: float, samples) -> np.ndarray:
     """F_b at Q points of the empirical law of ``samples`` (any shape; all pooled): (Q,)."""
     x, b = _checked(points, bandwidth)
     values = np.asarray(samples, dtype=float).ravel()
-    return special.ndtr((x[:, None] - values) / b).mean(axis=1)
+    total = np.zeros(x.size)
+    for start in range(0, values.size, SAMPLE_CHUNK):  # (Q, chunk) at a time: bounded memory
+        total += special.ndtr((x[:, None] - values[start : start + SAMPLE_CHUNK]) / b).sum(axis=1)
+    return total / values.size
 
 
 def w1_between(points, first, second) -> float:

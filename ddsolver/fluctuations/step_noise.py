@@ -448,8 +448,9 @@ class NoiseBudget:
     Attributes
     ----------
     times : (T,) t
-    shared, own, euler : (T,) the terms of :class:`StepNoiseTerms`
-    error : (T,) |(shared + own) − (shared′ + own′)|, the primed terms with half the radii
+    shared, own, euler : (T,) the terms of :class:`StepNoiseTerms` — of the risk, or (T, Q) of
+        a vector functional (:func:`noise_budget`)
+    error : (T,) or (T, Q) |(shared + own) − (shared′ + own′)|, the primed terms with half the radii
         and twice the injection spacing: small while the flow map is resolved, large where
         the flow nears a separatrix
     """
@@ -495,11 +496,14 @@ def noise_budget(
     *,
     injection_every: float = 0.025,
     radial_nodes: int = 12,
+    functional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
     **numerics,
 ) -> NoiseBudget:
     """:func:`step_noise_terms` with injections every ``injection_every`` and its error against
     ⌈radial_nodes/2⌉ radii and twice the spacing (the other ``numerics`` the same), and
-    :func:`euler_term` once, on the fine rings."""
+    :func:`euler_term` once, on the fine rings — of the risk, or of a vector ``functional``
+    (then every term is (T, Q) and the error is per point)."""
+    numerics["functional"] = functional
     times = np.asarray(times, dtype=float)
     t_end = float(times[-1]) if times.size else 0.0
     fine = step_noise_terms(problem, initial, times, eps, batch, radial_nodes=radial_nodes,
@@ -512,5 +516,6 @@ def noise_budget(
                               **numerics)  # fmt: skip
     error = np.abs(fine.shared + fine.own - coarse.shared - coarse.own)
     euler = euler_term(problem, initial, times, eps, radial_nodes=radial_nodes,
-                       **{k: numerics[k] for k in EULER_NUMERICS if k in numerics})  # fmt: skip
+                       **{k: numerics[k] for k in (*EULER_NUMERICS, "functional")
+                          if k in numerics})  # fmt: skip
     return NoiseBudget(times, fine.shared, fine.own, euler, error)

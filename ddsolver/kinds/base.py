@@ -157,5 +157,13 @@ class ReducedKind(ReducedSpec, ProblemKind):
         none does (the default: a kind without them refuses the keys)."""
         return None
 
+    def law_of_a_budget(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> tuple[np.ndarray, NoiseBudget] | None:
+        """The points x (Q,) and the step-noise terms of the smoothed law of the second-layer
+        weight at the snapshot ``times``, each (T, Q), with ``finite_width.law_of_a``; None
+        otherwise (the default)."""
+        return None
+
     def warm_up_particles(self) -> None:
         """Compile (or load) the kind's compiled particle loop, if it has one (default: none)."""

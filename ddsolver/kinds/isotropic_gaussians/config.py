@@ -79,6 +79,12 @@ class IsotropicGaussiansSpec(ReducedSpec):
             keys.add("finite_width.degree")
             if second and cfg["initial"]["a_std"] > 0:
                 keys.add("finite_width.a_nodes")
+        if second and noise and cfg["discretisation"]["method"] == "grid":
+            keys.add("finite_width.law_of_a")
+            if fw["law_of_a"]:
+                keys.add("finite_width.law_bandwidth")
+                if cfg["initial"]["a_std"] > 0:
+                    keys.add("finite_width.law_a_nodes")
         keys |= keys_of("grid", "r_min", "r_max", "r_cells", "r_stretch")
         if second:
             keys |= keys_of("initial", "a_mean", "a_std")
@@ -116,6 +122,18 @@ class IsotropicGaussiansSpec(ReducedSpec):
                 "false with dynamics.finite_step, whose mean law already carries each "
                 "neuron's own step noise (to all orders in ε)",
             )  # fmt: skip
+
+    def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
+        """The law of a's terms need a second layer, a noise switch and the grid (whose law
+        of a is their base); their numerics need the switch itself."""
+        if key == "finite_width.law_of_a":
+            return ("it needs problem.second_layer = true, a finite_width noise switch "
+                    f"({', '.join(NOISE_TERMS)}) and discretisation.method = \"grid\"")  # fmt: skip
+        if key == "finite_width.law_a_nodes" and cfg["finite_width"]["law_of_a"]:
+            return "it needs initial.a_std > 0 (a point mass of a is one node)"
+        if key in ("finite_width.law_bandwidth", "finite_width.law_a_nodes"):
+            return "it needs finite_width.law_of_a = true"
+        return None
 
     def check_dynamical(self, cfg: dict, switch: str) -> None:
         """The dynamical 1/N term and the step-noise terms cover noiseless networks (with or

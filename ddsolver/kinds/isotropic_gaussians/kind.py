@@ -84,6 +84,34 @@ NOISE_FIELDS = {
 }
 
 
+#: The law of a's terms (``finite_width.law_of_a``): name, long name, what (docs/finite_width.md).
+LAW_TERMS = (
+    ("own", "own noise of the law of a", "the first-order own step-noise term"),
+    ("shared", "shared noise of the law of a", "the first-order shared-noise term"),
+    ("euler", "Euler error of the law of a", "the first-order Euler-step term"),
+    ("error", "error of the law of a's noise terms",
+     "|own + shared − (own′ + shared′)| (half the rings, twice the injection spacing)"),
+)  # fmt: skip
+#: Their datasets, by path.
+LAW_FIELDS = {
+    "data/law_of_a_x": Field(
+        "x of the law of a",
+        "the points of the smoothed CDFs of a: grid.a_min to grid.a_max every "
+        "finite_width.law_bandwidth / 2",
+        ("law_x",),
+    ),
+    **{
+        f"snapshots/law_of_a_{name}": Field(
+            long_name,
+            f"{what} of F_b(x) = E Φ((x − a)/b), the law of a smoothed by N(0, b²), "
+            "b = finite_width.law_bandwidth",
+            ("law_x",),
+        )
+        for name, long_name, what in LAW_TERMS
+    },
+}
+
+
 class IsotropicNetwork(Network):
     """N neurons σ(<w, x>) (or a σ(<w, x>)) trained on the isotropic problem; one seed."""
 
@@ -220,13 +248,50 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             lam=cfg.dynamics.lam,
         )
 
+    def law_of_a_budget(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> tuple[np.ndarray, NoiseBudget] | None:
+        """With ``finite_width.law_of_a``: the points x (Q,) and the step-noise terms of the
+        law of a smoothed by N(0, b²) at ``times`` (the snapshots'), each (T, Q), by pushed
+        rings with ``law_a_nodes`` nodes of a (:func:`~ddsolver.fluctuations.smoothed_law.
+        cdf_of_a`)."""
+        fw = cfg.finite_width
+        if not cfg.config["finite_width"]["law_of_a"]:
+            return None
+        from ...fluctuations.smoothed_law import cdf_of_a, law_points
+        from ...fluctuations.step_noise import noise_budget
+
+        x = law_points(cfg.grid.a_min, cfg.grid.a_max, fw.law_bandwidth)
+        budget = noise_budget(
+            self.build_problem(cfg),
+            self.build_initial(cfg),
+            times,
+            cfg.sgd.eps,
+            cfg.sgd.batch,
+            injection_every=fw.injection_every,
+            radial_nodes=fw.noise_radial_nodes,
+            sample_nodes=fw.sample_nodes,
+            cosine_nodes=fw.cosine_nodes,
+            a_nodes=fw.law_a_nodes if cfg.initial.a_std > 0 else 1,
+            degree=fw.degree or None,
+            step=fw.noise_step,
+            lags=tuple(fw.noise_lags),
+            xi=xi,
+            lam=cfg.dynamics.lam,
+            functional=cdf_of_a(x, fw.law_bandwidth),
+        )
+        return x, budget
+
     def fields(self, cfg: dict) -> dict[str, Field]:
         """With ``finite_width.dynamical``: C(t), its error estimate, and risk_finite_n's
-        two meanings; with a noise switch: the step-noise terms and risk_predicted."""
+        two meanings; with a noise switch: the step-noise terms and risk_predicted; with
+        ``finite_width.law_of_a``: the law of a's terms at each snapshot and their points."""
         fw = cfg["finite_width"]
         out = observables(DYNAMICAL_FIELDS) if fw["dynamical"] else {}
         if any(fw[name] for name in NOISE_TERMS):
             out.update(observables(NOISE_FIELDS))
+        if fw.get("law_of_a"):
+            out.update(LAW_FIELDS)
         return out
 
     def warm_up_pde(self) -> None:
