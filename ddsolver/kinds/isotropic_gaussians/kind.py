@@ -228,25 +228,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         fw = cfg.finite_width
         if not any(getattr(fw, name) for name in NOISE_TERMS):
             return None
-        from ...fluctuations.step_noise import noise_budget
-
-        return noise_budget(
-            self.build_problem(cfg),
-            self.build_initial(cfg),
-            times,
-            cfg.sgd.eps,
-            cfg.sgd.batch,
-            injection_every=fw.injection_every,
-            radial_nodes=fw.noise_radial_nodes,
-            sample_nodes=fw.sample_nodes,
-            cosine_nodes=fw.cosine_nodes,
-            a_nodes=fw.a_nodes,
-            degree=fw.degree or None,
-            step=fw.noise_step,
-            lags=tuple(fw.noise_lags),
-            xi=xi,
-            lam=cfg.dynamics.lam,
-        )
+        return self._pushed_rings(cfg, times, xi, fw.a_nodes)
 
     def law_of_a_budget(
         self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
@@ -259,10 +241,18 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         if not cfg.config["finite_width"]["law_of_a"]:
             return None
         from ...fluctuations.smoothed_law import cdf_of_a, law_points
-        from ...fluctuations.step_noise import noise_budget
 
         x = law_points(cfg.grid.a_min, cfg.grid.a_max, fw.law_bandwidth)
-        budget = noise_budget(
+        a_nodes = fw.law_a_nodes if cfg.initial.a_std > 0 else 1
+        return x, self._pushed_rings(cfg, times, xi, a_nodes, cdf_of_a(x, fw.law_bandwidth))
+
+    def _pushed_rings(self, cfg: Settings, times, xi, a_nodes: int, functional=None):
+        """:func:`~ddsolver.fluctuations.step_noise.noise_budget` of the risk (or of a vector
+        ``functional``) with the config's numerics and ``a_nodes`` nodes of a."""
+        from ...fluctuations.step_noise import noise_budget
+
+        fw = cfg.finite_width
+        return noise_budget(
             self.build_problem(cfg),
             self.build_initial(cfg),
             times,
@@ -272,15 +262,14 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             radial_nodes=fw.noise_radial_nodes,
             sample_nodes=fw.sample_nodes,
             cosine_nodes=fw.cosine_nodes,
-            a_nodes=fw.law_a_nodes if cfg.initial.a_std > 0 else 1,
+            a_nodes=a_nodes,
             degree=fw.degree or None,
             step=fw.noise_step,
             lags=tuple(fw.noise_lags),
             xi=xi,
             lam=cfg.dynamics.lam,
-            functional=cdf_of_a(x, fw.law_bandwidth),
+            functional=functional,
         )
-        return x, budget
 
     def fields(self, cfg: dict) -> dict[str, Field]:
         """With ``finite_width.dynamical``: C(t), its error estimate, and risk_finite_n's
