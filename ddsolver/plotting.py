@@ -588,6 +588,29 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     return fig
 
 
+def _law_of_a(plt, law: dict, words: Labels, trained: Labels):
+    """W1 between the trained networks' law of a and each cumulative prediction of it (the
+    limit's, + each step-noise term), all smoothed by N(0, b²), against the seeds' own scatter
+    (half the seeds against the other half, halved)."""
+    t = np.asarray(law["time"])
+    fig, ax = plt.subplots(figsize=(7, 5), constrained_layout=True)
+    halves = np.asarray(law["sgd_halves"], dtype=float)  # None (one seed) → NaN
+    if np.isfinite(halves).any():
+        ax.fill_between(t, 0.0, halves, color="k", alpha=0.15,
+                        label=f"{trained.trainer} seeds' own scatter")  # fmt: skip
+    added = ""
+    for k, (label, row) in enumerate(zip(law["labels"], law["w1"], strict=True)):
+        added = "" if k == 0 else added + " " + label
+        ax.plot(t, np.asarray(row, dtype=float), "o-", ms=3, lw=1.2 + 0.4 * k,
+                label=f"{words.limit}{added}")  # fmt: skip
+    ax.set_xlabel("time t")
+    ax.set_ylabel(f"W1 of the law of a (smoothed, b = {law['bandwidth']:g})")
+    ax.set_ylim(bottom=0.0)
+    ax.grid(alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=1, fontsize="small")
+    return fig
+
+
 def comparison_figures(
     pde_path, sgd_path, report: dict, out_dir: Path, save_as: SaveAs = PNG
 ) -> list[Path]:
@@ -599,7 +622,8 @@ def comparison_figures(
 
 def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dict[str, Any]:
     """risk_comparison, density_vs_sgd and wasserstein (grouped observables:
-    overlaps_comparison; a dynamical 1/N run: error_budget) of a comparison report, as
+    overlaps_comparison; a dynamical 1/N run: error_budget; the law of a's terms: law_of_a)
+    of a comparison report, as
     matplotlib Figures by name; ``plt``: pyplot, or by default figures that pyplot does not
     hold (for notebooks and scripts)."""
     plt = plt or _Figures
@@ -609,6 +633,8 @@ def comparison_figure_objects(pde_path, sgd_path, report: dict, plt=None) -> dic
     words, trained = file_labels(pde_path), file_labels(sgd_path)
     if "gap_iid" in report["risk"] or "budget" in report:
         out["error_budget"] = _error_budget(plt, report, words, trained)
+    if report.get("law_of_a", {}).get("time"):
+        out["law_of_a"] = _law_of_a(plt, report["law_of_a"], words, trained)
     groups = {
         g: [n for n in names if n in report.get("observables", {})]
         for g, names in overlap_groups(pde_path).items()

@@ -461,7 +461,8 @@ def test_compare_reports_w1_of_the_law_of_a_against_each_prediction(law_run, tmp
         **{k: v for k, v in LAW_RUN.items() if k.startswith("time.")},
         "sgd.eps": 2e-3, "sgd.seeds": [0, 1], "sgd.neurons": 200, "sgd.observe_every": 0.05,
     })  # fmt: skip
-    report = dd.compare(law_run, sgd)
+    report = dd.compare(law_run, sgd, tmp_path / "report")
+    assert (tmp_path / "report" / "law_of_a.png").exists()
     law = report["law_of_a"]
     assert law["labels"] == ["limit", "+ own step noise", "+ shared noise", "+ Euler steps"]
     assert law["bandwidth"] == 0.2 and law["unresolved_from"] is None
