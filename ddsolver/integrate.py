@@ -259,6 +259,7 @@ def run_reduced(
               "snapshot times", file=sys.stderr, flush=True)  # fmt: skip
     law_terms = kind.law_of_a_budget(cfg, times[is_save], schedule)
     points, law_budget = law_terms if law_terms is not None else (None, None)
+    data = None if points is None else {"law_of_a_x": points}  # a resume checks them too
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term, noise,
                                tuple(NOISE_SWITCHES[name] for name in switched),
                                law_budget)  # fmt: skip
@@ -278,7 +279,7 @@ def run_reduced(
             integrator.snapshot_shapes,
             system.state_shape,
             force=force or overwrite,
-            data=None if points is None else {"law_of_a_x": points},
+            data=data,
             limit=words.limit,
             fields=fields,
         )
@@ -294,6 +295,7 @@ def run_reduced(
         resume=resume,
         quiet=quiet,
         guards=guards,
+        data=data,
     )
 
 

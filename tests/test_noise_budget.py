@@ -523,3 +523,17 @@ def test_the_law_of_a_keys_are_refused_where_they_do_not_apply(args, key):
     result = ddsolver("run", *args)
     assert result.returncode == 2
     assert key in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_law_of_a_run_extended_by_resume_writes_the_whole_runs_terms(law_run, tmp_path):
+    """Stopped at t = 0.05 and resumed to 0.1, the run writes the law of a's terms of the run
+    made in one go (the terms at a time do not depend on the horizon)."""
+    parts = tmp_path / "parts.h5"
+    dd.solve("grids/second_layer.toml", parts, quiet=True,
+             overrides={**LAW_RUN, "time.t_end": 0.05})  # fmt: skip
+    dd.solve("grids/second_layer.toml", parts, quiet=True, overrides=LAW_RUN, resume=True)
+    whole, resumed = dd.open(law_run).snapshots, dd.open(parts).snapshots
+    np.testing.assert_array_equal(resumed.time.values, whole.time.values)
+    for name in ("own", "shared", "euler", "error"):
+        np.testing.assert_allclose(resumed[f"law_of_a_{name}"].values,
+                                   whole[f"law_of_a_{name}"].values, rtol=1e-12, atol=1e-16)  # fmt: skip
