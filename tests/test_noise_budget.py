@@ -535,5 +535,5 @@ def test_a_law_of_a_run_extended_by_resume_writes_the_whole_runs_terms(law_run, 
     whole, resumed = dd.open(law_run).snapshots, dd.open(parts).snapshots
     np.testing.assert_array_equal(resumed.time.values, whole.time.values)
     for name in ("own", "shared", "euler", "error"):
-        np.testing.assert_allclose(resumed[f"law_of_a_{name}"].values,
-                                   whole[f"law_of_a_{name}"].values, rtol=1e-12, atol=1e-16)  # fmt: skip
+        got, want = resumed[f"law_of_a_{name}"].values, whole[f"law_of_a_{name}"].values
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-16)
