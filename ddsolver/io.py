@@ -683,7 +683,8 @@ def check_run_file(
     """The root attributes of a ddsolver run file of one of ``kinds``, else FileFormatError.
 
     ``complete``: the file must also hold its groups (not so for a resume, which starts a file
-    that died while being created afresh).
+    that died while being created afresh); for a resume (``complete`` False) its checkpoint,
+    where it has one, must be sound — checked here, before any compute.
     """
     path = Path(path)
     if not path.exists():
@@ -698,6 +699,8 @@ def check_run_file(
     missing = [g for g in REQUIRED_GROUPS.get(kind, ()) if complete and g not in groups]
     if missing:
         raise FileFormatError(path, f"damaged: no /{missing[0]}")
+    if not complete:  # a resume: a damaged checkpoint is refused before the kernels compile
+        read_with(path, lambda f: _checkpoint(path, f))
     return attrs
 
 

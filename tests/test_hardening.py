@@ -829,6 +829,25 @@ def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(tmp_path, capsys, 
     assert io.read_series(out, "observables")["time"].size == rows  # no row was cut
 
 
+def test_a_damaged_checkpoint_is_refused_before_any_kernel_compiles(tmp_path, capsys, monkeypatch):
+    """The checkpoint is checked with the file, before the kernels (and a budget's terms, minutes
+    of them) are built: a resume of a damaged file never reaches the warm-up."""
+    from ddsolver import integrate
+
+    cfg, out = _finished_run(tmp_path, capsys)
+    with h5py.File(out, "r+") as f:
+        state = f["checkpoint/state"][()]
+        state[5] = -1.0  # steps < 0
+        f["checkpoint/state"][:] = state
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the kernels were built before the checkpoint was checked")
+
+    monkeypatch.setattr(integrate, "warm_up_pde", reached)
+    code, _, err = _cli(capsys, "run", cfg, "-o", out, "--resume", "-q")
+    _refused(code, err, "damaged checkpoint")
+
+
 def test_a_flipped_solver_state_fails_its_checkpoint_checksum(tmp_path, capsys):
     cfg, out = _finished_run(tmp_path, capsys)
     with h5py.File(out, "r+") as f:
