@@ -27,7 +27,7 @@ import numpy as np
 
 from . import io
 from .config import ConfigError, is_default
-from .fields import NOISE_SWITCHES, resolved_terms
+from .fields import LAW_OF_A_NAMES, LAW_OF_A_TERMS, NOISE_SWITCHES, resolved_terms
 
 #: Config tables that must agree for a comparison to mean anything.
 PROBLEM_TABLES = ("problem", "initial", "dynamics")
@@ -204,8 +204,7 @@ def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: 
     fw = pcfg["finite_width"]
     b = float(fw.get("law_bandwidth", 0.05))
     x = io.read_series_item(pde_path, "data/law_of_a_x")
-    eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
-    noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    ratios = _term_ratios(pcfg, scfg)
     switches = [s for s in NOISE_SWITCHES if fw.get(s)]
     labels = ["limit", *(BUDGET_TERMS[s][0] for s in switches)]
     out: dict = {"bandwidth": b, "labels": labels, "time": [], "w1": [[] for _ in labels],
@@ -219,7 +218,7 @@ def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: 
         masses = cell.sum(axis=tuple(i for i in range(cell.ndim) if i != axis))
         samples = np.asarray(ssnap["a"][k])  # (seed, neuron)
         sgd = cdf_of_samples(x, b, samples)
-        terms = {name: psnap[f"law_of_a_{name}"][match] for name in LAW_TERM_OF.values()}
+        terms = {name: psnap[f"law_of_a_{name}"][match] for name in LAW_OF_A_NAMES}
         size = w1_between(x, terms["own"], 0.0) + w1_between(x, terms["shared"], 0.0)
         resolved = bool(resolved_terms(size, 0.0, w1_between(x, terms["error"], 0.0)))
         if not resolved and out["unresolved_from"] is None:
@@ -228,8 +227,7 @@ def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: 
         out["time"].append(float(ts))
         out["w1"][0].append(w1_between(x, prediction, sgd))
         for row, switch in enumerate(switches, start=1):
-            ratio = noise_ratio if BUDGET_TERMS[switch][1] else eps_ratio
-            prediction = prediction + ratio * terms[LAW_TERM_OF[switch]]
+            prediction = prediction + ratios[switch] * terms[LAW_OF_A_TERMS[switch]]
             out["w1"][row].append(w1_between(x, prediction, sgd) if resolved else None)
         half = samples.shape[0] // 2  # the seeds' own scatter: half against half, halved
         out["sgd_halves"].append(
@@ -249,9 +247,13 @@ BUDGET_TERMS = {
 }
 
 
-#: The law of a's stored term (/snapshots/law_of_a_<name>) of each switch, and its error's.
-LAW_TERM_OF = {"own_noise": "own", "shared_noise": "shared", "euler_error": "euler",
-               "error": "error"}  # fmt: skip
+def _term_ratios(pcfg: dict, scfg: dict) -> dict[str, float]:
+    """Each step-noise switch's factor from the PDE run's ε and B to the SGD's: the noise
+    terms are linear in ε/B, the Euler term in ε."""
+    eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
+    noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    return {s: noise_ratio if per_batch else eps_ratio
+            for s, (_, per_batch) in BUDGET_TERMS.items()}  # fmt: skip
 
 
 def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> dict:
@@ -259,18 +261,15 @@ def _budget(pcfg: dict, scfg: dict, pobs: dict, t, pde_risk, pde_corrected) -> d
     step-noise term the run switched on — at the SGD's times, N, ε and B (the noise terms are
     first order: linear in ε/B, the Euler term in ε)."""
     fw = pcfg.get("finite_width", {})
-    eps_ratio = scfg["sgd"]["eps"] / pcfg["sgd"]["eps"]
-    noise_ratio = eps_ratio * pcfg["sgd"]["batch"] / scfg["sgd"]["batch"]
+    ratios = _term_ratios(pcfg, scfg)
     at = {name: np.interp(t, pobs["time"], pobs[name])
           for name in ("noise_shared", "noise_own", "noise_error")}  # fmt: skip
     resolved = resolved_terms(at["noise_shared"], at["noise_own"], at["noise_error"])
     labels, predictions = ["limit", "+ 1/N term"], [pde_risk, pde_corrected]
     for switch, name in NOISE_SWITCHES.items():
-        label, per_batch = BUDGET_TERMS[switch]
         if fw.get(switch):
-            ratio = noise_ratio if per_batch else eps_ratio
-            term = ratio * np.interp(t, pobs["time"], pobs[name])
-            labels.append(label)
+            term = ratios[switch] * np.interp(t, pobs["time"], pobs[name])
+            labels.append(BUDGET_TERMS[switch][0])
             predictions.append(np.where(resolved, predictions[-1] + term, np.nan))
     unresolved = t[~resolved]
     return {"labels": labels, "predictions": predictions,

@@ -29,6 +29,10 @@ NOISE_SWITCHES = {
     "shared_noise": "noise_shared",
     "euler_error": "euler_error",
 }
+#: With ``finite_width.law_of_a``: the law of a's term of each switch, stored as
+#: /snapshots/law_of_a_<name>, and beside them their error estimate (docs/finite_width.md).
+LAW_OF_A_TERMS = {"own_noise": "own", "shared_noise": "shared", "euler_error": "euler"}
+LAW_OF_A_NAMES = (*LAW_OF_A_TERMS.values(), "error")
 
 #: The largest error estimate (``noise_error``), as a fraction of |shared| + |own|, at which
 #: the step-noise terms count as resolved; beyond it (near a separatrix) ``risk_predicted``

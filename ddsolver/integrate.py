@@ -21,7 +21,7 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_schedule, build_system
-from .fields import NOISE_SWITCHES, run_fields
+from .fields import LAW_OF_A_NAMES, NOISE_SWITCHES, run_fields
 from .kinds import get_kind
 from .lagrangian import ParticleDD
 from .ode import run_limit
@@ -88,7 +88,7 @@ class PDEIntegrator:
         if self.law is not None:  # the law of a's terms, computed on the snapshot times
             k = int(np.abs(self.law.times - self.t).argmin())
             on_time = abs(self.law.times[k] - self.t) <= 1e-9 * max(1.0, self.t)
-            for name in LAW_TERMS:  # NaN at any other time (a failed run's last snapshot)
+            for name in LAW_OF_A_NAMES:  # NaN at any other time (a failed run's last snapshot)
                 terms = getattr(self.law, name)[k]
                 out[f"law_of_a_{name}"] = terms if on_time else np.full_like(terms, np.nan)
         return out
@@ -98,7 +98,7 @@ class PDEIntegrator:
         """The system's snapshot arrays, and the law of a's terms (Q,) where they are on."""
         shapes = dict(self.system.snapshot_shapes)
         if self.law is not None:
-            shapes.update({f"law_of_a_{name}": self.law.own.shape[1:] for name in LAW_TERMS})
+            shapes.update({f"law_of_a_{name}": self.law.own.shape[1:] for name in LAW_OF_A_NAMES})
         return shapes
 
     def checkpoint(self) -> tuple[np.ndarray, float, None]:
@@ -297,10 +297,6 @@ def run_reduced(
         guards=guards,
         data=data,
     )
-
-
-#: The law of a's terms a snapshot carries with ``finite_width.law_of_a`` (/snapshots/law_of_a_*).
-LAW_TERMS = ("own", "shared", "euler", "error")
 
 
 #: The name of :func:`run_pde` before particles shared it; kept for scripts that use it.

@@ -100,10 +100,14 @@ def scale_by_range(ax, series, axis: str = "y") -> str:
     return "log" if log else "linear"
 
 
-def _decorate(ax, xlabel: str, ylabel: str) -> None:
+def _decorate(ax, xlabel: str, ylabel: str, below: bool = False) -> None:
+    """Axis labels, a grid, and the legend in the axes or (``below``) under them, off the
+    curves — for figures with many of them."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if ax.get_legend_handles_labels()[0]:
+    if below:
+        ax.figure.legend(loc="outside lower center", ncols=1, fontsize="small")
+    elif ax.get_legend_handles_labels()[0]:
         ax.legend()
     ax.grid(alpha=0.3)
 
@@ -581,10 +585,7 @@ def _error_budget(plt, report: dict, words: Labels, trained: Labels):
     if step:
         ax.plot(t, step["risk"]["gap"], "C3-",
                 label=f"finite-step {words.limit} + 1/N (ε = {report['eps']:g})")  # fmt: skip
-    ax.set_xlabel("time t")
-    ax.set_ylabel(f"{trained.trainer} mean − prediction")
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=1, fontsize="small")  # off the curves
+    _decorate(ax, "time t", f"{trained.trainer} mean − prediction", below=True)
     return fig
 
 
@@ -603,11 +604,8 @@ def _law_of_a(plt, law: dict, words: Labels, trained: Labels):
         added = "" if k == 0 else added + " " + label
         ax.plot(t, np.asarray(row, dtype=float), "o-", ms=3, lw=1.2 + 0.4 * k,
                 label=f"{words.limit}{added}")  # fmt: skip
-    ax.set_xlabel("time t")
-    ax.set_ylabel(f"W1 of the law of a (smoothed, b = {law['bandwidth']:g})")
     ax.set_ylim(bottom=0.0)
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=1, fontsize="small")
+    _decorate(ax, "time t", f"W1 of the law of a (smoothed, b = {law['bandwidth']:g})", below=True)
     return fig
 
 

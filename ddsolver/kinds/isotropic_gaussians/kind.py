@@ -238,7 +238,7 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         rings with ``law_a_nodes`` nodes of a (:func:`~ddsolver.fluctuations.smoothed_law.
         cdf_of_a`)."""
         fw = cfg.finite_width
-        if not cfg.config["finite_width"]["law_of_a"]:
+        if not fw.law_of_a:
             return None
         from ...fluctuations.smoothed_law import cdf_of_a, law_points
 
