@@ -204,7 +204,7 @@ def _summary(tmp_path, risks):
 
 
 def _sweep_axes(path, monkeypatch):
-    from ddsolver import plotting
+    from ddsolver.plotting import sweep as plotting
 
     captured = []
     monkeypatch.setattr(plotting, "_save", lambda plt, fig, out_dir, name, save_as:

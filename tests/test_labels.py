@@ -113,7 +113,7 @@ def test_figures_and_files_use_the_kinds_words(name, tmp_path):
 
 def _comparison_texts(pde: Path, sgd: Path, report_dir: Path) -> list[str]:
     """The texts of the comparison's risk figure, drawn again from its report."""
-    from ddsolver import plotting
+    from ddsolver.plotting import comparison as plotting
 
     report = json.loads((report_dir / "report.json").read_text())
     captured = []
