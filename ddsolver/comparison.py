@@ -188,25 +188,30 @@ def _limit_against(pde_path, scfg: dict, sobs: dict, ssnap: dict, inside: np.nda
         out["gap_iid"] = sobs["risk"][inside].mean(axis=1) - out["pde_finite_n_iid"]
     if "risk_predicted" in pobs:  # the step-noise terms: the budget term by term
         out["budget"] = _budget(pcfg, scfg, pobs, t, pde_risk, pde_corrected)
-    if "law_of_a_own" in psnap and "a" in ssnap:  # finite_width.law_of_a: the same, for a
+    law_terms = "law_of_a_own" in psnap or "law_of_a_dynamical" in psnap
+    if law_terms and "a" in ssnap:  # finite_width.law_of_a: the same, for a
         out["law_of_a"] = _law_of_a(pde_path, pcfg, scfg, psnap, grid, ssnap)
     return out
 
 
 def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: dict) -> dict:
     """W1 between SGD's law of a (all seeds pooled) and each cumulative prediction of it — the
-    limit's (the grid's a-marginal), + each step-noise term the run switched on, rescaled to
-    the SGD's ε and B — all smoothed by N(0, b²) (:mod:`ddsolver.fluctuations.smoothed_law`),
-    at the snapshot times of both files; a prediction with a noise term is None where the
-    terms are unresolved (their error above a tenth of ∫|own| + ∫|shared|)."""
+    limit's (the grid's a-marginal), + its dynamical 1/N term at the SGD's N (a dynamical
+    run), + each step-noise term the run switched on, rescaled to the SGD's ε and B — all
+    smoothed by N(0, b²) (:mod:`ddsolver.fluctuations.smoothed_law`), at the snapshot times of
+    both files. A prediction is None from the first term that is unresolved there (its error
+    estimate above a tenth of its size: ∫|term| for the 1/N term, ∫|own| + ∫|shared| for the
+    noise terms)."""
     from .fluctuations.smoothed_law import cdf_of_cells, cdf_of_samples, w1_between
 
     fw = pcfg["finite_width"]
     b = float(fw.get("law_bandwidth", 0.05))
     x = io.read_series_item(pde_path, "data/law_of_a_x")
     ratios = _term_ratios(pcfg, scfg)
-    switches = [s for s in NOISE_SWITCHES if fw.get(s)]
-    labels = ["limit", *(BUDGET_TERMS[s][0] for s in switches)]
+    dynamical = "law_of_a_dynamical" in psnap
+    switches = [s for s in NOISE_SWITCHES if fw.get(s)] if "law_of_a_own" in psnap else []
+    labels = ["limit", *(["+ 1/N term"] if dynamical else []),
+              *(BUDGET_TERMS[s][0] for s in switches)]  # fmt: skip
     out: dict = {"bandwidth": b, "labels": labels, "time": [], "w1": [[] for _ in labels],
                  "sgd_halves": [], "unresolved_from": None}  # fmt: skip
     axis = list(grid).index("a")
@@ -218,17 +223,26 @@ def _law_of_a(pde_path, pcfg: dict, scfg: dict, psnap: dict, grid: dict, ssnap: 
         masses = cell.sum(axis=tuple(i for i in range(cell.ndim) if i != axis))
         samples = np.asarray(ssnap["a"][k])  # (seed, neuron)
         sgd = cdf_of_samples(x, b, samples)
-        terms = {name: psnap[f"law_of_a_{name}"][match] for name in LAW_OF_A_NAMES}
-        size = w1_between(x, terms["own"], 0.0) + w1_between(x, terms["shared"], 0.0)
-        resolved = bool(resolved_terms(size, 0.0, w1_between(x, terms["error"], 0.0)))
+        prediction = cdf_of_cells(x, b, grid["a"]["edges"], masses)
+        steps, resolved = [], True  # (term, whether every term up to it is resolved)
+        if dynamical:
+            term = psnap["law_of_a_dynamical"][match] / samples.shape[1]  # at the SGD's N
+            error = psnap["law_of_a_dynamical_error"][match] / samples.shape[1]
+            resolved = bool(resolved_terms(w1_between(x, term, 0.0), 0.0,
+                                           w1_between(x, error, 0.0)))  # fmt: skip
+            steps.append((term, resolved))
+        if switches:
+            terms = {name: psnap[f"law_of_a_{name}"][match] for name in LAW_OF_A_NAMES}
+            size = w1_between(x, terms["own"], 0.0) + w1_between(x, terms["shared"], 0.0)
+            resolved &= bool(resolved_terms(size, 0.0, w1_between(x, terms["error"], 0.0)))
+            steps += [(ratios[s] * terms[LAW_OF_A_TERMS[s]], resolved) for s in switches]
         if not resolved and out["unresolved_from"] is None:
             out["unresolved_from"] = float(ts)
-        prediction = cdf_of_cells(x, b, grid["a"]["edges"], masses)
         out["time"].append(float(ts))
         out["w1"][0].append(w1_between(x, prediction, sgd))
-        for row, switch in enumerate(switches, start=1):
-            prediction = prediction + ratios[switch] * terms[LAW_OF_A_TERMS[switch]]
-            out["w1"][row].append(w1_between(x, prediction, sgd) if resolved else None)
+        for row, (term, ok) in enumerate(steps, start=1):
+            prediction = prediction + term
+            out["w1"][row].append(w1_between(x, prediction, sgd) if ok else None)
         half = samples.shape[0] // 2  # the seeds' own scatter: half against half, halved
         out["sgd_halves"].append(
             0.5 * w1_between(x, cdf_of_samples(x, b, samples[:half]),

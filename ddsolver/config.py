@@ -305,10 +305,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "law_of_a": Key(
             "bool",
             False,
-            "with a second layer and a step-noise switch: the law of a's terms too — its CDF "
-            "smoothed by N(0, law_bandwidth²) at every snapshot, as /snapshots/law_of_a_own, "
-            "_shared, _euler, _error; ddsolver compare reports W1 of SGD's law of a against "
-            "each cumulative prediction (docs/finite_width.md)",
+            "with a second layer and a step-noise switch or finite_width.dynamical: the law "
+            "of a's terms too — its CDF smoothed by N(0, law_bandwidth²) at every snapshot, as "
+            "/snapshots/law_of_a_own, _shared, _euler, _error (noise switches) and "
+            "law_of_a_dynamical, _dynamical_error (the dynamical 1/N term); ddsolver compare "
+            "reports W1 of SGD's law of a against each cumulative prediction "
+            "(docs/finite_width.md)",
         ),
         "law_bandwidth": _f(
             0.05,
@@ -319,8 +321,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "law_a_nodes": _i(
             32,
-            "law_of_a: Gauss–Hermite nodes of a (on the second-layer transient 16 move W1 by "
-            "up to 0.004, 48 by ≤ 3e-4 against 32)",
+            "law_of_a's step-noise terms: Gauss–Hermite nodes of a (on the second-layer "
+            "transient 16 move W1 by up to 0.004, 48 by ≤ 3e-4 against 32)",
             low=2,
         ),
     },

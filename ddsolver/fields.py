@@ -33,6 +33,8 @@ NOISE_SWITCHES = {
 #: /snapshots/law_of_a_<name>, and beside them their error estimate (docs/finite_width.md).
 LAW_OF_A_TERMS = {"own_noise": "own", "shared_noise": "shared", "euler_error": "euler"}
 LAW_OF_A_NAMES = (*LAW_OF_A_TERMS.values(), "error")
+#: With ``finite_width.dynamical`` too: the law's dynamical 1/N term and its error estimate.
+LAW_OF_A_DYNAMICAL = ("dynamical", "dynamical_error")
 
 #: The largest error estimate (``noise_error``), as a fraction of |shared| + |own|, at which
 #: the step-noise terms count as resolved; beyond it (near a separatrix) ``risk_predicted``

@@ -21,7 +21,7 @@ from . import io
 from ._jit import compile_lock
 from .config import ConfigError, to_toml
 from .experiment import build_schedule, build_system
-from .fields import LAW_OF_A_NAMES, NOISE_SWITCHES, run_fields
+from .fields import LAW_OF_A_DYNAMICAL, LAW_OF_A_NAMES, NOISE_SWITCHES, run_fields
 from .kinds import get_kind
 from .lagrangian import ParticleDD
 from .ode import run_limit
@@ -54,10 +54,10 @@ class PDEIntegrator:
         term: DynamicalTerm | None = None,
         noise: NoiseBudget | None = None,
         noise_terms: tuple[str, ...] = (),
-        law: NoiseBudget | None = None,
+        law: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ):
         self.system, self.state, self.neurons, self.term = system, state, neurons, term
-        self.noise, self.noise_terms, self.law = noise, noise_terms, law
+        self.noise, self.noise_terms, self.law = noise, noise_terms, law or {}
         self.dt_limit = math.inf
         self.t = 0.0
 
@@ -85,20 +85,18 @@ class PDEIntegrator:
 
     def snapshot(self) -> dict[str, np.ndarray]:
         out = self.system.snapshot_fields(self.state)
-        if self.law is not None:  # the law of a's terms, computed on the snapshot times
-            k = int(np.abs(self.law.times - self.t).argmin())
-            on_time = abs(self.law.times[k] - self.t) <= 1e-9 * max(1.0, self.t)
-            for name in LAW_OF_A_NAMES:  # NaN at any other time (a failed run's last snapshot)
-                terms = getattr(self.law, name)[k]
-                out[f"law_of_a_{name}"] = terms if on_time else np.full_like(terms, np.nan)
+        for name, (times, terms) in self.law.items():  # computed on the snapshot times
+            k = int(np.abs(times - self.t).argmin())
+            on_time = abs(times[k] - self.t) <= 1e-9 * max(1.0, self.t)
+            # NaN at any other time (a failed run's last snapshot)
+            out[name] = terms[k] if on_time else np.full_like(terms[k], np.nan)
         return out
 
     @property
     def snapshot_shapes(self) -> dict[str, tuple[int, ...]]:
         """The system's snapshot arrays, and the law of a's terms (Q,) where they are on."""
         shapes = dict(self.system.snapshot_shapes)
-        if self.law is not None:
-            shapes.update({f"law_of_a_{name}": self.law.own.shape[1:] for name in LAW_OF_A_NAMES})
+        shapes.update({name: terms.shape[1:] for name, (_, terms) in self.law.items()})
         return shapes
 
     def checkpoint(self) -> tuple[np.ndarray, float, None]:
@@ -107,6 +105,22 @@ class PDEIntegrator:
     def restore(self, state: np.ndarray, dt_limit: float, extra: dict | None) -> None:
         self.state = self.system.state_from(state)
         self.dt_limit = dt_limit
+
+
+def _law_series(
+    budget: NoiseBudget | None, term: DynamicalTerm | None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The law of a's snapshot datasets: name → (times (T,), values (T, Q)) — the step-noise
+    terms and their error (a noise budget), the dynamical term and its error (C(t) with the
+    law)."""
+    out = {}
+    if budget is not None:
+        out.update({f"law_of_a_{name}": (budget.times, getattr(budget, name))
+                    for name in LAW_OF_A_NAMES})  # fmt: skip
+    if term is not None and term.law is not None:
+        for name, values in zip(LAW_OF_A_DYNAMICAL, (term.law, term.law_error), strict=True):
+            out[f"law_of_a_{name}"] = (term.law_times, values)
+    return out
 
 
 def _edge_keys(grid) -> str:
@@ -244,25 +258,27 @@ def run_reduced(
     system = build_system(cfg)
     times, is_save = run_stop_times(cfg)
     schedule = build_schedule(cfg)
-    if cfg.config["finite_width"]["dynamical"] and not quiet:  # before the progress bar
-        print(f"ddsolver: computing C(t), the dynamical 1/N term, on {times.size} stop times",
-              file=sys.stderr, flush=True)  # fmt: skip
-    term = kind.dynamical_term(cfg, times, schedule)
     fw = cfg.config["finite_width"]
+    if fw["dynamical"] and not quiet:  # before the progress bar
+        law_part = " (and the law of a's, at the snapshots)" if fw.get("law_of_a") else ""
+        print(f"ddsolver: computing C(t), the dynamical 1/N term{law_part}, on {times.size} "
+              "stop times", file=sys.stderr, flush=True)  # fmt: skip
+    law_times = times[is_save]
+    term = kind.dynamical_term(cfg, times, schedule, law_times)
     switched = [name for name in NOISE_SWITCHES if fw.get(name)]
     if switched and not quiet:
         print(f"ddsolver: computing the step-noise terms ({', '.join(switched)}) on "
               f"{times.size} stop times", file=sys.stderr, flush=True)  # fmt: skip
     noise = kind.noise_budget(cfg, times, schedule)
-    if fw.get("law_of_a") and not quiet:
+    if fw.get("law_of_a") and switched and not quiet:
         print(f"ddsolver: computing the law of a's step-noise terms on {int(is_save.sum())} "
               "snapshot times", file=sys.stderr, flush=True)  # fmt: skip
-    law_terms = kind.law_of_a_budget(cfg, times[is_save], schedule)
-    points, law_budget = law_terms if law_terms is not None else (None, None)
+    law_budget = kind.law_of_a_budget(cfg, law_times, schedule)
+    points = kind.law_of_a_points(cfg)
     data = None if points is None else {"law_of_a_x": points}  # a resume checks them too
     integrator = PDEIntegrator(system, system.initial_state(law), cfg.sgd.neurons, term, noise,
                                tuple(NOISE_SWITCHES[name] for name in switched),
-                               law_budget)  # fmt: skip
+                               _law_series(law_budget, term))  # fmt: skip
 
     config_text = to_toml(cfg.config)
     words = kind.labels(cfg.config)

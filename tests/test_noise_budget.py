@@ -415,6 +415,8 @@ LAW_RUN = {"time.t_end": 0.1, "time.save_every": 0.05, "time.observe_every": 0.0
            "finite_width.euler_error": True, "finite_width.law_of_a": True,
            "finite_width.law_a_nodes": 4, "finite_width.law_bandwidth": 0.2,
            "finite_width.noise_radial_nodes": 6, "finite_width.injection_every": 0.05,
+           "finite_width.dynamical": True, "finite_width.radial_nodes": 24,
+           "finite_width.probe_nodes": 8, "finite_width.a_nodes": 4,
            "sgd.eps": 1e-3}  # fmt: skip
 
 
@@ -428,7 +430,9 @@ def law_run(tmp_path_factory):
 
 def test_a_run_writes_the_law_of_a_terms_of_the_python_call(law_run):
     """/snapshots/law_of_a_* are noise_budget's terms of cdf_of_a on the snapshot times, at
-    the points law_points(grid.a_min, grid.a_max, b), which ddsolver.open puts on law_x."""
+    the points law_points(grid.a_min, grid.a_max, b), which ddsolver.open puts on law_x, and
+    the dynamical term's law (dynamical_term(..., law=(x, b)))."""
+    from ddsolver.fluctuations.probe import dynamical_term
     from ddsolver.fluctuations.smoothed_law import law_points
     from ddsolver.fluctuations.step_noise import noise_budget
 
@@ -448,6 +452,14 @@ def test_a_run_writes_the_law_of_a_terms_of_the_python_call(law_run):
     own = snap["law_of_a_own"].values
     assert np.all(own[0] == 0.0) and np.abs(own[-1]).max() > 1e-4  # zero at t = 0, then not
     assert snap["law_of_a_own"].attrs["long_name"] == "own noise of the law of a"
+    term = dynamical_term(problem, initial, times, radial_nodes=24, probe_nodes=8, a_nodes=4,
+                          law=(x, 0.2))  # fmt: skip
+    np.testing.assert_allclose(snap["law_of_a_dynamical"].values, term.law, rtol=1e-12,
+                               atol=1e-15)  # fmt: skip
+    np.testing.assert_allclose(snap["law_of_a_dynamical_error"].values, term.law_error,
+                               rtol=1e-12, atol=1e-15)  # fmt: skip
+    dynamical = snap["law_of_a_dynamical"].values
+    assert np.abs(dynamical[0]).max() < 1e-8 and np.abs(dynamical[-1]).max() > 1e-2
 
 
 def test_compare_reports_w1_of_the_law_of_a_against_each_prediction(law_run, tmp_path):
@@ -464,7 +476,8 @@ def test_compare_reports_w1_of_the_law_of_a_against_each_prediction(law_run, tmp
     report = dd.compare(law_run, sgd, tmp_path / "report")
     assert (tmp_path / "report" / "law_of_a.png").exists()
     law = report["law_of_a"]
-    assert law["labels"] == ["limit", "+ own step noise", "+ shared noise", "+ Euler steps"]
+    assert law["labels"] == ["limit", "+ 1/N term", "+ own step noise", "+ shared noise",
+                             "+ Euler steps"]  # fmt: skip
     assert law["bandwidth"] == 0.2 and law["unresolved_from"] is None
     run, grid = dd.open(law_run).snapshots, io.read_grid(law_run)
     x = run["law_x"].values
@@ -474,6 +487,8 @@ def test_compare_reports_w1_of_the_law_of_a_against_each_prediction(law_run, tmp
     prediction = cdf_of_cells(x, 0.2, grid["a"]["edges"], masses)
     sgd_law = cdf_of_samples(x, 0.2, a[k])
     expected = [w1_between(x, prediction, sgd_law)]
+    prediction = prediction + run["law_of_a_dynamical"].values[k] / 200  # the SGD's N
+    expected.append(w1_between(x, prediction, sgd_law))
     for name in ("own", "shared", "euler"):  # the SGD's ε is twice the run's
         prediction = prediction + 2.0 * run[f"law_of_a_{name}"].values[k]
         expected.append(w1_between(x, prediction, sgd_law))
@@ -517,12 +532,21 @@ def test_the_samples_cdf_is_the_same_in_blocks():
         (["grids/second_layer.toml", "--set", "finite_width.shared_noise=true",
           "--set", "finite_width.law_of_a=true", "--set", "initial.a_std=0",
           "--set", "finite_width.law_a_nodes=8"], "finite_width.law_a_nodes"),
+        (["grids/second_layer.toml", "--set", "finite_width.dynamical=true",
+          "--set", "finite_width.law_of_a=true", "--set", "finite_width.law_a_nodes=8"],
+         "finite_width.law_a_nodes"),  # the noise terms' nodes; the 1/N term takes a_nodes
     ],
 )  # fmt: skip
 def test_the_law_of_a_keys_are_refused_where_they_do_not_apply(args, key):
     result = ddsolver("run", *args)
     assert result.returncode == 2
     assert key in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_dynamical_term_alone_takes_the_law_of_a():
+    result = ddsolver("check", "grids/second_layer.toml", "--set", "finite_width.dynamical=true",
+                      "--set", "finite_width.law_of_a=true")  # fmt: skip
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_law_of_a_run_extended_by_resume_writes_the_whole_runs_terms(law_run, tmp_path):
@@ -534,6 +558,6 @@ def test_a_law_of_a_run_extended_by_resume_writes_the_whole_runs_terms(law_run, 
     dd.solve("grids/second_layer.toml", parts, quiet=True, overrides=LAW_RUN, resume=True)
     whole, resumed = dd.open(law_run).snapshots, dd.open(parts).snapshots
     np.testing.assert_array_equal(resumed.time.values, whole.time.values)
-    for name in ("own", "shared", "euler", "error"):
+    for name in ("own", "shared", "euler", "error", "dynamical", "dynamical_error"):
         got, want = resumed[f"law_of_a_{name}"].values, whole[f"law_of_a_{name}"].values
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-16)

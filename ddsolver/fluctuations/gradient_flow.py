@@ -21,7 +21,7 @@ the mean of R_N(t) over draws of the initial network, against R(ρ_t) + C(t)/N.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from numba import prange
@@ -122,7 +122,7 @@ def gradient(
     return grad_w, v + (ku @ amp) / n + lam * amp
 
 
-def gradient_flow_risks(
+def gradient_flow_states(
     problem: IsotropicGaussians,
     w: np.ndarray,
     times: np.ndarray,
@@ -131,14 +131,9 @@ def gradient_flow_risks(
     step: float = 0.05,
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
-) -> np.ndarray:
-    """R_N at ``times`` (multiples of ``step``) along the RK4 gradient flow from ``w`` (N, d)
-    (and the second layer ``a`` (N,), trained with it).
-
-    Returns
-    -------
-    (T,) float64
-    """
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """The network (w (N, d), a (N,) or None) at each of ``times`` (multiples of ``step``)
+    along the RK4 gradient flow from ``w`` (and the second layer ``a``, trained with it)."""
     times = np.asarray(times, dtype=float)
     counts = np.rint(times / step).astype(np.int64)
     if np.any(np.abs(counts * step - times) > 1e-9 * max(1.0, float(times.max(initial=0.0)))):
@@ -154,9 +149,8 @@ def gradient_flow_risks(
         out = gw.ravel() if ga is None else np.concatenate([gw.ravel(), ga])
         return -2.0 * xi(t) * out
 
-    out = np.empty(times.size)
     done = 0
-    for i, target in enumerate(counts):
+    for target in counts:
         while done < target:
             t = done * step
             k1 = velocity(t, x)
@@ -165,8 +159,28 @@ def gradient_flow_risks(
             k4 = velocity(t + step, x + step * k3)
             x = x + step / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
             done += 1
-        out[i] = exact_risk(problem, x[: n * d].reshape(n, d), None if a is None else x[n * d :])
-    return out
+        yield x[: n * d].reshape(n, d).copy(), None if a is None else x[n * d :].copy()
+
+
+def gradient_flow_risks(
+    problem: IsotropicGaussians,
+    w: np.ndarray,
+    times: np.ndarray,
+    a: np.ndarray | None = None,
+    *,
+    step: float = 0.05,
+    xi: Callable[[float], float] = lambda t: 1.0,
+    lam: float = 0.0,
+) -> np.ndarray:
+    """R_N at ``times`` (multiples of ``step``) along the RK4 gradient flow from ``w`` (N, d)
+    (and the second layer ``a`` (N,), trained with it) (:func:`gradient_flow_states`).
+
+    Returns
+    -------
+    (T,) float64
+    """
+    states = gradient_flow_states(problem, w, times, a, step=step, xi=xi, lam=lam)
+    return np.array([exact_risk(problem, wt, at) for wt, at in states])
 
 
 def initial_weights(dimension: int, neurons: int, scale: float, seed: int) -> np.ndarray:

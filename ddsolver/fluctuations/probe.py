@@ -39,13 +39,14 @@ second derivative of the discrete flow to O(h²).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..models.initial import GaussianInitial
 from ..models.isotropic import IsotropicGaussians
 from .rings import RingFlow, checked_times, default_degree, initial_rings, radial_quadrature
+from .smoothed_law import fine_a_rule, law_second_variation
 
 #: The mass of the added neuron in the second difference g'' ≈ [g(h) − 2g(0) + g(−h)]/h².
 MASS_STEP = 1e-3
@@ -69,6 +70,15 @@ class DynamicalCorrection:
     first : (T, P_a · P_r) g'_z(0), the first-order response to one neuron at (a_z, |z|)
     second : (T, P_a · P_r) g''_z(0)
     first_mean : (T,) E_{z∼ρ₀} of the interpolated g' (see :meth:`first_order`)
+    functional_times : (T_Φ,) the times at which a vector functional Φ (Q values of a ring
+        set, e.g. the smoothed law of a) was followed; empty without one
+    functional_value : (T_Φ, Q) Φ(ρ_t)
+    functional_correction : (T_Φ, Q) ½ E_z g_Φ''(0), g_Φ,z(s) = Φ(S_t((1 − s)ρ₀ + s δ_z)):
+        Φ's dynamical 1/N term, E Φ(ρ̂_t) ≈ Φ(ρ_t) + functional_correction/N
+    functional_first : (T_Φ, P_a · P_r, Q) g_Φ'(0)
+    functional_first_mean : (T_Φ, Q) E_{z∼ρ₀} of the interpolated g_Φ'
+    law_correction : (T_Φ, Q) the smoothed law of a's dynamical 1/N term (``law=``):
+        E F_b(ρ̂_t) ≈ F_b(ρ_t) + law_correction/N
     """
 
     times: np.ndarray
@@ -81,6 +91,12 @@ class DynamicalCorrection:
     first: np.ndarray
     second: np.ndarray
     first_mean: np.ndarray
+    functional_times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    functional_value: np.ndarray | None = None
+    functional_correction: np.ndarray | None = None
+    functional_first: np.ndarray | None = None
+    functional_first_mean: np.ndarray | None = None
+    law_correction: np.ndarray | None = None
 
     def interpolated_first(self, radii: np.ndarray, amplitudes: np.ndarray | None) -> np.ndarray:
         """g'_z(0) at neurons (``amplitudes`` a, ``radii`` |w|) of shape (N,): linear between
@@ -95,6 +111,26 @@ class DynamicalCorrection:
         ρ₀ taken off, so that it is an exactly centred control variate for ensembles of
         finite networks."""
         return self.interpolated_first(radii, amplitudes).mean(axis=1) - self.first_mean
+
+    def functional_first_order(
+        self, radii: np.ndarray, amplitudes: np.ndarray | None = None
+    ) -> np.ndarray:
+        r"""(1/N) Σᵢ g_Φ,zᵢ'(0) − E_{z∼ρ₀} g_Φ,z'(0), shape (T_Φ, Q): the first-order part of
+        Φ(ρ̂_t) − Φ(ρ_t) for neurons at ``radii`` (N,) (and ``amplitudes``), centred as in
+        :meth:`first_order` — a control variate for ensembles of finite networks."""
+        if self.functional_first is None:
+            raise ValueError("no functional was followed (dynamical_correction(functional=...))")
+        at = _interpolated_columns(self.functional_first, self.probe_radii,
+                                   self.probe_amplitudes, radii, amplitudes)  # fmt: skip
+        return at.mean(axis=-1) - self.functional_first_mean
+
+
+def _interpolated_columns(first, probe_radii, probe_amplitudes, radii, amplitudes) -> np.ndarray:
+    """:func:`_interpolated` of ``first`` (T, P, Q) for each of its Q columns: (T, Q, N)."""
+    times, probes, columns = first.shape
+    flat = np.moveaxis(first, 2, 1).reshape(times * columns, probes)
+    out = _interpolated(flat, probe_radii, probe_amplitudes, radii, amplitudes)
+    return out.reshape(times, columns, -1)
 
 
 def _interpolated(first, probe_radii, probe_amplitudes, radii, amplitudes) -> np.ndarray:
@@ -131,6 +167,9 @@ def dynamical_correction(
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
     mass_step: float = MASS_STEP,
+    functional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    functional_times: np.ndarray | None = None,
+    law: tuple[np.ndarray, float] | None = None,
 ) -> DynamicalCorrection:
     r"""C(t) for the isotropic kind (θ = w, or (a, w) with a second layer), noiseless dynamics.
 
@@ -150,6 +189,14 @@ def dynamical_correction(
     step : the longest RK4 step (every run takes the same steps)
     xi : ξ(t); lam : λ
     mass_step : h of the second difference
+    functional : Φ, ring sets (3, B, M) with masses (B, M) → (B, Q) (e.g.
+        :func:`~ddsolver.fluctuations.smoothed_law.cdf_of_a`): its dynamical 1/N term too,
+        from the same flows
+    functional_times : (T_Φ,) the times (among ``times``) at which to evaluate Φ (and the
+        law; default all of them)
+    law : (points x (Q,), bandwidth b): the dynamical 1/N term of the law of a smoothed by
+        N(0, b²) too (:func:`~ddsolver.fluctuations.smoothed_law.law_second_variation`:
+        smooth in the initial a however few its nodes), at the functional times
 
     Returns
     -------
@@ -186,6 +233,14 @@ def dynamical_correction(
     probe = mass.shape[1] - 1
 
     out_risk = np.empty((times.size, runs))
+    follow = _functional_mask(times, functional is not None or law is not None,
+                              functional_times)  # fmt: skip
+    out_values, out_law = [], []
+    if law is not None:
+        ring_a0 = initial.a_quadrature(a_nodes)[0] if problem.second_layer else np.ones(1)
+        fine_a = fine_a_rule(initial.a_mean if problem.second_layer else 1.0,
+                             initial.a_std if problem.second_layer else 0.0,
+                             law[1])  # fmt: skip
     groups = group_w.size  # the base run's rings of one (a, r) share their motion
     out_points = np.empty((times.size, 2, groups))
     t = 0.0
@@ -193,6 +248,11 @@ def dynamical_correction(
         state, t = flow.advance(state, mass, t, target, step, probe)
         risk = flow.risks(state, mass, probe)
         out_risk[i] = risk
+        if follow[i] and functional is not None:
+            out_values.append(functional(state, mass))
+        if follow[i] and law is not None:
+            out_law.append(law_second_variation(law[0], law[1], state[2], ring_m, ring_a0,
+                                                probe_amps, probe_weights, h, fine_a))  # fmt: skip
         out_points[i, 0] = state[0, 0, :-1:cosine_nodes]
         out_points[i, 1] = state[2, 0, :-1:cosine_nodes]
 
@@ -211,7 +271,12 @@ def dynamical_correction(
     fine_a, fine_aw = initial.a_quadrature(FINE_NODES) if problem.second_layer else ([1.0], [1.0])
     grid_a, grid_r = (x.ravel() for x in np.meshgrid(fine_a, fine_r, indexing="ij"))
     fine_w = np.outer(fine_aw, fine_rw).ravel()
+    terms = _functional_terms(np.array(out_values), h, probe_weights, probe_radii, probe_amps,
+                              grid_r, grid_a, fine_w) if out_values else {}  # fmt: skip
     return DynamicalCorrection(
+        functional_times=times[follow],
+        law_correction=np.array(out_law) if law is not None else None,
+        **terms,
         times=times,
         risk=out_risk[:, 0].copy(),
         correction=0.5 * second @ probe_weights,
@@ -225,6 +290,36 @@ def dynamical_correction(
     )
 
 
+def _functional_mask(times: np.ndarray, wanted: bool, functional_times) -> np.ndarray:
+    """(T,) which of ``times`` Φ is evaluated at: none if not ``wanted``, all by default."""
+    if not wanted:
+        return np.zeros(times.size, dtype=bool)
+    if functional_times is None:
+        return np.ones(times.size, dtype=bool)
+    wanted = np.asarray(functional_times, dtype=float)
+    follow = np.isin(times, wanted)
+    if follow.sum() != np.unique(wanted).size:
+        raise ValueError("every functional time must be one of the times")
+    return follow
+
+
+def _functional_terms(values, h, probe_weights, probe_radii, probe_amps, grid_r, grid_a,
+                      fine_w) -> dict[str, np.ndarray]:  # fmt: skip
+    """Φ's value, dynamical 1/N term and first-order response from its values (T_Φ, runs, Q)
+    on the base run and the ±h runs of each probe."""
+    base, plus, minus = values[:, :1], values[:, 1::2], values[:, 2::2]
+    second = (plus - 2.0 * base + minus) / (h * h)  # (T_Φ, P, Q)
+    first = (plus - minus) / (2.0 * h)
+    mean = np.array([_interpolated_columns(row[None], probe_radii, probe_amps, grid_r,
+                                           grid_a)[0] @ fine_w for row in first])  # fmt: skip
+    return {
+        "functional_value": values[:, 0].copy(),
+        "functional_correction": 0.5 * np.einsum("tpq,p->tq", second, probe_weights),
+        "functional_first": first,
+        "functional_first_mean": mean,
+    }
+
+
 @dataclass(frozen=True)
 class DynamicalTerm:
     r"""C(t) on a run's stop times, with an estimate of its discretisation error.
@@ -236,11 +331,17 @@ class DynamicalTerm:
     error : (T,) |C(t) − C'(t)|, C' at (n_r/2, P/2): small while the flow map of r is
         resolved, large where the flow nears a separatrix (a radius from which neurons part
         ways), where the dynamical term needs more rings than the run gives it
+    law_times : (T_s,) where the law of a's term was asked for (``law``), else empty
+    law : (T_s, Q) the smoothed law of a's dynamical 1/N term at ``law_times``, or None
+    law_error : (T_s, Q) |law − law′| at (n_r/2, P/2), or None
     """
 
     times: np.ndarray
     correction: np.ndarray
     error: np.ndarray
+    law_times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    law: np.ndarray | None = None
+    law_error: np.ndarray | None = None
 
     def at(self, t: float) -> tuple[float, float]:
         """(C, error) at a stop time (linear between stop times)."""
@@ -260,11 +361,16 @@ def dynamical_term(
     step: float = 0.05,
     xi: Callable[[float], float] = lambda t: 1.0,
     lam: float = 0.0,
+    law: tuple[np.ndarray, float] | None = None,
+    law_times: np.ndarray | None = None,
 ) -> DynamicalTerm:
     """C(t) at n_r ring radii and P probe radii (and n_a, ⌈n_a/2⌉ nodes of a), and its error
-    against ⌈n_r/2⌉ and ⌈P/2⌉ radii with the same nodes of a (:class:`DynamicalTerm`)."""
+    against ⌈n_r/2⌉ and ⌈P/2⌉ radii with the same nodes of a (:class:`DynamicalTerm`); with
+    ``law`` = (x, b), the smoothed law of a's term and its error too, at ``law_times``
+    (among ``times``; default all)."""
     common = dict(degree=degree, step=step, xi=xi, lam=lam, a_nodes=a_nodes,
-                  probe_a_nodes=-(-a_nodes // 2))  # fmt: skip
+                  probe_a_nodes=-(-a_nodes // 2), law=law,
+                  functional_times=law_times)  # fmt: skip
     fine = dynamical_correction(problem, initial, times, radial_nodes=radial_nodes,
                                 probe_nodes=probe_nodes, **common)  # fmt: skip
     coarse = dynamical_correction(problem, initial, times, radial_nodes=-(-radial_nodes // 2),
@@ -273,4 +379,7 @@ def dynamical_term(
         times=fine.times,
         correction=fine.correction,
         error=np.abs(fine.correction - coarse.correction),
+        law_times=fine.functional_times,
+        law=fine.law_correction,
+        law_error=None if law is None else np.abs(fine.law_correction - coarse.law_correction),
     )

@@ -381,3 +381,26 @@ def initial_rings(
     a, r, c = (x.ravel() for x in np.meshgrid(amps, radii, cos, indexing="ij"))
     mass = np.einsum("i,j,k->ijk", aweights, rweights, cweights).ravel()
     return np.stack([r, c, a]), mass, np.outer(aweights, rweights).ravel()
+
+
+#: The columns of :func:`ring_moments`.
+RING_MOMENTS = ("mean_a", "mean_a2", "mean_r2")
+
+
+def ring_moments(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    """E a, E a² and E r² (= E|w|²) of B ring sets (:data:`RING_MOMENTS`): a smooth vector
+    functional, e.g. for :func:`~ddsolver.fluctuations.probe.dynamical_correction`.
+
+    Parameters
+    ----------
+    state : (3, B, M) r, c and a of the rings
+    mass : (B, M) their masses
+
+    Returns
+    -------
+    (B, 3)
+    """
+    m = mass / mass.sum(axis=1, keepdims=True)
+    r, a = state[0], state[2]
+    return np.stack([(m * a).sum(axis=1), (m * a * a).sum(axis=1), (m * r * r).sum(axis=1)],
+                    axis=1)  # fmt: skip

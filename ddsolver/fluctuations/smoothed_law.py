@@ -59,7 +59,10 @@ def cdf_of_a(points, bandwidth: float) -> Callable[[np.ndarray, np.ndarray], np.
 
     def functional(state: np.ndarray, mass: np.ndarray) -> np.ndarray:
         m = mass / mass.sum(axis=1, keepdims=True)
-        return np.einsum("bm,bmq->bq", m, special.ndtr((x - state[2][..., None]) / b))
+        out = np.empty((m.shape[0], x.size))
+        for row in range(m.shape[0]):  # one ring set at a time: (M, Q), not (B, M, Q)
+            out[row] = m[row] @ special.ndtr((x - state[2, row][:, None]) / b)
+        return out
 
     return functional
 
@@ -108,3 +111,114 @@ def w1_between(points, first, second) -> float:
     F = G = 0 below and 1 above); ``first``, ``second`` (Q,)."""
     x = np.asarray(points, dtype=float)
     return float(np.trapezoid(np.abs(np.asarray(first) - np.asarray(second)), x))
+
+
+#: Fine nodes of a's initial law for the law's dynamical term: spaced at most b/4, over
+#: a_mean ± FINE_SPAN · a_std (a Gaussian's mass beyond is below 2e-9).
+FINE_SPAN = 6.0
+
+
+def lagrange_matrix(nodes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The Lagrange interpolation matrix from values at ``nodes`` (n,) to ``points`` (F,):
+    (F, n), by the barycentric formula (one node: ones)."""
+    nodes, points = np.asarray(nodes, dtype=float), np.asarray(points, dtype=float)
+    if nodes.size == 1:
+        return np.ones((points.size, 1))
+    gaps = nodes[:, None] - nodes[None, :]
+    np.fill_diagonal(gaps, 1.0)
+    weights = 1.0 / gaps.prod(axis=1)
+    diff = points[:, None] - nodes[None, :]
+    exact = diff == 0.0
+    diff[exact] = 1.0
+    terms = weights / diff
+    out = terms / terms.sum(axis=1, keepdims=True)
+    rows = exact.any(axis=1)
+    out[rows] = exact[rows].astype(float)
+    return out
+
+
+def fine_a_rule(mean: float, std: float, bandwidth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and probability weights of N(mean, std²) spaced at most ``bandwidth``/4 over
+    mean ± :data:`FINE_SPAN` std (the trapezoidal rule: spectral for a Gaussian); one node
+    for a point mass."""
+    if std == 0.0:
+        return np.array([mean]), np.array([1.0])
+    count = math.ceil(2.0 * FINE_SPAN * std / (0.25 * bandwidth)) + 1
+    z = np.linspace(-FINE_SPAN, FINE_SPAN, count)
+    w = np.exp(-0.5 * z * z)
+    return mean + std * z, w / w.sum()
+
+
+def law_second_variation(
+    points,
+    bandwidth: float,
+    a: np.ndarray,
+    ring_mass: np.ndarray,
+    ring_a0: np.ndarray,
+    probe_a0: np.ndarray,
+    probe_weights: np.ndarray,
+    mass_step: float,
+    fine_a: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    r"""½ E_z g_z''(0) of F_b, the law of a smoothed by N(0, b²), from the flows of the rings
+    with one neuron of mass s ∈ {0, ±h} added at each probe z.
+
+    With k(a) = Φ_N((x − a)/b), the rings' masses (1 − s)m and their a(s) = a⁰ + a¹s + a²s²/2,
+    and the added neuron's a_z(s):
+
+        g_z''(0) = Σ_rings m [k''(a⁰)(a¹)² + k'(a⁰)(a² − 2a¹)] + 2 k'(a_z) a_z¹,
+
+    the same second difference as [g(h) − 2g(0) + g(−h)]/h² to O(h²), but with k at the
+    unperturbed a⁰ only. Averaged over z first (E_z (a¹)², E_z (a² − 2a¹) for each ring), the
+    rings' coefficients and a⁰ are smooth in the initial a: they are interpolated (Lagrange)
+    from the rings' Gauss–Hermite nodes of a to ``fine_a``, spaced below b — a few nodes of a
+    then give a law without the bumps b-wide kernels would put at each node. The added
+    neuron's a_z and a_z¹ are interpolated in its initial a the same way.
+
+    Parameters
+    ----------
+    points : (Q,) x
+    bandwidth : b
+    a : (1 + 2P, M + 1) a of the rings (a-major: n_a initial values × G rings each) and of
+        the added neuron (last) in the base run, then the +h and −h runs of each probe
+    ring_mass : (M,) the rings' masses m
+    ring_a0 : (n_a,) the rings' initial a (their Gauss–Hermite nodes)
+    probe_a0 : (P_a,) the probes' initial a; the P = P_a · P_r probes are a-major
+    probe_weights : (P,) their weights under ρ₀
+    mass_step : h
+    fine_a : (nodes (F,), probability weights (F,)) of a's initial law
+
+    Returns
+    -------
+    (Q,)
+    """
+    x, b = _checked(points, bandwidth)
+    h = float(mass_step)
+    n_a, n_pa = ring_a0.size, probe_a0.size
+    rings = ring_mass.size
+    base = a[0, :rings].reshape(n_a, -1)
+    plus, minus = a[1::2, :rings], a[2::2, :rings]
+    first = (plus - minus) / (2.0 * h)
+    second = (plus - 2.0 * a[0, :rings] + minus) / (h * h)
+    w = probe_weights[:, None]
+    square = (w * first * first).sum(axis=0).reshape(n_a, -1)
+    linear = (w * (second - 2.0 * first)).sum(axis=0).reshape(n_a, -1)
+    group_mass = ring_mass.reshape(n_a, -1).sum(axis=0)  # (G,): the rings' r and c masses
+    nodes, weights = fine_a
+    lag = lagrange_matrix(ring_a0, nodes)
+    out = np.zeros(x.size)
+    for f in range(nodes.size):  # (Q, G) at a time
+        u = (x[:, None] - lag[f] @ base) / b
+        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        ring = -u * density / (b * b) * (lag[f] @ square) - density / b * (lag[f] @ linear)
+        out += weights[f] * (ring @ group_mass)
+    # the added neuron: a_z and a_z¹ from its ±h runs, interpolated in its initial a
+    az = 0.5 * (a[1::2, -1] + a[2::2, -1]).reshape(n_pa, -1)
+    az1 = ((a[1::2, -1] - a[2::2, -1]) / (2.0 * h)).reshape(n_pa, -1)
+    radial_w = probe_weights.reshape(n_pa, -1).sum(axis=0)  # (P_r,)
+    plag = lagrange_matrix(probe_a0, nodes)
+    for f in range(nodes.size):
+        u = (x[:, None] - plag[f] @ az) / b
+        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
+        out += weights[f] * (2.0 * (-density / b) * (plag[f] @ az1)) @ radial_w
+    return 0.5 * out

@@ -142,11 +142,16 @@ class ReducedKind(ReducedSpec, ProblemKind):
         self.warm_up_pde()
 
     def dynamical_term(
-        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+        self,
+        cfg: Settings,
+        times: np.ndarray,
+        xi: Callable[[float], float],
+        law_times: np.ndarray | None = None,
     ) -> DynamicalTerm | None:
         """C(t), the dynamical 1/N term of :mod:`ddsolver.fluctuations`, on a run's stop
-        ``times`` under the schedule ``xi``, when ``finite_width.dynamical`` asks for it;
-        None where it does not (the default: a kind without one refuses the key)."""
+        ``times`` under the schedule ``xi``, when ``finite_width.dynamical`` asks for it (with
+        ``finite_width.law_of_a``, the law of a's term too, at ``law_times``); None where it
+        does not (the default: a kind without one refuses the key)."""
         return None
 
     def noise_budget(
@@ -157,12 +162,17 @@ class ReducedKind(ReducedSpec, ProblemKind):
         none does (the default: a kind without them refuses the keys)."""
         return None
 
+    def law_of_a_points(self, cfg: Settings) -> np.ndarray | None:
+        """The points x (Q,) of the smoothed law of the second-layer weight, with
+        ``finite_width.law_of_a``; None otherwise (the default)."""
+        return None
+
     def law_of_a_budget(
         self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
-    ) -> tuple[np.ndarray, NoiseBudget] | None:
-        """The points x (Q,) and the step-noise terms of the smoothed law of the second-layer
-        weight at the snapshot ``times``, each (T, Q), with ``finite_width.law_of_a``; None
-        otherwise (the default)."""
+    ) -> NoiseBudget | None:
+        """The step-noise terms of the smoothed law of the second-layer weight at the
+        snapshot ``times``, each (T, Q), with ``finite_width.law_of_a`` and a noise switch;
+        None otherwise (the default)."""
         return None
 
     def warm_up_particles(self) -> None:

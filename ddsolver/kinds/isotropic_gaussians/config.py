@@ -79,11 +79,11 @@ class IsotropicGaussiansSpec(ReducedSpec):
             keys.add("finite_width.degree")
             if second and cfg["initial"]["a_std"] > 0:
                 keys.add("finite_width.a_nodes")
-        if second and noise and cfg["discretisation"]["method"] == "grid":
+        if second and (noise or fw["dynamical"]) and cfg["discretisation"]["method"] == "grid":
             keys.add("finite_width.law_of_a")
             if fw["law_of_a"]:
                 keys.add("finite_width.law_bandwidth")
-                if cfg["initial"]["a_std"] > 0:
+                if noise and cfg["initial"]["a_std"] > 0:
                     keys.add("finite_width.law_a_nodes")
         keys |= keys_of("grid", "r_min", "r_max", "r_cells", "r_stretch")
         if second:
@@ -124,12 +124,18 @@ class IsotropicGaussiansSpec(ReducedSpec):
             )  # fmt: skip
 
     def inapplicable_reason(self, key: str, cfg: dict) -> str | None:
-        """The law of a's terms need a second layer, a noise switch and the grid (whose law
-        of a is their base); their numerics need the switch itself."""
+        """The law of a's terms need a second layer, a noise switch or the dynamical term, and
+        the grid (whose law of a is their base); their numerics need the switch itself."""
+        fw = cfg["finite_width"]
         if key == "finite_width.law_of_a":
             return ("it needs problem.second_layer = true, a finite_width noise switch "
-                    f"({', '.join(NOISE_TERMS)}) and discretisation.method = \"grid\"")  # fmt: skip
-        if key == "finite_width.law_a_nodes" and cfg["finite_width"]["law_of_a"]:
+                    f"({', '.join(NOISE_TERMS)}) or finite_width.dynamical, and "
+                    'discretisation.method = "grid"')  # fmt: skip
+        if key == "finite_width.law_a_nodes" and fw["law_of_a"]:
+            if not any(fw[name] for name in NOISE_TERMS):
+                return ("it sets the law of a's step-noise terms: it needs a finite_width noise "
+                        f"switch ({', '.join(NOISE_TERMS)}); the dynamical term takes "
+                        "finite_width.a_nodes")  # fmt: skip
             return "it needs initial.a_std > 0 (a point mass of a is one node)"
         if key in ("finite_width.law_bandwidth", "finite_width.law_a_nodes"):
             return "it needs finite_width.law_of_a = true"

@@ -92,24 +92,35 @@ LAW_TERMS = (
     ("error", "error of the law of a's noise terms",
      "|own + shared − (own′ + shared′)| (half the rings, twice the injection spacing)"),
 )  # fmt: skip
-#: Their datasets, by path.
-LAW_FIELDS = {
+#: With ``finite_width.dynamical`` too: the law's dynamical 1/N term and its error.
+LAW_DYNAMICAL_TERMS = (
+    ("dynamical", "dynamical 1/N term of the law of a",
+     "the dynamical 1/N term per unit 1/N (E F_b(ρ̂_t) ≈ F_b(ρ_t) + term/N)"),
+    ("dynamical_error", "error of the law of a's dynamical term",
+     "|term − term′| (term′ with half the ring and probe radii)"),
+)  # fmt: skip
+#: The points of the smoothed law of a.
+LAW_POINTS_FIELD = {
     "data/law_of_a_x": Field(
         "x of the law of a",
         "the points of the smoothed CDFs of a: grid.a_min to grid.a_max every "
         "finite_width.law_bandwidth / 2",
         ("law_x",),
     ),
-    **{
+}
+
+
+def law_fields(terms) -> dict[str, Field]:
+    """The snapshot datasets of the law of a's ``terms`` ((name, long name, what), ...)."""
+    return {
         f"snapshots/law_of_a_{name}": Field(
             long_name,
             f"{what} of F_b(x) = E Φ((x − a)/b), the law of a smoothed by N(0, b²), "
             "b = finite_width.law_bandwidth",
             ("law_x",),
         )
-        for name, long_name, what in LAW_TERMS
-    },
-}
+        for name, long_name, what in terms
+    }
 
 
 class IsotropicNetwork(Network):
@@ -199,18 +210,26 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         return (part.r_count,)
 
     def dynamical_term(
-        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+        self,
+        cfg: Settings,
+        times: np.ndarray,
+        xi: Callable[[float], float],
+        law_times: np.ndarray | None = None,
     ) -> DynamicalTerm | None:
-        """C(t) by the added neuron on an axis (:mod:`ddsolver.fluctuations.probe`)."""
+        """C(t) by the added neuron on an axis (:mod:`ddsolver.fluctuations.probe`), and with
+        ``finite_width.law_of_a`` the smoothed law of a's term at ``law_times``."""
         fw = cfg.finite_width
         if not fw.dynamical:
             return None
         from ...fluctuations.probe import dynamical_term
 
+        x = self.law_of_a_points(cfg)
         return dynamical_term(
             self.build_problem(cfg),
             self.build_initial(cfg),
             times,
+            law=None if x is None else (x, fw.law_bandwidth),
+            law_times=law_times,
             radial_nodes=fw.radial_nodes,
             probe_nodes=fw.probe_nodes,
             a_nodes=fw.a_nodes,
@@ -230,21 +249,30 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
             return None
         return self._pushed_rings(cfg, times, xi, fw.a_nodes)
 
-    def law_of_a_budget(
-        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
-    ) -> tuple[np.ndarray, NoiseBudget] | None:
-        """With ``finite_width.law_of_a``: the points x (Q,) and the step-noise terms of the
-        law of a smoothed by N(0, b²) at ``times`` (the snapshots'), each (T, Q), by pushed
-        rings with ``law_a_nodes`` nodes of a (:func:`~ddsolver.fluctuations.smoothed_law.
-        cdf_of_a`)."""
+    def law_of_a_points(self, cfg: Settings) -> np.ndarray | None:
+        """With ``finite_width.law_of_a``: grid.a_min to grid.a_max every law_bandwidth/2."""
         fw = cfg.finite_width
         if not fw.law_of_a:
             return None
-        from ...fluctuations.smoothed_law import cdf_of_a, law_points
+        from ...fluctuations.smoothed_law import law_points
 
-        x = law_points(cfg.grid.a_min, cfg.grid.a_max, fw.law_bandwidth)
+        return law_points(cfg.grid.a_min, cfg.grid.a_max, fw.law_bandwidth)
+
+    def law_of_a_budget(
+        self, cfg: Settings, times: np.ndarray, xi: Callable[[float], float]
+    ) -> NoiseBudget | None:
+        """With ``finite_width.law_of_a`` and a noise switch: the step-noise terms of the law
+        of a smoothed by N(0, b²) at ``times`` (the snapshots'), each (T, Q), by pushed rings
+        with ``law_a_nodes`` nodes of a (:func:`~ddsolver.fluctuations.smoothed_law.
+        cdf_of_a`)."""
+        fw = cfg.finite_width
+        x = self.law_of_a_points(cfg)
+        if x is None or not any(getattr(fw, name) for name in NOISE_TERMS):
+            return None
+        from ...fluctuations.smoothed_law import cdf_of_a
+
         a_nodes = fw.law_a_nodes if cfg.initial.a_std > 0 else 1
-        return x, self._pushed_rings(cfg, times, xi, a_nodes, cdf_of_a(x, fw.law_bandwidth))
+        return self._pushed_rings(cfg, times, xi, a_nodes, cdf_of_a(x, fw.law_bandwidth))
 
     def _pushed_rings(self, cfg: Settings, times, xi, a_nodes: int, functional=None):
         """:func:`~ddsolver.fluctuations.step_noise.noise_budget` of the risk (or of a vector
@@ -280,7 +308,11 @@ class IsotropicGaussiansKind(IsotropicGaussiansSpec, ReducedKind):
         if any(fw[name] for name in NOISE_TERMS):
             out.update(observables(NOISE_FIELDS))
         if fw.get("law_of_a"):
-            out.update(LAW_FIELDS)
+            out.update(LAW_POINTS_FIELD)
+            if any(fw[name] for name in NOISE_TERMS):
+                out.update(law_fields(LAW_TERMS))
+            if fw["dynamical"]:
+                out.update(law_fields(LAW_DYNAMICAL_TERMS))
         return out
 
     def warm_up_pde(self) -> None:
