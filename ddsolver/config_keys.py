@@ -220,7 +220,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "radial_nodes": _i(200, "dynamical 1/N term: equal-mass radii of ρ₀'s rings", low=2),
         "probe_nodes": _i(16, "dynamical 1/N term: radii of the added neuron (equal-mass)", low=2),
         "a_nodes": _i(
-            8, "dynamical 1/N term, second layer with a_std > 0: Gauss–Hermite nodes of a", low=1
+            8,
+            "dynamical 1/N term, second layer with a_std > 0: Gauss–Hermite nodes of a (the "
+            "law of a's term interpolates between them in the initial a)",
+            low=1,
         ),
         "degree": _i(
             0,
