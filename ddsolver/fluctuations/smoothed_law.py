@@ -34,6 +34,11 @@ def _checked(points, bandwidth) -> tuple[np.ndarray, float]:
     return x, b
 
 
+def _density(z: np.ndarray) -> np.ndarray:
+    """φ_N(z), the standard normal density."""
+    return np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+
+
 def law_points(low: float, high: float, bandwidth: float) -> np.ndarray:
     """The points x at which a run keeps the smoothed law of a: ``low`` to ``high`` every
     ``bandwidth``/2 (the last spacing shortened to land on ``high``), shape (Q,)."""
@@ -90,7 +95,7 @@ def cdf_of_cells(points, bandwidth: float, edges, masses) -> np.ndarray:
     lo, hi, width = edges[:-1], edges[1:], np.diff(edges)
 
     def integral(z: np.ndarray) -> np.ndarray:
-        return z * special.ndtr(z) + np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+        return z * special.ndtr(z) + _density(z)
 
     inner = integral((x[:, None] - lo) / b) - integral((x[:, None] - hi) / b)
     return (inner * (m * b / width)).sum(axis=1)
@@ -204,21 +209,17 @@ def law_second_variation(
     square = (w * first * first).sum(axis=0).reshape(n_a, -1)
     linear = (w * (second - 2.0 * first)).sum(axis=0).reshape(n_a, -1)
     group_mass = ring_mass.reshape(n_a, -1).sum(axis=0)  # (G,): the rings' r and c masses
-    nodes, weights = fine_a
-    lag = lagrange_matrix(ring_a0, nodes)
-    out = np.zeros(x.size)
-    for f in range(nodes.size):  # (Q, G) at a time
-        u = (x[:, None] - lag[f] @ base) / b
-        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
-        ring = -u * density / (b * b) * (lag[f] @ square) - density / b * (lag[f] @ linear)
-        out += weights[f] * (ring @ group_mass)
-    # the added neuron: a_z and a_z¹ from its ±h runs, interpolated in its initial a
+    # the added neuron: a_z and a_z¹ from its ±h runs
     az = 0.5 * (a[1::2, -1] + a[2::2, -1]).reshape(n_pa, -1)
     az1 = ((a[1::2, -1] - a[2::2, -1]) / (2.0 * h)).reshape(n_pa, -1)
     radial_w = probe_weights.reshape(n_pa, -1).sum(axis=0)  # (P_r,)
-    plag = lagrange_matrix(probe_a0, nodes)
-    for f in range(nodes.size):
-        u = (x[:, None] - plag[f] @ az) / b
-        density = np.exp(-0.5 * u * u) / math.sqrt(2.0 * math.pi)
-        out += weights[f] * (2.0 * (-density / b) * (plag[f] @ az1)) @ radial_w
+    nodes, weights = fine_a
+    lag, plag = lagrange_matrix(ring_a0, nodes), lagrange_matrix(probe_a0, nodes)
+    out = np.zeros(x.size)
+    for f in range(nodes.size):  # each initial a: the rings (Q, G), the added neuron (Q, P_r)
+        u = (x[:, None] - lag[f] @ base) / b
+        density = _density(u)
+        ring = -u * density / (b * b) * (lag[f] @ square) - density / b * (lag[f] @ linear)
+        added = -2.0 * _density((x[:, None] - plag[f] @ az) / b) / b * (plag[f] @ az1)
+        out += weights[f] * (ring @ group_mass + added @ radial_w)
     return 0.5 * out
