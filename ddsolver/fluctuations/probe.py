@@ -256,11 +256,7 @@ def dynamical_correction(
         out_points[i, 0] = state[0, 0, :-1:cosine_nodes]
         out_points[i, 1] = state[2, 0, :-1:cosine_nodes]
 
-    base = out_risk[:, :1]
-    plus = out_risk[:, 1::2]
-    minus = out_risk[:, 2::2]
-    second = (plus - 2.0 * base + minus) / (h * h)
-    first = (plus - minus) / (2.0 * h)
+    first, second = _mass_differences(out_risk, h)
     r_t, a_t = out_points[:, 0].ravel(), out_points[:, 1].ravel()
     v, _ = problem.radial_potential(r_t)
     self_pair = problem.radial_self(r_t)
@@ -303,13 +299,18 @@ def _functional_mask(times: np.ndarray, wanted: bool, functional_times) -> np.nd
     return follow
 
 
+def _mass_differences(values: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """g'(0) and g''(0) of each probe, (T, P, ...), by central differences from values
+    (T, 1 + 2P, ...) on the base run (mass 0) and each probe's +h and −h runs."""
+    base, plus, minus = values[:, :1], values[:, 1::2], values[:, 2::2]
+    return (plus - minus) / (2.0 * h), (plus - 2.0 * base + minus) / (h * h)
+
+
 def _functional_terms(values, h, probe_weights, probe_radii, probe_amps, grid_r, grid_a,
                       fine_w) -> dict[str, np.ndarray]:  # fmt: skip
     """Φ's value, dynamical 1/N term and first-order response from its values (T_Φ, runs, Q)
     on the base run and the ±h runs of each probe."""
-    base, plus, minus = values[:, :1], values[:, 1::2], values[:, 2::2]
-    second = (plus - 2.0 * base + minus) / (h * h)  # (T_Φ, P, Q)
-    first = (plus - minus) / (2.0 * h)
+    first, second = _mass_differences(values, h)  # (T_Φ, P, Q)
     mean = np.array([_interpolated_columns(row[None], probe_radii, probe_amps, grid_r,
                                            grid_a)[0] @ fine_w for row in first])  # fmt: skip
     return {
